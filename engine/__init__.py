@@ -1,0 +1,1 @@
+"""baton's engine: domain, event store, Git, appliers, configuration and CLI."""
