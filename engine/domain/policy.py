@@ -1,0 +1,96 @@
+"""Environment policies: approvals, soak, auto-promotion, freeze windows. Pure functions.
+
+A freeze window is a schedule (an iCalendar RRULE or a five-field cron expression) of
+start times, each opening a window of `duration`. Times are UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from croniter import croniter
+from dateutil.rrule import rrulestr
+
+_DURATION = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
+# RRULEs without a DTSTART count from here; BYHOUR/BYMINUTE give the real start times
+_RRULE_EPOCH = datetime(2000, 1, 3, tzinfo=UTC)
+
+
+def parse_duration(text: str) -> timedelta:
+    """'90s', '10m', '1h30m', '2d' → timedelta; raises ValueError naming the text."""
+    match = _DURATION.match(text) if isinstance(text, str) else None
+    if not match or not any(match.groups()):
+        raise ValueError(f"{text!r} is not a duration like 30s, 10m, 1h30m or 2d")
+    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FreezeWindow:
+    """A recurring period in which promotions into an environment are refused."""
+
+    name: str
+    schedule: str
+    duration: timedelta
+
+    def __post_init__(self) -> None:
+        if self.duration <= timedelta(0):
+            raise ValueError(f"freeze window {self.name!r}: duration must be positive")
+        self._last_start(datetime.now(UTC))  # fail early on a bad schedule
+
+    @property
+    def is_cron(self) -> bool:
+        """True for a cron expression, False for an RRULE."""
+        return "FREQ=" not in self.schedule.upper()
+
+    def _last_start(self, at: datetime) -> datetime | None:
+        if self.is_cron:
+            if not croniter.is_valid(self.schedule):
+                raise ValueError(f"freeze window {self.name!r}: {self.schedule!r} is not cron")
+            # the start at `at` itself counts as inside the window
+            start: datetime = croniter(self.schedule, at + timedelta(seconds=1)).get_prev(datetime)
+            return start
+        try:
+            rule = rrulestr(self.schedule, dtstart=_RRULE_EPOCH)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"freeze window {self.name!r}: {self.schedule!r} is not an RRULE: {exc}"
+            ) from None
+        last: datetime | None = rule.before(at, inc=True)
+        return last
+
+    def active_until(self, at: datetime) -> datetime | None:
+        """The end of the window that covers `at`, or None when `at` is outside it."""
+        start = self._last_start(at)
+        if start is None:
+            return None
+        end = start + self.duration
+        return end if start <= at < end else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Policy:
+    """What an environment allows."""
+
+    auto_promote: bool = False
+    approvals: int = 0
+    soak: timedelta = timedelta(0)
+    freeze: tuple[FreezeWindow, ...] = field(default_factory=tuple)
+    auto_rollback: bool = False
+    self_heal: bool = True
+
+    def __post_init__(self) -> None:
+        if self.approvals < 0:
+            raise ValueError(f"approvals must be 0 or more, got {self.approvals}")
+        if self.soak < timedelta(0):
+            raise ValueError("soak must not be negative")
+
+    def frozen_at(self, at: datetime) -> tuple[FreezeWindow, datetime] | None:
+        """The active freeze window at `at` and when it ends, or None."""
+        for window in self.freeze:
+            until = window.active_until(at)
+            if until is not None:
+                return window, until
+        return None
