@@ -221,6 +221,20 @@ class EventStore:
             )
         return [row_to_event(row) for row in rows]
 
+    async def promotion_stream(self, promotion_id: str) -> str | None:
+        """The stream of the target where promotion `promotion_id` was requested, if any.
+
+        Read from the log itself (indexed by migrations/002), so a promotion is found the
+        moment its request is committed, before any projection has seen it.
+        """
+        async with self.pool.acquire() as conn:
+            stream_id: str | None = await conn.fetchval(
+                "SELECT stream_id FROM events WHERE type = 'Target.PromotionRequested'"
+                " AND data->>'promotion_id' = $1 ORDER BY position LIMIT 1",
+                promotion_id,
+            )
+        return stream_id
+
     async def head_position(self) -> int:
         """The position of the last committed event (0 for an empty log)."""
         async with self.pool.acquire() as conn:
