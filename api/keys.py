@@ -1,0 +1,27 @@
+"""Typed keys of what the application and each request hold.
+
+Where it sits: shared by `api.app` (which fills them) and the views (which read them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from api.config import ApiConfig
+from api.jobs import JobRegistry
+from engine.promotions import Promotions
+from engine.runtime import Database
+from engine.store.idempotency import IdempotencyKeys
+
+CONFIG = web.AppKey("config", ApiConfig)
+DATABASE = web.AppKey("database", Database)
+PROMOTIONS = web.AppKey("promotions", Promotions)
+IDEMPOTENCY = web.AppKey("idempotency", IdempotencyKeys)
+JOBS = web.AppKey("jobs", JobRegistry)
+#: the projection runner, when this process runs one (typed loosely: projections is optional)
+RUNNER = web.AppKey("runner", Any)
+
+#: request keys (plain strings: set by middlewares, read through typed helpers)
+PRINCIPAL = "baton.principal"

@@ -1,0 +1,72 @@
+"""Turning domain values and read-model rows into JSON responses.
+
+Where it sits: the last step of a view. Read models return plain dicts whose datetimes
+(and the odd UUID or Decimal) are made JSON here, in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from aiohttp import web
+
+from engine.domain.promotion import Promotion
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (UUID, Decimal)):
+        return str(value) if isinstance(value, UUID) else float(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, (bytes, memoryview)):
+        return bytes(value).hex()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(value: Any) -> str:
+    """JSON text of a response body."""
+    return json.dumps(value, default=_default, separators=(",", ":"))
+
+
+def json_response(
+    value: Any, *, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """A JSON response."""
+    return web.Response(
+        text=dumps(value), status=status, headers=headers, content_type="application/json"
+    )
+
+
+def promotion_json(app: str, environment: str, promotion: Promotion) -> dict[str, Any]:
+    """A promotion as the API shows it."""
+    return {
+        "id": promotion.id,
+        "app": app,
+        "environment": environment,
+        "release": promotion.release,
+        "release_number": promotion.release_number,
+        "kind": promotion.kind.value,
+        "phase": promotion.phase.value,
+        "requested_by": promotion.requested_by,
+        "requested_at": promotion.requested_at.isoformat(),
+        "reason": promotion.reason,
+        "from_environment": promotion.from_environment,
+        "approvals_required": promotion.approvals_required,
+        "approvals": [
+            {"by": a.by, "at": a.at.isoformat(), "comment": a.comment} for a in promotion.approvals
+        ],
+        "previous_release": promotion.previous_release,
+        "overrides": list(promotion.overrides),
+        "finished_at": promotion.finished_at.isoformat() if promotion.finished_at else None,
+        "outcome": promotion.outcome,
+    }
