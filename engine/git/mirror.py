@@ -175,9 +175,14 @@ class Mirror:
                 files[full[len(base) + 1 :] if base else full] = item.data_stream.read()
         return files
 
-    def keep(self, sha: str) -> None:
-        """Pin ``sha`` with a local ref so a force-push plus gc can never drop it."""
-        self._run("update_ref", f"{KEEP_PREFIX}{sha}", sha)
+    def keep(self, *shas: str) -> None:
+        """Pin commits with local refs so a force-push plus gc can never drop them."""
+        repo = self.open()
+        try:
+            for sha in shas:
+                git.Reference.create(repo, f"{KEEP_PREFIX}{sha}", sha, force=True)
+        except (git.GitError, OSError, ValueError) as exc:
+            raise GitSourceError(self.auth.redact(f"cannot pin a release commit: {exc}")) from None
 
     def _run(self, command: str, *args: str, network: bool = False) -> str:
         """Run one git command with the app's auth environment; errors come out redacted."""
