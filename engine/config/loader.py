@@ -31,6 +31,7 @@ from engine.domain.policy import parse_duration
 # time, so the sample points at it through an environment variable.
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
+_PASSWORD_IN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]*:[^/@\s]*@", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +197,10 @@ def _resolve_repo(text: str, *, ctx: _Context, environ: Mapping[str, str]) -> st
         ctx.add(("repo",), f"environment variable {', '.join(missing)} is not set")
         return None
     if "://" in repo or _SCP_LIKE.match(repo):
+        if _PASSWORD_IN_URL.match(repo):
+            # it would end up in events and logs; secrets belong in `credentials:`
+            ctx.add(("repo",), "the URL holds a password or token: use `credentials:`")
+            return None
         return repo
     path = Path(repo).expanduser()
     if not path.is_absolute():

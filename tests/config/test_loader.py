@@ -132,3 +132,10 @@ def test_freeze_needs_exactly_one_schedule_and_credentials_one_source(tmp_path: 
 
 def test_an_empty_folder_is_an_error(tmp_path: Path) -> None:
     assert "no *.yaml file found" in problems_of(tmp_path)[0]
+
+
+def test_a_password_in_the_repo_url_is_refused(tmp_path: Path) -> None:
+    problems = problems_of(write(tmp_path, GOOD), SHOP_REPO="https://bot:hunter2@git.test/x")
+    assert problems == [f"{tmp_path / 'apps.yaml'}:3: apps[0].repo: "
+                        "the URL holds a password or token: use `credentials:`"]
+    assert "hunter2" not in "".join(problems)

@@ -1,0 +1,213 @@
+"""The watcher against real repositories: releases, idempotency, rewrites, broken sources."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from gitrepos import Upstream, deployment
+from recorders import ListRecorder
+
+from engine.config.model import AppSpec, Credentials, EnvironmentSpec
+from engine.domain.policy import Policy
+from engine.git.watcher import GitWatcher
+
+
+def spec(name: str, repo: str, *, credentials: Credentials | None = None) -> AppSpec:
+    envs = tuple(
+        EnvironmentSpec(name=e, cluster=f"kubesim:{e}", namespace=f"{name}-{e}",
+                        upstream=u, policy=Policy())
+        for e, u in (("dev", None), ("prod", "dev"))
+    )
+    return AppSpec(name=name, repo=repo, branch="main", path="deploy", poll_interval=None,
+                   credentials=credentials, environments=envs, source_file="apps.yaml")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+def watcher_for(home: Path, recorder: ListRecorder, *apps: AppSpec) -> GitWatcher:
+    return GitWatcher(apps=apps, home=home, recorder=recorder,
+                      interval=timedelta(seconds=30), max_workers=4)
+
+
+async def test_first_poll_releases_the_current_manifests_once(
+    upstream: Upstream, home: Path
+) -> None:
+    recorder = ListRecorder()
+    watcher = watcher_for(home, recorder, spec("shop", upstream.url))
+    result = await watcher.poll("shop")
+    assert result.ok and result.released == (upstream.head,)
+    assert recorder.types("shop") == ["CommitObserved", "ReleaseCreated"]
+    created = recorder.of_type("shop", "ReleaseCreated")[0]
+    assert set(created["rendered"]) == {"dev", "prod"}
+    again = await watcher.poll("shop")
+    assert again.ok and not again.changed
+    assert len(recorder.types("shop")) == 2
+    watcher.close()
+
+
+async def test_commits_outside_the_manifests_path_are_ignored(
+    upstream: Upstream, home: Path
+) -> None:
+    recorder = ListRecorder()
+    watcher = watcher_for(home, recorder, spec("shop", upstream.url))
+    await watcher.poll("shop")
+    upstream.commit({"README.md": "docs\n"})
+    touching = upstream.commit({"deploy/web.yaml": deployment("web", "nginx:1.28")})
+    upstream.commit({"src/main.py": "print()\n"})
+    result = await watcher.poll("shop")
+    assert result.released == (touching,)
+    assert [d["sha"] for d in recorder.of_type("shop", "ReleaseCreated")][1:] == [touching]
+    watcher.close()
+
+
+async def test_a_merge_becomes_one_release(upstream: Upstream, home: Path) -> None:
+    recorder = ListRecorder()
+    watcher = watcher_for(home, recorder, spec("shop", upstream.url))
+    await watcher.poll("shop")
+    upstream.repo.git.checkout("-b", "feature")
+    upstream.commit({"deploy/api.yaml": deployment("api")})
+    upstream.commit({"deploy/api.yaml": deployment("api", "nginx:2")})
+    upstream.repo.git.checkout("main")
+    upstream.repo.git.merge("--no-ff", "-m", "merge feature", "feature")
+    result = await watcher.poll("shop")
+    assert result.released == (upstream.head,)
+    watcher.close()
+
+
+async def test_a_restart_records_nothing_twice(upstream: Upstream, home: Path) -> None:
+    recorder = ListRecorder()
+    first = watcher_for(home, recorder, spec("shop", upstream.url))
+    await first.poll("shop")
+    upstream.commit({"deploy/web.yaml": deployment("web", "nginx:1.28")})
+    await first.poll("shop")
+    first.close()
+    count = len(recorder.types("shop"))
+    restarted = watcher_for(home, recorder, spec("shop", upstream.url))
+    result = await restarted.poll("shop")
+    assert result.ok and result.released == ()
+    assert len(recorder.types("shop")) == count
+    # even with the mirror gone (a new BATON_HOME), the stored state decides
+    fresh = watcher_for(home / "other", recorder, spec("shop", upstream.url))
+    assert (await fresh.poll("shop")).released == ()
+    assert len(recorder.types("shop")) == count
+    restarted.close()
+    fresh.close()
+
+
+async def test_a_force_push_is_recorded_and_the_dropped_release_stays_readable(
+    upstream: Upstream, home: Path
+) -> None:
+    recorder = ListRecorder()
+    watcher = watcher_for(home, recorder, spec("shop", upstream.url))
+    await watcher.poll("shop")
+    base = upstream.head
+    dropped = upstream.commit({"deploy/web.yaml": deployment("web", "oops")})
+    await watcher.poll("shop")
+    upstream.reset_hard(base)
+    redo = upstream.commit({"deploy/web.yaml": deployment("web", "fixed")})
+    result = await watcher.poll("shop")
+    assert result.rewritten_from == dropped and result.released == (redo,)
+    rewritten = recorder.of_type("shop", "HistoryRewritten")
+    assert rewritten == [{"old_head": dropped, "new_head": redo, "branch_head": redo}]
+    mirror = watcher._slot("shop").mirror
+    mirror.open().git.gc("--prune=now")
+    assert b"oops" in mirror.read_tree(dropped, "deploy")["web.yaml"]
+    watcher.close()
+
+
+async def test_bad_manifests_become_a_rejected_release_not_a_crash(
+    upstream: Upstream, home: Path
+) -> None:
+    recorder = ListRecorder()
+    watcher = watcher_for(home, recorder, spec("shop", upstream.url))
+    await watcher.poll("shop")
+    bad = upstream.commit({"deploy/broken.yaml": "apiVersion: v1\nkind: [x\n"})
+    result = await watcher.poll("shop")
+    assert result.ok and result.rejected == (bad,)
+    rejected = recorder.of_type("shop", "ReleaseRejected")[0]
+    assert (rejected["file"], rejected["line"]) == ("deploy/broken.yaml", 3)
+    assert (await watcher.poll("shop")).rejected == ()
+    watcher.close()
+
+
+async def test_an_unreachable_remote_does_not_stop_a_healthy_one(
+    make_upstream: Callable[[str], Upstream], home: Path, tmp_path: Path
+) -> None:
+    healthy = make_upstream("healthy")
+    healthy.commit({"deploy/web.yaml": deployment("web")})
+    recorder = ListRecorder()
+    watcher = watcher_for(
+        home, recorder, spec("good", healthy.url),
+        spec("gone", str(tmp_path / "does-not-exist")),
+        spec("refused", "https://127.0.0.1:9/org/repo.git"),
+    )
+    results = {r.app: r for r in await watcher.poll_all()}
+    assert results["good"].ok and results["good"].released == (healthy.head,)
+    assert not results["gone"].ok and "does not appear to be a git repository" in (
+        results["gone"].reason or "")
+    assert not results["refused"].ok and results["refused"].reason
+    assert watcher.status("refused") == results["refused"]
+    watcher.close()
+
+
+async def test_credentials_never_reach_events_or_logs(
+    upstream: Upstream, home: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("SHOP_TOKEN", "tok-very-secret")
+    creds = Credentials(username="bot", token_env="SHOP_TOKEN")
+    recorder = ListRecorder()
+    watcher = watcher_for(home, recorder, spec("shop", upstream.url, credentials=creds),
+                          spec("remote", "https://127.0.0.1:9/x.git",
+                               credentials=creds))
+    caplog.set_level(logging.DEBUG)
+    results = await watcher.poll_all()
+    assert results[0].ok and not results[1].ok
+    everything = repr(recorder.events) + caplog.text + repr(results)
+    assert "tok-very-secret" not in everything
+    assert "127.0.0.1" in (results[1].reason or "")
+    assert "tok-very-secret" not in (home / "repos" / "remote.git" / "config").read_text()
+    watcher.close()
+
+
+async def test_missing_credentials_name_the_variable(upstream: Upstream, home: Path) -> None:
+    creds = Credentials(username="bot", token_env="NOT_SET_ANYWHERE")
+    watcher = watcher_for(home, ListRecorder(), spec("shop", upstream.url, credentials=creds))
+    result = await watcher.poll("shop")
+    assert not result.ok and result.reason == "environment variable NOT_SET_ANYWHERE is not set"
+    watcher.close()
+
+
+async def test_request_poll_wakes_the_loop_before_its_interval(
+    upstream: Upstream, home: Path
+) -> None:
+    recorder = ListRecorder()
+    watcher = GitWatcher(apps=[spec("shop", upstream.url)], home=home, recorder=recorder,
+                         interval=timedelta(hours=1))
+    task = asyncio.create_task(watcher.run(), name="test-watcher")
+    try:
+        await _until(lambda: watcher.status("shop") is not None)
+        new = upstream.commit({"deploy/web.yaml": deployment("web", "nginx:9")})
+        watcher.request_poll("shop")
+        await _until(lambda: new in [d["sha"] for d in recorder.of_type("shop", "ReleaseCreated")])
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def _until(check: Callable[[], bool], *, seconds: float = 10.0) -> None:
+    """Wait for a condition the watcher's own task makes true (checked every 20 ms)."""
+    for _ in range(int(seconds / 0.02)):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached in time")
