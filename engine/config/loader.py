@@ -17,14 +17,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.config.model import (
-    AppModel,
-    AppSpec,
-    Credentials,
-    EnvironmentSpec,
-    FileModel,
-)
+from engine.config.model import AppModel, AppSpec, Credentials, FileModel
 from engine.config.yamlsource import LineMap, YamlSyntaxError, load_with_lines
+from engine.domain.pipeline import EnvironmentSpec
 from engine.domain.policy import parse_duration
 
 # ``${NAME}`` or ``${NAME:-default}`` in ``repo``: the demo creates its repository at run

@@ -3,7 +3,9 @@
 Where it sits: the loader (``engine.config.loader``) validates each file's data with
 these pydantic models, then turns them into the frozen :class:`AppSpec` values that the
 rest of the engine uses (the watcher, the App aggregate's config events, the promotion
-guard through :class:`engine.domain.policy.Policy`).
+guard through :class:`engine.domain.policy.Policy`). :meth:`AppSpec.as_record` is the
+config dict recorded in ``App.Registered`` / ``App.ConfigChanged``; the domain reads it
+back with :func:`engine.domain.pipeline.pipeline_from_config`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engine.domain.policy import FreezeKind, FreezeWindow, Policy, format_duration, parse_duration
+from engine.domain.pipeline import EnvironmentSpec
+from engine.domain.policy import FreezeWindow, Policy, parse_duration
 
 NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 KUBESIM_PREFIX = "kubesim:"
@@ -29,6 +32,7 @@ class _Strict(BaseModel):
 class FreezeModel(_Strict):
     """One freeze window: ``cron`` or ``rrule``, plus ``duration`` and ``timezone``."""
 
+    name: str | None = None
     cron: str | None = None
     rrule: str | None = None
     duration: str
@@ -38,17 +42,25 @@ class FreezeModel(_Strict):
     def _one_schedule(self) -> Self:
         if (self.cron is None) == (self.rrule is None):
             raise ValueError("a freeze window needs exactly one of 'cron' or 'rrule'")
-        self.to_domain().check()
+        if self.cron is not None and "FREQ=" in self.cron.upper():
+            raise ValueError(f"{self.cron!r} is an RRULE: write it as 'rrule'")
+        if self.rrule is not None and "FREQ=" not in self.rrule.upper():
+            raise ValueError(f"{self.rrule!r} is not an RRULE (it needs FREQ=...)")
+        self.to_domain()  # the domain checks schedule, duration and zone
         return self
+
+    @property
+    def schedule(self) -> str:
+        """The cron expression or the RRULE."""
+        schedule = self.cron if self.cron is not None else self.rrule
+        assert schedule is not None
+        return schedule
 
     def to_domain(self) -> FreezeWindow:
         """The domain value the promotion guard checks."""
-        kind = FreezeKind.CRON if self.cron is not None else FreezeKind.RRULE
-        expression = self.cron if self.cron is not None else self.rrule
-        assert expression is not None
         return FreezeWindow(
-            kind=kind,
-            expression=expression,
+            name=self.name or self.schedule,
+            schedule=self.schedule,
             duration=parse_duration(self.duration),
             timezone=self.timezone,
         )
@@ -158,22 +170,6 @@ class Credentials:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class EnvironmentSpec:
-    """A validated environment of one app's pipeline."""
-
-    name: str
-    cluster: str
-    namespace: str
-    upstream: str | None
-    policy: Policy
-
-    @property
-    def is_kubesim(self) -> bool:
-        """True when the target is the built-in emulator rather than a kubeconfig context."""
-        return self.cluster.startswith(KUBESIM_PREFIX)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class AppSpec:
     """A validated app, as the watcher and the App aggregate see it."""
 
@@ -194,23 +190,23 @@ class AppSpec:
         raise KeyError(f"app {self.name!r} has no environment {name!r}")
 
     def as_record(self) -> dict[str, Any]:
-        """A JSON-ready description for events and diffs (secret references only)."""
+        """The config dict recorded in the App's events (secret references only)."""
         return {
             "repo": self.repo,
             "branch": self.branch,
             "path": self.path,
-            "poll_interval": format_duration(self.poll_interval) if self.poll_interval else None,
+            "poll_interval": _duration(self.poll_interval) if self.poll_interval else None,
             "credentials": _credentials_record(self.credentials),
-            "environments": {
-                env.name: {
+            "environments": [
+                {
+                    "name": env.name,
+                    "upstream": env.upstream,
                     "cluster": env.cluster,
                     "namespace": env.namespace,
-                    "upstream": env.upstream,
                     "policy": _policy_record(env.policy),
                 }
                 for env in self.environments
-            },
-            "order": [env.name for env in self.environments],
+            ],
         }
 
 
@@ -225,16 +221,27 @@ def _policy_record(policy: Policy) -> dict[str, Any]:
     return {
         "auto_promote": policy.auto_promote,
         "approvals": policy.approvals,
-        "soak": format_duration(policy.soak),
+        "soak": _duration(policy.soak),
         "auto_rollback": policy.auto_rollback,
         "self_heal": policy.self_heal,
         "freeze": [
             {
-                str(w.kind): w.expression,
-                "duration": format_duration(w.duration),
+                "name": w.name,
+                "schedule": w.schedule,
+                "duration": _duration(w.duration),
                 "timezone": w.timezone,
             }
             for w in policy.freeze
         ],
     }
 
+
+def _duration(value: timedelta) -> str:
+    """``timedelta(minutes=90)`` → ``"1h30m"``: the form the config is written in."""
+    total = int(value.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, total = divmod(total, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"

@@ -60,8 +60,8 @@ def test_defaults_fill_namespace_upstream_and_policy(tmp_path: Path) -> None:
     assert shop.repo == "https://g/x.git"
     assert shop.path == "deploy"
     dev, prod = shop.environments
-    assert (dev.namespace, dev.upstream, dev.is_kubesim) == ("shop-dev", None, True)
-    assert (prod.namespace, prod.upstream, prod.is_kubesim) == ("shop-prod", "dev", False)
+    assert (dev.namespace, dev.upstream, dev.cluster) == ("shop-dev", None, "kubesim:dev")
+    assert (prod.namespace, prod.upstream, prod.cluster) == ("shop-prod", "dev", "prod-context")
     assert prod.policy.soak == timedelta(minutes=10)
     assert prod.policy.self_heal is True
     assert prod.policy.freeze[0].duration == timedelta(hours=62)
@@ -91,7 +91,7 @@ def test_every_mistake_is_listed_with_its_line(tmp_path: Path) -> None:
     assert ":10: apps[0].pipeline[0].policy.auto_promot: unknown key" in text
     assert ":14: apps[0].pipeline[1].policy.approvals: Input should be greater than" in text
     assert ":15: apps[0].pipeline[1].policy.soak: 'ten minutes' is not a duration" in text
-    assert ":17: apps[0].pipeline[1].policy.freeze[0]: '61 * * *' is not a cron" in text
+    assert ":17: apps[0].pipeline[1].policy.freeze[0]: freeze window '61 * * *': '61 * * *' is not cron" in text
     assert len(problems) == 4
 
 

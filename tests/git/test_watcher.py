@@ -12,7 +12,8 @@ import pytest
 from gitrepos import Upstream, deployment
 from recorders import ListRecorder
 
-from engine.config.model import AppSpec, Credentials, EnvironmentSpec
+from engine.config.model import AppSpec, Credentials
+from engine.domain.pipeline import EnvironmentSpec
 from engine.domain.policy import Policy
 from engine.git.watcher import GitWatcher
 

@@ -1,0 +1,22 @@
+"""Readable stream ids and the UUIDs the eventsourcing library keys aggregates by."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+_NAMESPACE = UUID("6f1c2a8e-2d4b-5d0e-9a57-0b1a7a0c0de5")
+
+
+def stream_uuid(stream_id: str) -> UUID:
+    """The aggregate id for a stream id (stable: uuid5)."""
+    return uuid5(_NAMESPACE, stream_id)
+
+
+def target_stream(app: str, environment: str) -> str:
+    """Stream id of one app in one environment."""
+    return f"target:{app}:{environment}"
+
+
+def app_stream(app: str) -> str:
+    """Stream id of an app."""
+    return f"app:{app}"

