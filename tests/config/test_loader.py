@@ -91,7 +91,8 @@ def test_every_mistake_is_listed_with_its_line(tmp_path: Path) -> None:
     assert ":10: apps[0].pipeline[0].policy.auto_promot: unknown key" in text
     assert ":14: apps[0].pipeline[1].policy.approvals: Input should be greater than" in text
     assert ":15: apps[0].pipeline[1].policy.soak: 'ten minutes' is not a duration" in text
-    assert ":17: apps[0].pipeline[1].policy.freeze[0]: freeze window '61 * * *': '61 * * *' is not cron" in text
+    assert (":17: apps[0].pipeline[1].policy.freeze[0]: "
+            "freeze window '61 * * *': '61 * * *' is not cron") in text
     assert len(problems) == 4
 
 
