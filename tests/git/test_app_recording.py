@@ -1,0 +1,110 @@
+"""The watcher recording through the App aggregate into the real event store."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from gitrepos import Upstream, deployment
+from test_watcher import spec
+
+from engine.domain.app import App
+from engine.domain.ids import app_stream
+from engine.git.watcher import GitWatcher
+from engine.releases import ReleaseRecorder
+from engine.repository import Repository
+from engine.store import EventStore, RecordedEvent
+
+
+def watcher(home: Path, store: EventStore, upstream: Upstream) -> GitWatcher:
+    return GitWatcher(apps=[spec("shop", upstream.url)], home=home,
+                      recorder=ReleaseRecorder(Repository(store)))
+
+
+def without_time(event: RecordedEvent) -> dict[str, object]:
+    return {k: v for k, v in event.data.items() if k != "timestamp"}
+
+
+async def events(store: EventStore) -> list[RecordedEvent]:
+    return await store.read_stream(app_stream("shop"))
+
+
+async def test_a_new_commit_is_recorded_as_observed_and_released(
+    upstream: Upstream, tmp_path: Path, store: EventStore
+) -> None:
+    w = watcher(tmp_path / "home", store, upstream)
+    await w.poll("shop")
+    sha = upstream.commit({"deploy/web.yaml": deployment("web", "nginx:1.28")}, "bump web")
+    await w.poll("shop")
+    w.close()
+    recorded = await events(store)
+    assert [e.type for e in recorded] == [
+        "App.Registered", "App.CommitObserved", "App.ReleaseCreated",
+        "App.CommitObserved", "App.ReleaseCreated",
+    ]
+    observed, created = recorded[3].data, recorded[4].data
+    assert observed["sha"] == sha and observed["branch_head"] == sha
+    assert observed["author"] == "Ada Author" and observed["committer"] == "Ada Author"
+    assert observed["changed_files"] == ["deploy/web.yaml"]
+    assert created["sha"] == sha and created["number"] == 2 and created["message"] == "bump web"
+    assert created["digest"].startswith("sha256:")
+    assert set(created["rendered"]) == {"dev", "prod"}
+    assert recorded[4].metadata.actor == "git-watcher"
+    assert recorded[0].data["config"]["environments"][1]["name"] == "prod"
+
+
+async def test_restarts_and_a_second_replica_record_nothing_twice(
+    upstream: Upstream, tmp_path: Path, store: EventStore
+) -> None:
+    first = watcher(tmp_path / "home", store, upstream)
+    await first.poll("shop")
+    upstream.commit({"deploy/web.yaml": deployment("web", "nginx:1.28")})
+    # two replicas (separate homes) poll the same new commit at the same time
+    second = watcher(tmp_path / "replica", store, upstream)
+    await asyncio.gather(first.poll("shop"), second.poll("shop"))
+    count = len(await events(store))
+    assert count == 5
+    restarted = watcher(tmp_path / "home", store, upstream)
+    assert (await restarted.poll("shop")).released == ()
+    assert (await restarted.poll("shop")).released == ()
+    for w in (first, second, restarted):
+        w.close()
+    assert len(await events(store)) == count
+
+
+async def test_a_force_push_is_recorded_and_old_releases_stay(
+    upstream: Upstream, tmp_path: Path, store: EventStore
+) -> None:
+    w = watcher(tmp_path / "home", store, upstream)
+    await w.poll("shop")
+    base = upstream.head
+    dropped = upstream.commit({"deploy/web.yaml": deployment("web", "oops")})
+    await w.poll("shop")
+    upstream.reset_hard(base)
+    redo = upstream.commit({"deploy/web.yaml": deployment("web", "fixed")})
+    await w.poll("shop")
+    w.close()
+    recorded = await events(store)
+    rewritten = [without_time(e) for e in recorded if e.type == "App.HistoryRewritten"]
+    assert rewritten == [{"old_head": dropped, "new_head": redo}]
+    app = await Repository(store).get(App, app_stream("shop"))
+    assert app.has_release(dropped) and app.has_release(redo)
+    assert app.release(redo).number == 3
+    assert app.branch_head == redo
+
+
+async def test_bad_manifests_are_recorded_as_a_rejected_release(
+    upstream: Upstream, tmp_path: Path, store: EventStore
+) -> None:
+    w = watcher(tmp_path / "home", store, upstream)
+    await w.poll("shop")
+    bad = upstream.commit({"deploy/api.yaml": "apiVersion: v1\nmetadata:\n  name: api\n"})
+    await w.poll("shop")
+    await w.poll("shop")
+    w.close()
+    recorded = await events(store)
+    assert [e.type for e in recorded][-2:] == ["App.CommitObserved", "App.ReleaseRejected"]
+    assert without_time(recorded[-1]) == {
+        "sha": bad, "environment": None, "file": "deploy/api.yaml", "line": 1,
+        "reason": "object without kind",
+    }
