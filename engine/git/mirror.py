@@ -184,6 +184,12 @@ class Mirror:
         except (git.GitError, OSError, ValueError) as exc:
             raise GitSourceError(self.auth.redact(f"cannot pin a release commit: {exc}")) from None
 
+    def close(self) -> None:
+        """Stop the persistent git processes GitPython keeps for this repository."""
+        if self._repo is not None:
+            self._repo.close()
+            self._repo = None
+
     def _run(self, command: str, *args: str, network: bool = False) -> str:
         """Run one git command with the app's auth environment; errors come out redacted."""
         repo = self.open()

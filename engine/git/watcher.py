@@ -125,12 +125,11 @@ class GitWatcher:
                     result = await self._poll(slot)
                 except (GitSourceError, CredentialsError) as exc:
                     result = PollResult(app=app, ok=False, reason=str(exc))
-                    log.warning("git source of %s failed: %s", app, exc)
                 except Exception as exc:
                     # A bug or a corrupt repo must not end the other apps' loops.
                     reason = slot.mirror.auth.redact(f"{type(exc).__name__}: {exc}")
                     result = PollResult(app=app, ok=False, reason=reason)
-                    log.error("poll of %s failed unexpectedly: %s", app, reason)
+            _log_transition(slot.last, result)
             result = replace(result, seconds=round(time.perf_counter() - started, 4))
             slot.last = result
             return result
@@ -146,11 +145,13 @@ class GitWatcher:
                 for name in self._slots:
                     group.create_task(self._loop(name), name=f"git-watch:{name}")
         finally:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self.close()
 
     def close(self) -> None:
-        """Release the thread pool (for callers that only used :meth:`poll`)."""
+        """Release the thread pool and the mirrors' git processes."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+        for slot in self._slots.values():
+            slot.mirror.close()
 
     async def _loop(self, app: str) -> None:
         slot = self._slot(app)
@@ -205,3 +206,14 @@ def _fetch_if_needed(mirror: Mirror, remote: str) -> str:
     if head is None:
         raise GitSourceError(f"fetch of branch {mirror.branch!r} brought no head")
     return head
+
+
+def _log_transition(previous: PollResult | None, result: PollResult) -> None:
+    """Log a source going bad or recovering once, not on every poll of a broken repo."""
+    if not result.ok and (previous is None or previous.reason != result.reason):
+        log.warning("git source of %s failed: %s", result.app, result.reason)
+    elif result.ok and previous is not None and not previous.ok:
+        log.info("git source of %s recovered", result.app)
+    elif result.changed:
+        log.info("git source of %s: head %s, %d released, %d rejected", result.app,
+                 (result.head or "")[:12], len(result.released), len(result.rejected))

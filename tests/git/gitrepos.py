@@ -7,6 +7,10 @@ from pathlib import Path
 
 import git
 
+from engine.config.model import AppSpec, Credentials
+from engine.domain.pipeline import EnvironmentSpec
+from engine.domain.policy import Policy
+
 
 class Upstream:
     """A non-bare repository standing in for an app's remote; tests commit into it."""
@@ -61,3 +65,14 @@ def deployment(name: str, image: str = "nginx:1.27") -> str:
             - name: app
               image: {image}
     """
+
+
+def spec(name: str, repo: str, *, credentials: Credentials | None = None) -> AppSpec:
+    """An app with manifests under ``deploy/`` and a dev → prod pipeline."""
+    envs = tuple(
+        EnvironmentSpec(name=e, cluster=f"kubesim:{e}", namespace=f"{name}-{e}",
+                        upstream=u, policy=Policy())
+        for e, u in (("dev", None), ("prod", "dev"))
+    )
+    return AppSpec(name=name, repo=repo, branch="main", path="deploy", poll_interval=None,
+                   credentials=credentials, environments=envs, source_file="apps.yaml")

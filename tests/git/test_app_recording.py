@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from gitrepos import Upstream, deployment
-from test_watcher import spec
+from gitrepos import Upstream, deployment, spec
 
 from engine.domain.app import App
 from engine.domain.ids import app_stream

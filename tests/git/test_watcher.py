@@ -9,23 +9,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from gitrepos import Upstream, deployment
+from gitrepos import Upstream, deployment, spec
 from recorders import ListRecorder
 
 from engine.config.model import AppSpec, Credentials
-from engine.domain.pipeline import EnvironmentSpec
-from engine.domain.policy import Policy
 from engine.git.watcher import GitWatcher
-
-
-def spec(name: str, repo: str, *, credentials: Credentials | None = None) -> AppSpec:
-    envs = tuple(
-        EnvironmentSpec(name=e, cluster=f"kubesim:{e}", namespace=f"{name}-{e}",
-                        upstream=u, policy=Policy())
-        for e, u in (("dev", None), ("prod", "dev"))
-    )
-    return AppSpec(name=name, repo=repo, branch="main", path="deploy", poll_interval=None,
-                   credentials=credentials, environments=envs, source_file="apps.yaml")
 
 
 @pytest.fixture
@@ -212,3 +200,23 @@ async def _until(check: Callable[[], bool], *, seconds: float = 10.0) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("condition not reached in time")
+
+
+async def test_a_corrupt_mirror_is_reported_and_the_others_go_on(
+    make_upstream: Callable[[str], Upstream], home: Path
+) -> None:
+    one, two = make_upstream("one"), make_upstream("two")
+    for repo in (one, two):
+        repo.commit({"deploy/web.yaml": deployment("web")})
+    recorder = ListRecorder()
+    watcher = watcher_for(home, recorder, spec("one", one.url), spec("two", two.url))
+    assert all(r.ok for r in await watcher.poll_all())
+    watcher.close()  # as after a restart: the damage is found when the mirror is reopened
+    (home / "repos" / "one.git" / "config").write_text("[core\nthis is not git config\n")
+    one.commit({"deploy/web.yaml": deployment("web", "nginx:2")})
+    new_two = two.commit({"deploy/web.yaml": deployment("web", "nginx:2")})
+    restarted = watcher_for(home, recorder, spec("one", one.url), spec("two", two.url))
+    results = {r.app: r for r in await restarted.poll_all()}
+    assert not results["one"].ok and "config" in (results["one"].reason or "")
+    assert results["two"].ok and results["two"].released == (new_two,)
+    restarted.close()
