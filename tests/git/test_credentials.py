@@ -46,7 +46,8 @@ async def test_a_token_from_a_file_fetches_and_a_wrong_one_fails_redacted(
     for secret in (TOKEN, "ghp_wrong-token-456"):
         assert secret not in shown
         for repo in ("good", "bad"):
-            assert secret not in (tmp_path / "home" / "repos" / f"{repo}.git" / "config").read_text()
+            config = tmp_path / "home" / "repos" / f"{repo}.git" / "config"
+            assert secret not in config.read_text()
 
 
 def test_an_ssh_key_from_the_environment_lands_in_a_private_file(tmp_path: Path) -> None:
