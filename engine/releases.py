@@ -9,18 +9,51 @@ nothing twice.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+
 from opentelemetry import trace
 
+from engine.config.loader import EnvironmentsConfig
 from engine.config.model import AppSpec
 from engine.domain.app import App, CommitFacts, Rejection
 from engine.domain.ids import app_stream
+from engine.domain.policy import parse_duration
 from engine.git.mirror import CommitInfo
 from engine.git.plan import Observation, SourcePlan, SourceState
+from engine.git.watcher import DEFAULT_INTERVAL, GitWatcher
 from engine.repository import Repository
+from engine.settings import Settings
 from engine.store import ConcurrencyError, EventMetadata
 
 WATCHER_ACTOR = "git-watcher"
+INTERVAL_VARIABLE = "BATON_GIT_POLL_INTERVAL"
 _ATTEMPTS = 5
+
+
+def build_watcher(
+    config: EnvironmentsConfig,
+    *,
+    settings: Settings,
+    repository: Repository,
+    environ: Mapping[str, str] | None = None,
+) -> GitWatcher:
+    """The watcher for every app of ``config``, mirrors under ``settings.home/repos``.
+
+    The default interval is ``BATON_GIT_POLL_INTERVAL`` (e.g. ``30s``, the default when
+    unset); an app's own ``poll_interval`` wins. Start it with ``await watcher.run()``
+    in a named task; ``watcher.request_poll(app)`` polls one app now.
+    """
+    environ = os.environ if environ is None else environ
+    text = environ.get(INTERVAL_VARIABLE)
+    interval: timedelta = parse_duration(text) if text else DEFAULT_INTERVAL
+    return GitWatcher(
+        apps=config.apps,
+        home=settings.home,
+        recorder=ReleaseRecorder(repository),
+        interval=interval,
+    )
 
 
 class ReleaseRecorder:

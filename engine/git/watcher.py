@@ -103,6 +103,11 @@ class GitWatcher:
             self._slots[spec.name] = _AppSlot(spec=spec, mirror=mirror)
 
     @property
+    def interval(self) -> timedelta:
+        """The poll interval of apps that set none of their own."""
+        return self._interval
+
+    @property
     def apps(self) -> tuple[str, ...]:
         """Names of the watched apps."""
         return tuple(self._slots)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from gitrepos import Upstream, deployment, spec
 
+from engine.config.loader import EnvironmentsConfig
 from engine.domain.app import App
 from engine.domain.ids import app_stream
 from engine.git.watcher import GitWatcher
-from engine.releases import ReleaseRecorder
+from engine.releases import ReleaseRecorder, build_watcher
 from engine.repository import Repository
+from engine.settings import Settings
 from engine.store import EventStore, RecordedEvent
 
 
@@ -107,3 +110,16 @@ async def test_bad_manifests_are_recorded_as_a_rejected_release(
         "sha": bad, "environment": None, "file": "deploy/api.yaml", "line": 1,
         "reason": "object without kind",
     }
+
+
+async def test_build_watcher_takes_home_and_interval_from_the_environment(
+    upstream: Upstream, tmp_path: Path, store: EventStore
+) -> None:
+    config = EnvironmentsConfig(apps=(spec("shop", upstream.url),))
+    settings = Settings.from_env({"BATON_HOME": str(tmp_path / "home")})
+    w = build_watcher(config, settings=settings, repository=Repository(store),
+                      environ={"BATON_GIT_POLL_INTERVAL": "5s"})
+    assert w.apps == ("shop",) and w.interval == timedelta(seconds=5)
+    assert (await w.poll("shop")).released == (upstream.head,)
+    assert (tmp_path / "home" / "repos" / "shop.git" / "HEAD").exists()
+    w.close()
