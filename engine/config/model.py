@@ -24,9 +24,10 @@ KUBESIM_PREFIX = "kubesim:"
 
 
 class _Strict(BaseModel):
-    """Unknown keys are mistakes (a typo must not silently drop a policy)."""
+    """Unknown keys are mistakes (a typo must not silently drop a policy), and so are
+    values of the wrong type (``approvals: "2"`` is not quietly read as 2)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class FreezeModel(_Strict):
@@ -139,10 +140,10 @@ class AppModel(_Strict):
     @field_validator("path")
     @classmethod
     def _relative_path(cls, value: str) -> str:
-        clean = value.strip("/") or "."
-        if value.startswith("/") or ".." in clean.split("/"):
+        parts = [p for p in value.split("/") if p not in ("", ".")]
+        if value.startswith("/") or ".." in parts:
             raise ValueError(f"{value!r} must be a path inside the repository")
-        return clean
+        return "/".join(parts) or "."
 
     @field_validator("poll_interval")
     @classmethod

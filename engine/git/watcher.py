@@ -150,11 +150,12 @@ class GitWatcher:
                 for name in self._slots:
                     group.create_task(self._loop(name), name=f"git-watch:{name}")
         finally:
-            self.close()
+            # a git call may still be running in a thread: do not block the event loop
+            self.close(wait=False)
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
         """Release the thread pool and the mirrors' git processes."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=wait, cancel_futures=True)
         for slot in self._slots.values():
             slot.mirror.close()
 

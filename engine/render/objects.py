@@ -75,17 +75,27 @@ class Rendered:
     digest: str
 
 
-def finish(objects: Iterable[RenderedObject], *, namespace: str | None) -> Rendered:
-    """Default namespaces, order for applying and compute the digest."""
-    items = list(objects)
-    scopes = _crd_scopes(items)
-    done = [_with_namespace(o, namespace=namespace, scopes=scopes) for o in items]
-    done.sort(key=lambda o: (_RANK.get(o.kind, len(_RANK)), o.identity))
+def finish(objects: Iterable[RenderedObject]) -> Rendered:
+    """Order for applying and compute the digest."""
+    done = sorted(objects, key=lambda o: (_RANK.get(o.kind, len(_RANK)), o.identity))
     canonical = json.dumps(
         [o.body for o in done], sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
     digest = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
     return Rendered(objects=tuple(done), digest=digest)
+
+
+def default_namespaces(
+    objects: list[RenderedObject], *, namespace: str | None, crds: Iterable[RenderedObject]
+) -> list[RenderedObject]:
+    """Give namespaced objects without one the environment's namespace.
+
+    Done before overlays replace base objects and before duplicates are looked for, so
+    ``web`` and ``shop-dev/web`` count as the same object. ``crds`` tell the scope of
+    custom resources.
+    """
+    scopes = _crd_scopes(list(crds))
+    return [_with_namespace(o, namespace=namespace, scopes=scopes) for o in objects]
 
 
 def _crd_scopes(objects: list[RenderedObject]) -> dict[str, bool]:

@@ -17,7 +17,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from engine.render import kustomize
-from engine.render.objects import Rendered, RenderedObject, check_unique, finish, merge_layers
+from engine.render.objects import (
+    Rendered,
+    RenderedObject,
+    check_unique,
+    default_namespaces,
+    finish,
+    merge_layers,
+)
 from engine.render.yamldocs import parse_objects
 
 _YAML_SUFFIXES = (".yaml", ".yml")
@@ -37,20 +44,23 @@ def render_manifests(
     """
     overlay_dir = f"overlays/{environment}" if environment else None
     if overlay_dir and kustomize.kustomization_in(files, overlay_dir):
-        objects = kustomize.build(files, folder=overlay_dir, prefix=prefix)
+        built = kustomize.build(files, folder=overlay_dir, prefix=prefix)
+        objects = default_namespaces(built, namespace=namespace, crds=built)
         check_unique(objects)
-        return finish(objects, namespace=namespace)
+        return finish(objects)
     if kustomize.kustomization_in(files, ""):
         base = kustomize.build(files, folder="", prefix=prefix)
     else:
         base = _plain(files, prefix=prefix, under="", skip="overlays/")
-    check_unique(base)
-    objects = base
+    overlay = []
     if overlay_dir:
         overlay = _plain(files, prefix=prefix, under=overlay_dir + "/", skip=None)
-        check_unique(overlay)
-        objects = merge_layers(base, overlay)
-    return finish(objects, namespace=namespace)
+    crds = [*base, *overlay]
+    base = default_namespaces(base, namespace=namespace, crds=crds)
+    check_unique(base)
+    overlay = default_namespaces(overlay, namespace=namespace, crds=crds)
+    check_unique(overlay)
+    return finish(merge_layers(base, overlay))
 
 
 def _plain(

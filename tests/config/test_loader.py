@@ -140,3 +140,13 @@ def test_a_password_in_the_repo_url_is_refused(tmp_path: Path) -> None:
     assert problems == [f"{tmp_path / 'apps.yaml'}:3: apps[0].repo: "
                         "the URL holds a password or token: use `credentials:`"]
     assert "hunter2" not in "".join(problems)
+
+
+def test_values_of_the_wrong_type_are_refused_and_paths_are_normalised(tmp_path: Path) -> None:
+    bad = GOOD.replace("approvals: 2", 'approvals: "2"').replace("path: deploy/", "path: ./deploy")
+    problems = problems_of(write(tmp_path, bad), SHOP_REPO="/r")
+    assert problems == [f"{tmp_path / 'apps.yaml'}:14: apps[0].pipeline[1].policy.approvals: "
+                        "Input should be a valid integer"]
+    fixed = bad.replace('approvals: "2"', "approvals: 2")
+    config = load_environments(write(tmp_path, fixed), environ={"SHOP_REPO": "/r"})
+    assert config.app("shop").path == "deploy"

@@ -163,3 +163,19 @@ def test_timestamps_stay_strings_so_the_digest_is_json() -> None:
                        b"data: {when: 2026-01-01T00:00:00Z}\n"}
     rendered = render_manifests(tree, environment=None)
     assert rendered.objects[0].body["data"]["when"] == "2026-01-01T00:00:00Z"
+
+
+def test_an_overlay_naming_the_namespace_still_replaces_the_base_object() -> None:
+    prod_web = APP.split("---")[0].replace("name: web", "name: web\n  namespace: shop")
+    tree = files(**{"app.yaml": APP, "overlays__prod__web.yaml": prod_web})
+    prod = render_manifests(tree, environment="prod", namespace="shop")
+    assert [(o.kind, o.namespace) for o in prod.objects] == [
+        ("Service", "shop"), ("Deployment", "shop")]
+    assert prod.objects[-1].source == "overlays/prod/web.yaml:1"
+
+
+def test_the_same_object_twice_once_with_its_namespace_is_a_duplicate() -> None:
+    explicit = APP.split("---")[0].replace("name: web", "name: web\n  namespace: shop")
+    with pytest.raises(RenderError, match="duplicate object Deployment shop/web"):
+        render_manifests(files(**{"a.yaml": APP, "b.yaml": explicit}), environment="prod",
+                         namespace="shop")
