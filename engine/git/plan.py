@@ -75,17 +75,18 @@ def plan_poll(*, mirror: Mirror, app: AppSpec, state: SourceState, head: str) ->
     if state.head is None:
         # First sight of the app: its current manifests are the one release to start
         # from; years of history would only be noise.
-        latest = mirror.latest_touching(head, app.path)
-        commits = [latest] if latest is not None else []
+        commits = _latest(mirror, head, app.path)
     elif mirror.has_commit(state.head) and mirror.is_ancestor(state.head, head):
         commits = mirror.commits_since(state.head, head)
     else:
+        # Not a fast-forward: the branch was rewritten. What is new is what the old head
+        # cannot reach; if the mirror never held the old head (a fresh BATON_HOME), start
+        # again from the current manifests.
         rewritten_from = state.head
-        known_here = state.head if mirror.has_commit(state.head) else None
-        commits = mirror.commits_since(known_here, head) if known_here else []
-        if known_here is None:
-            latest = mirror.latest_touching(head, app.path)
-            commits = [latest] if latest is not None else []
+        if mirror.has_commit(state.head):
+            commits = mirror.commits_since(state.head, head)
+        else:
+            commits = _latest(mirror, head, app.path)
     new = [c for c in commits if c.touches(app.path) and c.sha not in state.known]
     return SourcePlan(
         app=app.name,
@@ -93,6 +94,11 @@ def plan_poll(*, mirror: Mirror, app: AppSpec, state: SourceState, head: str) ->
         rewritten_from=rewritten_from,
         observations=tuple(observe(mirror=mirror, app=app, commit=c) for c in new),
     )
+
+
+def _latest(mirror: Mirror, head: str, path: str) -> list[CommitInfo]:
+    latest = mirror.latest_touching(head, path)
+    return [latest] if latest is not None else []
 
 
 def observe(*, mirror: Mirror, app: AppSpec, commit: CommitInfo) -> Observation:

@@ -36,6 +36,8 @@ from engine.git.mirror import GitSourceError, Mirror
 from engine.git.plan import SourcePlan, SourceState, plan_poll
 
 DEFAULT_INTERVAL = timedelta(seconds=30)
+# Git's own network calls are bounded in the mirror; this bounds the store's side.
+RECORD_TIMEOUT_S = 60.0
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("baton.git")
@@ -130,6 +132,9 @@ class GitWatcher:
                     result = await self._poll(slot)
                 except (GitSourceError, CredentialsError) as exc:
                     result = PollResult(app=app, ok=False, reason=str(exc))
+                except TimeoutError:
+                    reason = f"the event store did not answer within {RECORD_TIMEOUT_S:.0f}s"
+                    result = PollResult(app=app, ok=False, reason=reason)
                 except Exception as exc:
                     # A bug or a corrupt repo must not end the other apps' loops.
                     reason = slot.mirror.auth.redact(f"{type(exc).__name__}: {exc}")
@@ -179,13 +184,15 @@ class GitWatcher:
         if remote == slot.recorded_head:
             return PollResult(app=spec.name, ok=True, head=remote)
         head = await self._in_pool(lambda: _fetch_if_needed(mirror, remote))
-        state = await self._recorder.source_state(spec)
+        async with asyncio.timeout(RECORD_TIMEOUT_S):
+            state = await self._recorder.source_state(spec)
         plan = await self._in_pool(
             lambda: plan_poll(mirror=mirror, app=spec, state=state, head=head)
         )
         if not plan.is_empty:
             await self._in_pool(lambda: mirror.keep(*(o.commit.sha for o in plan.observations)))
-            await self._recorder.record(spec, plan)
+            async with asyncio.timeout(RECORD_TIMEOUT_S):
+                await self._recorder.record(spec, plan)
         slot.recorded_head = head
         return PollResult(
             app=spec.name, ok=True, head=head, changed=not plan.is_empty,
