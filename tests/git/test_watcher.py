@@ -220,3 +220,57 @@ async def test_a_corrupt_mirror_is_reported_and_the_others_go_on(
     assert not results["one"].ok and "config" in (results["one"].reason or "")
     assert results["two"].ok and results["two"].released == (new_two,)
     restarted.close()
+
+
+async def test_a_kustomize_layout_renders_each_environment_through_its_overlay(
+    make_upstream: Callable[[str], Upstream], home: Path
+) -> None:
+    repo = make_upstream("kust")
+    repo.commit({
+        "deploy/kustomization.yaml": "resources:\n  - base\n",
+        "deploy/base/kustomization.yaml": "resources:\n  - web.yaml\n",
+        "deploy/base/web.yaml": deployment("web"),
+        "deploy/overlays/prod/kustomization.yaml":
+            "resources:\n  - ../../base\nnamePrefix: prod-\n",
+    })
+    recorder = ListRecorder()
+    watcher = watcher_for(home, recorder, spec("kust", repo.url))
+    assert (await watcher.poll("kust")).released == (repo.head,)
+    rendered = recorder.of_type("kust", "ReleaseCreated")[0]["rendered"]
+    assert rendered["dev"] != rendered["prod"]
+    broken = repo.commit({"deploy/overlays/prod/kustomization.yaml": "resources:\n  - nope\n"})
+    assert (await watcher.poll("kust")).rejected == (broken,)
+    rejected = recorder.of_type("kust", "ReleaseRejected")[0]
+    assert rejected["file"] == "deploy/overlays/prod/kustomization.yaml"
+    assert "nope" in rejected["reason"]
+    watcher.close()
+
+
+async def test_removing_the_manifests_folder_is_a_rejected_release(
+    upstream: Upstream, home: Path
+) -> None:
+    recorder = ListRecorder()
+    watcher = watcher_for(home, recorder, spec("shop", upstream.url))
+    await watcher.poll("shop")
+    gone = upstream.commit({"deploy/web.yaml": None})
+    assert (await watcher.poll("shop")).rejected == (gone,)
+    assert "does not exist" in recorder.of_type("shop", "ReleaseRejected")[0]["reason"]
+    watcher.close()
+
+
+async def test_a_rewrite_while_down_is_found_even_from_a_fresh_home(
+    upstream: Upstream, home: Path, tmp_path: Path
+) -> None:
+    recorder = ListRecorder()
+    first = watcher_for(home, recorder, spec("shop", upstream.url))
+    await first.poll("shop")
+    base = upstream.head
+    dropped = upstream.commit({"deploy/web.yaml": deployment("web", "oops")})
+    await first.poll("shop")
+    first.close()
+    upstream.reset_hard(base)
+    redo = upstream.commit({"deploy/web.yaml": deployment("web", "fixed")})
+    fresh = watcher_for(tmp_path / "new-home", recorder, spec("shop", upstream.url))
+    result = await fresh.poll("shop")
+    assert (result.rewritten_from, result.released) == (dropped, (redo,))
+    fresh.close()
