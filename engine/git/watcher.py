@@ -98,11 +98,9 @@ class GitWatcher:
         self._recorder = recorder
         self._interval = interval
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="git")
-        self._slots: dict[str, _AppSlot] = {}
-        for spec in apps:
-            mirror = Mirror(directory=home / "repos" / f"{spec.name}.git", url=spec.repo,
-                            branch=spec.branch, auth=GitAuth())
-            self._slots[spec.name] = _AppSlot(spec=spec, mirror=mirror)
+        self._slots = {spec.name: _AppSlot(spec=spec, mirror=self._mirror(spec)) for spec in apps}
+        self._group: asyncio.TaskGroup | None = None
+        self._tasks: dict[str, asyncio.Task[None]] = {}
 
     @property
     def interval(self) -> timedelta:
@@ -152,11 +150,48 @@ class GitWatcher:
         """Poll every app forever, each on its own interval or when woken."""
         try:
             async with asyncio.TaskGroup() as group:
+                self._group = group
                 for name in self._slots:
-                    group.create_task(self._loop(name), name=f"git-watch:{name}")
+                    self._start(name)
         finally:
+            self._group = None
             # a git call may still be running in a thread: do not block the event loop
             self.close(wait=False)
+
+    async def reconfigure(self, apps: Iterable[AppSpec]) -> None:
+        """Take a reloaded config: new apps start, removed ones stop, changed ones are
+        polled at once (from a new mirror when their repo or branch changed)."""
+        wanted = {spec.name: spec for spec in apps}
+        for name in [n for n in self._slots if n not in wanted]:
+            task = self._tasks.pop(name, None)
+            if task is not None:
+                task.cancel()
+            async with self._slots[name].lock:
+                self._slots.pop(name).mirror.close()
+        for name, spec in wanted.items():
+            slot = self._slots.get(name)
+            if slot is None:
+                self._slots[name] = _AppSlot(spec=spec, mirror=self._mirror(spec))
+                self._start(name)
+                continue
+            if slot.spec == spec:
+                continue
+            async with slot.lock:
+                if (slot.spec.repo, slot.spec.branch) != (spec.repo, spec.branch):
+                    slot.mirror.close()
+                    slot.mirror = self._mirror(spec)
+                    slot.recorded_head = None
+                slot.spec = spec
+            slot.wake.set()
+
+    def _start(self, name: str) -> None:
+        """Start ``name``'s poll loop when the watcher is running."""
+        if self._group is not None:
+            self._tasks[name] = self._group.create_task(self._loop(name), name=f"git-watch:{name}")
+
+    def _mirror(self, spec: AppSpec) -> Mirror:
+        return Mirror(directory=self._home / "repos" / f"{spec.name}.git", url=spec.repo,
+                      branch=spec.branch, auth=GitAuth())
 
     def close(self, *, wait: bool = True) -> None:
         """Release the thread pool and the mirrors' git processes."""
@@ -165,10 +200,12 @@ class GitWatcher:
             slot.mirror.close()
 
     async def _loop(self, app: str) -> None:
-        slot = self._slot(app)
-        interval = (slot.spec.poll_interval or self._interval).total_seconds()
-        while True:
+        while app in self._slots:
             await self.poll(app)
+            slot = self._slots.get(app)
+            if slot is None:  # removed by reconfigure() meanwhile
+                return
+            interval = (slot.spec.poll_interval or self._interval).total_seconds()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(slot.wake.wait(), timeout=interval)
             slot.wake.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -274,3 +275,31 @@ async def test_a_rewrite_while_down_is_found_even_from_a_fresh_home(
     result = await fresh.poll("shop")
     assert (result.rewritten_from, result.released) == (dropped, (redo,))
     fresh.close()
+
+
+async def test_reconfigure_starts_new_apps_stops_removed_ones_and_follows_a_new_branch(
+    make_upstream: Callable[[str], Upstream], home: Path
+) -> None:
+    one, two = make_upstream("one"), make_upstream("two")
+    one.commit({"deploy/web.yaml": deployment("web")})
+    two.commit({"deploy/web.yaml": deployment("web")})
+    two.repo.git.checkout("-b", "release")
+    on_release = two.commit({"deploy/web.yaml": deployment("web", "nginx:rel")})
+    recorder = ListRecorder()
+    watcher = GitWatcher(apps=[spec("one", one.url)], home=home, recorder=recorder,
+                         interval=timedelta(hours=1))
+    task = asyncio.create_task(watcher.run(), name="test-watcher")
+    try:
+        await _until(lambda: watcher.status("one") is not None)
+        await watcher.reconfigure([spec("one", one.url), spec("two", two.url)])
+        await _until(lambda: recorder.of_type("two", "ReleaseCreated") != [])
+        assert recorder.of_type("two", "ReleaseCreated")[0]["sha"] != on_release
+        moved = replace(spec("two", two.url), branch="release")
+        await watcher.reconfigure([moved])
+        assert watcher.apps == ("two",)
+        await _until(lambda: on_release in [
+            d["sha"] for d in recorder.of_type("two", "ReleaseCreated")])
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
