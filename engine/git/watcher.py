@@ -10,6 +10,9 @@ interval or when asked (:meth:`GitWatcher.request_poll`, for webhooks). One poll
 3. record — pin the new commits in the mirror, then hand the plan to the
    :class:`SourceRecorder` (the App aggregate through the repository).
 
+Each phase is one span under the poll's ``git.poll`` span; the recorder puts the trace
+context into the events' metadata.
+
 GitPython blocks, so steps 1 and 2 run in a thread pool. A broken repository
 (unreachable, bad credentials, corrupt) fails only its own poll: the reason, redacted,
 is logged and kept in :meth:`GitWatcher.status`; the other apps go on.
@@ -212,24 +215,28 @@ class GitWatcher:
 
     async def _poll(self, slot: _AppSlot) -> PollResult:
         spec, mirror = slot.spec, slot.mirror
-        mirror.auth = await self._in_pool(
-            lambda: resolve_auth(spec.credentials, app=spec.name, key_dir=self._home / "keys")
-        )
-        remote = await self._in_pool(mirror.remote_head)
-        if remote is None:
-            raise GitSourceError(f"branch {spec.branch!r} does not exist in the repository")
-        if remote == slot.recorded_head:
-            return PollResult(app=spec.name, ok=True, head=remote)
-        head = await self._in_pool(lambda: _fetch_if_needed(mirror, remote))
-        async with asyncio.timeout(RECORD_TIMEOUT_S):
-            state = await self._recorder.source_state(spec)
-        plan = await self._in_pool(
-            lambda: plan_poll(mirror=mirror, app=spec, state=state, head=head)
-        )
-        if not plan.is_empty:
-            await self._in_pool(lambda: mirror.keep(*(o.commit.sha for o in plan.observations)))
+        with tracer.start_as_current_span("git.observe"):
+            mirror.auth = await self._in_pool(
+                lambda: resolve_auth(spec.credentials, app=spec.name, key_dir=self._home / "keys")
+            )
+            remote = await self._in_pool(mirror.remote_head)
+            if remote is None:
+                raise GitSourceError(f"branch {spec.branch!r} does not exist in the repository")
+            if remote == slot.recorded_head:
+                return PollResult(app=spec.name, ok=True, head=remote)
+            head = await self._in_pool(lambda: _fetch_if_needed(mirror, remote))
+        with tracer.start_as_current_span("git.plan"):
             async with asyncio.timeout(RECORD_TIMEOUT_S):
-                await self._recorder.record(spec, plan)
+                state = await self._recorder.source_state(spec)
+            plan = await self._in_pool(
+                lambda: plan_poll(mirror=mirror, app=spec, state=state, head=head)
+            )
+        if not plan.is_empty:
+            with tracer.start_as_current_span("git.record"):
+                shas = [o.commit.sha for o in plan.observations]
+                await self._in_pool(lambda: mirror.keep(*shas))
+                async with asyncio.timeout(RECORD_TIMEOUT_S):
+                    await self._recorder.record(spec, plan)
         slot.recorded_head = head
         return PollResult(
             app=spec.name, ok=True, head=head, changed=not plan.is_empty,

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from gitrepos import Upstream, deployment, spec
+from opentelemetry.sdk.trace import TracerProvider
 
 from engine.config.loader import EnvironmentsConfig
 from engine.domain.app import App
@@ -123,3 +124,18 @@ async def test_build_watcher_takes_home_and_interval_from_the_environment(
     assert (await w.poll("shop")).released == (upstream.head,)
     assert (tmp_path / "home" / "repos" / "shop.git" / "HEAD").exists()
     w.close()
+
+
+async def test_events_carry_the_trace_of_the_request_that_asked_for_the_poll(
+    upstream: Upstream, tmp_path: Path, store: EventStore
+) -> None:
+    tracer = TracerProvider().get_tracer("test")
+    w = watcher(tmp_path / "home", store, upstream)
+    with tracer.start_as_current_span("webhook") as span:
+        await w.poll("shop")
+    w.close()
+    trace_id = f"{span.get_span_context().trace_id:032x}"
+    recorded = await events(store)
+    assert recorded[-1].metadata.traceparent is not None
+    assert recorded[-1].metadata.traceparent.split("-")[1] == trace_id
+    assert recorded[-1].metadata.correlation_id == f"git-poll:shop:{upstream.head[:12]}"
