@@ -35,6 +35,7 @@ from opentelemetry import trace
 
 from engine.config.model import AppSpec
 from engine.git.credentials import CredentialsError, GitAuth, resolve_auth
+from engine.git.manifests import mirror_path
 from engine.git.mirror import GitSourceError, Mirror
 from engine.git.plan import SourcePlan, SourceState, plan_poll
 
@@ -193,7 +194,7 @@ class GitWatcher:
             self._tasks[name] = self._group.create_task(self._loop(name), name=f"git-watch:{name}")
 
     def _mirror(self, spec: AppSpec) -> Mirror:
-        return Mirror(directory=self._home / "repos" / f"{spec.name}.git", url=spec.repo,
+        return Mirror(directory=mirror_path(self._home, spec.name), url=spec.repo,
                       branch=spec.branch, auth=GitAuth())
 
     def close(self, *, wait: bool = True) -> None:

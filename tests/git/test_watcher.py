@@ -14,6 +14,8 @@ from gitrepos import Upstream, deployment, spec
 from recorders import ListRecorder
 
 from engine.config.model import AppSpec, Credentials
+from engine.git.manifests import render_release
+from engine.git.mirror import GitSourceError
 from engine.git.watcher import GitWatcher
 
 
@@ -303,3 +305,25 @@ async def test_reconfigure_starts_new_apps_stops_removed_ones_and_follows_a_new_
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_a_release_renders_later_from_the_mirror_even_after_a_force_push(
+    upstream: Upstream, home: Path
+) -> None:
+    recorder = ListRecorder()
+    app = spec("shop", upstream.url)
+    watcher = watcher_for(home, recorder, app)
+    await watcher.poll("shop")
+    base = upstream.head
+    dropped = upstream.commit({"deploy/web.yaml": deployment("web", "nginx:dropped")})
+    await watcher.poll("shop")
+    upstream.reset_hard(base)
+    upstream.commit({"deploy/web.yaml": deployment("web", "nginx:new")})
+    await watcher.poll("shop")
+    watcher.close()
+    rendered = render_release(home=home, app=app, sha=dropped, environment="prod")
+    created = {d["sha"]: d for d in recorder.of_type("shop", "ReleaseCreated")}
+    assert rendered.digest == created[dropped]["rendered"]["prod"]
+    assert rendered.objects[0].namespace == "shop-prod"
+    with pytest.raises(GitSourceError, match="holds no commit"):
+        render_release(home=home, app=app, sha="0" * 40, environment="dev")
