@@ -59,11 +59,20 @@ def files_under(files: tuple[str, ...], path: str) -> tuple[str, ...]:
 class Mirror:
     """Bare clone of one branch of one remote, kept in ``directory``."""
 
-    def __init__(self, *, directory: Path, url: str, branch: str, auth: GitAuth) -> None:
+    def __init__(
+        self,
+        *,
+        directory: Path,
+        url: str,
+        branch: str,
+        auth: GitAuth,
+        network_timeout_s: float = NETWORK_TIMEOUT_S,
+    ) -> None:
         self.directory = directory
         self.url = url
         self.branch = branch
         self.auth = auth
+        self.network_timeout_s = network_timeout_s
         self._repo: git.Repo | None = None
 
     @property
@@ -197,10 +206,12 @@ class Mirror:
             out: str = getattr(repo.git, command)(
                 *args,
                 env=self.auth.env,
-                kill_after_timeout=NETWORK_TIMEOUT_S if network else None,
+                kill_after_timeout=self.network_timeout_s if network else None,
             )
         except git.GitCommandError as exc:
             detail = (exc.stderr or "").strip().removeprefix("stderr:").strip(" '\n")
+            if network and detail.startswith("Timeout:"):
+                detail = f"no answer within {self.network_timeout_s:g}s"
             reason = detail or f"exit status {exc.status}"
             raise GitSourceError(self.auth.redact(f"git {command}: {reason}")) from None
         return out

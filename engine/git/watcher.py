@@ -36,7 +36,7 @@ from opentelemetry import trace
 from engine.config.model import AppSpec
 from engine.git.credentials import CredentialsError, GitAuth, resolve_auth
 from engine.git.manifests import mirror_path
-from engine.git.mirror import GitSourceError, Mirror
+from engine.git.mirror import NETWORK_TIMEOUT_S, GitSourceError, Mirror
 from engine.git.plan import SourcePlan, SourceState, plan_poll
 
 DEFAULT_INTERVAL = timedelta(seconds=30)
@@ -97,8 +97,10 @@ class GitWatcher:
         recorder: SourceRecorder,
         interval: timedelta = DEFAULT_INTERVAL,
         max_workers: int = 8,
+        network_timeout: timedelta = timedelta(seconds=NETWORK_TIMEOUT_S),
     ) -> None:
         self._home = home
+        self._network_timeout_s = network_timeout.total_seconds()
         self._recorder = recorder
         self._interval = interval
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="git")
@@ -195,7 +197,8 @@ class GitWatcher:
 
     def _mirror(self, spec: AppSpec) -> Mirror:
         return Mirror(directory=mirror_path(self._home, spec.name), url=spec.repo,
-                      branch=spec.branch, auth=GitAuth())
+                      branch=spec.branch, auth=GitAuth(),
+                      network_timeout_s=self._network_timeout_s)
 
     def close(self, *, wait: bool = True) -> None:
         """Release the thread pool and the mirrors' git processes."""

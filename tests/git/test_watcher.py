@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -327,3 +328,19 @@ async def test_a_release_renders_later_from_the_mirror_even_after_a_force_push(
     assert rendered.objects[0].namespace == "shop-prod"
     with pytest.raises(GitSourceError, match="holds no commit"):
         render_release(home=home, app=app, sha="0" * 40, environment="dev")
+
+
+async def test_a_remote_that_never_answers_times_out_without_holding_up_the_others(
+    upstream: Upstream, home: Path
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        port = silent.getsockname()[1]
+        recorder = ListRecorder()
+        watcher = GitWatcher(
+            apps=[spec("shop", upstream.url), spec("silent", f"http://127.0.0.1:{port}/x.git")],
+            home=home, recorder=recorder, network_timeout=timedelta(seconds=3),
+        )
+        results = {r.app: r for r in await watcher.poll_all()}
+        watcher.close()
+    assert results["shop"].ok and results["shop"].seconds < 3
+    assert results["silent"].reason == "git ls_remote: no answer within 3s"
