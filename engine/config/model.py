@@ -10,6 +10,7 @@ back with :func:`engine.domain.pipeline.pipeline_from_config`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Self
@@ -103,6 +104,15 @@ class EnvironmentModel(_Strict):
     namespace: str | None = Field(default=None, pattern=NAME)
     upstream: str | None = None
     policy: PolicyModel = Field(default_factory=PolicyModel)
+
+    @field_validator("cluster")
+    @classmethod
+    def _kubesim_has_a_name(cls, value: str) -> str:
+        if value.startswith(KUBESIM_PREFIX) and not re.match(
+            NAME, value.removeprefix(KUBESIM_PREFIX)
+        ):
+            raise ValueError(f"{value!r}: write kubesim:<name> with a lowercase name")
+        return value
 
 
 class CredentialsModel(_Strict):

@@ -150,3 +150,10 @@ def test_values_of_the_wrong_type_are_refused_and_paths_are_normalised(tmp_path:
     fixed = bad.replace('approvals: "2"', "approvals: 2")
     config = load_environments(write(tmp_path, fixed), environ={"SHOP_REPO": "/r"})
     assert config.app("shop").path == "deploy"
+
+
+def test_a_kubesim_cluster_needs_a_name(tmp_path: Path) -> None:
+    bad = GOOD.replace("kubesim:dev", "kubesim:Dev")
+    problems = problems_of(write(tmp_path, bad), SHOP_REPO="/r")
+    assert problems == [f"{tmp_path / 'apps.yaml'}:8: apps[0].pipeline[0].cluster: "
+                        "'kubesim:Dev': write kubesim:<name> with a lowercase name"]
