@@ -52,20 +52,36 @@ CREATE FUNCTION baton_append(
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
-    h_pos  bigint;
-    h_hash bytea;
-    now_ts timestamptz;
-    n      integer := coalesce(array_length(e_type, 1), 0);
-    j      integer := 1;
-    cur    bigint;
-    ver    bigint;
+    h_pos    bigint;
+    h_hash   bytea;
+    now_ts   timestamptz;
+    n        integer := coalesce(array_length(e_type, 1), 0);
+    j        integer := 1;
+    cur      bigint;
+    ver      bigint;
+    -- rows to insert, gathered so that one INSERT writes them all
+    r_pos    bigint[] := '{}';
+    r_stream text[] := '{}';
+    r_ver    bigint[] := '{}';
+    r_idx    integer[] := '{}';
+    r_hash   bytea[] := '{}';
+    -- streams this call has appended to, and their versions after it
+    s_names  text[] := '{}';
+    s_vers   bigint[] := '{}';
+    s_at     integer;
 BEGIN
     SELECT h.position, h.hash INTO h_pos, h_hash FROM event_head h WHERE h.id FOR UPDATE;
     -- taken after the lock so that recorded_at never goes backwards along positions
     now_ts := clock_timestamp();
     FOR i IN 1 .. coalesce(array_length(a_stream, 1), 0) LOOP
-        SELECT coalesce(max(e.stream_version), 0) INTO cur
-          FROM events e WHERE e.stream_id = a_stream[i];
+        -- an earlier batch of this same call may have appended to the stream already
+        s_at := array_position(s_names, a_stream[i]);
+        IF s_at IS NOT NULL THEN
+            cur := s_vers[s_at];
+        ELSE
+            SELECT coalesce(max(e.stream_version), 0) INTO cur
+              FROM events e WHERE e.stream_id = a_stream[i];
+        END IF;
         IF a_expected[i] IS NOT NULL AND a_expected[i] <> cur THEN
             IF p_atomic THEN
                 RAISE EXCEPTION 'stream % is at version %, expected %',
@@ -82,14 +98,26 @@ BEGIN
             ver := ver + 1;
             h_hash := baton_event_hash(h_hash, h_pos, a_stream[i], ver, e_type[j],
                                        e_schema[j], e_data[j], e_metadata[j], now_ts);
-            INSERT INTO events (position, stream_id, stream_version, type, schema_version,
-                                data, metadata, recorded_at, hash)
-            VALUES (h_pos, a_stream[i], ver, e_type[j], e_schema[j], e_data[j],
-                    e_metadata[j], now_ts, h_hash);
+            r_pos := r_pos || h_pos;
+            r_stream := r_stream || a_stream[i];
+            r_ver := r_ver || ver;
+            r_idx := r_idx || j;
+            r_hash := r_hash || h_hash;
             j := j + 1;
         END LOOP;
+        IF s_at IS NULL THEN
+            s_names := s_names || a_stream[i];
+            s_vers := s_vers || ver;
+        ELSE
+            s_vers[s_at] := ver;
+        END IF;
         RETURN QUERY SELECT i, h_pos - (ver - cur) + 1, h_pos, ver, cur, now_ts;
     END LOOP;
+    INSERT INTO events (position, stream_id, stream_version, type, schema_version,
+                        data, metadata, recorded_at, hash)
+    SELECT r.pos, r.stream, r.ver, e_type[r.idx], e_schema[r.idx], e_data[r.idx],
+           e_metadata[r.idx], now_ts, r.hash
+      FROM unnest(r_pos, r_stream, r_ver, r_idx, r_hash) AS r(pos, stream, ver, idx, hash);
     UPDATE event_head SET position = h_pos, hash = h_hash WHERE id;
     PERFORM pg_notify('baton_events', h_pos::text);
 END

@@ -95,6 +95,8 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
-async def store(pool: asyncpg.Pool) -> EventStore:
+async def store(pool: asyncpg.Pool) -> AsyncIterator[EventStore]:
     """The event store on this test's database."""
-    return EventStore(pool)
+    store = EventStore(pool)
+    yield store
+    await store.close()

@@ -82,6 +82,23 @@ class EventStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
         self._group = GroupCommit(self._flush)
+        # Appends are serialised anyway; one held connection spares each append the
+        # pool's reset round trip on release.
+        self._writer: asyncpg.Connection | None = None
+
+    async def close(self) -> None:
+        """Give the writer connection back to the pool."""
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            await self.pool.release(writer)
+
+    async def _writer_connection(self) -> asyncpg.Connection:
+        if self._writer is not None and self._writer.is_closed():
+            await self.pool.release(self._writer)
+            self._writer = None
+        if self._writer is None:
+            self._writer = await self.pool.acquire()
+        return self._writer
 
     async def append(
         self,
@@ -147,8 +164,8 @@ class EventStore:
                     for column, value in zip(columns, event, strict=True):
                         column.append(value)
         atomic = len(requests) == 1 and requests[0].atomic
-        async with self.pool.acquire() as conn:
-            rows = await conn.fetch(_APPEND, streams, expected, atomic, e_batch, *columns)
+        conn = await self._writer_connection()
+        rows = await conn.fetch(_APPEND, streams, expected, atomic, e_batch, *columns)
         by_batch = {row["batch"]: row for row in rows}
         results: dict[int, list[AppendResult]] = {}
         conflicts: dict[int, ConcurrencyError] = {}

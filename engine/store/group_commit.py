@@ -10,11 +10,14 @@ own expected version, all in one transaction.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from engine.store.types import AppendResult
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -37,31 +40,37 @@ Flush = Callable[[Sequence[AppendRequest]], Awaitable[None]]
 
 
 class GroupCommit:
-    """Gathers append requests and flushes them with at most `max_flushers` calls in flight.
+    """Gathers append requests and flushes them, one call in flight at a time.
 
-    A caller that finds a free flusher slot becomes a flusher itself: it drains the queue
-    until it is empty, so no background task has to be started or stopped.
+    One drain task runs while requests are queued and ends when the queue is empty.
+    Whatever arrives while a call is in flight goes out together in the next call. A
+    caller that is cancelled stops waiting; the call it joined is not cut short, so the
+    other callers in it still get their answer.
     """
 
-    def __init__(self, flush: Flush, *, max_flushers: int = 2, max_events: int = 2000) -> None:
+    def __init__(self, flush: Flush, *, max_events: int = 2000) -> None:
         self._flush = flush
         self._pending: deque[AppendRequest] = deque()
-        self._flushers = 0
-        self._max_flushers = max_flushers
+        self._drainer: asyncio.Task[None] | None = None
         self._max_events = max_events
 
     async def submit(self, request: AppendRequest) -> list[AppendResult]:
         """Queue `request` and return its result once it has been committed (or refused)."""
         self._pending.append(request)
-        if self._flushers < self._max_flushers:
-            self._flushers += 1
-            try:
-                while self._pending:
-                    # shielded: a caller that is cancelled must not abort others' appends
-                    await asyncio.shield(self._flush(self._take()))
-            finally:
-                self._flushers -= 1
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.get_running_loop().create_task(
+                self._drain(), name="baton-store-group-commit"
+            )
         return await request.future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            group = self._take()
+            try:
+                await self._flush(group)
+            except Exception:
+                # _flush has already handed the error to every caller in the group
+                log.debug("append group failed", exc_info=True)
 
     def _take(self) -> list[AppendRequest]:
         """Take the next group: atomic requests go alone, the rest up to `max_events`."""

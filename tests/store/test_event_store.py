@@ -174,3 +174,13 @@ async def test_a_cancelled_caller_does_not_lose_other_callers_appends(store: Eve
     for i, result in enumerate(results[1:], start=1):
         assert not isinstance(result, BaseException)
         assert f"c-{i}" in landed
+
+
+async def test_appends_gathered_into_one_commit_still_see_each_other(store: EventStore) -> None:
+    # queued together, the second append expects the version the first one creates
+    first, second = await asyncio.gather(
+        store.append("same", events("A"), expected_version=0, metadata=ALICE),
+        store.append("same", events("B", "C"), expected_version=1, metadata=ALICE),
+    )
+    assert (first.last_version, second.last_version) == (1, 3)
+    assert [e.type for e in await store.read_stream("same")] == ["A", "B", "C"]

@@ -1,0 +1,93 @@
+"""The `baton` command line.
+
+Exit codes a script can rely on: 0 success, 1 the check failed (e.g. a broken hash
+chain), 2 bad usage, 3 the database could not be reached or migrated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from engine.runtime import open_database
+from engine.settings import Settings
+from engine.store.audit import verify_chain
+from engine.store.errors import MigrationError
+
+T = TypeVar("T")
+console = Console()
+err_console = Console(stderr=True)
+EXIT_CHECK_FAILED = 1
+EXIT_DATABASE = 3
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    try:
+        return asyncio.run(main())
+    except MigrationError as exc:
+        err_console.print(f"[red]migration failed:[/] {exc}")
+        sys.exit(EXIT_DATABASE)
+    except OSError as exc:
+        err_console.print(f"[red]cannot reach the database:[/] {exc}")
+        sys.exit(EXIT_DATABASE)
+
+
+@click.group()
+@click.version_option(package_name="baton")
+def main() -> None:
+    """baton: an event-sourced promotion engine for GitOps."""
+
+
+@main.command()
+def migrate() -> None:
+    """Apply pending database migrations."""
+
+    async def run() -> None:
+        from engine.store.migrate import migrate as apply
+
+        settings = Settings.from_env()
+        async with (
+            open_database(settings, apply_migrations=False) as db,
+            db.store.pool.acquire() as conn,
+        ):
+            applied = await apply(conn)
+        if applied:
+            for name in applied:
+                console.print(f"applied {name}")
+        else:
+            console.print("database is up to date")
+
+    _run(run)
+
+
+@main.group()
+def audit() -> None:
+    """Check the integrity of the event log."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Recompute the hash chain; name the first position that does not match."""
+
+    async def run() -> bool:
+        async with open_database(Settings.from_env()) as db, db.store.pool.acquire() as conn:
+            report = await verify_chain(conn)
+        if report.ok:
+            console.print(
+                f"[green]hash chain intact[/]: {report.checked} events, "
+                f"head at position {report.head_position}"
+            )
+        else:
+            err_console.print(
+                f"[red]hash chain broken at position {report.broken_at}[/]: {report.reason} "
+                f"({report.checked} events verified before it)"
+            )
+        return report.ok
+
+    if not _run(run):
+        sys.exit(EXIT_CHECK_FAILED)
