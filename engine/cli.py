@@ -91,3 +91,14 @@ def audit_verify() -> None:
 
     if not _run(run):
         sys.exit(EXIT_CHECK_FAILED)
+
+
+def _add_source_commands() -> None:
+    """`baton config ...` and `baton git ...` live in their own module."""
+    from engine.cli_source import config, git
+
+    main.add_command(config)
+    main.add_command(git)
+
+
+_add_source_commands()

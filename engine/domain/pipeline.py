@@ -55,6 +55,7 @@ def policy_from_config(raw: Mapping[str, Any]) -> Policy:
                 name=str(w["name"]),
                 schedule=str(w["schedule"]),
                 duration=parse_duration(str(w["duration"])),
+                timezone=str(w.get("timezone", "UTC")),
             )
             for w in raw.get("freeze", ())
         ),

@@ -1,7 +1,8 @@
 """Environment policies: approvals, soak, auto-promotion, freeze windows. Pure functions.
 
 A freeze window is a schedule (an iCalendar RRULE or a five-field cron expression) of
-start times, each opening a window of `duration`. Times are UTC.
+start times, each opening a window of `duration`. Schedules are read in the window's
+`timezone` (default UTC), so "Friday 18:00 in Berlin" stays right across DST changes.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from dateutil.rrule import rrulestr
@@ -34,10 +36,17 @@ class FreezeWindow:
     name: str
     schedule: str
     duration: timedelta
+    timezone: str = "UTC"
 
     def __post_init__(self) -> None:
         if self.duration <= timedelta(0):
             raise ValueError(f"freeze window {self.name!r}: duration must be positive")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"freeze window {self.name!r}: {self.timezone!r} is not a time zone"
+            ) from None
         self._last_start(datetime.now(UTC))  # fail early on a bad schedule
 
     @property
@@ -46,6 +55,8 @@ class FreezeWindow:
         return "FREQ=" not in self.schedule.upper()
 
     def _last_start(self, at: datetime) -> datetime | None:
+        zone = ZoneInfo(self.timezone)
+        at = at.astimezone(zone)
         if self.is_cron:
             if not croniter.is_valid(self.schedule):
                 raise ValueError(f"freeze window {self.name!r}: {self.schedule!r} is not cron")
@@ -53,7 +64,7 @@ class FreezeWindow:
             start: datetime = croniter(self.schedule, at + timedelta(seconds=1)).get_prev(datetime)
             return start
         try:
-            rule = rrulestr(self.schedule, dtstart=_RRULE_EPOCH)
+            rule = rrulestr(self.schedule, dtstart=_RRULE_EPOCH.replace(tzinfo=zone))
         except (ValueError, TypeError) as exc:
             raise ValueError(
                 f"freeze window {self.name!r}: {self.schedule!r} is not an RRULE: {exc}"
@@ -94,3 +105,11 @@ class Policy:
             if until is not None:
                 return window, until
         return None
+
+
+def is_frozen(policy: Policy, at: datetime) -> FreezeWindow | None:
+    """The freeze window of `policy` covering `at` (timezone-aware), or None."""
+    if at.tzinfo is None:
+        raise ValueError("is_frozen needs a timezone-aware datetime")
+    found = policy.frozen_at(at)
+    return found[0] if found else None

@@ -79,6 +79,9 @@ class Target(Aggregate):
             raise errors.UnknownPromotion(self.name, promotion_id)
         return self.promotion
 
+    def _release_of(self, promotion_id: str) -> str:
+        return self._promotion(promotion_id).release
+
     def _check_nothing_in_flight(self) -> None:
         if (p := self.in_flight) is not None:
             raise errors.PromotionInFlight(self.name, p.id, p.phase)
@@ -175,7 +178,7 @@ class Target(Aggregate):
                 reason=override.reason,
             )
         if policy.approvals == 0:
-            self._started(promotion_id=promotion_id, at=now)
+            self._started(promotion_id=promotion_id, release=self._release_of(promotion_id), at=now)
 
     def approve(self, *, promotion_id: str, user: str, now: datetime, comment: str = "") -> None:
         """Record one approval; the promotion starts when it has enough."""
@@ -187,7 +190,7 @@ class Target(Aggregate):
             raise errors.AlreadyApproved(promotion_id, user)
         self._approved(promotion_id=promotion_id, by=user, comment=comment, at=now)
         if self.promotion is not None and self.promotion.is_approved:
-            self._started(promotion_id=promotion_id, at=now)
+            self._started(promotion_id=promotion_id, release=self._release_of(promotion_id), at=now)
 
     def reject(self, *, promotion_id: str, user: str, reason: str, now: datetime) -> None:
         """Refuse a promotion that awaits approval."""
@@ -237,7 +240,7 @@ class Target(Aggregate):
         )
         if self.desired_release is not None:
             self._rolled_back(release=self.desired_release, promotion_id=promotion_id)
-        self._started(promotion_id=promotion_id, at=now)
+        self._started(promotion_id=promotion_id, release=self._release_of(promotion_id), at=now)
 
     def record_sync(self, *, sync_id: str, release: str, now: datetime) -> None:
         """The applier made the cluster match `release`."""
@@ -321,7 +324,7 @@ class Target(Aggregate):
         self.promotion = self.promotion.with_(approvals=(*self.promotion.approvals, approval))
 
     @event("PromotionStarted")
-    def _started(self, promotion_id: str, at: datetime) -> None:
+    def _started(self, promotion_id: str, release: str, at: datetime) -> None:
         assert self.promotion is not None
         self.promotion = self.promotion.with_(phase=PromotionPhase.STARTED)
         self.desired_release = self.promotion.release

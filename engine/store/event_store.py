@@ -322,8 +322,21 @@ def _conflict_from(request: AppendRequest, exc: asyncpg.PostgresError) -> Concur
     return ConcurrencyError(request.streams[0][0], request.streams[0][1] or 0, actual)
 
 
+def _jsonb_encode(value: Any) -> bytes:
+    # jsonb's binary wire format is a version byte (1) and the JSON text
+    return b"\x01" + json.dumps(value, separators=(",", ":")).encode()
+
+
+def _jsonb_decode(data: bytes) -> Any:
+    return json.loads(data[1:])
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
-    """Per-connection setup: jsonb as Python objects."""
+    """Per-connection setup: jsonb as Python objects (binary, so COPY can carry it too)."""
     await conn.set_type_codec(
-        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text"
+        "jsonb",
+        encoder=_jsonb_encode,
+        decoder=_jsonb_decode,
+        schema="pg_catalog",
+        format="binary",
     )

@@ -1,0 +1,130 @@
+"""`baton config ...` and `baton git ...`: the environments config and the Git source
+from the command line.
+
+Where it sits: the operator's way in before the API exists — check a config (no
+database needed), apply it (records `App.Registered` / `App.ConfigChanged`), poll the
+Git sources once and see what became a release. Exit codes follow `engine.cli`:
+0 success, 1 the check failed (a config mistake, a broken source), 3 no database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from engine.config.loader import ConfigError, EnvironmentsConfig, load_environments
+from engine.config.sync import apply_config
+from engine.releases import build_watcher
+from engine.repository import Repository
+from engine.runtime import open_database
+from engine.settings import Settings
+from engine.store import EventMetadata
+
+console = Console()
+err_console = Console(stderr=True)
+EXIT_CHECK_FAILED = 1
+EXIT_DATABASE = 3
+CLI_ACTOR = "cli"
+T = TypeVar("T")
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    try:
+        return asyncio.run(main())
+    except OSError as exc:
+        err_console.print(f"[red]cannot reach the database:[/] {exc}")
+        sys.exit(EXIT_DATABASE)
+
+
+def _load(directory: Path | None, settings: Settings) -> EnvironmentsConfig:
+    try:
+        return load_environments(directory or settings.environments_dir)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)  # one line each, never wrapped: greppable
+        err_console.print(f"[red]{len(exc.problems)} problem(s); nothing was applied[/]")
+        sys.exit(EXIT_CHECK_FAILED)
+
+
+_DIR = click.option(
+    "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Folder of *.yaml files (default: BATON_ENVIRONMENTS or ./environments).",
+)
+
+
+@click.group()
+def config() -> None:
+    """The environments config (environments/*.yaml)."""
+
+
+@config.command("check")
+@_DIR
+def config_check(directory: Path | None) -> None:
+    """Validate the config; every problem is printed as file:line: key: message."""
+    loaded = _load(directory, Settings.from_env())
+    for app in loaded.apps:
+        chain = " → ".join(e.name for e in app.environments)
+        console.print(f"[green]ok[/] {app.name}: {app.repo} ({app.branch}:{app.path}) {chain}")
+
+
+@config.command("apply")
+@_DIR
+def config_apply(directory: Path | None) -> None:
+    """Record the config as events: new apps registered, changed ones with their diff."""
+    settings = Settings.from_env()
+    loaded = _load(directory, settings)
+
+    async def run() -> None:
+        async with open_database(settings) as db:
+            outcomes = await apply_config(
+                loaded, Repository(db.store), metadata=EventMetadata(actor=CLI_ACTOR)
+            )
+        for name, outcome in outcomes.items():
+            console.print(f"{name}: {outcome}")
+
+    _run(run)
+
+
+@click.group()
+def git() -> None:
+    """The Git source of each app."""
+
+
+@git.command("poll")
+@_DIR
+@click.argument("apps", nargs=-1)
+def git_poll(directory: Path | None, apps: tuple[str, ...]) -> None:
+    """Poll the Git source of APPS (default: all) once and record what is new."""
+    settings = Settings.from_env()
+    loaded = _load(directory, settings)
+    unknown = sorted(set(apps) - {a.name for a in loaded.apps})
+    if unknown:
+        raise click.BadParameter(f"no app {', '.join(unknown)} in the config", param_hint="APPS")
+
+    async def run() -> bool:
+        async with open_database(settings) as db:
+            watcher = build_watcher(loaded, settings=settings, repository=Repository(db.store))
+            try:
+                names = apps or watcher.apps
+                results = await asyncio.gather(*(watcher.poll(name) for name in names))
+            finally:
+                watcher.close()
+        table = Table("app", "head", "released", "rejected", "rewritten from", "status")
+        for r in results:
+            table.add_row(
+                r.app, (r.head or "")[:12], " ".join(s[:12] for s in r.released),
+                " ".join(s[:12] for s in r.rejected), (r.rewritten_from or "")[:12],
+                "ok" if r.ok else f"failed: {r.reason}",
+            )
+        console.print(table)
+        return all(r.ok for r in results)
+
+    if not _run(run):
+        sys.exit(EXIT_CHECK_FAILED)

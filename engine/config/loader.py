@@ -1,0 +1,223 @@
+"""Load and validate ``environments/*.yaml`` into :class:`EnvironmentsConfig`.
+
+Where it sits: first thing at start-up (and on a config reload). All files are checked
+before anything is used; any mistake raises :class:`ConfigError` listing every problem as
+``file:line: key: message`` and nothing is applied. Recording the validated config as
+events is the App aggregate's job (``engine.domain.app``), fed by ``engine.config.sync``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.config.model import AppModel, AppSpec, Credentials, FileModel
+from engine.config.yamlsource import LineMap, YamlSyntaxError, load_with_lines
+from engine.domain.pipeline import EnvironmentSpec
+from engine.domain.policy import parse_duration
+
+# ``${NAME}`` or ``${NAME:-default}`` in ``repo``: the demo creates its repository at run
+# time, so the sample points at it through an environment variable.
+_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
+_PASSWORD_IN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]*:[^/@\s]*@", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One mistake in one file."""
+
+    file: str
+    line: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.key}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The environments config is invalid; ``problems`` lists every mistake found."""
+
+    def __init__(self, problems: Sequence[ConfigProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(
+            f"{len(self.problems)} problem(s) in the environments config:\n"
+            + "\n".join(str(p) for p in self.problems)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentsConfig:
+    """Every app of the engine, validated."""
+
+    apps: tuple[AppSpec, ...]
+
+    def app(self, name: str) -> AppSpec:
+        """The app called ``name``; KeyError names it."""
+        for app in self.apps:
+            if app.name == name:
+                return app
+        raise KeyError(f"no app {name!r} in the environments config")
+
+
+def load_environments(
+    directory: Path, *, environ: Mapping[str, str] | None = None
+) -> EnvironmentsConfig:
+    """Read every ``*.yaml``/``*.yml`` in ``directory``; raise ConfigError on any mistake."""
+    environ = os.environ if environ is None else environ
+    files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    if not files:
+        raise ConfigError([ConfigProblem(str(directory), 0, "-", "no *.yaml file found")])
+    problems: list[ConfigProblem] = []
+    apps: list[AppSpec] = []
+    seen: dict[str, str] = {}
+    for file in files:
+        for app, where in _load_file(file, environ=environ, problems=problems):
+            if app.name in seen:
+                problems.append(
+                    ConfigProblem(*where, f"app {app.name!r} is also defined at {seen[app.name]}")
+                )
+            else:
+                seen[app.name] = f"{where[0]}:{where[1]}"
+                apps.append(app)
+    if problems:
+        raise ConfigError(problems)
+    return EnvironmentsConfig(apps=tuple(apps))
+
+
+def _load_file(
+    file: Path, *, environ: Mapping[str, str], problems: list[ConfigProblem]
+) -> list[tuple[AppSpec, tuple[str, int, str]]]:
+    """Validate one file; append its problems; return its apps with where they start."""
+    name = str(file)
+    try:
+        data, lines = load_with_lines(file.read_text(encoding="utf-8"))
+    except YamlSyntaxError as exc:
+        problems.append(ConfigProblem(name, exc.line, "-", f"not valid YAML: {exc}"))
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(ConfigProblem(name, 0, "-", f"cannot read: {exc}"))
+        return []
+    try:
+        model = FileModel.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_from_validation(name, lines, exc))
+        return []
+    out = []
+    for index, app in enumerate(model.apps):
+        ctx = _Context(file=file, lines=lines, base=("apps", index), problems=problems)
+        spec = _to_spec(app, ctx=ctx, environ=environ)
+        if spec is not None:
+            line = lines.line_of(("apps", index, "name"))
+            out.append((spec, (name, line, f"apps[{index}].name")))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """Where the app being checked sits, so semantic checks can name file, line and key."""
+
+    file: Path
+    lines: LineMap
+    base: tuple[str | int, ...]
+    problems: list[ConfigProblem]
+
+    def add(self, path: Sequence[str | int], message: str) -> None:
+        full = (*self.base, *path)
+        self.problems.append(
+            ConfigProblem(str(self.file), self.lines.line_of(full), _dotted(full), message)
+        )
+
+
+def _to_spec(app: AppModel, *, ctx: _Context, environ: Mapping[str, str]) -> AppSpec | None:
+    """Cross-field checks the models cannot do alone, then the frozen spec."""
+    before = len(ctx.problems)
+    repo = _resolve_repo(app.repo, ctx=ctx, environ=environ)
+    environments: list[EnvironmentSpec] = []
+    names: list[str] = []
+    for i, env in enumerate(app.pipeline):
+        if env.name in names:
+            ctx.add(("pipeline", i, "name"), f"environment {env.name!r} appears twice")
+        upstream = env.upstream if env.upstream is not None else (names[-1] if names else None)
+        if env.upstream is not None and env.upstream not in names:
+            ctx.add(
+                ("pipeline", i, "upstream"),
+                f"{env.upstream!r} is not an environment listed before {env.name!r}",
+            )
+        names.append(env.name)
+        environments.append(
+            EnvironmentSpec(
+                name=env.name,
+                cluster=env.cluster,
+                namespace=env.namespace or f"{app.name}-{env.name}",
+                upstream=upstream,
+                policy=env.policy.to_domain(),
+            )
+        )
+    if len(ctx.problems) > before or repo is None:
+        return None
+    creds = app.credentials
+    return AppSpec(
+        name=app.name,
+        repo=repo,
+        branch=app.branch,
+        path=app.path,
+        poll_interval=parse_duration(app.poll_interval) if app.poll_interval else None,
+        credentials=Credentials(**creds.model_dump()) if creds else None,
+        environments=tuple(environments),
+        source_file=str(ctx.file),
+    )
+
+
+def _resolve_repo(text: str, *, ctx: _Context, environ: Mapping[str, str]) -> str | None:
+    """Expand ``${VAR}``; a relative local path is taken from the config file's folder."""
+    missing: list[str] = []
+
+    def expand(match: re.Match[str]) -> str:
+        value = environ.get(match.group(1), match.group(2))
+        if value is None:
+            missing.append(match.group(1))
+            return ""
+        return value
+
+    repo = _ENV_VAR.sub(expand, text)
+    if missing:
+        ctx.add(("repo",), f"environment variable {', '.join(missing)} is not set")
+        return None
+    if "://" in repo or _SCP_LIKE.match(repo):
+        if _PASSWORD_IN_URL.match(repo):
+            # it would end up in events and logs; secrets belong in `credentials:`
+            ctx.add(("repo",), "the URL holds a password or token: use `credentials:`")
+            return None
+        return repo
+    path = Path(repo).expanduser()
+    if not path.is_absolute():
+        path = (ctx.file.parent / path).resolve()
+    return str(path)
+
+
+def _from_validation(file: str, lines: LineMap, exc: ValidationError) -> list[ConfigProblem]:
+    """One problem per pydantic error, pointed at the line of its key."""
+    out = []
+    for err in exc.errors():
+        loc: tuple[Any, ...] = tuple(err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        out.append(ConfigProblem(file, lines.line_of(loc), _dotted(loc), message))
+    return out
+
+
+def _dotted(path: Sequence[Any]) -> str:
+    """``("apps", 0, "pipeline", 2, "policy")`` → ``apps[0].pipeline[2].policy``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "-"
