@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from api.auth import Principal
 from api.config import ApiConfig
 from api.jobs import JobRegistry
 from engine.promotions import Promotions
@@ -23,5 +24,5 @@ JOBS = web.AppKey("jobs", JobRegistry)
 #: the projection runner, when this process runs one (typed loosely: projections is optional)
 RUNNER = web.AppKey("runner", Any)
 
-#: request keys (plain strings: set by middlewares, read through typed helpers)
-PRINCIPAL = "baton.principal"
+#: who is calling (set by the auth middleware)
+PRINCIPAL = web.RequestKey("principal", Principal)

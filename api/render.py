@@ -17,6 +17,7 @@ from uuid import UUID
 from aiohttp import web
 
 from engine.domain.promotion import Promotion
+from engine.store import RecordedEvent
 
 
 def _default(value: Any) -> Any:
@@ -69,4 +70,18 @@ def promotion_json(app: str, environment: str, promotion: Promotion) -> dict[str
         "overrides": list(promotion.overrides),
         "finished_at": promotion.finished_at.isoformat() if promotion.finished_at else None,
         "outcome": promotion.outcome,
+    }
+
+
+def event_json(event: RecordedEvent) -> dict[str, Any]:
+    """A recorded event as the audit log and the live tail show it."""
+    return {
+        "position": event.position,
+        "stream_id": event.stream_id,
+        "stream_version": event.stream_version,
+        "type": event.type,
+        "schema_version": event.schema_version,
+        "data": event.data,
+        "metadata": event.metadata.to_json(),
+        "recorded_at": event.recorded_at.isoformat(),
     }

@@ -224,7 +224,7 @@ class EventStore:
     async def promotion_stream(self, promotion_id: str) -> str | None:
         """The stream of the target where promotion `promotion_id` was requested, if any.
 
-        Read from the log itself (indexed by migrations/002), so a promotion is found the
+        Read from the log itself (indexed by migrations/003), so a promotion is found the
         moment its request is committed, before any projection has seen it.
         """
         async with self.pool.acquire() as conn:
