@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
 import pytest
 
 from api.auth import Role, TokenBook, TokenConfigError, hash_token
