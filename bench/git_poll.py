@@ -42,8 +42,11 @@ def fast_import_stream(commits: int, *, start: int = 0, parent: bool = False) ->
     """A fast-import stream of ``commits`` commits on main; every other one touches deploy/."""
     out = []
     for i in range(start, start + commits):
-        path, body = (("deploy/web.yaml", MANIFEST.format(n=i)) if i % 2 == 0
-                      else ("README.md", f"revision {i}\n"))
+        path, body = (
+            ("deploy/web.yaml", MANIFEST.format(n=i))
+            if i % 2 == 0
+            else ("README.md", f"revision {i}\n")
+        )
         data = body.encode()
         msg = f"commit {i}".encode()
         out.append(b"commit refs/heads/main\n")
@@ -63,16 +66,18 @@ def make_repos(root: Path, *, count: int, commits: int) -> list[Path]:
     for i in range(count):
         repo = root / "upstream" / f"app-{i:03d}.git"
         subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(repo)], check=True)
-        subprocess.run(["git", "-C", str(repo), "fast-import", "--quiet"], input=stream,
-                       check=True)
+        subprocess.run(["git", "-C", str(repo), "fast-import", "--quiet"], input=stream, check=True)
         repos.append(repo)
     return repos
 
 
 def add_commit(repo: Path, number: int) -> None:
     """Push one more commit touching the manifests onto main."""
-    subprocess.run(["git", "-C", str(repo), "fast-import", "--quiet"],
-                   input=fast_import_stream(1, start=number * 2, parent=True), check=True)
+    subprocess.run(
+        ["git", "-C", str(repo), "fast-import", "--quiet"],
+        input=fast_import_stream(1, start=number * 2, parent=True),
+        check=True,
+    )
 
 
 def shell_loop(root: Path, repos: list[Path], command: str) -> float:
@@ -80,8 +85,9 @@ def shell_loop(root: Path, repos: list[Path], command: str) -> float:
     clones = root / "shell"
     if not clones.exists():
         for repo in repos:
-            subprocess.run(["git", "clone", "-q", "--bare", str(repo),
-                            str(clones / repo.name)], check=True)
+            subprocess.run(
+                ["git", "clone", "-q", "--bare", str(repo), str(clones / repo.name)], check=True
+            )
     script = f'for d in "{clones}"/*; do git -C "$d" {command} >/dev/null || exit 1; done'
     started = time.perf_counter()
     subprocess.run(["bash", "-c", script], check=True)
@@ -105,13 +111,25 @@ class MemoryRecorder:
 
 def app_spec(repo: Path) -> AppSpec:
     envs = tuple(
-        EnvironmentSpec(name=e, cluster=f"kubesim:{e}", namespace=f"{repo.stem}-{e}",
-                        upstream=u, policy=Policy())
+        EnvironmentSpec(
+            name=e,
+            cluster=f"kubesim:{e}",
+            namespace=f"{repo.stem}-{e}",
+            upstream=u,
+            policy=Policy(),
+        )
         for e, u in (("dev", None), ("staging", "dev"), ("prod", "staging"))
     )
-    return AppSpec(name=repo.stem, repo=str(repo), branch="main", path="deploy",
-                   poll_interval=None, credentials=None, environments=envs,
-                   source_file="bench")
+    return AppSpec(
+        name=repo.stem,
+        repo=str(repo),
+        branch="main",
+        path="deploy",
+        poll_interval=None,
+        credentials=None,
+        environments=envs,
+        source_file="bench",
+    )
 
 
 async def time_cycle(watcher: GitWatcher) -> tuple[float, int, int]:
@@ -127,12 +145,17 @@ async def run(args: argparse.Namespace, root: Path) -> dict[str, float | int]:
     repos = make_repos(root, count=args.repos, commits=args.commits)
     setup = time.perf_counter() - t0
     fetch_loop = [shell_loop(root, repos, "fetch -q origin") for _ in range(args.rounds)]
-    ls_loop = [shell_loop(root, repos, "ls-remote origin refs/heads/main")
-               for _ in range(args.rounds)]
+    ls_loop = [
+        shell_loop(root, repos, "ls-remote origin refs/heads/main") for _ in range(args.rounds)
+    ]
 
-    watcher = GitWatcher(apps=[app_spec(r) for r in repos], home=root / "home",
-                         recorder=MemoryRecorder(), interval=timedelta(seconds=30),
-                         max_workers=args.workers)
+    watcher = GitWatcher(
+        apps=[app_spec(r) for r in repos],
+        home=root / "home",
+        recorder=MemoryRecorder(),
+        interval=timedelta(seconds=30),
+        max_workers=args.workers,
+    )
     first, released, failed = await time_cycle(watcher)
     assert failed == 0 and released == args.repos, (released, failed)
     idle = [(await time_cycle(watcher))[0] for _ in range(args.rounds)]
@@ -144,8 +167,12 @@ async def run(args: argparse.Namespace, root: Path) -> dict[str, float | int]:
         one_new.append(seconds)
     watcher.close()
 
-    serial = GitWatcher(apps=[app_spec(r) for r in repos], home=root / "home",
-                        recorder=MemoryRecorder(), max_workers=1)
+    serial = GitWatcher(
+        apps=[app_spec(r) for r in repos],
+        home=root / "home",
+        recorder=MemoryRecorder(),
+        max_workers=1,
+    )
     await serial.poll_all()  # warm-up: the mirrors are already up to date
     idle_serial = [(await time_cycle(serial))[0] for _ in range(args.rounds)]
     serial.close()
@@ -189,8 +216,10 @@ def main() -> None:
     for label, seconds in rows:
         print(f"{label:<46} {seconds:>9.3f} {1000 * seconds / args.repos:>9.2f}")
     verdict = "met" if result["no_change_vs_shell_fetch"] <= 1.5 else "NOT met"
-    print(f"no-change cycle / shell fetch loop = {result['no_change_vs_shell_fetch']:.2f} "
-          f"(target <= 1.5: {verdict})")
+    print(
+        f"no-change cycle / shell fetch loop = {result['no_change_vs_shell_fetch']:.2f} "
+        f"(target <= 1.5: {verdict})"
+    )
     sys.stdout.flush()
     print(json.dumps({"bench": "git_poll", **result}))
 

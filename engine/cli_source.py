@@ -54,7 +54,10 @@ def _load(directory: Path | None, settings: Settings) -> EnvironmentsConfig:
 
 
 _DIR = click.option(
-    "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="Folder of *.yaml files (default: BATON_ENVIRONMENTS or ./environments).",
 )
 
@@ -119,8 +122,11 @@ def git_poll(directory: Path | None, apps: tuple[str, ...]) -> None:
         table = Table("app", "head", "released", "rejected", "rewritten from", "status")
         for r in results:
             table.add_row(
-                r.app, (r.head or "")[:12], " ".join(s[:12] for s in r.released),
-                " ".join(s[:12] for s in r.rejected), (r.rewritten_from or "")[:12],
+                r.app,
+                (r.head or "")[:12],
+                " ".join(s[:12] for s in r.released),
+                " ".join(s[:12] for s in r.rejected),
+                (r.rewritten_from or "")[:12],
                 "ok" if r.ok else f"failed: {r.reason}",
             )
         console.print(table)

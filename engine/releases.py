@@ -97,10 +97,15 @@ def apply_plan(app: App, plan: SourcePlan) -> None:
         app.observe_commit(_facts(commit, observation), branch_head=plan.branch_head)
         if observation.failure is not None:
             failure = observation.failure
-            app.reject_release(sha=commit.sha, rejection=Rejection(
-                environment=failure.environment, file=failure.file, line=failure.line,
-                reason=failure.reason,
-            ))
+            app.reject_release(
+                sha=commit.sha,
+                rejection=Rejection(
+                    environment=failure.environment,
+                    file=failure.file,
+                    line=failure.line,
+                    reason=failure.reason,
+                ),
+            )
             continue
         assert observation.manifests_digest is not None
         app.create_release(

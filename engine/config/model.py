@@ -126,8 +126,11 @@ class CredentialsModel(_Strict):
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> Self:
-        given = [k for k in ("token_env", "token_file", "ssh_key_env", "ssh_key_file")
-                 if getattr(self, k) is not None]
+        given = [
+            k
+            for k in ("token_env", "token_file", "ssh_key_env", "ssh_key_file")
+            if getattr(self, k) is not None
+        ]
         if len(given) != 1:
             raise ValueError(
                 "credentials need exactly one of token_env, token_file, ssh_key_env, "

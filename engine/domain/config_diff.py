@@ -49,11 +49,13 @@ def _diff(old: Any, new: Any, path: str, out: list[ConfigChange]) -> None:
             out.append(ConfigChange(path=f"{path} order", old=list(before), new=list(after)))
         return
     if old != new:
-        out.append(ConfigChange(
-            path=path,
-            old=None if old is _MISSING else old,
-            new=None if new is _MISSING else new,
-        ))
+        out.append(
+            ConfigChange(
+                path=path,
+                old=None if old is _MISSING else old,
+                new=None if new is _MISSING else new,
+            )
+        )
 
 
 def _named(value: Any) -> bool:

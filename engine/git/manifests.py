@@ -27,8 +27,9 @@ def render_release(*, home: Path, app: AppSpec, sha: str, environment: str) -> R
     Raises GitSourceError when the mirror does not hold the commit (the watcher has not
     fetched it), RenderError when the manifests do not render.
     """
-    mirror = Mirror(directory=mirror_path(home, app.name), url=app.repo, branch=app.branch,
-                    auth=GitAuth())
+    mirror = Mirror(
+        directory=mirror_path(home, app.name), url=app.repo, branch=app.branch, auth=GitAuth()
+    )
     try:
         if not mirror.has_commit(sha):
             raise GitSourceError(f"the mirror of {app.name} holds no commit {sha[:12]}")
@@ -36,5 +37,6 @@ def render_release(*, home: Path, app: AppSpec, sha: str, environment: str) -> R
     finally:
         mirror.close()
     env = next(e for e in app.environments if e.name == environment)
-    return render_manifests(files, environment=environment, namespace=env.namespace,
-                            prefix=app.path)
+    return render_manifests(
+        files, environment=environment, namespace=env.namespace, prefix=app.path
+    )

@@ -145,8 +145,13 @@ class Mirror:
         """
         span = [head] if since is None else [head, "--not", since]
         out = self._run(
-            "log", "--first-parent", "--diff-merges=first-parent", "--name-only",
-            "--no-renames", f"--format={_LOG_FORMAT}", *span,
+            "log",
+            "--first-parent",
+            "--diff-merges=first-parent",
+            "--name-only",
+            "--no-renames",
+            f"--format={_LOG_FORMAT}",
+            *span,
         )
         commits = [_parse(chunk) for chunk in out.split(_RS) if chunk.strip()]
         commits.reverse()

@@ -107,7 +107,9 @@ def observe(*, mirror: Mirror, app: AppSpec, commit: CommitInfo) -> Observation:
     files = mirror.read_tree(commit.sha, app.path)
     if not files:
         failure = RenderFailure(
-            environment=None, file=app.path, line=0,
+            environment=None,
+            file=app.path,
+            line=0,
             reason=f"the manifests path {app.path!r} does not exist at {commit.sha[:12]}",
         )
         return Observation(commit=commit, manifests_files=changed, failure=failure)

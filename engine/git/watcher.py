@@ -196,9 +196,13 @@ class GitWatcher:
             self._tasks[name] = self._group.create_task(self._loop(name), name=f"git-watch:{name}")
 
     def _mirror(self, spec: AppSpec) -> Mirror:
-        return Mirror(directory=mirror_path(self._home, spec.name), url=spec.repo,
-                      branch=spec.branch, auth=GitAuth(),
-                      network_timeout_s=self._network_timeout_s)
+        return Mirror(
+            directory=mirror_path(self._home, spec.name),
+            url=spec.repo,
+            branch=spec.branch,
+            auth=GitAuth(),
+            network_timeout_s=self._network_timeout_s,
+        )
 
     def close(self, *, wait: bool = True) -> None:
         """Release the thread pool and the mirrors' git processes."""
@@ -243,7 +247,10 @@ class GitWatcher:
                     await self._recorder.record(spec, plan)
         slot.recorded_head = head
         return PollResult(
-            app=spec.name, ok=True, head=head, changed=not plan.is_empty,
+            app=spec.name,
+            ok=True,
+            head=head,
+            changed=not plan.is_empty,
             released=tuple(o.commit.sha for o in plan.observations if o.is_release),
             rejected=tuple(o.commit.sha for o in plan.observations if not o.is_release),
             rewritten_from=plan.rewritten_from,
@@ -276,5 +283,10 @@ def _log_transition(previous: PollResult | None, result: PollResult) -> None:
     elif result.ok and previous is not None and not previous.ok:
         log.info("git source of %s recovered", result.app)
     elif result.changed:
-        log.info("git source of %s: head %s, %d released, %d rejected", result.app,
-                 (result.head or "")[:12], len(result.released), len(result.rejected))
+        log.info(
+            "git source of %s: head %s, %d released, %d rejected",
+            result.app,
+            (result.head or "")[:12],
+            len(result.released),
+            len(result.rejected),
+        )

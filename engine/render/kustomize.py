@@ -48,7 +48,8 @@ def find_kustomize() -> list[str]:
     if standalone:
         return [standalone, "build"]
     raise RenderError(
-        file="kustomization.yaml", line=0,
+        file="kustomization.yaml",
+        line=0,
         reason="a kustomization is present but neither kubectl (next to the Python "
         "interpreter or on PATH) nor kustomize (on PATH) was found",
     )
@@ -68,18 +69,22 @@ def build(files: Mapping[str, bytes], *, folder: str, prefix: str) -> list[Rende
         try:
             done = subprocess.run(
                 [*command, str(root / folder) if folder else str(root)],
-                capture_output=True, timeout=TIMEOUT_S, check=False,
+                capture_output=True,
+                timeout=TIMEOUT_S,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             raise RenderError(
-                file=f"{prefix}/{kustomization}", line=0,
+                file=f"{prefix}/{kustomization}",
+                line=0,
                 reason=f"kustomize did not finish within {TIMEOUT_S:.0f}s",
             ) from None
     if done.returncode != 0:
         message = done.stderr.decode(errors="replace").replace(tmp, prefix).strip()
         found = _LINE.search(message)
         raise RenderError(
-            file=f"{prefix}/{kustomization}", line=int(found.group(1)) if found else 0,
+            file=f"{prefix}/{kustomization}",
+            line=int(found.group(1)) if found else 0,
             reason=f"kustomize failed: {message.splitlines()[-1] if message else done.returncode}",
         )
     return parse_objects(done.stdout, file=f"kustomize {shown}")

@@ -16,23 +16,63 @@ from typing import Any
 # Namespaces and CRDs first (everything else may live in them or be one of their
 # kinds), then roughly the order Helm installs in; unknown kinds (custom resources) last.
 APPLY_ORDER = (
-    "Namespace", "CustomResourceDefinition", "PriorityClass", "NetworkPolicy",
-    "ResourceQuota", "LimitRange", "PodSecurityPolicy", "PodDisruptionBudget",
-    "ServiceAccount", "Secret", "ConfigMap", "StorageClass", "PersistentVolume",
-    "PersistentVolumeClaim", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
-    "Service", "DaemonSet", "Pod", "ReplicationController", "ReplicaSet", "Deployment",
-    "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "IngressClass", "Ingress",
-    "APIService", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+    "Namespace",
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
 )
 _RANK = {kind: i for i, kind in enumerate(APPLY_ORDER)}
 
-CLUSTER_SCOPED = frozenset({
-    "Namespace", "CustomResourceDefinition", "PriorityClass", "PodSecurityPolicy",
-    "StorageClass", "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "IngressClass",
-    "APIService", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
-    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "RuntimeClass",
-    "CSIDriver", "Node",
-})
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace",
+        "CustomResourceDefinition",
+        "PriorityClass",
+        "PodSecurityPolicy",
+        "StorageClass",
+        "PersistentVolume",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "IngressClass",
+        "APIService",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "RuntimeClass",
+        "CSIDriver",
+        "Node",
+    }
+)
 
 
 class RenderError(Exception):
@@ -120,14 +160,16 @@ def _with_namespace(
     body = dict(obj.body)
     body["metadata"] = {**body["metadata"], "namespace": namespace}
     return RenderedObject(
-        api_version=obj.api_version, kind=obj.kind, namespace=namespace, name=obj.name,
-        body=body, source=obj.source,
+        api_version=obj.api_version,
+        kind=obj.kind,
+        namespace=namespace,
+        name=obj.name,
+        body=body,
+        source=obj.source,
     )
 
 
-def merge_layers(
-    base: list[RenderedObject], overlay: list[RenderedObject]
-) -> list[RenderedObject]:
+def merge_layers(base: list[RenderedObject], overlay: list[RenderedObject]) -> list[RenderedObject]:
     """Overlay objects replace base objects of the same identity; the rest are added."""
     replaced = {o.identity for o in overlay}
     return [o for o in base if o.identity not in replaced] + overlay
@@ -141,6 +183,7 @@ def check_unique(objects: list[RenderedObject]) -> None:
         if first is not obj:
             file, _, line = obj.source.rpartition(":")
             raise RenderError(
-                file=file, line=int(line) if line.isdigit() else 0,
+                file=file,
+                line=int(line) if line.isdigit() else 0,
                 reason=f"duplicate object {obj.describe()} (first defined at {first.source})",
             )

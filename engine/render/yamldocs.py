@@ -69,8 +69,12 @@ def to_object(data: dict[str, Any], *, file: str, line: int) -> RenderedObject:
     meta = data.get("metadata")
     name = meta.get("name") if isinstance(meta, dict) else None
     missing = [
-        key for key, value in (("apiVersion", data.get("apiVersion")),
-                               ("kind", data.get("kind")), ("metadata.name", name))
+        key
+        for key, value in (
+            ("apiVersion", data.get("apiVersion")),
+            ("kind", data.get("kind")),
+            ("metadata.name", name),
+        )
         if not isinstance(value, str) or not value
     ]
     if missing:

@@ -6,11 +6,16 @@ from engine.domain.config_diff import diff_config
 
 
 def test_the_diff_names_each_changed_key_with_old_and_new_values() -> None:
-    old = {"branch": "main", "environments": {"prod": {"policy": {"approvals": 1}}},
-           "order": ["dev", "prod"]}
-    new = {"branch": "main", "environments": {"prod": {"policy": {"approvals": 2}},
-                                              "qa": {"namespace": "shop-qa"}},
-           "order": ["dev", "qa", "prod"]}
+    old = {
+        "branch": "main",
+        "environments": {"prod": {"policy": {"approvals": 1}}},
+        "order": ["dev", "prod"],
+    }
+    new = {
+        "branch": "main",
+        "environments": {"prod": {"policy": {"approvals": 2}}, "qa": {"namespace": "shop-qa"}},
+        "order": ["dev", "qa", "prod"],
+    }
     assert [c.to_json() for c in diff_config(old, new)] == [
         {"path": "environments.prod.policy.approvals", "old": 1, "new": 2},
         {"path": "environments.qa", "old": None, "new": {"namespace": "shop-qa"}},
@@ -23,11 +28,19 @@ def test_identical_configs_have_no_diff() -> None:
 
 
 def test_environments_are_compared_by_name() -> None:
-    old = {"environments": [{"name": "dev", "policy": {"approvals": 0}},
-                            {"name": "prod", "policy": {"approvals": 1}}]}
-    new = {"environments": [{"name": "dev", "policy": {"approvals": 0}},
-                            {"name": "qa", "policy": {}},
-                            {"name": "prod", "policy": {"approvals": 2}}]}
+    old = {
+        "environments": [
+            {"name": "dev", "policy": {"approvals": 0}},
+            {"name": "prod", "policy": {"approvals": 1}},
+        ]
+    }
+    new = {
+        "environments": [
+            {"name": "dev", "policy": {"approvals": 0}},
+            {"name": "qa", "policy": {}},
+            {"name": "prod", "policy": {"approvals": 2}},
+        ]
+    }
     assert [c.to_json() for c in diff_config(old, new)] == [
         {"path": "environments[prod].policy.approvals", "old": 1, "new": 2},
         {"path": "environments[qa]", "old": None, "new": {"name": "qa", "policy": {}}},

@@ -75,8 +75,9 @@ def test_a_relative_repo_path_is_taken_from_the_config_folder(tmp_path: Path) ->
 
 def test_an_unset_environment_variable_names_file_line_and_key(tmp_path: Path) -> None:
     problems = problems_of(write(tmp_path, GOOD))
-    assert problems == [f"{tmp_path / 'apps.yaml'}:3: apps[0].repo: "
-                        "environment variable SHOP_REPO is not set"]
+    assert problems == [
+        f"{tmp_path / 'apps.yaml'}:3: apps[0].repo: environment variable SHOP_REPO is not set"
+    ]
 
 
 def test_every_mistake_is_listed_with_its_line(tmp_path: Path) -> None:
@@ -91,8 +92,10 @@ def test_every_mistake_is_listed_with_its_line(tmp_path: Path) -> None:
     assert ":10: apps[0].pipeline[0].policy.auto_promot: unknown key" in text
     assert ":14: apps[0].pipeline[1].policy.approvals: Input should be greater than" in text
     assert ":15: apps[0].pipeline[1].policy.soak: 'ten minutes' is not a duration" in text
-    assert (":17: apps[0].pipeline[1].policy.freeze[0]: "
-            "freeze window '61 * * *': '61 * * *' is not cron") in text
+    assert (
+        ":17: apps[0].pipeline[1].policy.freeze[0]: "
+        "freeze window '61 * * *': '61 * * *' is not cron"
+    ) in text
     assert len(problems) == 4
 
 
@@ -105,8 +108,10 @@ def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
 def test_upstream_must_be_an_earlier_environment(tmp_path: Path) -> None:
     bad = GOOD.replace("cluster: prod-context", "cluster: prod-context\n        upstream: qa")
     problems = problems_of(write(tmp_path, bad), SHOP_REPO="/r")
-    assert problems == [f"{tmp_path / 'apps.yaml'}:13: apps[0].pipeline[1].upstream: "
-                        "'qa' is not an environment listed before 'prod'"]
+    assert problems == [
+        f"{tmp_path / 'apps.yaml'}:13: apps[0].pipeline[1].upstream: "
+        "'qa' is not an environment listed before 'prod'"
+    ]
 
 
 def test_duplicate_environment_and_duplicate_app_are_errors(tmp_path: Path) -> None:
@@ -118,12 +123,14 @@ def test_duplicate_environment_and_duplicate_app_are_errors(tmp_path: Path) -> N
     # now make both valid: the second is a duplicate of the first
     write(tmp_path, GOOD)
     problems = problems_of(tmp_path, SHOP_REPO="/r")
-    assert problems == [f"{tmp_path / 'other.yaml'}:2: apps[0].name: app 'shop' is also "
-                        f"defined at {tmp_path / 'apps.yaml'}:2"]
+    assert problems == [
+        f"{tmp_path / 'other.yaml'}:2: apps[0].name: app 'shop' is also "
+        f"defined at {tmp_path / 'apps.yaml'}:2"
+    ]
 
 
 def test_freeze_needs_exactly_one_schedule_and_credentials_one_source(tmp_path: Path) -> None:
-    bad = GOOD.replace('- cron: "0 18 * * FRI"', '- duration: 1h\n              timezone: UTC')
+    bad = GOOD.replace('- cron: "0 18 * * FRI"', "- duration: 1h\n              timezone: UTC")
     bad = bad.replace("              duration: 62h\n", "")
     bad = bad.replace("    branch: main", "    branch: main\n    credentials:\n      username: x")
     text = "\n".join(problems_of(write(tmp_path, bad), SHOP_REPO="/r"))
@@ -137,16 +144,20 @@ def test_an_empty_folder_is_an_error(tmp_path: Path) -> None:
 
 def test_a_password_in_the_repo_url_is_refused(tmp_path: Path) -> None:
     problems = problems_of(write(tmp_path, GOOD), SHOP_REPO="https://bot:hunter2@git.test/x")
-    assert problems == [f"{tmp_path / 'apps.yaml'}:3: apps[0].repo: "
-                        "the URL holds a password or token: use `credentials:`"]
+    assert problems == [
+        f"{tmp_path / 'apps.yaml'}:3: apps[0].repo: "
+        "the URL holds a password or token: use `credentials:`"
+    ]
     assert "hunter2" not in "".join(problems)
 
 
 def test_values_of_the_wrong_type_are_refused_and_paths_are_normalised(tmp_path: Path) -> None:
     bad = GOOD.replace("approvals: 2", 'approvals: "2"').replace("path: deploy/", "path: ./deploy")
     problems = problems_of(write(tmp_path, bad), SHOP_REPO="/r")
-    assert problems == [f"{tmp_path / 'apps.yaml'}:14: apps[0].pipeline[1].policy.approvals: "
-                        "Input should be a valid integer"]
+    assert problems == [
+        f"{tmp_path / 'apps.yaml'}:14: apps[0].pipeline[1].policy.approvals: "
+        "Input should be a valid integer"
+    ]
     fixed = bad.replace('approvals: "2"', "approvals: 2")
     config = load_environments(write(tmp_path, fixed), environ={"SHOP_REPO": "/r"})
     assert config.app("shop").path == "deploy"
@@ -155,5 +166,7 @@ def test_values_of_the_wrong_type_are_refused_and_paths_are_normalised(tmp_path:
 def test_a_kubesim_cluster_needs_a_name(tmp_path: Path) -> None:
     bad = GOOD.replace("kubesim:dev", "kubesim:Dev")
     problems = problems_of(write(tmp_path, bad), SHOP_REPO="/r")
-    assert problems == [f"{tmp_path / 'apps.yaml'}:8: apps[0].pipeline[0].cluster: "
-                        "'kubesim:Dev': write kubesim:<name> with a lowercase name"]
+    assert problems == [
+        f"{tmp_path / 'apps.yaml'}:8: apps[0].pipeline[0].cluster: "
+        "'kubesim:Dev': write kubesim:<name> with a lowercase name"
+    ]

@@ -8,10 +8,12 @@ import pytest
 
 from engine.domain.policy import FreezeWindow, Policy, is_frozen
 
-WEEKEND = FreezeWindow(name="weekend", schedule="0 18 * * FRI", duration=timedelta(hours=62),
-                       timezone="Europe/Berlin")
-CHRISTMAS = FreezeWindow(name="christmas", schedule="FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=24",
-                         duration=timedelta(hours=72))
+WEEKEND = FreezeWindow(
+    name="weekend", schedule="0 18 * * FRI", duration=timedelta(hours=62), timezone="Europe/Berlin"
+)
+CHRISTMAS = FreezeWindow(
+    name="christmas", schedule="FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=24", duration=timedelta(hours=72)
+)
 
 
 @pytest.mark.parametrize(
@@ -50,5 +52,6 @@ def test_no_window_means_never_frozen_and_naive_times_are_refused() -> None:
 
 def test_an_unknown_time_zone_is_refused() -> None:
     with pytest.raises(ValueError, match="'Mars/Olympus' is not a time zone"):
-        FreezeWindow(name="x", schedule="* * * * *", duration=timedelta(hours=1),
-                     timezone="Mars/Olympus")
+        FreezeWindow(
+            name="x", schedule="* * * * *", duration=timedelta(hours=1), timezone="Mars/Olympus"
+        )

@@ -31,16 +31,20 @@ async def test_the_sample_registers_once_then_records_only_a_diff(
     env = {"BATON_DEMO_REPO": "/srv/git/shop.git"}
     config = load_environments(sample(tmp_path), environ=env)
     assert await apply_config(config, repository, metadata=ADMIN) == {
-        "shop": ConfigOutcome.REGISTERED}
+        "shop": ConfigOutcome.REGISTERED
+    }
     assert await apply_config(config, repository, metadata=ADMIN) == {
-        "shop": ConfigOutcome.UNCHANGED}
+        "shop": ConfigOutcome.UNCHANGED
+    }
     changed = load_environments(sample(tmp_path, approvals=2), environ=env)
     assert await apply_config(changed, repository, metadata=ADMIN) == {
-        "shop": ConfigOutcome.CHANGED}
+        "shop": ConfigOutcome.CHANGED
+    }
     recorded = await store.read_stream(app_stream("shop"))
     assert [e.type for e in recorded] == ["App.Registered", "App.ConfigChanged"]
     assert recorded[1].data["diff"] == [
-        {"path": "environments[prod].policy.approvals", "old": 1, "new": 2}]
+        {"path": "environments[prod].policy.approvals", "old": 1, "new": 2}
+    ]
     assert recorded[1].metadata.actor == "admin"
     app = await repository.get(App, app_stream("shop"))
     pipeline = pipeline_from_config("shop", app.config)

@@ -51,8 +51,9 @@ class _GitHandler(BaseHTTPRequestHandler):
             "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
             "REMOTE_USER": "bot",
         }
-        done = subprocess.run(["git", "http-backend"], input=body, env=env,
-                              capture_output=True, check=False)
+        done = subprocess.run(
+            ["git", "http-backend"], input=body, env=env, capture_output=True, check=False
+        )
         head, _, payload = done.stdout.partition(b"\r\n\r\n")
         status = 200
         headers = []

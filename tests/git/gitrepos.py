@@ -70,9 +70,18 @@ def deployment(name: str, image: str = "nginx:1.27") -> str:
 def spec(name: str, repo: str, *, credentials: Credentials | None = None) -> AppSpec:
     """An app with manifests under ``deploy/`` and a dev → prod pipeline."""
     envs = tuple(
-        EnvironmentSpec(name=e, cluster=f"kubesim:{e}", namespace=f"{name}-{e}",
-                        upstream=u, policy=Policy())
+        EnvironmentSpec(
+            name=e, cluster=f"kubesim:{e}", namespace=f"{name}-{e}", upstream=u, policy=Policy()
+        )
         for e, u in (("dev", None), ("prod", "dev"))
     )
-    return AppSpec(name=name, repo=repo, branch="main", path="deploy", poll_interval=None,
-                   credentials=credentials, environments=envs, source_file="apps.yaml")
+    return AppSpec(
+        name=name,
+        repo=repo,
+        branch="main",
+        path="deploy",
+        poll_interval=None,
+        credentials=credentials,
+        environments=envs,
+        source_file="apps.yaml",
+    )

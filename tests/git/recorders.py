@@ -31,23 +31,45 @@ class ListRecorder:
         stream = self.events.setdefault(app.name, [])
         state = await self.source_state(app)
         if plan.rewritten_from is not None:
-            stream.append(("HistoryRewritten", {"old_head": plan.rewritten_from,
-                                                "new_head": plan.branch_head,
-                                                "branch_head": plan.branch_head}))
+            stream.append(
+                (
+                    "HistoryRewritten",
+                    {
+                        "old_head": plan.rewritten_from,
+                        "new_head": plan.branch_head,
+                        "branch_head": plan.branch_head,
+                    },
+                )
+            )
         for obs in plan.observations:
             if obs.commit.sha in state.known:
                 continue
-            stream.append(("CommitObserved", {"sha": obs.commit.sha,
-                                              "branch_head": plan.branch_head}))
+            stream.append(
+                ("CommitObserved", {"sha": obs.commit.sha, "branch_head": plan.branch_head})
+            )
             if obs.failure is None:
-                stream.append(("ReleaseCreated", {"sha": obs.commit.sha,
-                                                  "digest": obs.manifests_digest,
-                                                  "rendered": dict(obs.rendered)}))
+                stream.append(
+                    (
+                        "ReleaseCreated",
+                        {
+                            "sha": obs.commit.sha,
+                            "digest": obs.manifests_digest,
+                            "rendered": dict(obs.rendered),
+                        },
+                    )
+                )
             else:
-                stream.append(("ReleaseRejected", {"sha": obs.commit.sha,
-                                                   "file": obs.failure.file,
-                                                   "line": obs.failure.line,
-                                                   "reason": obs.failure.reason}))
+                stream.append(
+                    (
+                        "ReleaseRejected",
+                        {
+                            "sha": obs.commit.sha,
+                            "file": obs.failure.file,
+                            "line": obs.failure.line,
+                            "reason": obs.failure.reason,
+                        },
+                    )
+                )
 
     def types(self, app: str) -> list[str]:
         return [kind for kind, _ in self.events.get(app, [])]

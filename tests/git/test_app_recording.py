@@ -20,8 +20,9 @@ from engine.store import EventStore, RecordedEvent
 
 
 def watcher(home: Path, store: EventStore, upstream: Upstream) -> GitWatcher:
-    return GitWatcher(apps=[spec("shop", upstream.url)], home=home,
-                      recorder=ReleaseRecorder(Repository(store)))
+    return GitWatcher(
+        apps=[spec("shop", upstream.url)], home=home, recorder=ReleaseRecorder(Repository(store))
+    )
 
 
 def without_time(event: RecordedEvent) -> dict[str, object]:
@@ -42,8 +43,11 @@ async def test_a_new_commit_is_recorded_as_observed_and_released(
     w.close()
     recorded = await events(store)
     assert [e.type for e in recorded] == [
-        "App.Registered", "App.CommitObserved", "App.ReleaseCreated",
-        "App.CommitObserved", "App.ReleaseCreated",
+        "App.Registered",
+        "App.CommitObserved",
+        "App.ReleaseCreated",
+        "App.CommitObserved",
+        "App.ReleaseCreated",
     ]
     observed, created = recorded[3].data, recorded[4].data
     assert observed["sha"] == sha and observed["branch_head"] == sha
@@ -108,7 +112,10 @@ async def test_bad_manifests_are_recorded_as_a_rejected_release(
     recorded = await events(store)
     assert [e.type for e in recorded][-2:] == ["App.CommitObserved", "App.ReleaseRejected"]
     assert without_time(recorded[-1]) == {
-        "sha": bad, "environment": None, "file": "deploy/api.yaml", "line": 1,
+        "sha": bad,
+        "environment": None,
+        "file": "deploy/api.yaml",
+        "line": 1,
         "reason": "object without kind",
     }
 
@@ -118,8 +125,12 @@ async def test_build_watcher_takes_home_and_interval_from_the_environment(
 ) -> None:
     config = EnvironmentsConfig(apps=(spec("shop", upstream.url),))
     settings = Settings.from_env({"BATON_HOME": str(tmp_path / "home")})
-    w = build_watcher(config, settings=settings, repository=Repository(store),
-                      environ={"BATON_GIT_POLL_INTERVAL": "5s"})
+    w = build_watcher(
+        config,
+        settings=settings,
+        repository=Repository(store),
+        environ={"BATON_GIT_POLL_INTERVAL": "5s"},
+    )
     assert w.apps == ("shop",) and w.interval == timedelta(seconds=5)
     assert (await w.poll("shop")).released == (upstream.head,)
     assert (tmp_path / "home" / "repos" / "shop.git" / "HEAD").exists()

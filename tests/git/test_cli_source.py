@@ -14,8 +14,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def baton(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "engine", *args], env={**os.environ, **env},
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-m", "engine", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -31,8 +35,11 @@ def test_config_check_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
 def test_config_apply_then_git_poll_records_a_release(
     upstream: Upstream, tmp_path: Path, database_url: str
 ) -> None:
-    env = {"BATON_DATABASE_URL": database_url, "BATON_HOME": str(tmp_path / "home"),
-           "BATON_DEMO_REPO": upstream.url}
+    env = {
+        "BATON_DATABASE_URL": database_url,
+        "BATON_HOME": str(tmp_path / "home"),
+        "BATON_DEMO_REPO": upstream.url,
+    }
     folder = str(REPO_ROOT / "environments")
     applied = baton("config", "apply", "--dir", folder, **env)
     assert applied.returncode == 0, applied.stderr

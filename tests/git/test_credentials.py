@@ -19,7 +19,9 @@ TOKEN = "ghp_right-token-123"
 
 
 async def test_a_token_from_a_file_fetches_and_a_wrong_one_fails_redacted(
-    upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    upstream: Upstream,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -32,9 +34,14 @@ async def test_a_token_from_a_file_fetches_and_a_wrong_one_fails_redacted(
     with git_http_server(upstream.path.parent, user="bot", token=TOKEN) as base:
         url = f"{base}/{upstream.path.name}"
         watcher = GitWatcher(
-            apps=[spec("good", url, credentials=good), spec("bad", url, credentials=bad),
-                  spec("anonymous", url)],
-            home=tmp_path / "home", recorder=recorder, interval=timedelta(seconds=30),
+            apps=[
+                spec("good", url, credentials=good),
+                spec("bad", url, credentials=bad),
+                spec("anonymous", url),
+            ],
+            home=tmp_path / "home",
+            recorder=recorder,
+            interval=timedelta(seconds=30),
         )
         results = {r.app: r for r in await watcher.poll_all()}
         watcher.close()
@@ -52,8 +59,12 @@ async def test_a_token_from_a_file_fetches_and_a_wrong_one_fails_redacted(
 
 def test_an_ssh_key_from_the_environment_lands_in_a_private_file(tmp_path: Path) -> None:
     creds = Credentials(username="git", ssh_key_env="DEPLOY_KEY")
-    auth = resolve_auth(creds, app="shop", key_dir=tmp_path / "keys",
-                        environ={"DEPLOY_KEY": "-----BEGIN KEY-----\nabc\n-----END KEY-----"})
+    auth = resolve_auth(
+        creds,
+        app="shop",
+        key_dir=tmp_path / "keys",
+        environ={"DEPLOY_KEY": "-----BEGIN KEY-----\nabc\n-----END KEY-----"},
+    )
     key = tmp_path / "keys" / "shop.key"
     assert key.stat().st_mode & 0o777 == 0o600
     assert str(key) in auth.env["GIT_SSH_COMMAND"]
@@ -62,7 +73,11 @@ def test_an_ssh_key_from_the_environment_lands_in_a_private_file(tmp_path: Path)
 
 
 def test_redact_hides_secrets_and_url_user_info() -> None:
-    auth = resolve_auth(Credentials(username="bot", token_env="T"), app="a",
-                        key_dir=Path("/nonexistent"), environ={"T": "s3cr3t"})
+    auth = resolve_auth(
+        Credentials(username="bot", token_env="T"),
+        app="a",
+        key_dir=Path("/nonexistent"),
+        environ={"T": "s3cr3t"},
+    )
     text = auth.redact("fatal: https://bot:s3cr3t@host/x.git said s3cr3t")
     assert text == "fatal: https://***@host/x.git said ***"

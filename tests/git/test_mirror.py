@@ -13,8 +13,9 @@ from engine.git.mirror import GitSourceError, Mirror
 
 
 def mirror_of(upstream: Upstream, tmp_path: Path) -> Mirror:
-    return Mirror(directory=tmp_path / "home" / "shop.git", url=upstream.url, branch="main",
-                  auth=GitAuth())
+    return Mirror(
+        directory=tmp_path / "home" / "shop.git", url=upstream.url, branch="main", auth=GitAuth()
+    )
 
 
 def test_first_fetch_clones_and_heads_agree(upstream: Upstream, tmp_path: Path) -> None:
@@ -91,13 +92,18 @@ def test_read_tree_returns_files_relative_to_the_path(upstream: Upstream, tmp_pa
 
 def test_an_unreachable_remote_fails_with_a_reason_and_no_secret(tmp_path: Path) -> None:
     auth = GitAuth(secrets=("s3cret",))
-    mirror = Mirror(directory=tmp_path / "m.git", url="https://user:s3cret@127.0.0.1:9/x.git",
-                    branch="main", auth=auth)
+    mirror = Mirror(
+        directory=tmp_path / "m.git",
+        url="https://user:s3cret@127.0.0.1:9/x.git",
+        branch="main",
+        auth=auth,
+    )
     with pytest.raises(GitSourceError) as info:
         mirror.remote_head()
     assert "s3cret" not in str(info.value)
     assert "git ls_remote:" in str(info.value)
-    missing = Mirror(directory=tmp_path / "n.git", url=str(tmp_path / "nope"), branch="main",
-                     auth=GitAuth())
+    missing = Mirror(
+        directory=tmp_path / "n.git", url=str(tmp_path / "nope"), branch="main", auth=GitAuth()
+    )
     with pytest.raises(GitSourceError, match="does not appear to be a git repository"):
         missing.fetch()

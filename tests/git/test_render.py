@@ -52,8 +52,12 @@ metadata:
 
 
 def test_plain_yaml_comes_out_in_apply_order_with_sources_and_namespaces() -> None:
-    rendered = render_manifests(files(**{"app.yaml": APP, "z__ns.yml": NS, "crd.yaml": CRD}),
-                                environment="dev", namespace="shop-dev", prefix="deploy")
+    rendered = render_manifests(
+        files(**{"app.yaml": APP, "z__ns.yml": NS, "crd.yaml": CRD}),
+        environment="dev",
+        namespace="shop-dev",
+        prefix="deploy",
+    )
     kinds = [o.kind for o in rendered.objects]
     assert kinds == ["Namespace", "CustomResourceDefinition", "Service", "Deployment", "Widget"]
     by_kind = {o.kind: o for o in rendered.objects}
@@ -78,11 +82,13 @@ def test_the_digest_is_stable_and_follows_content_not_file_layout() -> None:
 
 
 def test_a_plain_overlay_replaces_objects_for_its_environment_only() -> None:
-    tree = files(**{
-        "app.yaml": APP,
-        "overlays__prod__web.yaml": APP.split("---")[0].replace("replicas: 1", "replicas: 5"),
-        "overlays__prod__extra.yaml": NS,
-    })
+    tree = files(
+        **{
+            "app.yaml": APP,
+            "overlays__prod__web.yaml": APP.split("---")[0].replace("replicas: 1", "replicas: 5"),
+            "overlays__prod__extra.yaml": NS,
+        }
+    )
     dev = render_manifests(tree, environment="dev")
     prod = render_manifests(tree, environment="prod")
     assert [o.kind for o in dev.objects] == ["Service", "Deployment"]
@@ -107,9 +113,14 @@ namePrefix: prod-
 
 def test_kustomize_builds_the_base_and_an_overlay_through_kubectl() -> None:
     # kustomize refuses a base that contains its overlays, hence base/ next to overlays/
-    tree = files(**{"kustomization.yaml": "resources:\n  - base\n",
-                    "base__kustomization.yaml": KUSTOMIZATION, "base__app.yaml": APP,
-                    "overlays__prod__kustomization.yaml": OVERLAY})
+    tree = files(
+        **{
+            "kustomization.yaml": "resources:\n  - base\n",
+            "base__kustomization.yaml": KUSTOMIZATION,
+            "base__app.yaml": APP,
+            "overlays__prod__kustomization.yaml": OVERLAY,
+        }
+    )
     dev = render_manifests(tree, environment="dev", namespace="shop-dev", prefix="deploy")
     prod = render_manifests(tree, environment="prod", namespace="shop", prefix="deploy")
     assert [o.name for o in dev.objects] == ["web", "web"]
@@ -124,13 +135,15 @@ def test_kubectl_is_found_next_to_the_interpreter_first() -> None:
     assert find_kustomize() == [str(Path(sys.executable).parent / "kubectl"), "kustomize"]
 
 
-def test_a_missing_kustomize_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
-                                                    tmp_path: Path) -> None:
+def test_a_missing_kustomize_binary_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(RenderError, match=r"neither kubectl .* nor kustomize"):
-        render_manifests(files(**{"kustomization.yaml": KUSTOMIZATION, "app.yaml": APP}),
-                         environment="dev")
+        render_manifests(
+            files(**{"kustomization.yaml": KUSTOMIZATION, "app.yaml": APP}), environment="dev"
+        )
 
 
 def test_a_failing_kustomization_names_its_file() -> None:
@@ -159,8 +172,10 @@ def test_bad_manifests_name_file_and_line(text: str, line: int, reason: str) -> 
 
 
 def test_timestamps_stay_strings_so_the_digest_is_json() -> None:
-    tree = {"cm.yaml": b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
-                       b"data: {when: 2026-01-01T00:00:00Z}\n"}
+    tree = {
+        "cm.yaml": b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+        b"data: {when: 2026-01-01T00:00:00Z}\n"
+    }
     rendered = render_manifests(tree, environment=None)
     assert rendered.objects[0].body["data"]["when"] == "2026-01-01T00:00:00Z"
 
@@ -170,12 +185,15 @@ def test_an_overlay_naming_the_namespace_still_replaces_the_base_object() -> Non
     tree = files(**{"app.yaml": APP, "overlays__prod__web.yaml": prod_web})
     prod = render_manifests(tree, environment="prod", namespace="shop")
     assert [(o.kind, o.namespace) for o in prod.objects] == [
-        ("Service", "shop"), ("Deployment", "shop")]
+        ("Service", "shop"),
+        ("Deployment", "shop"),
+    ]
     assert prod.objects[-1].source == "overlays/prod/web.yaml:1"
 
 
 def test_the_same_object_twice_once_with_its_namespace_is_a_duplicate() -> None:
     explicit = APP.split("---")[0].replace("name: web", "name: web\n  namespace: shop")
     with pytest.raises(RenderError, match="duplicate object Deployment shop/web"):
-        render_manifests(files(**{"a.yaml": APP, "b.yaml": explicit}), environment="prod",
-                         namespace="shop")
+        render_manifests(
+            files(**{"a.yaml": APP, "b.yaml": explicit}), environment="prod", namespace="shop"
+        )

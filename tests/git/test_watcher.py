@@ -26,8 +26,9 @@ def home(tmp_path: Path) -> Path:
 
 
 def watcher_for(home: Path, recorder: ListRecorder, *apps: AppSpec) -> GitWatcher:
-    return GitWatcher(apps=apps, home=home, recorder=recorder,
-                      interval=timedelta(seconds=30), max_workers=4)
+    return GitWatcher(
+        apps=apps, home=home, recorder=recorder, interval=timedelta(seconds=30), max_workers=4
+    )
 
 
 async def test_first_poll_releases_the_current_manifests_once(
@@ -138,29 +139,37 @@ async def test_an_unreachable_remote_does_not_stop_a_healthy_one(
     healthy.commit({"deploy/web.yaml": deployment("web")})
     recorder = ListRecorder()
     watcher = watcher_for(
-        home, recorder, spec("good", healthy.url),
+        home,
+        recorder,
+        spec("good", healthy.url),
         spec("gone", str(tmp_path / "does-not-exist")),
         spec("refused", "https://127.0.0.1:9/org/repo.git"),
     )
     results = {r.app: r for r in await watcher.poll_all()}
     assert results["good"].ok and results["good"].released == (healthy.head,)
     assert not results["gone"].ok and "does not appear to be a git repository" in (
-        results["gone"].reason or "")
+        results["gone"].reason or ""
+    )
     assert not results["refused"].ok and results["refused"].reason
     assert watcher.status("refused") == results["refused"]
     watcher.close()
 
 
 async def test_credentials_never_reach_events_or_logs(
-    upstream: Upstream, home: Path, monkeypatch: pytest.MonkeyPatch,
+    upstream: Upstream,
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("SHOP_TOKEN", "tok-very-secret")
     creds = Credentials(username="bot", token_env="SHOP_TOKEN")
     recorder = ListRecorder()
-    watcher = watcher_for(home, recorder, spec("shop", upstream.url, credentials=creds),
-                          spec("remote", "https://127.0.0.1:9/x.git",
-                               credentials=creds))
+    watcher = watcher_for(
+        home,
+        recorder,
+        spec("shop", upstream.url, credentials=creds),
+        spec("remote", "https://127.0.0.1:9/x.git", credentials=creds),
+    )
     caplog.set_level(logging.DEBUG)
     results = await watcher.poll_all()
     assert results[0].ok and not results[1].ok
@@ -183,8 +192,9 @@ async def test_request_poll_wakes_the_loop_before_its_interval(
     upstream: Upstream, home: Path
 ) -> None:
     recorder = ListRecorder()
-    watcher = GitWatcher(apps=[spec("shop", upstream.url)], home=home, recorder=recorder,
-                         interval=timedelta(hours=1))
+    watcher = GitWatcher(
+        apps=[spec("shop", upstream.url)], home=home, recorder=recorder, interval=timedelta(hours=1)
+    )
     task = asyncio.create_task(watcher.run(), name="test-watcher")
     try:
         await _until(lambda: watcher.status("shop") is not None)
@@ -230,13 +240,16 @@ async def test_a_kustomize_layout_renders_each_environment_through_its_overlay(
     make_upstream: Callable[[str], Upstream], home: Path
 ) -> None:
     repo = make_upstream("kust")
-    repo.commit({
-        "deploy/kustomization.yaml": "resources:\n  - base\n",
-        "deploy/base/kustomization.yaml": "resources:\n  - web.yaml\n",
-        "deploy/base/web.yaml": deployment("web"),
-        "deploy/overlays/prod/kustomization.yaml":
-            "resources:\n  - ../../base\nnamePrefix: prod-\n",
-    })
+    repo.commit(
+        {
+            "deploy/kustomization.yaml": "resources:\n  - base\n",
+            "deploy/base/kustomization.yaml": "resources:\n  - web.yaml\n",
+            "deploy/base/web.yaml": deployment("web"),
+            "deploy/overlays/prod/kustomization.yaml": (
+                "resources:\n  - ../../base\nnamePrefix: prod-\n"
+            ),
+        }
+    )
     recorder = ListRecorder()
     watcher = watcher_for(home, recorder, spec("kust", repo.url))
     assert (await watcher.poll("kust")).released == (repo.head,)
@@ -289,8 +302,9 @@ async def test_reconfigure_starts_new_apps_stops_removed_ones_and_follows_a_new_
     two.repo.git.checkout("-b", "release")
     on_release = two.commit({"deploy/web.yaml": deployment("web", "nginx:rel")})
     recorder = ListRecorder()
-    watcher = GitWatcher(apps=[spec("one", one.url)], home=home, recorder=recorder,
-                         interval=timedelta(hours=1))
+    watcher = GitWatcher(
+        apps=[spec("one", one.url)], home=home, recorder=recorder, interval=timedelta(hours=1)
+    )
     task = asyncio.create_task(watcher.run(), name="test-watcher")
     try:
         await _until(lambda: watcher.status("one") is not None)
@@ -300,8 +314,9 @@ async def test_reconfigure_starts_new_apps_stops_removed_ones_and_follows_a_new_
         moved = replace(spec("two", two.url), branch="release")
         await watcher.reconfigure([moved])
         assert watcher.apps == ("two",)
-        await _until(lambda: on_release in [
-            d["sha"] for d in recorder.of_type("two", "ReleaseCreated")])
+        await _until(
+            lambda: on_release in [d["sha"] for d in recorder.of_type("two", "ReleaseCreated")]
+        )
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -338,7 +353,9 @@ async def test_a_remote_that_never_answers_times_out_without_holding_up_the_othe
         recorder = ListRecorder()
         watcher = GitWatcher(
             apps=[spec("shop", upstream.url), spec("silent", f"http://127.0.0.1:{port}/x.git")],
-            home=home, recorder=recorder, network_timeout=timedelta(seconds=3),
+            home=home,
+            recorder=recorder,
+            network_timeout=timedelta(seconds=3),
         )
         results = {r.app: r for r in await watcher.poll_all()}
         watcher.close()

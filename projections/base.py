@@ -1,0 +1,81 @@
+"""What a projection is: a name, a version, its tables (DDL in `sql/`), and `apply`.
+
+Projections read events as raw rows (asyncpg records with `position`, `stream_id`,
+`type`, `schema_version`, `data`, `metadata`, `recorded_at`) rather than domain objects:
+a rebuild goes through millions of them.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+import asyncpg
+
+EventRow = asyncpg.Record
+_SQL = Path(__file__).parent / "sql"
+_INDEX_MARKER = "-- indexes"
+
+
+class Projection(ABC):
+    """A read model maintained from the event log."""
+
+    #: checkpoint name; also names the DDL file `sql/<name>.sql`
+    name: ClassVar[str]
+    #: bump when the rows it would build change; start-up then rebuilds it
+    version: ClassVar[int]
+    #: tables it owns, in the order they are created
+    tables: ClassVar[tuple[str, ...]]
+
+    def table_ddl(self) -> str:
+        """CREATE TABLE statements (run before a bulk load)."""
+        return _ddl(self.name)[0]
+
+    def index_ddl(self) -> str:
+        """CREATE INDEX statements (run after a bulk load: faster than indexing per row)."""
+        return _ddl(self.name)[1]
+
+    @abstractmethod
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[EventRow]) -> None:
+        """Apply a batch of events, in order, inside the caller's transaction."""
+
+
+@cache
+def _ddl(name: str) -> tuple[str, str]:
+    text = (_SQL / f"{name}.sql").read_text(encoding="utf-8")
+    tables, _, indexes = text.partition(_INDEX_MARKER)
+    return tables, indexes
+
+
+def target_of(stream_id: str) -> tuple[str, str] | None:
+    """(app, environment) of a `target:<app>:<env>` stream, else None."""
+    if stream_id.startswith("target:"):
+        _, app, environment = stream_id.split(":", 2)
+        return app, environment
+    return None
+
+
+def app_of(stream_id: str) -> str | None:
+    """The app a stream belongs to (`app:<name>` or `target:<name>:<env>`)."""
+    if stream_id.startswith("app:"):
+        return stream_id[4:]
+    target = target_of(stream_id)
+    return target[0] if target else None
+
+
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-")
+
+
+def trace_id(metadata: dict[str, Any]) -> str | None:
+    """The trace id carried in an event's traceparent, if any."""
+    match = _TRACEPARENT.match(metadata.get("traceparent") or "")
+    return match.group(1) if match else None
+
+
+def short_type(event_type: str) -> str:
+    """`Target.PromotionRequested` → `PromotionRequested`."""
+    return event_type.rpartition(".")[2]

@@ -1,0 +1,121 @@
+"""Reads of the read models, ready for the API: plain dicts, newest first where paged."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+Row = dict[str, Any]
+
+
+async def list_targets(conn: asyncpg.Connection, app: str | None = None) -> list[Row]:
+    """Every target (of one app, when given) with its current state."""
+    rows = await conn.fetch(
+        "SELECT * FROM targets WHERE $1::text IS NULL OR app = $1 ORDER BY app, environment",
+        app,
+    )
+    return [dict(r) for r in rows]
+
+
+async def list_apps(conn: asyncpg.Connection) -> list[str]:
+    """The apps that have a target or a release."""
+    rows = await conn.fetch("SELECT app FROM targets UNION SELECT app FROM releases ORDER BY app")
+    return [r["app"] for r in rows]
+
+
+async def get_promotion(conn: asyncpg.Connection, promotion_id: str) -> Row | None:
+    """One promotion with its approvals and outcome."""
+    row = await conn.fetchrow("SELECT * FROM promotions WHERE id = $1", promotion_id)
+    return dict(row) if row else None
+
+
+async def list_promotions(
+    conn: asyncpg.Connection, app: str, environment: str | None = None, *, limit: int = 50
+) -> list[Row]:
+    """The latest promotions of an app (or one of its targets)."""
+    rows = await conn.fetch(
+        "SELECT * FROM promotions WHERE app = $1 AND ($2::text IS NULL OR environment = $2)"
+        " ORDER BY requested_at DESC LIMIT $3",
+        app,
+        environment,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def list_releases(
+    conn: asyncpg.Connection, app: str, *, limit: int = 50, before_number: int | None = None
+) -> list[Row]:
+    """An app's releases, newest first; page with `before_number`."""
+    rows = await conn.fetch(
+        "SELECT * FROM releases WHERE app = $1 AND ($2::int IS NULL OR number < $2)"
+        " ORDER BY number DESC LIMIT $3",
+        app,
+        before_number,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def release_lineage(conn: asyncpg.Connection, app: str, sha: str) -> Row | None:
+    """A release and where it went: per environment, when, by whom, approvals, soak, rollback.
+
+    `sha` may be a unique prefix of at least 7 characters.
+    """
+    matches = await conn.fetch(
+        "SELECT * FROM releases WHERE app = $1 AND sha LIKE $2 || '%' LIMIT 2",
+        app,
+        sha if len(sha) >= 7 else sha + "\x00",
+    )
+    if len(matches) != 1:
+        return None
+    release = dict(matches[0])
+    environments = await conn.fetch(
+        "SELECT * FROM release_environments WHERE app = $1 AND sha = $2 ORDER BY requested_at",
+        app,
+        release["sha"],
+    )
+    release["environments"] = [dict(r) for r in environments]
+    return release
+
+
+async def audit_page(
+    conn: asyncpg.Connection,
+    *,
+    app: str | None = None,
+    environment: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_position: int | None = None,
+    after_position: int | None = None,
+    limit: int = 50,
+) -> list[Row]:
+    """Audit rows matching the filters. Newest first, paged by `before_position`; with
+    `after_position` oldest first instead (for tailing)."""
+    order = "ASC" if after_position is not None else "DESC"
+    rows = await conn.fetch(
+        f"""SELECT * FROM audit
+             WHERE ($1::text IS NULL OR app = $1)
+               AND ($2::text IS NULL OR environment = $2)
+               AND ($3::text IS NULL OR actor = $3)
+               AND ($4::text IS NULL OR action = $4 OR event_type = $4)
+               AND ($5::timestamptz IS NULL OR recorded_at >= $5)
+               AND ($6::timestamptz IS NULL OR recorded_at < $6)
+               AND ($7::bigint IS NULL OR position < $7)
+               AND ($8::bigint IS NULL OR position > $8)
+             ORDER BY position {order} LIMIT $9""",
+        app,
+        environment,
+        actor,
+        action,
+        since,
+        until,
+        before_position,
+        after_position,
+        limit,
+    )
+    return [dict(r) for r in rows]

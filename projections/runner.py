@@ -1,0 +1,237 @@
+"""The projection runner: feeds new events to each projection, exactly once.
+
+Each projection runs in its own task. A step locks the projection's checkpoint row,
+reads the next batch after it, applies it and moves the checkpoint, all in one
+transaction: a crash anywhere leaves either the whole batch or none of it, and two baton
+processes never apply the same batch. Steps wake on NOTIFY and poll as a fallback. A
+failing projection records its error (position, event type, message), backs off and
+retries one event at a time until past the culprit, without stopping the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from projections.base import Projection
+from projections.catalog import all_projections
+from projections.feed import head_position, read_batch
+from projections.rebuild import rebuild
+
+log = logging.getLogger(__name__)
+_ENSURE_LOCK = 0x0BA7_0003
+NOTIFY_CHANNEL = "baton_events"
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    """Where a projection stands."""
+
+    name: str
+    version: int
+    position: int
+    head: int
+    updated_at: datetime | None
+    last_error: str | None
+
+    @property
+    def lag(self) -> int:
+        """Events in the log that the projection has not applied yet."""
+        return max(self.head - self.position, 0)
+
+
+async def projection_status(conn: asyncpg.Connection) -> list[ProjectionStatus]:
+    """Checkpoints, lag and last error of every projection."""
+    head = await head_position(conn)
+    rows = await conn.fetch(
+        "SELECT name, version, position, updated_at, last_error FROM projection_checkpoints"
+        " ORDER BY name"
+    )
+    return [
+        ProjectionStatus(
+            r["name"], r["version"], r["position"], head, r["updated_at"], r["last_error"]
+        )
+        for r in rows
+    ]
+
+
+class ProjectionRunner:
+    """Keeps projections up to date with the log."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        projections: Sequence[Projection] | None = None,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.pool = pool
+        self.projections = list(projections) if projections is not None else all_projections()
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
+        self._wake = {p.name: asyncio.Event() for p in self.projections}
+        self._advanced = asyncio.Condition()
+
+    async def ensure(self) -> list[str]:
+        """Create missing projections; rebuild those whose version changed. Returns rebuilt."""
+        async with self.pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock($1)", _ENSURE_LOCK)
+            try:
+                versions = {
+                    r["name"]: r["version"]
+                    for r in await conn.fetch("SELECT name, version FROM projection_checkpoints")
+                }
+                stale = []
+                for projection in self.projections:
+                    if projection.name not in versions:
+                        async with conn.transaction():
+                            await conn.execute(projection.table_ddl())
+                            await conn.execute(projection.index_ddl())
+                            await conn.execute(
+                                "INSERT INTO projection_checkpoints (name, version) "
+                                "VALUES ($1, $2)",
+                                projection.name,
+                                projection.version,
+                            )
+                    elif versions[projection.name] != projection.version:
+                        stale.append(projection)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", _ENSURE_LOCK)
+        if stale:
+            log.info(
+                "rebuilding projections whose version changed: %s", ", ".join(p.name for p in stale)
+            )
+            await rebuild(self.pool, stale)
+        return [p.name for p in stale]
+
+    async def step(self, projection: Projection, *, limit: int | None = None) -> int:
+        """Apply one batch; returns how many events it applied (0: caught up)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            position = await conn.fetchval(
+                "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE",
+                projection.name,
+            )
+            rows = await read_batch(conn, after=position, limit=limit or self.batch_size)
+            if not rows:
+                return 0
+            try:
+                await projection.apply(conn, rows)
+            except Exception as exc:
+                raise ProjectionFailed(projection.name, rows, exc) from exc
+            await conn.execute(
+                "UPDATE projection_checkpoints SET position = $2, updated_at = now(),"
+                " last_error = NULL, error_at = NULL WHERE name = $1",
+                projection.name,
+                rows[-1]["position"],
+            )
+        async with self._advanced:
+            self._advanced.notify_all()
+        return len(rows)
+
+    async def catch_up(self) -> int:
+        """Run every projection until it has applied the whole log; returns events applied."""
+        total = 0
+        for projection in self.projections:
+            while applied := await self.step(projection):
+                total += applied
+        return total
+
+    async def run(self) -> None:
+        """Run until cancelled: one task per projection, woken by NOTIFY or the poll."""
+        await self.ensure()
+        listener = await self.pool.acquire()
+        try:
+            await listener.add_listener(NOTIFY_CHANNEL, self._notified)
+            async with asyncio.TaskGroup() as group:
+                for projection in self.projections:
+                    group.create_task(self._loop(projection), name=f"projection-{projection.name}")
+        finally:
+            await listener.remove_listener(NOTIFY_CHANNEL, self._notified)
+            await self.pool.release(listener)
+
+    def _notified(self, *_: object) -> None:
+        for wake in self._wake.values():
+            wake.set()
+
+    async def _loop(self, projection: Projection) -> None:
+        wake = self._wake[projection.name]
+        failures = 0
+        while True:
+            wake.clear()
+            try:
+                # after a failure, one event at a time: the error then names the culprit
+                applied = await self.step(projection, limit=1 if failures else None)
+            except ProjectionFailed as failure:
+                failures += 1
+                await self._record_failure(failure)
+                delay = min(self.max_backoff, 0.2 * 2**failures) * (0.5 + random.random() / 2)
+                await asyncio.sleep(delay)
+                continue
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+                failures += 1
+                log.warning("projection %s lost its database: %s", projection.name, exc)
+                await asyncio.sleep(min(self.max_backoff, 0.2 * 2**failures))
+                continue
+            failures = 0
+            if applied:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=self.poll_interval)
+
+    async def _record_failure(self, failure: ProjectionFailed) -> None:
+        log.error("%s", failure)
+        try:
+            async with self.pool.acquire() as conn:
+                await conn.execute(
+                    "UPDATE projection_checkpoints SET last_error = $2, error_at = now()"
+                    " WHERE name = $1",
+                    failure.projection,
+                    str(failure),
+                )
+        except (OSError, asyncpg.PostgresError):
+            log.warning("could not record the failure of projection %s", failure.projection)
+
+    async def wait_for(self, position: int) -> None:
+        """Wait until every projection has applied `position` (read-your-writes).
+
+        Callers bound the wait with `asyncio.timeout`.
+        """
+
+        async def reached() -> bool:
+            async with self.pool.acquire() as conn:
+                low = await conn.fetchval(
+                    "SELECT min(position) FROM projection_checkpoints WHERE name = ANY($1)",
+                    [p.name for p in self.projections],
+                )
+            return low is not None and low >= position
+
+        while not await reached():
+            async with self._advanced:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._advanced.wait(), timeout=0.1)
+
+
+class ProjectionFailed(Exception):
+    """A projection could not apply a batch; names where."""
+
+    def __init__(self, projection: str, rows: Sequence[asyncpg.Record], cause: Exception) -> None:
+        self.projection = projection
+        first, last = rows[0], rows[-1]
+        where = (
+            f"position {first['position']} ({first['type']})"
+            if len(rows) == 1
+            else f"positions {first['position']}-{last['position']} (from {first['type']})"
+        )
+        super().__init__(
+            f"projection {projection} failed at {where}: {type(cause).__name__}: {cause}"
+        )

@@ -1,0 +1,131 @@
+"""What the read models answer after a release walks the pipeline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+import pytest
+from storyline import Story
+
+from projections import queries, timetravel
+from projections.runner import ProjectionRunner, projection_status
+
+pytestmark = pytest.mark.store
+
+
+async def test_targets_show_what_should_run_and_what_runs_everywhere(
+    story: Story, runner: ProjectionRunner, pool: asyncpg.Pool
+) -> None:
+    ids = await story.walk()
+    await runner.catch_up()
+    async with pool.acquire() as conn:
+        targets = {t["environment"]: t for t in await queries.list_targets(conn, "web")}
+    assert set(targets) == {"dev", "staging", "prod"}
+    prod = targets["prod"]
+    assert (prod["desired_release"], prod["applied_release"]) == (ids["r1"], ids["r1"])
+    assert (prod["health"], prod["sync_status"]) == ("Healthy", "Synced")
+    assert prod["last_verified_release"] == ids["r1"]
+    assert prod["last_actor"] == "applier"
+    dev = targets["dev"]
+    assert dev["desired_release"] == ids["r1"], "dev was rolled back to release 1"
+    assert dev["promotion_phase"] == "completed"
+
+
+async def test_a_promotion_records_who_asked_and_who_approved(
+    story: Story, runner: ProjectionRunner, pool: asyncpg.Pool
+) -> None:
+    ids = await story.walk()
+    await runner.catch_up()
+    async with pool.acquire() as conn:
+        promotion = await queries.get_promotion(conn, ids["prod_promotion"])
+    assert promotion is not None
+    assert promotion["requested_by"] == "alice"
+    assert [a["by"] for a in promotion["approvals"]] == ["bob"]
+    assert promotion["approvals"][0]["comment"] == "lgtm"
+    assert (promotion["phase"], promotion["outcome"]) == ("completed", "verified")
+
+
+async def test_lineage_tells_where_a_release_went_and_where_it_was_rolled_back(
+    story: Story, runner: ProjectionRunner, pool: asyncpg.Pool
+) -> None:
+    ids = await story.walk()
+    await runner.catch_up()
+    async with pool.acquire() as conn:
+        first = await queries.release_lineage(conn, "web", ids["r1"][:10])
+        second = await queries.release_lineage(conn, "web", ids["r2"])
+        releases = await queries.list_releases(conn, "web", limit=1)
+    assert first is not None and second is not None
+    reached = {e["environment"]: e for e in first["environments"]}
+    assert set(reached) == {"dev", "staging", "prod"}
+    assert [a["by"] for a in reached["prod"]["approvals"]] == ["bob"]
+    assert reached["prod"]["verified_at"] is not None
+    assert reached["prod"]["soak_seconds"] >= 0
+    (dev,) = second["environments"]
+    assert dev["outcome"] == "Degraded after sync"
+    assert dev["rolled_back_by"] == "baton"
+    assert dev["rolled_back_reason"] == "auto-rollback: Degraded"
+    assert [r["number"] for r in releases] == [2]
+
+
+async def test_the_audit_reads_as_sentences_and_filters_by_target_and_actor(
+    story: Story, runner: ProjectionRunner, pool: asyncpg.Pool
+) -> None:
+    await story.walk()
+    await runner.catch_up()
+    async with pool.acquire() as conn:
+        prod = await queries.audit_page(conn, app="web", environment="prod", limit=100)
+        bob = await queries.audit_page(conn, actor="bob")
+        page = await queries.audit_page(conn, limit=3)
+        older = await queries.audit_page(conn, limit=3, before_position=page[-1]["position"])
+        head = await conn.fetchval("SELECT position FROM event_head")
+    assert all(r["environment"] == "prod" for r in prod)
+    assert [r["action"] for r in bob] == ["PromotionStarted", "PromotionApproved"]
+    assert bob[1]["summary"].startswith("bob approved ")
+    assert [r["position"] for r in page + older] == list(range(head, head - 6, -1))
+
+
+async def test_time_travel_answers_what_ran_where_at_any_moment(
+    story: Story, runner: ProjectionRunner, pool: asyncpg.Pool
+) -> None:
+    ids = await story.walk()
+    await runner.catch_up()
+    async with pool.acquire() as conn:
+        synced_r2 = await conn.fetchval(
+            "SELECT position FROM events WHERE type = 'Target.ReleaseSynced'"
+            " AND data->>'release' = $1",
+            ids["r2"],
+        )
+        at_r2 = await timetravel.state_as_of(conn, position=synced_r2)
+        now = await timetravel.state_as_of(conn, position=10**9)
+        start = await conn.fetchval("SELECT min(recorded_at) FROM events")
+        end = await conn.fetchval("SELECT max(recorded_at) FROM events")
+        diff = await timetravel.state_diff(conn, from_=start - timedelta(seconds=1), to=end)
+        changes = await timetravel.changes_between(
+            conn, since=start - timedelta(seconds=1), until=end
+        )
+    dev_then = next(r for r in at_r2 if r["environment"] == "dev")
+    assert dev_then["applied_release"] == ids["r2"]
+    dev_now = next(r for r in now if r["environment"] == "dev")
+    assert dev_now["applied_release"] == ids["r1"]
+    assert {(d["environment"], d["field"]) for d in diff} == {
+        (env, f)
+        for env in ("dev", "staging", "prod")
+        for f in ("desired_release", "applied_release")
+    }
+    assert [
+        c["release"] for c in changes if c["environment"] == "dev" and c["kind"] == "desired"
+    ] == [ids["r1"], ids["r2"], ids["r1"]]
+
+
+async def test_status_shows_checkpoints_and_lag(
+    story: Story, runner: ProjectionRunner, pool: asyncpg.Pool
+) -> None:
+    await story.walk()
+    async with pool.acquire() as conn:
+        before = {s.name: s.lag for s in await projection_status(conn)}
+        await runner.catch_up()
+        after = {s.name: s.lag for s in await projection_status(conn)}
+    head = await story.store.head_position()
+    assert before == {"audit": head, "history": head, "state": head}
+    assert after == {"audit": 0, "history": 0, "state": 0}
