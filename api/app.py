@@ -17,7 +17,8 @@ from api.errors import problem_middleware
 from api.guard import auth_middleware
 from api.idempotency import idempotency_middleware
 from api.jobs import JobRegistry
-from api.keys import CONFIG, DATABASE, IDEMPOTENCY, JOBS, PROMOTIONS, RUNNER
+from api.keys import CONFIG, DATABASE, IDEMPOTENCY, JOBS, PIPELINES, PROMOTIONS, RUNNER
+from api.pipelines import PipelineCache
 from api.reads import projections_ctx
 from api.routes import setup_routes
 from engine.promotions import Promotions
@@ -32,6 +33,7 @@ def _database_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterat
         async with open_database(settings, max_size=app[CONFIG].pool_size) as db:
             app[DATABASE] = db
             app[PROMOTIONS] = Promotions(Repository(db.store))
+            app[PIPELINES] = PipelineCache(app[PROMOTIONS])
             app[IDEMPOTENCY] = IdempotencyKeys(db.store.pool)
             yield
 

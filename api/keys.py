@@ -12,6 +12,7 @@ from aiohttp import web
 from api.auth import Principal
 from api.config import ApiConfig
 from api.jobs import JobRegistry
+from api.pipelines import PipelineCache
 from engine.promotions import Promotions
 from engine.runtime import Database
 from engine.store.idempotency import IdempotencyKeys
@@ -21,6 +22,7 @@ DATABASE = web.AppKey("database", Database)
 PROMOTIONS = web.AppKey("promotions", Promotions)
 IDEMPOTENCY = web.AppKey("idempotency", IdempotencyKeys)
 JOBS = web.AppKey("jobs", JobRegistry)
+PIPELINES = web.AppKey("pipelines", PipelineCache)
 #: the projection runner, when this process runs one (typed loosely: projections is optional)
 RUNNER = web.AppKey("runner", Any)
 

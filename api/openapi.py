@@ -212,7 +212,7 @@ def _op(op_id: str, summary: str, tag: str, responses: dict[str, Any], *,
 
 _LOCATION = {"headers": {"Location": {"schema": {"type": "string"},
                                       "description": "the promotion's URL"}}}
-_POSITION = {"type": "integer", "minimum": 0}
+_POSITION = {"type": "integer", "minimum": 0, "maximum": 2**62}
 _MOMENT = {"type": "string", "description": "an RFC 3339 time, or a log position"}
 _NAME = {"type": "string", "pattern": schemas.NAME_PATTERN}
 
@@ -251,7 +251,8 @@ def _paths() -> dict[str, Any]:
             parameters=[_path("app", "the app's name"),
                         _query("limit", {"type": "integer", "minimum": 1, "maximum": 200},
                                "page size"),
-                        _query("before", {"type": "integer", "minimum": 1},
+                        _query("before", {"type": "integer", "minimum": 1,
+                                          "maximum": 2**31 - 1},
                                "release number to page back from (`next_before`)")])},
         "/apps/{app}/releases/{sha}": {"get": _op(
             "get_release", "A release's lineage: where it went, when, approvals, rollbacks",

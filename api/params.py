@@ -6,6 +6,7 @@ taken as UTC); positions are log positions (non-negative integers).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,6 +15,7 @@ from aiohttp import web
 from api.errors import Problem
 
 MAX_POSITION = 2**62
+MAX_NUMBER = 2**31 - 1  # release numbers are int4 in the read model
 
 
 def invalid(field: str, message: str) -> Problem:
@@ -86,3 +88,16 @@ def moment(request: web.Request, name: str, *, required: bool) -> Moment | None:
             raise invalid(name, "position out of range")
         return Moment(position=int(raw))
     return Moment(at=parse_time(value, name))
+
+
+def path_part(request: web.Request, name: str, pattern: re.Pattern[str], what: str) -> str:
+    """A path parameter; one that cannot name anything (bad shape, NUL) is a 404 up front."""
+    value = request.match_info[name]
+    if not pattern.fullmatch(value):
+        raise Problem(404, "not-found", f"{what} not found", detail=f"there is no {what} {value!r}")
+    return value
+
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+SHA = re.compile(r"[0-9a-f]{7,64}")
+ID = re.compile(r"[!-~]{1,200}")  # printable ASCII, no spaces: ids baton or clients make

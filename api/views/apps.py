@@ -25,7 +25,7 @@ async def list_apps(request: web.Request) -> web.Response:
 async def get_app(request: web.Request) -> web.Response:
     """GET /apps/{app}: one app's pipeline."""
     require(request, Role.VIEWER)
-    name = request.match_info["app"]
+    name = params.path_part(request, "app", params.NAME, "app")
     found = await reads.app(request.app, name)
     if found is None:
         raise not_found("app", f"there is no app {name}")
@@ -35,9 +35,9 @@ async def get_app(request: web.Request) -> web.Response:
 async def list_releases(request: web.Request) -> web.Response:
     """GET /apps/{app}/releases?limit=&before=: newest first, paged by release number."""
     require(request, Role.VIEWER)
-    name = request.match_info["app"]
+    name = params.path_part(request, "app", params.NAME, "app")
     limit = params.integer(request, "limit", default=20, low=1, high=200)
-    before = params.integer(request, "before", low=1)
+    before = params.integer(request, "before", low=1, high=params.MAX_NUMBER)
     assert limit is not None
     page = await reads.releases(request.app, name, limit=limit, before=before)
     if page is None:
@@ -48,7 +48,8 @@ async def list_releases(request: web.Request) -> web.Response:
 async def get_release(request: web.Request) -> web.Response:
     """GET /apps/{app}/releases/{sha}: where the release went, when, and with whose yes."""
     require(request, Role.VIEWER)
-    name, sha = request.match_info["app"], request.match_info["sha"]
+    name = params.path_part(request, "app", params.NAME, "app")
+    sha = params.path_part(request, "sha", params.SHA, "release")
     found = await reads.lineage(request.app, name, sha)
     if found is None:
         raise not_found("release", f"app {name} has no release {sha}")

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from api import reads
+from api import params, reads
 from api.auth import Role
 from api.context import metadata_for
 from api.errors import Problem, not_found
@@ -86,7 +86,7 @@ async def create_rollback(request: web.Request) -> web.Response:
 
 async def get_promotion(request: web.Request) -> web.Response:
     """GET /promotions/{id}: one promotion, from the read model or (just created) the log."""
-    promotion_id = request.match_info["promotion_id"]
+    promotion_id = params.path_part(request, "promotion_id", params.ID, "promotion")
     found = await reads.promotion(request.app, promotion_id)
     if found is None:
         raise not_found("promotion", f"there is no promotion {promotion_id}")
@@ -101,7 +101,7 @@ async def _current(request: web.Request, promotion_id: str, target: Target) -> w
 
 async def approve_promotion(request: web.Request) -> web.Response:
     """POST /promotions/{id}/approve: one approval, by someone other than the requester."""
-    promotion_id = request.match_info["promotion_id"]
+    promotion_id = params.path_part(request, "promotion_id", params.ID, "promotion")
     body = await read_body(request, ApprovalBody)
     app, environment = await request.app[PROMOTIONS].locate(promotion_id)
     require(request, Role.APPROVER, environment)
@@ -113,7 +113,7 @@ async def approve_promotion(request: web.Request) -> web.Response:
 
 async def reject_promotion(request: web.Request) -> web.Response:
     """POST /promotions/{id}/reject: refuse a promotion that awaits approval."""
-    promotion_id = request.match_info["promotion_id"]
+    promotion_id = params.path_part(request, "promotion_id", params.ID, "promotion")
     body = await read_body(request, DecisionBody)
     app, environment = await request.app[PROMOTIONS].locate(promotion_id)
     require(request, Role.APPROVER, environment)
@@ -125,7 +125,7 @@ async def reject_promotion(request: web.Request) -> web.Response:
 
 async def cancel_promotion(request: web.Request) -> web.Response:
     """POST /promotions/{id}/cancel: withdraw a promotion before it starts."""
-    promotion_id = request.match_info["promotion_id"]
+    promotion_id = params.path_part(request, "promotion_id", params.ID, "promotion")
     body = await read_body(request, DecisionBody)
     app, environment = await request.app[PROMOTIONS].locate(promotion_id)
     require(request, Role.PROMOTER, environment)
