@@ -4,6 +4,7 @@ own Postgres database, with one token per role and an app whose pipeline is dev 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from api.app import init_app
 from api.auth import Grant, Role, TokenBook
 from api.config import ApiConfig
-from api.keys import PROMOTIONS
+from api.keys import PROMOTIONS, RUNNER
 from engine.domain.enums import Health
 from engine.domain.target import Target
 from engine.promotions import Promotions
@@ -94,6 +95,13 @@ class Api:
         return await self.post("/promotions", {"app": "web", "environment": env,
                                                "release": release, **body}, as_=as_,
                                headers=headers)
+
+    async def caught_up(self) -> None:
+        """Wait until the read models have applied the whole log."""
+        runner = self.client.app[RUNNER]  # type: ignore[index]
+        head = await self.promotions.repository.store.head_position()
+        async with asyncio.timeout(10):
+            await runner.wait_for(head)
 
     async def verify_in(self, env: str, sha: str) -> None:
         """Play the applier: the release synced, is healthy, and is verified."""
