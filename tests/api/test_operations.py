@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 
 from api.config import ApiConfig
+from api.gitpoll import normalise
 from tests.api.conftest import WEBHOOK_SECRET, Api, api_config, problem
 
 PUSH = {"ref": "refs/heads/main",
@@ -86,3 +87,11 @@ async def test_without_a_watcher_the_webhook_answers_with_nothing_triggered(
     response = await api.post("/webhooks/git", as_=None, data=raw, headers=_signed(raw))
     assert response.status == 202
     assert (await response.json())["triggered"] == []
+
+
+@pytest.mark.parametrize("url", [
+    "https://github.com/org/web.git", "https://GitHub.com/org/web", "git@github.com:org/web.git",
+    "ssh://git@github.com/org/web.git", "https://user:pw@github.com/org/web/",
+])
+def test_the_forms_of_one_repository_url_compare_equal(url: str) -> None:
+    assert normalise(url) == "github.com/org/web"
