@@ -16,7 +16,7 @@ def main() -> None:
     logging.basicConfig(level=os.environ.get("BATON_LOG_LEVEL", "INFO"))
     host = os.environ.get("BATON_API_HOST", "127.0.0.1")
     port = int(os.environ.get("BATON_API_PORT", "8080"))
-    web.run_app(init_app(), host=host, port=port, access_log=None)
+    web.run_app(init_app(), host=host, port=port, access_log=None, print=None)
 
 
 if __name__ == "__main__":

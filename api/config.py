@@ -45,4 +45,5 @@ class ApiConfig:
             webhook_secret=env.get("BATON_WEBHOOK_SECRET") or None,
             ready_max_lag=int(env.get("BATON_READY_MAX_LAG", "1000")),
             run_projections=env.get("BATON_API_PROJECTIONS", "1") not in ("0", "false", "no"),
+            pool_size=int(env.get("BATON_API_POOL_SIZE", "20")),
         )
