@@ -11,7 +11,7 @@ from aiohttp import web
 from api import params, reads
 from api.auth import Role
 from api.guard import require
-from api.render import dumps, json_response
+from api.render import dump_bytes, json_response
 
 NDJSON = "application/x-ndjson"
 
@@ -47,7 +47,7 @@ async def _stream_ndjson(
     response = web.StreamResponse(headers={"Content-Type": NDJSON})
     await response.prepare(request)
     async for item in reads.iter_events(request.app, filters, before=before, after=after):
-        await response.write(dumps(item).encode() + b"\n")
+        await response.write(dump_bytes(item) + b"\n")
     await response.write_eof()
     return response
 
