@@ -8,7 +8,7 @@ connection from the application's pool and returns JSON-ready dicts.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -22,6 +22,7 @@ from api.render import promotion_json
 from engine.domain import errors
 from engine.domain.enums import Health, PromotionPhase, SyncStatus
 from engine.domain.pipeline import EnvironmentSpec
+from engine.store.database import create_pool
 from projections import catalog, queries, timetravel
 from projections.base import Projection
 from projections.rebuild import rebuild
@@ -29,7 +30,10 @@ from projections.runner import ProjectionRunner
 from projections.runner import projection_status as runner_status
 
 Row = dict[str, Any]
+log = logging.getLogger(__name__)
 _NDJSON_PAGE = 1000
+_RUNNER_POOL = 6  # one listener, one per projection, room for a rebuild
+_STOP_TIMEOUT_S = 5.0
 
 
 async def promotion(app: web.Application, promotion_id: str) -> dict[str, Any] | None:
@@ -254,21 +258,36 @@ async def projection_status(app: web.Application) -> dict[str, Any]:
 
 
 async def projections_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Run the projection runner in this process when configured to."""
+    """Run the projection runner in this process when configured to.
+
+    The runner gets a small pool of its own, so that stopping it can never hold up the
+    API's pool: it is asked to stop, given a few seconds, and its pool closed regardless.
+    """
     if not app[CONFIG].run_projections:
         app[RUNNER] = None
         yield
         return
-    runner = ProjectionRunner(app[DATABASE].store.pool, poll_interval=0.5)
-    await runner.ensure()
+    pool = await create_pool(app[DATABASE].url, min_size=1, max_size=_RUNNER_POOL)
+    runner = ProjectionRunner(pool, poll_interval=0.5)
+    try:
+        await runner.ensure()
+    except BaseException:
+        await pool.close()
+        raise
     app[RUNNER] = runner
     task = asyncio.create_task(runner.run(), name="projection-runner")
     try:
         yield
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        done, _ = await asyncio.wait({task}, timeout=_STOP_TIMEOUT_S)
+        if done and not task.cancelled() and task.exception() is not None:
+            log.warning("the projection runner failed while stopping: %s", task.exception())
+        if not done:
+            log.warning("the projection runner did not stop within %ss", _STOP_TIMEOUT_S)
+            pool.terminate()
+        else:
+            await pool.close()
 
 
 def _conn(app: web.Application) -> Any:
