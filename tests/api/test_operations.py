@@ -7,6 +7,7 @@ import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +96,20 @@ async def test_without_a_watcher_the_webhook_answers_with_nothing_triggered(
 ])
 def test_the_forms_of_one_repository_url_compare_equal(url: str) -> None:
     assert normalise(url) == "github.com/org/web"
+
+
+async def test_readyz_is_503_while_the_read_models_are_missing(
+    database_url: str, tmp_path: Path
+) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from api.app import init_app
+    from engine.settings import Settings
+
+    settings = Settings(database_url=database_url, home=tmp_path, environments_dir=tmp_path)
+    app = init_app(settings=settings, config=replace(api_config(), run_projections=False))
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get("/api/v1/readyz")
+        body = await response.json()
+    assert response.status == 503
+    assert body["checks"]["database"]["ok"] and not body["checks"]["projections"]["ok"]

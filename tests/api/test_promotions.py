@@ -231,3 +231,38 @@ async def test_an_unknown_promotion_is_404(api: Api) -> None:
     await problem(await api.get("/promotions/nope"), 404)
     await problem(await api.post("/promotions/nope/approve", as_="approver"), 404,
                   "unknown-promotion")
+
+
+async def test_promoting_what_the_target_already_runs_is_refused(api: Api) -> None:
+    await api.promote("dev")
+    await api.verify_in("dev", SHA1)
+    await problem(await api.promote("dev"), 409, "already-desired")
+
+
+async def test_promoting_from_an_environment_with_nothing_verified_is_refused(api: Api) -> None:
+    response = await api.post("/promotions", {"app": "web", "environment": "staging",
+                                              "from_environment": "dev"}, as_="dev")
+    body = await problem(response, 409, "no-verified-release")
+    assert body["field"] == "from_environment"
+
+
+async def test_two_approvals_must_come_from_two_people(api: Api) -> None:
+    from datetime import UTC, datetime
+
+    from engine.store import EventMetadata
+
+    meta = EventMetadata(actor="t")
+    config = {"environments": [{"name": "prod", "policy": {"approvals": 2}}]}
+    await api.promotions.register_app("bank", config, metadata=meta)
+    await api.promotions.create_release("bank", sha=SHA1, digest="d" * 64, message="m",
+                                        author="a", committed_at=datetime.now(UTC),
+                                        metadata=meta)
+    created = await api.post("/promotions", {"app": "bank", "environment": "prod",
+                                             "release": SHA1}, as_="release-manager")
+    promotion = await created.json()
+    first = await api.post(f"/promotions/{promotion['id']}/approve", as_="approver")
+    assert (await first.json())["phase"] == "awaiting_approval"
+    twice = await api.post(f"/promotions/{promotion['id']}/approve", as_="approver")
+    await problem(twice, 409, "already-approved")
+    second = await api.post(f"/promotions/{promotion['id']}/approve", as_="lead")
+    assert (await second.json())["phase"] == "started"
