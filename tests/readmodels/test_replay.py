@@ -33,11 +33,11 @@ async def test_a_rebuild_equals_the_live_model_and_is_deterministic(
     report = await verify(pool, all_projections())
     assert report.ok, report.differences
     async with pool.acquire() as conn:
-        before = await conn.fetch("SELECT * FROM release_environments ORDER BY app, sha")
+        before = await conn.fetch("SELECT * FROM release_environments ORDER BY app, sha, environment")
     await rebuild(pool, all_projections())
     await rebuild(pool, all_projections())
     async with pool.acquire() as conn:
-        after = await conn.fetch("SELECT * FROM release_environments ORDER BY app, sha")
+        after = await conn.fetch("SELECT * FROM release_environments ORDER BY app, sha, environment")
     assert [dict(r) for r in before] == [dict(r) for r in after]
     assert (await verify(pool, all_projections())).ok
 
