@@ -76,7 +76,7 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "Target.ReleaseRolledBack": lambda d: (
         f"rolled back {_short(d.get('release'))} ({d.get('promotion_id')})"
     ),
-    "Target.ReleaseSynced": lambda d: (
+    "Target.SyncSucceeded": lambda d: (
         f"applied {_short(d.get('release'))} (sync {d.get('sync_id')})"
     ),
     "Target.HealthChanged": lambda d: (

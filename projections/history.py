@@ -1,7 +1,7 @@
 """The `history` projection: periods of desired and applied releases (`sql/history.sql`).
 
 A period opens when a target's desired release changes (PromotionStarted) or its applied
-release changes (ReleaseSynced to another release), and closes when the next one opens.
+release changes (SyncSucceeded to another release), and closes when the next one opens.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ COLUMNS = (
     "actor",
     "promotion_id",
 )
-_KIND_OF = {"Target.PromotionStarted": "desired", "Target.ReleaseSynced": "applied"}
+_KIND_OF = {"Target.PromotionStarted": "desired", "Target.SyncSucceeded": "applied"}
 
 
 class HistoryProjection(Projection):

@@ -113,7 +113,7 @@ class _Batch:
             "Target.PolicyOverridden": self.overridden,
             "Target.PromotionApproved": self.approved,
             "Target.PromotionStarted": self.started,
-            "Target.ReleaseSynced": self.synced,
+            "Target.SyncSucceeded": self.synced,
             "Target.HealthChanged": self.health_changed,
             "Target.PromotionVerified": self.verified,
             "Target.ReleaseRolledBack": self.rolled_back,

@@ -92,7 +92,7 @@ async def test_time_travel_answers_what_ran_where_at_any_moment(
     await runner.catch_up()
     async with pool.acquire() as conn:
         synced_r2 = await conn.fetchval(
-            "SELECT position FROM events WHERE type = 'Target.ReleaseSynced'"
+            "SELECT position FROM events WHERE type = 'Target.SyncSucceeded'"
             " AND data->>'release' = $1",
             ids["r2"],
         )

@@ -23,6 +23,7 @@ from projections.runner import ProjectionRunner, projection_status
 from projections.state import StateProjection
 
 pytestmark = pytest.mark.store
+LINEAGE = "SELECT * FROM release_environments ORDER BY app, sha, environment"
 
 
 async def test_a_rebuild_equals_the_live_model_and_is_deterministic(
@@ -33,11 +34,11 @@ async def test_a_rebuild_equals_the_live_model_and_is_deterministic(
     report = await verify(pool, all_projections())
     assert report.ok, report.differences
     async with pool.acquire() as conn:
-        before = await conn.fetch("SELECT * FROM release_environments ORDER BY app, sha, environment")
+        before = await conn.fetch(LINEAGE)
     await rebuild(pool, all_projections())
     await rebuild(pool, all_projections())
     async with pool.acquire() as conn:
-        after = await conn.fetch("SELECT * FROM release_environments ORDER BY app, sha, environment")
+        after = await conn.fetch(LINEAGE)
     assert [dict(r) for r in before] == [dict(r) for r in after]
     assert (await verify(pool, all_projections())).ok
 
