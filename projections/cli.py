@@ -20,8 +20,12 @@ console = Console()
 
 @click.command()
 @click.option("--projection", "names", multiple=True, help="Only this projection (repeatable).")
-@click.option("--verify", "check", is_flag=True,
-              help="Rebuild into scratch tables and report differences from the live ones.")
+@click.option(
+    "--verify",
+    "check",
+    is_flag=True,
+    help="Rebuild into scratch tables and report differences from the live ones.",
+)
 def replay(names: tuple[str, ...], check: bool) -> None:
     """Rebuild projections from the whole event log, swapping them in atomically."""
     try:

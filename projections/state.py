@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import asyncpg
 
 from engine.domain.enums import Health, PromotionPhase, SyncStatus
-from projections.base import EventRow, Projection, target_of, trace_id
+from projections.base import EventRow, RowProjection, target_of, trace_id
 from projections.rows import KeyedRows, Row
 
 TARGET_COLUMNS = (
@@ -93,6 +93,10 @@ _FINISHED = {
 }
 
 
+# an event with the target its stream belongs to (None for app streams)
+Located = tuple[EventRow, tuple[str, str] | None]
+
+
 def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -123,23 +127,23 @@ class _Batch:
     def all(self) -> tuple[KeyedRows, ...]:
         return (self.targets, self.promotions, self.releases, self.lineage)
 
-    async def prefetch(self, conn: asyncpg.Connection, events: Sequence[EventRow]) -> None:
+    async def prefetch(self, conn: asyncpg.Connection, events: Sequence[Located]) -> None:
         """Load every existing row the batch will touch, in a few queries."""
-        targets, promotions = set(), set()
-        for e in events:
-            if (t := target_of(e["stream_id"])) is not None:
-                targets.add(t)
-                if (pid := e["data"].get("promotion_id")) is not None:
-                    promotions.add((pid,))
+        targets = {t for _, t in events if t is not None}
+        promotions = {
+            (pid,)
+            for e, t in events
+            if t is not None and (pid := e["data"].get("promotion_id")) is not None
+        }
         await self.targets.load(conn, targets)
         await self.promotions.load(conn, promotions)
         lineage = set()
-        for e in events:
-            t = target_of(e["stream_id"])
+        for e, t in events:
             if t is None:
                 continue
-            release = e["data"].get("release")
-            if release is None and (pid := e["data"].get("promotion_id")) is not None:
+            data = e["data"]
+            release = data.get("release")
+            if release is None and (pid := data.get("promotion_id")) is not None:
                 promotion = self.promotions.get((pid,))
                 release = promotion["release"] if promotion else None
             if release is not None:
@@ -306,25 +310,26 @@ class _Batch:
             rolled_back_reason=rollback["reason"] if rollback else None,
         )
 
-    def apply(self, events: Sequence[EventRow]) -> None:
+    def apply(self, events: Sequence[Located]) -> None:
         """Run every event through its handler."""
-        for e in events:
+        last: dict[tuple[str, str], EventRow] = {}
+        for e, t in events:
             kind = e["type"]
-            if kind == "App.ReleaseCreated":
-                self.release_created(e)
-                continue
-            t = target_of(e["stream_id"])
             if t is None:
+                if kind == "App.ReleaseCreated":
+                    self.release_created(e)
                 continue
             target = self.targets.get(t) or self.targets.put(_new_target(*t, e))
+            last[t] = e
+            handler = self.handlers.get(kind)
+            if handler is not None:
+                handler(e, t[0], t[1], target)
+        for t, e in last.items():
             self.targets.touch(t).update(
                 last_position=e["position"],
                 last_changed_at=e["recorded_at"],
                 last_actor=e["metadata"].get("actor", ""),
             )
-            handler = self.handlers.get(kind)
-            if handler is not None:
-                handler(e, t[0], t[1], target)
 
     def release_created(self, e: EventRow) -> None:
         d: dict[str, Any] = e["data"]
@@ -361,9 +366,10 @@ def _new_target(app: str, environment: str, e: EventRow) -> Row:
     }
 
 
-class StateProjection(Projection):
+class StateProjection(RowProjection):
     """Targets, promotions, releases and lineage."""
 
+    rows_wanted: ClassVar[str | None] = "stream_id LIKE 'target:%' OR type = 'App.ReleaseCreated'"
     name: ClassVar[str] = "state"
     version: ClassVar[int] = 1
     tables: ClassVar[tuple[str, ...]] = (
@@ -375,8 +381,9 @@ class StateProjection(Projection):
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[EventRow]) -> None:
         """Prefetch the rows the batch touches, run the handlers, write back."""
+        located = [(e, target_of(e["stream_id"])) for e in events]
         batch = _Batch()
-        await batch.prefetch(conn, events)
-        batch.apply(events)
+        await batch.prefetch(conn, located)
+        batch.apply(located)
         for rows in batch.all():
             await rows.flush(conn)

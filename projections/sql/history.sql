@@ -17,7 +17,10 @@ CREATE TABLE target_history (
     PRIMARY KEY (app, environment, kind, from_position)
 );
 
+-- each batch looks up the open periods, so this index exists while loading too
+CREATE INDEX target_history_open ON target_history (app, environment, kind)
+    WHERE to_position IS NULL;
+
 -- indexes
 CREATE INDEX target_history_period ON target_history USING gist (period);
 CREATE INDEX target_history_positions ON target_history USING gist (positions);
-CREATE INDEX target_history_open ON target_history (app, environment, kind) WHERE to_position IS NULL;

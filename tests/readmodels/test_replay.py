@@ -75,8 +75,8 @@ class Gate:
 class GatedAudit(AuditProjection):
     gate: ClassVar[Gate | None] = None
 
-    async def apply(self, conn: asyncpg.Connection, events: Sequence[EventRow]) -> None:
-        await super().apply(conn, events)
+    async def apply_range(self, conn: asyncpg.Connection, after: int, upto: int) -> None:
+        await super().apply_range(conn, after, upto)
         if self.gate is not None:
             self.gate.entered.set()
             await self.gate.release.wait()
