@@ -15,7 +15,7 @@ from projections.base import RangeProjection
 
 # A change that repeats the release already current is no period: comparing with the
 # previous change in the batch (or the open period) is enough, because a repeated change
-# carries the same release as the current one.
+# carries the same release as the current one. The big table only ever gets inserts.
 _APPLY = """
 WITH changes AS (
     SELECT split_part(stream_id, ':', 2) AS app, split_part(stream_id, ':', 3) AS environment,
@@ -26,36 +26,41 @@ WITH changes AS (
      WHERE position > $1 AND position <= $2
        AND type IN ('Target.PromotionStarted', 'Target.SyncSucceeded')
 ),
-current AS (
-    SELECT h.app, h.environment, h.kind, h.release
-      FROM target_history h
-      JOIN (SELECT DISTINCT app, environment, kind FROM changes) c
-        USING (app, environment, kind)
-     WHERE h.to_position IS NULL
-),
 effective AS (
     SELECT c.*
       FROM (SELECT *, lag(release) OVER w AS previous
               FROM changes WINDOW w AS (PARTITION BY app, environment, kind ORDER BY position)
            ) c
-      LEFT JOIN current o USING (app, environment, kind)
+      LEFT JOIN target_history_open o USING (app, environment, kind)
      WHERE c.release IS DISTINCT FROM coalesce(c.previous, o.release)
 ),
-closed AS (
-    UPDATE target_history h
-       SET valid_to = f.recorded_at, to_position = f.position
-      FROM (SELECT DISTINCT ON (app, environment, kind) app, environment, kind, recorded_at,
-                   position
-              FROM effective ORDER BY app, environment, kind, position) f
-     WHERE h.app = f.app AND h.environment = f.environment AND h.kind = f.kind
-       AND h.to_position IS NULL
+periods AS (
+    SELECT *, lead(recorded_at) OVER w AS valid_to, lead(position) OVER w AS to_position
+      FROM effective WINDOW w AS (PARTITION BY app, environment, kind ORDER BY position)
+),
+firsts AS (
+    SELECT DISTINCT ON (app, environment, kind) app, environment, kind, recorded_at, position
+      FROM effective ORDER BY app, environment, kind, position
+),
+ended AS (
+    INSERT INTO target_history (app, environment, kind, release, valid_from, valid_to,
+                                from_position, to_position, actor, promotion_id)
+    SELECT o.app, o.environment, o.kind, o.release, o.valid_from, f.recorded_at,
+           o.from_position, f.position, o.actor, o.promotion_id
+      FROM target_history_open o JOIN firsts f USING (app, environment, kind)
+    UNION ALL
+    SELECT app, environment, kind, release, recorded_at, valid_to, position, to_position,
+           actor, promotion_id
+      FROM periods WHERE to_position IS NOT NULL
 )
-INSERT INTO target_history (app, environment, kind, release, valid_from, valid_to,
-                            from_position, to_position, actor, promotion_id)
-SELECT app, environment, kind, release, recorded_at,
-       lead(recorded_at) OVER w, position, lead(position) OVER w, actor, promotion_id
-  FROM effective
-WINDOW w AS (PARTITION BY app, environment, kind ORDER BY position)
+INSERT INTO target_history_open (app, environment, kind, release, valid_from, from_position,
+                                 actor, promotion_id)
+SELECT app, environment, kind, release, recorded_at, position, actor, promotion_id
+  FROM periods WHERE to_position IS NULL
+ON CONFLICT (app, environment, kind) DO UPDATE
+   SET release = EXCLUDED.release, valid_from = EXCLUDED.valid_from,
+       from_position = EXCLUDED.from_position, actor = EXCLUDED.actor,
+       promotion_id = EXCLUDED.promotion_id
 """
 
 
@@ -63,9 +68,9 @@ class HistoryProjection(RangeProjection):
     """When each release was desired and applied, per target."""
 
     name: ClassVar[str] = "history"
-    version: ClassVar[int] = 3
-    tables: ClassVar[tuple[str, ...]] = ("target_history",)
+    version: ClassVar[int] = 4
+    tables: ClassVar[tuple[str, ...]] = ("target_history", "target_history_open")
 
     async def apply_range(self, conn: asyncpg.Connection, after: int, upto: int) -> None:
-        """Close the open period of each change, open the new ones."""
+        """Close the open period of each change, open the new ones; one statement."""
         await conn.execute(_APPLY, after, upto)

@@ -72,14 +72,19 @@ async def _build(
             async with conn.transaction():
                 await conn.execute(f"SET LOCAL search_path TO {schema}, public")
                 await conn.execute(projection.table_ddl())
-            position = 0
+            position, batches = 0, 0
             while True:
                 async with conn.transaction():
                     await conn.execute(f"SET LOCAL search_path TO {schema}, public")
                     new = await apply_batch(conn, [projection], after=position, limit=batch_size)
                 if new == position:
                     break
-                position = new
+                position, batches = new, batches + 1
+                if batches & (batches - 1) == 0:
+                    # fresh tables have no statistics; without them the planner scans whole
+                    # tables for each batch's lookups. Refresh as they double in size.
+                    tables = ", ".join(f"{schema}.{t}" for t in projection.tables)
+                    await conn.execute(f"ANALYZE {tables}")
             async with conn.transaction():
                 await conn.execute(f"SET LOCAL search_path TO {schema}, public")
                 await conn.execute(projection.index_ddl())

@@ -19,7 +19,10 @@ def baton(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "engine", *args],
         env={**os.environ, "BATON_DATABASE_URL": database_url, "COLUMNS": "200"},
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

@@ -143,7 +143,8 @@ async def test_the_audit_filters_by_time_range(
             conn, since=middle["recorded_at"], until=later["recorded_at"], limit=1000
         )
     expected = [
-        t["position"] for t in times
+        t["position"]
+        for t in times
         if middle["recorded_at"] <= t["recorded_at"] < later["recorded_at"]
     ]
     assert sorted(r["position"] for r in window) == expected
