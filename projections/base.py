@@ -45,6 +45,10 @@ class RowProjection(Projection):
 
     #: SQL condition on `events` selecting the rows it needs (None: every event)
     rows_wanted: ClassVar[str | None] = None
+    #: the select list it reads rows with
+    columns: ClassVar[str] = (
+        "position, stream_id, type, schema_version, data, metadata, recorded_at"
+    )
 
     @abstractmethod
     async def apply(self, conn: asyncpg.Connection, events: Sequence[EventRow]) -> None:

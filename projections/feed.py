@@ -13,8 +13,6 @@ import asyncpg
 
 from projections.base import EventRow, Projection, RangeProjection, RowProjection
 
-_COLUMNS = "position, stream_id, type, schema_version, data, metadata, recorded_at"
-
 
 async def head_position(conn: asyncpg.Connection) -> int:
     """The last position in the log."""
@@ -23,16 +21,13 @@ async def head_position(conn: asyncpg.Connection) -> int:
 
 
 async def read_rows(
-    conn: asyncpg.Connection, projections: Sequence[RowProjection], *, after: int, upto: int
+    conn: asyncpg.Connection, projection: RowProjection, *, after: int, upto: int
 ) -> list[EventRow]:
-    """The rows in (after, upto] that any of `projections` wants."""
-    conditions = [p.rows_wanted for p in projections]
-    wanted = (
-        "" if None in conditions else " AND (" + " OR ".join(f"({c})" for c in conditions) + ")"
-    )
+    """The rows in (after, upto] that `projection` wants, with the columns it reads."""
+    wanted = f" AND ({projection.rows_wanted})" if projection.rows_wanted else ""
     rows: list[EventRow] = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM events WHERE position > $1 AND position <= $2{wanted}"
-        " ORDER BY position",
+        f"SELECT {projection.columns} FROM events WHERE position > $1 AND position <= $2"
+        f"{wanted} ORDER BY position",
         after,
         upto,
     )
@@ -43,14 +38,12 @@ async def apply_range(
     conn: asyncpg.Connection, projections: Sequence[Projection], *, after: int, upto: int
 ) -> None:
     """Apply the events in (after, upto] to every projection."""
-    row_projections = [p for p in projections if isinstance(p, RowProjection)]
-    if row_projections:
-        rows = await read_rows(conn, row_projections, after=after, upto=upto)
-        if rows:
-            for projection in row_projections:
-                await projection.apply(conn, rows)
     for projection in projections:
-        if isinstance(projection, RangeProjection):
+        if isinstance(projection, RowProjection):
+            rows = await read_rows(conn, projection, after=after, upto=upto)
+            if rows:
+                await projection.apply(conn, rows)
+        elif isinstance(projection, RangeProjection):
             await projection.apply_range(conn, after, upto)
 
 
