@@ -22,7 +22,7 @@ import asyncpg
 
 from projections.base import Projection
 from projections.catalog import all_projections
-from projections.feed import head_position, read_batch
+from projections.feed import apply_range, head_position
 from projections.rebuild import rebuild
 
 log = logging.getLogger(__name__)
@@ -115,28 +115,28 @@ class ProjectionRunner:
         return [p.name for p in stale]
 
     async def step(self, projection: Projection, *, limit: int | None = None) -> int:
-        """Apply one batch; returns how many events it applied (0: caught up)."""
+        """Apply one batch; returns how many events it covered (0: caught up)."""
         async with self.pool.acquire() as conn, conn.transaction():
-            position = await conn.fetchval(
+            position: int = await conn.fetchval(
                 "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE",
                 projection.name,
             )
-            rows = await read_batch(conn, after=position, limit=limit or self.batch_size)
-            if not rows:
+            end = min(await head_position(conn), position + (limit or self.batch_size))
+            if end <= position:
                 return 0
             try:
-                await projection.apply(conn, rows)
+                await apply_range(conn, [projection], after=position, upto=end)
             except Exception as exc:
-                raise ProjectionFailed(projection.name, rows, exc) from exc
+                raise ProjectionFailed(projection.name, position, end, exc) from exc
             await conn.execute(
                 "UPDATE projection_checkpoints SET position = $2, updated_at = now(),"
                 " last_error = NULL, error_at = NULL WHERE name = $1",
                 projection.name,
-                rows[-1]["position"],
+                end,
             )
         async with self._advanced:
             self._advanced.notify_all()
-        return len(rows)
+        return end - position
 
     async def catch_up(self) -> int:
         """Run every projection until it has applied the whole log; returns events applied."""
@@ -189,17 +189,21 @@ class ProjectionRunner:
                 await asyncio.wait_for(wake.wait(), timeout=self.poll_interval)
 
     async def _record_failure(self, failure: ProjectionFailed) -> None:
-        log.error("%s", failure)
         try:
             async with self.pool.acquire() as conn:
+                first_type = await conn.fetchval(
+                    "SELECT type FROM events WHERE position = $1", failure.after + 1
+                )
+                message = failure.describe(first_type)
+                log.error("%s", message)
                 await conn.execute(
                     "UPDATE projection_checkpoints SET last_error = $2, error_at = now()"
                     " WHERE name = $1",
                     failure.projection,
-                    str(failure),
+                    message,
                 )
         except (OSError, asyncpg.PostgresError):
-            log.warning("could not record the failure of projection %s", failure.projection)
+            log.error("%s (could not record it)", failure)
 
     async def wait_for(self, position: int) -> None:
         """Wait until every projection has applied `position` (read-your-writes).
@@ -222,16 +226,24 @@ class ProjectionRunner:
 
 
 class ProjectionFailed(Exception):
-    """A projection could not apply a batch; names where."""
+    """A projection could not apply the events at positions (after, upto]."""
 
-    def __init__(self, projection: str, rows: Sequence[asyncpg.Record], cause: Exception) -> None:
+    def __init__(self, projection: str, after: int, upto: int, cause: Exception) -> None:
         self.projection = projection
-        first, last = rows[0], rows[-1]
+        self.after = after
+        self.upto = upto
+        self.cause = cause
+        super().__init__(self.describe(None))
+
+    def describe(self, first_type: str | None) -> str:
+        """The failure, naming the position(s) and the first event's type."""
+        kind = f" ({first_type})" if first_type else ""
         where = (
-            f"position {first['position']} ({first['type']})"
-            if len(rows) == 1
-            else f"positions {first['position']}-{last['position']} (from {first['type']})"
+            f"position {self.upto}{kind}"
+            if self.upto == self.after + 1
+            else f"positions {self.after + 1}-{self.upto} (from{kind or ' ?'})"
         )
-        super().__init__(
-            f"projection {projection} failed at {where}: {type(cause).__name__}: {cause}"
+        return (
+            f"projection {self.projection} failed at {where}: "
+            f"{type(self.cause).__name__}: {self.cause}"
         )

@@ -242,9 +242,16 @@ class Target(Aggregate):
             self._rolled_back(release=self.desired_release, promotion_id=promotion_id)
         self._started(promotion_id=promotion_id, release=self._release_of(promotion_id), at=now)
 
-    def record_sync(self, *, sync_id: str, release: str, now: datetime) -> None:
+    def record_sync(
+        self,
+        *,
+        sync_id: str,
+        release: str,
+        now: datetime,
+        objects: list[dict[str, Any]] | None = None,
+    ) -> None:
         """The applier made the cluster match `release`."""
-        self._synced(sync_id=sync_id, release=release, at=now)
+        self._synced(sync_id=sync_id, release=release, objects=objects or [], at=now)
 
     def record_health(self, *, health: Health, reasons: list[str], now: datetime) -> None:
         """The applier assessed health; only a change is recorded."""
@@ -352,8 +359,10 @@ class Target(Aggregate):
     def _rolled_back(self, release: str, promotion_id: str) -> None:
         self.rolled_back.add(release)
 
-    @event("ReleaseSynced")
-    def _synced(self, sync_id: str, release: str, at: datetime) -> None:
+    @event("SyncSucceeded")
+    def _synced(
+        self, sync_id: str, release: str, objects: list[dict[str, Any]], at: datetime
+    ) -> None:
         self.applied_release = release
         self.sync_status = (
             SyncStatus.SYNCED if release == self.desired_release else SyncStatus.OUT_OF_SYNC

@@ -9,11 +9,11 @@ a reader that has seen position N has seen everything before it.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
+import orjson
 
 from engine.store.errors import ConcurrencyError, EventValidationError
 from engine.store.group_commit import AppendRequest, GroupCommit
@@ -324,11 +324,12 @@ def _conflict_from(request: AppendRequest, exc: asyncpg.PostgresError) -> Concur
 
 def _jsonb_encode(value: Any) -> bytes:
     # jsonb's binary wire format is a version byte (1) and the JSON text
-    return b"\x01" + json.dumps(value, separators=(",", ":")).encode()
+    return b"\x01" + orjson.dumps(value)
 
 
 def _jsonb_decode(data: bytes) -> Any:
-    return json.loads(data[1:])
+    # orjson: replays decode millions of these; it is several times faster than json
+    return orjson.loads(data[1:])
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:

@@ -23,6 +23,7 @@ from projections.runner import ProjectionRunner, projection_status
 from projections.state import StateProjection
 
 pytestmark = pytest.mark.store
+LINEAGE = "SELECT * FROM release_environments ORDER BY app, sha, environment"
 
 
 async def test_a_rebuild_equals_the_live_model_and_is_deterministic(
@@ -33,11 +34,11 @@ async def test_a_rebuild_equals_the_live_model_and_is_deterministic(
     report = await verify(pool, all_projections())
     assert report.ok, report.differences
     async with pool.acquire() as conn:
-        before = await conn.fetch("SELECT * FROM release_environments ORDER BY app, sha")
+        before = await conn.fetch(LINEAGE)
     await rebuild(pool, all_projections())
     await rebuild(pool, all_projections())
     async with pool.acquire() as conn:
-        after = await conn.fetch("SELECT * FROM release_environments ORDER BY app, sha")
+        after = await conn.fetch(LINEAGE)
     assert [dict(r) for r in before] == [dict(r) for r in after]
     assert (await verify(pool, all_projections())).ok
 
@@ -74,8 +75,8 @@ class Gate:
 class GatedAudit(AuditProjection):
     gate: ClassVar[Gate | None] = None
 
-    async def apply(self, conn: asyncpg.Connection, events: Sequence[EventRow]) -> None:
-        await super().apply(conn, events)
+    async def apply_range(self, conn: asyncpg.Connection, after: int, upto: int) -> None:
+        await super().apply_range(conn, after, upto)
         if self.gate is not None:
             self.gate.entered.set()
             await self.gate.release.wait()
@@ -238,7 +239,7 @@ async def test_as_of_a_position_matches_a_replay_truncated_there(
 
 
 class StateV2(StateProjection):
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = StateProjection.version + 1
 
 
 async def test_a_new_projection_version_is_rebuilt_at_start_up(
@@ -251,7 +252,7 @@ async def test_a_new_projection_version_is_rebuilt_at_start_up(
     async with pool.acquire() as conn:
         status = {s.name: s for s in await projection_status(conn)}
         assert await conn.fetchval("SELECT count(*) FROM targets") == 3
-    assert (status["state"].version, status["state"].lag) == (2, 0)
+    assert (status["state"].version, status["state"].lag) == (StateV2.version, 0)
     assert await upgraded.ensure() == []
 
 
