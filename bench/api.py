@@ -1,6 +1,6 @@
 """REST API benchmark: read latency with a million events, and the engine's promotion overhead.
 
-Loads ~1M realistic events (bench/_history.py), builds the read models, starts the API in
+Loads ~1M realistic events (bench/_events.py), builds the read models, starts the API in
 its own process on loopback, and drives it from an aiohttp client with 32 connections:
 
 - reads: requests per second and p50/p99 latency of `GET /apps/{app}`,
@@ -30,13 +30,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("COLUMNS", "150")  # room for the table
 sys.path.insert(0, str(ROOT))
 
 from bench._db import Server, print_json_line, print_table  # noqa: E402
-from bench._history import ENVIRONMENTS, app_name, load  # noqa: E402
+from bench._events import ENVIRONMENTS, Generator, load  # noqa: E402
 from engine.promotions import Promotions  # noqa: E402
 from engine.repository import Repository  # noqa: E402
 from engine.store import EventMetadata, EventStore  # noqa: E402
@@ -48,6 +49,22 @@ TOKEN = "bench-admin-token"
 CONNECTIONS = 32
 READ_P99_MS = 25.0
 PROMOTION_P99_MS = 100.0
+
+
+def app_name(index: int) -> str:
+    """The name the generator gives the app with this index."""
+    return f"app-{index:04d}"
+
+
+async def load_history(url: str, *, events: int, apps: int) -> int:
+    """Write about `events` events of `apps` apps; returns the head position."""
+    conn = await asyncpg.connect(url)
+    try:
+        await load(conn, Generator(apps).events(events))
+        head: int = await conn.fetchval("SELECT position FROM event_head")
+        return head
+    finally:
+        await conn.close()
 
 
 def _free_port() -> int:
@@ -138,7 +155,7 @@ async def run(events: int, apps: int, requests: int, promotions: int) -> dict[st
     try:
         async with server.database() as url:
             started = time.perf_counter()
-            head = await load(url, events=events, apps=apps)
+            head = await load_history(url, events=events, apps=apps)
             load_s = time.perf_counter() - started
             pool = await create_pool(url, min_size=1, max_size=2)
             started = time.perf_counter()
