@@ -18,6 +18,9 @@ from typing import Any
 
 import yaml
 
+from engine.store.errors import EventValidationError
+from engine.store.types import check_identifier
+
 _ENV_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _GRANT = re.compile(r"^\s*([A-Za-z]+)\s*(?:[:@]\s*(.*))?$")
 
@@ -90,7 +93,11 @@ class Principal:
     grants: tuple[Grant, ...] = field(default_factory=tuple)
 
     def allows(self, role: Role, environment: str | None = None) -> bool:
-        """True when some grant allows `role` (in `environment`, for scoped roles)."""
+        """True when some grant allows `role` in `environment`.
+
+        Without an environment, any grant of the role will do: views that touch an
+        environment always name it.
+        """
         return any(g.covers(role, environment) for g in self.grants)
 
     @property
@@ -119,6 +126,10 @@ class TokenBook:
 
     def add(self, *, token_hash: str, principal: Principal) -> None:
         """Register a principal under the hash of its token."""
+        try:  # the subject becomes the actor of events: it must be a valid one
+            check_identifier("subject", principal.subject)
+        except EventValidationError as exc:
+            raise TokenConfigError(str(exc)) from None
         if not re.fullmatch(r"[0-9a-f]{64}", token_hash):
             raise TokenConfigError(f"token of {principal.subject}: not a sha256 hex digest")
         self._by_hash[token_hash] = principal

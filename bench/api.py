@@ -7,7 +7,8 @@ its own process on loopback, and drives it from an aiohttp client with 32 connec
   `GET /events?app=&environment=` and `GET /state?as_of=<time>` (targets: p99 <= 25 ms);
 - promotion overhead, over 200 promotions into an environment that needs no approval:
   `POST /promotions` until `PromotionStarted` is committed (the 202 is sent after the
-  commit), and the applier's first apply request reaching kubesim — that leg waits for the
+  commit), for a target the API has not loaded yet (cold) and for one it has (warm); and
+  until the applier's first apply request reaches kubesim — that leg waits for the
   appliers and is reported as pending, not estimated (target: p99 <= 100 ms).
 
     python bench/api.py [--events 1000000] [--apps 200] [--requests 3000]
@@ -38,6 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench._db import Server, print_json_line, print_table  # noqa: E402
 from bench._events import ENVIRONMENTS, Generator, load  # noqa: E402
+from engine.domain.enums import Health  # noqa: E402
+from engine.domain.target import Target  # noqa: E402
 from engine.promotions import Promotions  # noqa: E402
 from engine.repository import Repository  # noqa: E402
 from engine.store import EventMetadata, EventStore  # noqa: E402
@@ -123,31 +126,51 @@ async def drive(session: aiohttp.ClientSession, base: str, make_path: Callable[[
             "p99_ms": round(_pct(latencies, 0.99), 2)}
 
 
+async def _settle(service: Promotions, app: str, sha: str) -> None:
+    """The applier's part, written from here: synced, healthy, verified."""
+    repository = service.repository
+    target = await repository.get(Target, f"target:{app}:dev")
+    now = datetime.now(UTC)
+    target.record_sync(sync_id=f"bench-{sha[:8]}", release=sha, now=now)
+    target.record_health(health=Health.HEALTHY, reasons=[], now=now)
+    target.verify(soak_seconds=0, now=now)
+    await repository.save(target, metadata=EventMetadata(actor="applier"))
+
+
 async def promotions_overhead(url: str, session: aiohttp.ClientSession, base: str,
-                              apps: int, count: int) -> dict[str, float]:
-    """POST /promotions into dev (no approval) → PromotionStarted committed, per promotion."""
+                              apps: int, count: int) -> dict[str, dict[str, float]]:
+    """POST /promotions into dev (no approval) → PromotionStarted committed, per promotion.
+
+    Each app is promoted twice: first with its target not yet loaded by the API process
+    (cold: the whole stream is replayed), then again once the first promotion has been
+    verified (warm: the API's repository reads only the newer events).
+    """
     pool = await create_pool(url, min_size=1, max_size=2)
     store = EventStore(pool)
     service = Promotions(Repository(store))
-    latencies: list[float] = []
+    latencies: dict[str, list[float]] = {"cold": [], "warm": []}
     try:
         for index in range(count):
             app = app_name(index % apps)
-            sha = f"{index + 1:040x}"
-            await service.create_release(app, sha=sha, digest="d" * 64, message="bench",
-                                         author="bench", committed_at=datetime.now(UTC),
-                                         metadata=EventMetadata(actor="git-watcher"))
-            body = {"app": app, "environment": "dev", "release": sha, "reason": "bench"}
-            started = time.perf_counter()
-            async with session.post(base + "/promotions", json=body) as response:
-                answer = await response.json()
-            latencies.append((time.perf_counter() - started) * 1000)
-            if response.status != 202 or answer["phase"] != "started":
-                raise RuntimeError(f"promotion {index}: {response.status} {answer}")
+            for round_, kind in enumerate(("cold", "warm")):
+                sha = f"{round_ + 1:02x}{index + 1:038x}"
+                await service.create_release(app, sha=sha, digest="d" * 64, message="bench",
+                                             author="bench", committed_at=datetime.now(UTC),
+                                             metadata=EventMetadata(actor="git-watcher"))
+                body = {"app": app, "environment": "dev", "release": sha, "reason": "bench"}
+                started = time.perf_counter()
+                async with session.post(base + "/promotions", json=body) as response:
+                    answer = await response.json()
+                latencies[kind].append((time.perf_counter() - started) * 1000)
+                if response.status != 202 or answer["phase"] != "started":
+                    raise RuntimeError(f"promotion {index}: {response.status} {answer}")
+                await _settle(service, app, sha)
     finally:
         await store.close()
         await pool.close()
-    return {"p50_ms": round(_pct(latencies, 0.5), 2), "p99_ms": round(_pct(latencies, 0.99), 2)}
+    return {kind: {"p50_ms": round(_pct(values, 0.5), 2),
+                   "p99_ms": round(_pct(values, 0.99), 2)}
+            for kind, values in latencies.items()}
 
 
 async def run(events: int, apps: int, requests: int, promotions: int) -> dict[str, object]:
@@ -213,15 +236,16 @@ def main() -> None:
     args = parser.parse_args()
     out = asyncio.run(run(args.events, args.apps, args.requests, args.promotions))
     reads: dict[str, dict[str, float]] = out["reads"]  # type: ignore[assignment]
-    promotion: dict[str, float] = out["promotion"]  # type: ignore[assignment]
+    promotion: dict[str, dict[str, float]] = out["promotion"]  # type: ignore[assignment]
     rows: list[list[object]] = [
         [name, r["rps"], r["p50_ms"], r["p99_ms"], f"<= {READ_P99_MS}",
          "ok" if r["p99_ms"] <= READ_P99_MS else "MISSED"]
         for name, r in reads.items()
     ]
-    rows.append(["POST /promotions -> PromotionStarted committed", "-", promotion["p50_ms"],
-                 promotion["p99_ms"], f"<= {PROMOTION_P99_MS}",
-                 "ok" if promotion["p99_ms"] <= PROMOTION_P99_MS else "MISSED"])
+    for kind, figures in promotion.items():
+        rows.append([f"POST /promotions -> PromotionStarted committed ({kind} target)", "-",
+                     figures["p50_ms"], figures["p99_ms"], f"<= {PROMOTION_P99_MS}",
+                     "ok" if figures["p99_ms"] <= PROMOTION_P99_MS else "MISSED"])
     rows.append(["POST /promotions -> first apply at kubesim", "-", "pending", "pending",
                  f"<= {PROMOTION_P99_MS}", "pending: appliers not built"])
     print_table(
@@ -235,7 +259,7 @@ def main() -> None:
         "reads": reads, "promotion_to_started": promotion,
         "promotion_to_kubesim_apply": "pending: appliers not built",
         "reads_p99_ok": reads_ok,
-        "promotion_p99_ok": promotion["p99_ms"] <= PROMOTION_P99_MS,
+        "promotion_p99_ok": all(f["p99_ms"] <= PROMOTION_P99_MS for f in promotion.values()),
         "load_seconds": round(float(out["load_s"]), 1),
         "rebuild_seconds": round(float(out["rebuild_s"]), 1),
         "mean_of_read_p99_ms": round(statistics.mean(r["p99_ms"] for r in reads.values()), 2),

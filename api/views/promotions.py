@@ -93,7 +93,7 @@ async def get_promotion(request: web.Request) -> web.Response:
     return json_response(found)
 
 
-async def _current(request: web.Request, promotion_id: str, target: Target) -> web.Response:
+def _current(promotion_id: str, target: Target) -> web.Response:
     if target.promotion is None or target.promotion.id != promotion_id:
         raise not_found("promotion", f"there is no promotion {promotion_id}")
     return json_response(promotion_json(target.app, target.environment, target.promotion))
@@ -108,7 +108,7 @@ async def approve_promotion(request: web.Request) -> web.Response:
     target = await request.app[PROMOTIONS].approve(
         app, environment, promotion_id, metadata=metadata_for(request), comment=body.comment
     )
-    return await _current(request, promotion_id, target)
+    return _current(promotion_id, target)
 
 
 async def reject_promotion(request: web.Request) -> web.Response:
@@ -120,7 +120,7 @@ async def reject_promotion(request: web.Request) -> web.Response:
     target = await request.app[PROMOTIONS].reject(
         app, environment, promotion_id, metadata=metadata_for(request), reason=body.reason
     )
-    return await _current(request, promotion_id, target)
+    return _current(promotion_id, target)
 
 
 async def cancel_promotion(request: web.Request) -> web.Response:
@@ -132,4 +132,4 @@ async def cancel_promotion(request: web.Request) -> web.Response:
     target = await request.app[PROMOTIONS].cancel(
         app, environment, promotion_id, metadata=metadata_for(request), reason=body.reason
     )
-    return await _current(request, promotion_id, target)
+    return _current(promotion_id, target)

@@ -145,7 +145,8 @@ def test_tokens_load_from_a_file_and_the_environment_and_are_kept_hashed(tmp_pat
 
 
 @pytest.mark.parametrize("text", ["amy:root:secret-123", "amy::secret-123",
-                                  "amy:viewer@prod:secret-123", "amy:viewer:short"])
+                                  "amy:viewer@prod:secret-123", "amy:viewer:short",
+                                  "a\x01b:viewer:secret-123"])
 def test_bad_token_entries_are_refused_without_echoing_the_token(text: str) -> None:
     with pytest.raises(TokenConfigError) as caught:
         TokenBook().load_text(text)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from engine.store import EventMetadata
 from tests.api.conftest import SHA1, SHA2, Api, problem
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -150,11 +152,7 @@ async def test_a_freeze_window_refuses_promotions_unless_an_admin_overrides(api:
     config = {"repo": "https://git.example/api.git", "environments": [
         {"name": "dev", "policy": {"freeze": [
             {"name": "always", "schedule": "* * * * *", "duration": "2m"}]}}]}
-    from engine.store import EventMetadata
-
     await api.promotions.register_app("frozen", config, metadata=EventMetadata(actor="t"))
-    from datetime import UTC, datetime
-
     await api.promotions.create_release("frozen", sha=SHA1, digest="d" * 64, message="m",
                                         author="a", committed_at=datetime.now(UTC),
                                         metadata=EventMetadata(actor="t"))
@@ -247,10 +245,6 @@ async def test_promoting_from_an_environment_with_nothing_verified_is_refused(ap
 
 
 async def test_two_approvals_must_come_from_two_people(api: Api) -> None:
-    from datetime import UTC, datetime
-
-    from engine.store import EventMetadata
-
     meta = EventMetadata(actor="t")
     config = {"environments": [{"name": "prod", "policy": {"approvals": 2}}]}
     await api.promotions.register_app("bank", config, metadata=meta)
