@@ -8,6 +8,7 @@ generators, in that order, so shutdown runs in reverse.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -17,7 +18,16 @@ from api.errors import problem_middleware
 from api.guard import auth_middleware
 from api.idempotency import idempotency_middleware
 from api.jobs import JobRegistry
-from api.keys import CONFIG, DATABASE, IDEMPOTENCY, JOBS, PIPELINES, PROMOTIONS, RUNNER
+from api.keys import (
+    CONFIG,
+    DATABASE,
+    IDEMPOTENCY,
+    JOBS,
+    PIPELINES,
+    PROMOTIONS,
+    RUNNER,
+    STREAM_SLOTS,
+)
 from api.pipelines import PipelineCache
 from api.reads import projections_ctx
 from api.routes import setup_routes
@@ -57,6 +67,7 @@ def init_app(
     )
     app[CONFIG] = config
     app[RUNNER] = None
+    app[STREAM_SLOTS] = asyncio.Semaphore(config.max_streams)
     app.cleanup_ctx.append(_database_ctx(settings or Settings.from_env()))
     app.cleanup_ctx.append(_jobs_ctx)
     app.cleanup_ctx.append(projections_ctx)

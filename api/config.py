@@ -33,6 +33,8 @@ class ApiConfig:
     #: run the projection runner inside the API process
     run_projections: bool = True
     pool_size: int = 20
+    #: live tails at once (each holds a database connection for LISTEN)
+    max_streams: int = 8
     #: SSE keep-alive comment interval
     heartbeat: timedelta = timedelta(seconds=15)
 

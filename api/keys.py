@@ -5,6 +5,7 @@ Where it sits: shared by `api.app` (which fills them) and the views (which read 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +24,8 @@ PROMOTIONS = web.AppKey("promotions", Promotions)
 IDEMPOTENCY = web.AppKey("idempotency", IdempotencyKeys)
 JOBS = web.AppKey("jobs", JobRegistry)
 PIPELINES = web.AppKey("pipelines", PipelineCache)
+#: free slots for live tails (see ApiConfig.max_streams)
+STREAM_SLOTS = web.AppKey("stream_slots", asyncio.Semaphore)
 #: the projection runner, when this process runs one (typed loosely: projections is optional)
 RUNNER = web.AppKey("runner", Any)
 

@@ -170,7 +170,7 @@ def _paths() -> dict[str, Any]:
             {"200": {"description": "an endless text/event-stream: each message's id is the "
                      "event's position, its event the type, its data an `Event`",
                      "content": {"text/event-stream": {"schema": STR}}},
-             **_problems(422)},
+             **_problems(422, 503)},
             parameters=[*filters, _query("after", _POSITION, "start after this position "
                                          "(default: now); `Last-Event-ID` also works")])},
         "/state": {"get": _op(

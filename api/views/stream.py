@@ -18,7 +18,7 @@ from aiohttp import web
 from api.auth import Role
 from api.errors import Problem
 from api.guard import require
-from api.keys import CONFIG, DATABASE
+from api.keys import CONFIG, DATABASE, STREAM_SLOTS
 from api.render import dumps, event_json
 from engine.store import EventStore, RecordedEvent
 
@@ -67,6 +67,18 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     cursor = request.headers.get("Last-Event-ID") or request.query.get("after")
     after = _position(cursor, "after") if cursor else await store.head_position()
     match = matcher(request)
+    slots = request.app[STREAM_SLOTS]
+    if slots.locked():
+        raise Problem(503, "too-many-streams", "Too many live tails",
+                      detail="every live tail holds a database connection; try again later",
+                      headers={"Retry-After": "5"})
+    async with slots:
+        return await _tail(request, store, after, match)
+
+
+async def _tail(
+    request: web.Request, store: EventStore, after: int, match: Match
+) -> web.StreamResponse:
     heartbeat = request.app[CONFIG].heartbeat.total_seconds()
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",

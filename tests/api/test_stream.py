@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from typing import Any
 
+import pytest
 from aiohttp import ClientResponse, ClientTimeout
 
-from tests.api.conftest import SHA1, Api
+from api.config import ApiConfig
+from tests.api.conftest import SHA1, Api, api_config, problem
+
+
+@pytest.fixture
+def config() -> ApiConfig:
+    """Room for two live tails, so that a third is refused."""
+    return replace(api_config(), max_streams=2)
 
 
 async def _read_events(response: ClientResponse, count: int) -> list[dict[str, Any]]:
@@ -60,3 +69,14 @@ async def test_the_tail_resumes_after_last_event_id(api: Api) -> None:
     events = await asyncio.wait_for(_read_events(response, head), timeout=15)
     assert [e["id"] for e in events] == list(range(1, head + 1))
     response.close()
+
+
+async def test_live_tails_are_limited_because_each_holds_a_connection(api: Api) -> None:
+    first = await api.get("/events/stream")
+    second = await api.get("/events/stream")
+    assert first.status == second.status == 200
+    third = await api.get("/events/stream")
+    body = await problem(third, 503, "too-many-streams")
+    assert third.headers["Retry-After"] == "5" and body["status"] == 503
+    first.close()
+    second.close()
