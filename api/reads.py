@@ -65,7 +65,7 @@ class EventFilter:
     until: datetime | None = None
 
 
-async def apps(app: web.Application) -> list[dict[str, Any]]:
+async def all_apps(app: web.Application) -> list[dict[str, Any]]:
     """Every app with its environments."""
     async with _conn(app) as conn:
         names = await queries.list_apps(conn)
@@ -76,7 +76,7 @@ async def apps(app: web.Application) -> list[dict[str, Any]]:
     return [await _app_json(app, name, by_app.get(name, [])) for name in names]
 
 
-async def app(app: web.Application, name: str) -> dict[str, Any] | None:
+async def one_app(app: web.Application, name: str) -> dict[str, Any] | None:
     """One app's pipeline, or None."""
     async with _conn(app) as conn:
         targets = await queries.list_targets(conn, app=name)

@@ -19,14 +19,14 @@ PREFIX = "/api/v1"
 async def list_apps(request: web.Request) -> web.Response:
     """GET /apps: every app with each environment's state."""
     require(request, Role.VIEWER)
-    return json_response({"items": await reads.apps(request.app)})
+    return json_response({"items": await reads.all_apps(request.app)})
 
 
 async def get_app(request: web.Request) -> web.Response:
     """GET /apps/{app}: one app's pipeline."""
     require(request, Role.VIEWER)
     name = params.path_part(request, "app", params.NAME, "app")
-    found = await reads.app(request.app, name)
+    found = await reads.one_app(request.app, name)
     if found is None:
         raise not_found("app", f"there is no app {name}")
     return json_response(found)
