@@ -46,6 +46,13 @@ async def _body(request: web.Request) -> Any:
     raw = await request.read()
     if not raw:
         return None
+    if raw.startswith(b"k8s\x00") or "protobuf" in request.content_type:
+        # Protobuf needs the compiled schema of every type; answer as a server that does
+        # not accept it, so clients can retry with JSON.
+        raise errors.ApiError(
+            415, errors.StatusReason.UNSUPPORTED_MEDIA_TYPE,
+            f"the body of the request was in an unknown format - accepted media types "
+            f"include: application/json, application/yaml (got {request.content_type})")
     try:
         return json.loads(raw)
     except ValueError:

@@ -29,7 +29,7 @@ def decide(obj: dict[str, Any], p: Progress) -> tuple[dict[str, Any], bool]:
     max_surge = percent_or_int(rolling.get("maxSurge", "25%"), want, round_up=True)
     rs_name = f"{obj['metadata']['name']}-{template_hash(obj)}"
     base = 0 if p.template_changed else min(p.old_ready, want)
-    old = p.old_ready if p.template_changed else 0
+    old = min(p.old_ready, want) if p.template_changed else 0
     steps = 0 if spec.get("paused") else p.steps
     if p.failing:
         # New pods never get ready, so the surge budget caps how many are created.
