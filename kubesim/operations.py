@@ -140,6 +140,8 @@ class Operations:
                                      rt.group)
             meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
         self._require_namespace(rt, namespace)
+        if rt.has_status:
+            obj.pop("status", None)  # status is the controllers' to write, via /status
         if self.store.get(rt, namespace, meta["name"]) is not None:
             raise errors.already_exists(rt.group, rt.plural, meta["name"])
         manager = opts.field_manager

@@ -99,3 +99,21 @@ metadata:
   labels: {{{labels}}}
 data:
 {body}"""
+
+
+async def call(session: Any, method: str, path: str, body: Any = None, *,
+               content_type: str = "application/json", **params: str,
+               ) -> tuple[int, dict[str, Any]]:
+    """One API call over HTTP; returns the status code and the parsed JSON body."""
+    data = None if body is None else (body if isinstance(body, str) else json.dumps(body))
+    headers = {"Content-Type": content_type} if data is not None else {}
+    async with session.request(method, path.lstrip("/"), data=data, headers=headers,
+                               params=params) as response:
+        text = await response.text()
+        return response.status, json.loads(text) if text else {}
+
+
+def cm(name: str, namespace: str = "default", **data: str) -> dict[str, Any]:
+    """A ConfigMap body."""
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace}, "data": data}
