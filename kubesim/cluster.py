@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,8 @@ class Cluster:
     registry: Registry = field(default_factory=Registry.builtin)
     store: Store = field(default_factory=Store)
     ops: Operations = field(init=False)
+    # Queues of open watch streams; `None` put on one ends that stream (server shutdown).
+    watch_queues: set[asyncio.Queue[Any]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.ops = Operations(self.store, self.registry)
@@ -56,6 +59,11 @@ class Cluster:
         for name in SYSTEM_NAMESPACES:
             self.ops.create(ns, "", {"metadata": {"name": name}},
                             WriteOptions(field_manager="kube-apiserver"))
+
+    def close_watches(self) -> None:
+        """End every open watch stream (clients see the connection close and re-watch)."""
+        for queue in self.watch_queues:
+            queue.put_nowait(None)
 
     def image_fails(self, image: str) -> bool:
         """Whether pods of this image would never become ready."""

@@ -35,6 +35,7 @@ def create_app(clusters: Iterable[Cluster]) -> web.Application:
     app.router.add_route("*", "/clusters/{cluster}/{tail:.*}", _by_name)
     app.router.add_route("*", "/{tail:.*}", _default)
     app.cleanup_ctx.append(_controllers)
+    app.on_shutdown.append(_end_watches)
     return app
 
 
@@ -45,6 +46,11 @@ async def _controllers(app: web.Application) -> AsyncIterator[None]:
     yield
     for manager in managers:
         await manager.stop()
+
+
+async def _end_watches(app: web.Application) -> None:
+    for cluster in app[CLUSTERS].values():
+        cluster.close_watches()
 
 
 async def _by_name(request: web.Request) -> web.StreamResponse:
@@ -153,7 +159,8 @@ async def start_clusters_async(
 ) -> SimHandle:
     """Serve named clusters from the running loop; write their kubeconfig."""
     clusters = _make_clusters(names, timing, faults)
-    runner = web.AppRunner(create_app(clusters), access_log=None, handle_signals=False)
+    runner = web.AppRunner(create_app(clusters), access_log=None, handle_signals=False,
+                           shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()

@@ -24,6 +24,7 @@ from kubesim.selectors import Selector
 from kubesim.store import Event, EventType, queue_listener
 
 _BATCH = 256  # events written per socket write when a watcher falls behind
+_POLL = 1.0  # seconds between checks that the client is still there
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +78,14 @@ async def serve_watch(
 ) -> web.StreamResponse:
     """Stream events until the client leaves, timeoutSeconds passes or a fault cuts it."""
     store, ops = cluster.store, cluster.ops
-    queue: asyncio.Queue[Event] = asyncio.Queue()
+    queue: asyncio.Queue[Event | None] = asyncio.Queue()
 
     def accept(event: Event) -> bool:
         return event.table == req.rt.key and (
             req.namespace is None or event.namespace == req.namespace)
 
     unsubscribe = store.subscribe(queue_listener(queue, accept))
+    cluster.watch_queues.add(queue)
     try:
         initial: list[bytes] = []
         rv = req.resource_version
@@ -105,6 +107,7 @@ async def serve_watch(
         return await _stream(request, cluster, req, initial, queue)
     finally:
         unsubscribe()
+        cluster.watch_queues.discard(queue)
 
 
 async def _send_and_close(request: web.Request, lines: list[bytes]) -> web.StreamResponse:
@@ -117,7 +120,7 @@ async def _send_and_close(request: web.Request, lines: list[bytes]) -> web.Strea
 
 async def _stream(
     request: web.Request, cluster: Cluster, req: WatchRequest, initial: list[bytes],
-    queue: asyncio.Queue[Event],
+    queue: asyncio.Queue[Event | None],
 ) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "application/json",
                                            "Transfer-Encoding": "chunked"})
@@ -131,24 +134,30 @@ async def _stream(
     limits = [t for t in (req.timeout, drop) if t is not None]
     deadline = started + min(limits) if limits else None
     interval = cluster.timing.bookmark_interval if req.bookmarks else None
+    next_bookmark = started + interval if interval is not None else None
     with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
         while True:
-            wait = interval
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                wait = left if wait is None else min(wait, left)
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            if next_bookmark is not None and interval is not None and now >= next_bookmark:
+                await response.write(_bookmark(req.rt, cluster.store.rv))
+                next_bookmark = now + interval
+            # Wake at least every _POLL seconds to notice a client that went away.
+            wait = min(t - now for t in (deadline, next_bookmark, now + _POLL) if t is not None)
             try:
-                event = await asyncio.wait_for(queue.get(), wait)
+                event = await asyncio.wait_for(queue.get(), max(wait, 0.0))
             except TimeoutError:
-                if interval is not None and (deadline is None or time.monotonic() < deadline):
-                    await response.write(_bookmark(req.rt, cluster.store.rv))
+                if request.transport is None or request.transport.is_closing():
+                    break
                 continue
             batch = [event]
             while not queue.empty() and len(batch) < _BATCH:
                 batch.append(queue.get_nowait())
-            lines = [line for e in batch if (line := _translate(e, req, cluster.ops))]
+            if None in batch:
+                break
+            lines = [line for e in batch if e is not None and (
+                line := _translate(e, req, cluster.ops))]
             if lines:
                 await response.write(b"".join(lines))
         await response.write_eof()
