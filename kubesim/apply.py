@@ -60,8 +60,9 @@ def merge_applied(live: Any, applied: Any, field_name: str = "") -> Any:
     if isinstance(live, list) and isinstance(applied, list):
         if field_name in SET_LISTS:
             return live + [v for v in applied if v not in live]
-        keys = list_keys(field_name, applied)
-        if keys is not None and list_keys(field_name, live) == keys:
+        # An empty applied list of a keyed field owns no items; it does not wipe others'.
+        keys = list_keys(field_name, applied or live)
+        if keys is not None and (not live or list_keys(field_name, live) == keys):
             out_list = list(live)
             for item in applied:
                 ident = _ident(item, keys)
@@ -147,9 +148,11 @@ def server_side_apply(
         merged = merge_applied(copy.deepcopy(live), copy.deepcopy(applied))
         previous = next((e.fields for e in entries if e.identity == me), set())
         keep = wanted | owned_by_others(entries, me)
-        # Deepest first, so an item is removed after (not before) its own members.
-        for path in sorted(previous - wanted, key=len, reverse=True):
-            if not covered(path, keep):
+        dropped = {p for p in previous - wanted if not covered(p, keep)}
+        # Remove only the topmost dropped paths: members go with their list item, and an
+        # item stripped of its key first could no longer be found.
+        for path in dropped:
+            if not any(path[:i] in dropped for i in range(1, len(path))):
                 remove_path(merged, path)
     mine = next((e for e in entries if e.identity == me), None)
     api_version = applied.get("apiVersion", "")

@@ -199,6 +199,11 @@ async def _resource(request: web.Request, cluster: Cluster, route: Route) -> web
                                          _write_options(request, route)))
     if method == "PATCH":
         patch_type = PatchType.from_header(request.headers.get("Content-Type", ""))
+        if patch_type.is_apply and not request.query.get("fieldManager"):
+            raise errors.ApiError(
+                422, errors.StatusReason.INVALID,
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+                "is required for apply patch")
         obj, created = ops.patch(rt, namespace, name, patch_type, await _body(request),
                                  _write_options(request, route))
         return json_response(obj, 201 if created else 200)
