@@ -9,8 +9,8 @@ unless someone else still owns them.
 
 from __future__ import annotations
 
-import copy
 import json
+from dataclasses import replace
 from typing import Any
 
 from kubesim.errors import ApiError, StatusReason
@@ -19,7 +19,9 @@ from kubesim.fieldsets import (
     ManagerEntry,
     Operation,
     Path,
+    clone,
     covered,
+    diff,
     owned_by_others,
     paths_of,
     remove_path,
@@ -134,18 +136,21 @@ def server_side_apply(
     """The object and managedFields after `manager` applies `applied`."""
     me = (manager, Operation.APPLY, "")
     wanted = paths_of(applied)
-    entries = [copy.copy(e) for e in live_entries]
-    for entry in entries:
-        entry.fields = set(entry.fields)
+    entries = list(live_entries)
     if live is None:
-        merged = copy.deepcopy(applied)
+        merged = clone(applied)
     else:
         conflicts = _conflicts(entries, live, applied, wanted, me)
         if conflicts and not force:
             raise conflict_error(conflicts)
-        for entry, path in conflicts:
-            entry.fields.discard(path)
-        merged = merge_applied(copy.deepcopy(live), copy.deepcopy(applied))
+        if conflicts:  # forced: the other managers lose the contested fields
+            lost: dict[tuple[str, Operation, str], FieldSet] = {}
+            for entry, path in conflicts:
+                lost.setdefault(entry.identity, set()).add(path)
+            entries = [replace(e, fields=e.fields - lost[e.identity]) if e.identity in lost
+                       else e for e in entries]
+        # merge_applied shares untouched subtrees with its inputs: clone before mutating.
+        merged = clone(merge_applied(live, applied))
         previous = next((e.fields for e in entries if e.identity == me), set())
         keep = wanted | owned_by_others(entries, me)
         dropped = {p for p in previous - wanted if not covered(p, keep)}
@@ -159,7 +164,8 @@ def server_side_apply(
     if mine is None:
         entries.append(ManagerEntry(manager, Operation.APPLY, api_version, now, wanted))
     else:
-        mine.fields, mine.time, mine.api_version = wanted, now, api_version
+        entries[entries.index(mine)] = replace(mine, fields=wanted, time=now,
+                                               api_version=api_version)
     return merged, [e for e in entries if e.fields]
 
 
@@ -174,26 +180,24 @@ def track_update(
 ) -> list[ManagerEntry]:
     """Ownership after a non-apply write: changed fields move to `manager` (no conflicts)."""
     me = (manager, Operation.UPDATE, subresource)
-    new_paths = paths_of(new)
     if old is None:
-        changed = new_paths
+        changed, removed = paths_of(new), set()
     else:
-        old_paths = paths_of(old)
-        changed = {
-            p for p in new_paths
-            if p not in old_paths
-            or (not p[-1].startswith("k:") and value_at(old, p) != value_at(new, p))
-        }
+        changed, removed = diff(old, new)
+        if not changed and not removed:
+            return entries
+    lost = changed | removed
     out = []
     mine = None
     for entry in entries:
-        fields = entry.fields & new_paths
         if entry.identity == me:
             mine = ManagerEntry(entry.manager, entry.operation, new.get("apiVersion", ""), now,
-                                fields | changed, subresource)
+                                (entry.fields - removed) | changed, subresource)
             out.append(mine)
+        elif entry.fields.isdisjoint(lost):
+            out.append(entry)  # untouched: keep the entry (and its cached encoding)
         else:
-            fields -= changed
+            fields = entry.fields - lost
             if fields:
                 out.append(ManagerEntry(entry.manager, entry.operation, entry.api_version,
                                         entry.time, fields, entry.subresource))

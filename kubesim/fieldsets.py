@@ -160,25 +160,20 @@ def remove_path(obj: dict[str, Any], path: Path) -> None:
 
 def encode(paths: Iterable[Path]) -> dict[str, Any]:
     """Paths as the nested `fieldsV1` document."""
+    owned = paths if isinstance(paths, set | frozenset) else set(paths)
     root: dict[str, Any] = {}
-    owned_nodes: list[dict[str, Any]] = []
-    for path in sorted(paths):
+    # Sorted, a parent comes right before its children, so members are inserted in order
+    # and an owned parent gets its "." member before its first child.
+    for path in sorted(owned):
         node = root
-        for element in path:
-            node = node.setdefault(element, {})
-        owned_nodes.append(node)
-    # A path that is owned itself and also has owned children gets a "." member.
-    for path in paths:
-        node = root
-        for element in path:
-            node = node[element]
-        if node and "." not in node:
-            node["."] = {}
-    return _sorted_tree(root)
-
-
-def _sorted_tree(node: dict[str, Any]) -> dict[str, Any]:
-    return {k: _sorted_tree(v) for k, v in sorted(node.items(), key=lambda kv: kv[0] != ".")}
+        for depth, element in enumerate(path):
+            child = node.get(element)
+            if child is None:
+                if not node and depth and path[:depth] in owned:
+                    node["."] = {}
+                child = node[element] = {}
+            node = child
+    return root
 
 
 def decode(fields: dict[str, Any], prefix: Path = ()) -> FieldSet:
@@ -206,6 +201,8 @@ class ManagerEntry:
     time: str
     fields: FieldSet = field(default_factory=set)
     subresource: str = ""
+    # Entries are replaced, never mutated, once stored: the encoding is computed once.
+    _json: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def identity(self) -> tuple[str, Operation, str]:
@@ -214,6 +211,11 @@ class ManagerEntry:
 
     def to_json(self) -> dict[str, Any]:
         """The entry as the API shows it."""
+        if self._json is None:
+            self._json = self._encode()
+        return self._json
+
+    def _encode(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "manager": self.manager,
             "operation": str(self.operation),
@@ -262,3 +264,86 @@ def covered(path: Path, owned: FieldSet) -> bool:
         return True
     n = len(path)
     return any(len(p) > n and p[:n] == path for p in owned)
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of a JSON document; several times faster than `copy.deepcopy`."""
+    if isinstance(value, dict):
+        return {k: clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clone(v) for v in value]
+    return value
+
+
+def diff(old: dict[str, Any], new: dict[str, Any]) -> tuple[FieldSet, FieldSet]:
+    """(paths new or changed in `new`, paths of `old` gone from `new`), in one walk.
+
+    Equal subtrees are skipped with one C-level comparison, so a status write does not
+    pay for walking the spec.
+    """
+    changed: FieldSet = set()
+    removed: FieldSet = set()
+    for key in old.keys() | new.keys():
+        if key in ("apiVersion", "kind"):
+            continue
+        before, after = old.get(key, _MISSING), new.get(key, _MISSING)
+        if before is after or before == after:
+            continue
+        if key == "metadata":
+            before = _owned_meta(before)
+            after = _owned_meta(after)
+        _diff_value(key, before, after, ("f:" + key,), changed, removed)
+    return changed, removed
+
+
+def _owned_meta(meta: Any) -> Any:
+    if not isinstance(meta, dict):
+        return _MISSING
+    return {k: v for k, v in meta.items() if k not in _UNOWNED_METADATA}
+
+
+def _diff_value(name: str, before: Any, after: Any, path: Path,
+                changed: FieldSet, removed: FieldSet) -> None:
+    if after is _MISSING:
+        _walk_value(name, before, path, removed)
+        return
+    if before is _MISSING:
+        _walk_value(name, after, path, changed)
+        return
+    if isinstance(after, dict) and after and isinstance(before, dict) and before:
+        if name in _MAP_FIELDS:
+            changed.add(path)
+        for key in before.keys() | after.keys():
+            b, a = before.get(key, _MISSING), after.get(key, _MISSING)
+            if b is not a and b != a:
+                _diff_value(key, b, a, (*path, "f:" + key), changed, removed)
+        return
+    if isinstance(after, list) and after and isinstance(before, list) and before:
+        keys = list_keys(name, after)
+        if keys is not None and list_keys(name, before) == keys:
+            old_items = {item_key(i, keys): i for i in before}
+            new_items = {item_key(i, keys): i for i in after}
+            for ident in old_items.keys() | new_items.keys():
+                b, a = old_items.get(ident, _MISSING), new_items.get(ident, _MISSING)
+                if b is _MISSING or a is _MISSING:
+                    target, item = (changed, a) if b is _MISSING else (removed, b)
+                    target.add((*path, ident))
+                    _walk(item, (*path, ident), target)
+                elif b != a:
+                    for key in b.keys() | a.keys():
+                        bv, av = b.get(key, _MISSING), a.get(key, _MISSING)
+                        if bv != av:
+                            _diff_value(key, bv, av, (*path, ident, "f:" + key), changed,
+                                        removed)
+            return
+        if name in SET_LISTS:
+            changed.update((*path, "v:" + _dumps(v)) for v in after if v not in before)
+            removed.update((*path, "v:" + _dumps(v)) for v in before if v not in after)
+            return
+    # The shape changed, or a scalar / atomic list changed: replace wholesale.
+    old_paths: FieldSet = set()
+    _walk_value(name, before, path, old_paths)
+    new_paths: FieldSet = set()
+    _walk_value(name, after, path, new_paths)
+    removed.update(old_paths - new_paths)
+    changed.update(new_paths)

@@ -9,7 +9,6 @@ generation and resourceVersion, records field ownership and honours dryRun.
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import secrets
 import uuid
@@ -20,7 +19,7 @@ from typing import Any
 from kubesim import errors
 from kubesim.apply import server_side_apply, track_update
 from kubesim.defaults import apply_defaults, spec_of, tracks_generation
-from kubesim.fieldsets import ManagerEntry
+from kubesim.fieldsets import ManagerEntry, clone
 from kubesim.patches import PatchType, json_patch, merge_patch, strategic_merge
 from kubesim.resources import Registry, ResourceType
 from kubesim.selectors import Selector
@@ -175,7 +174,7 @@ class Operations:
             return self._apply(rt, namespace, name, old, body, opts)
         if old is None:
             raise errors.not_found(rt.group, rt.plural, name)
-        current = copy.deepcopy(old.obj)
+        current = clone(old.obj)
         if patch_type is PatchType.JSON:
             patched = json_patch(current, body)
         elif patch_type is PatchType.MERGE:
@@ -258,12 +257,11 @@ class Operations:
         if not rt.has_status:
             return new
         if subresource == "status":
-            out = copy.deepcopy(old)
+            out = dict(old)  # shallow: _commit clones before anything is changed
             if "status" in new:
                 out["status"] = new["status"]
             else:
                 out.pop("status", None)
-            out["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
             return out
         if "status" in old:
             return dict(new, status=old["status"])
@@ -274,7 +272,13 @@ class Operations:
         self, rt: ResourceType, old: Stored | None, obj: dict[str, Any],
         entries: list[ManagerEntry], opts: WriteOptions,
     ) -> dict[str, Any]:
-        obj = copy.deepcopy(obj)
+        if old is not None and opts.subresource == "status":
+            # Only status changed: share the rest with the stored version (never mutated).
+            obj = dict(obj, metadata=dict(old.obj["metadata"]))
+            if "status" in obj:
+                obj["status"] = clone(obj["status"])
+        else:
+            obj = clone(obj)
         meta = obj["metadata"]
         if old is None:
             meta["uid"] = str(uuid.uuid4())
@@ -290,7 +294,8 @@ class Operations:
                     meta[key] = old_meta[key]
                 else:
                     meta.pop(key, None)
-            apply_defaults(rt.key, obj, creating=False)
+            if opts.subresource != "status":
+                apply_defaults(rt.key, obj, creating=False)
             if tracks_generation(rt.key) and spec_of(obj) != spec_of(old.obj):
                 meta["generation"] = int(old_meta.get("generation", 0)) + 1
         meta["managedFields"] = [e.to_json() for e in entries]
@@ -334,7 +339,7 @@ class Operations:
         if finalizers:
             if meta.get("deletionTimestamp"):
                 return self.view(rt, stored.obj)
-            obj = copy.deepcopy(stored.obj)
+            obj = clone(stored.obj)
             obj["metadata"]["deletionTimestamp"] = now_iso()
             obj["metadata"]["deletionGracePeriodSeconds"] = 0
             obj["metadata"]["resourceVersion"] = str(self.store.next_rv())

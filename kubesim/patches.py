@@ -6,11 +6,11 @@ Server-side apply is not here: it needs field ownership and lives in `apply.py`.
 
 from __future__ import annotations
 
-import copy
 from enum import StrEnum
 from typing import Any
 
 from kubesim.errors import ApiError, StatusReason, bad_request
+from kubesim.fieldsets import clone
 from kubesim.resources import SET_LISTS, list_keys
 
 
@@ -46,7 +46,7 @@ class PatchType(StrEnum):
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return clone(patch)
     out = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -60,7 +60,7 @@ def json_patch(target: Any, operations: Any) -> Any:
     """RFC 6902 JSON patch; a failed `test` or a bad path is a 422 like the real server."""
     if not isinstance(operations, list):
         raise bad_request("json patch must be a list of operations")
-    doc = copy.deepcopy(target)
+    doc = clone(target)
     for op in operations:
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
             raise bad_request(f"invalid json patch operation: {op!r}")
@@ -100,17 +100,17 @@ def _json_patch_one(doc: Any, op: dict[str, Any]) -> Any:
             raise _unprocessable(f"testing value {op['path']} failed")
         return doc
     if name in ("move", "copy"):
-        value = copy.deepcopy(_resolve(doc, _pointer(op["from"])))
+        value = clone(_resolve(doc, _pointer(op["from"])))
         if name == "move":
             doc = _remove(doc, _pointer(op["from"]))
         return _add(doc, parts, value)
     if name == "add":
-        return _add(doc, parts, copy.deepcopy(op.get("value")))
+        return _add(doc, parts, clone(op.get("value")))
     if name == "remove":
         return _remove(doc, parts)
     if name == "replace":
         _resolve(doc, parts)
-        return _add(_remove(doc, parts), parts, copy.deepcopy(op.get("value")), replace=True)
+        return _add(_remove(doc, parts), parts, clone(op.get("value")), replace=True)
     raise bad_request(f"unknown json patch operation {name!r}")
 
 
@@ -148,9 +148,9 @@ def _remove(doc: Any, parts: list[str]) -> Any:
 def strategic_merge(target: Any, patch: Any, field_name: str = "") -> Any:
     """Strategic merge patch for the common keyed lists (containers, ports, env, ...)."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return clone(patch)
     if patch.get("$patch") == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if not k.startswith("$")}
+        return {k: clone(v) for k, v in patch.items() if not k.startswith("$")}
     out = dict(target) if isinstance(target, dict) else {}
     retain = patch.get("$retainKeys")
     for key, value in patch.items():
@@ -175,9 +175,9 @@ def _merge_list(live: Any, patch: list[Any], field_name: str) -> list[Any]:
         return live_items + [v for v in patch if v not in live_items]
     keys = list_keys(field_name, [p for p in patch if isinstance(p, dict)] or live_items)
     if keys is None or not all(isinstance(p, dict) for p in patch):
-        return [p for p in copy.deepcopy(patch) if not (isinstance(p, dict) and "$patch" in p)]
+        return [p for p in clone(patch) if not (isinstance(p, dict) and "$patch" in p)]
     if any(p.get("$patch") == "replace" for p in patch):
-        return [copy.deepcopy(p) for p in patch if "$patch" not in p]
+        return [clone(p) for p in patch if "$patch" not in p]
     out = list(live_items)
     for item in patch:
         ident = tuple(item.get(k) for k in keys)

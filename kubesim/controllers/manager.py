@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -170,8 +171,9 @@ class ControllerManager:
                 self._write_status(key, obj, status)
             if settled:
                 return False
+            # Jitter spreads the steps of objects created together, as real pods spread.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timing.step)
+                await asyncio.wait_for(wake.wait(), timing.step * random.uniform(0.8, 1.2))
                 return True
             steps += 1
 
