@@ -181,7 +181,7 @@ def track_update(
     """Ownership after a non-apply write: changed fields move to `manager` (no conflicts)."""
     me = (manager, Operation.UPDATE, subresource)
     if old is None:
-        changed, removed = paths_of(new), set()
+        changed, removed = paths_of(new), FieldSet()
     else:
         changed, removed = diff(old, new)
         if not changed and not removed:

@@ -173,7 +173,7 @@ async def _resource(request: web.Request, cluster: Cluster, route: Route) -> web
                 limit=int(q.get("limit") or 0),
                 continue_token=q.get("continue", ""),
             )
-            listed = ops.list(rt, route.namespace, opts)
+            listed = ops.list_objects(rt, route.namespace, opts)
             if wants_table(request.headers.get("Accept", "")):
                 listed = table(rt.key, listed["items"], rv=listed["metadata"]["resourceVersion"],
                                include_object=q.get("includeObject", "Metadata")) | {
@@ -204,9 +204,9 @@ async def _resource(request: web.Request, cluster: Cluster, route: Route) -> web
                 422, errors.StatusReason.INVALID,
                 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
                 "is required for apply patch")
-        obj, created = ops.patch(rt, namespace, name, patch_type, await _body(request),
-                                 _write_options(request, route))
-        return json_response(obj, 201 if created else 200)
+        patched, was_created = ops.patch(rt, namespace, name, patch_type, await _body(request),
+                                         _write_options(request, route))
+        return json_response(patched, 201 if was_created else 200)
     if method == "DELETE":
         body = await _body(request) or {}
         dry_run = "All" in request.query.getall("dryRun", []) or "All" in (
@@ -221,7 +221,7 @@ def _delete_collection(request: web.Request, cluster: Cluster, route: Route) -> 
     q = request.query
     opts = ListOptions(selector=Selector.parse(q.get("labelSelector", ""),
                                                q.get("fieldSelector", "")))
-    listed = cluster.ops.list(route.rt, route.namespace, opts)
+    listed = cluster.ops.list_objects(route.rt, route.namespace, opts)
     for item in listed["items"]:
         meta = item["metadata"]
         cluster.ops.delete(route.rt, meta.get("namespace", ""), meta["name"])

@@ -72,12 +72,12 @@ class Operations:
             return obj
         return dict(obj, apiVersion=rt.api_version)
 
-    def list(self, rt: ResourceType, namespace: str | None, opts: ListOptions) -> dict[str, Any]:
+    def list_objects(self, rt: ResourceType, namespace: str | None, opts: ListOptions) -> dict[str, Any]:
         """A list document, with paging by `limit` and `continue`."""
         start: tuple[str, str] | None = None
         if opts.continue_token:
             start = self._decode_continue(opts.continue_token)
-        items = []
+        items: list[dict[str, Any]] = []
         remaining = 0
         last_key: tuple[str, str] | None = None
         for stored in self.store.items(rt, namespace):

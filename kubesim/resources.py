@@ -44,9 +44,9 @@ def list_keys(field_name: str, items: list[Any]) -> tuple[str, ...] | None:
     if not items or not all(isinstance(item, dict) for item in items):
         return None
     if field_name == "ports":
-        for marker, keys in PORT_KEYS:
+        for marker, port_keys in PORT_KEYS:
             if all(marker in item for item in items):
-                return keys
+                return port_keys
         return None
     keys = LIST_MAP_KEYS.get(field_name)
     if keys is None or not all(keys[0] in item for item in items):

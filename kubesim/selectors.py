@@ -59,7 +59,9 @@ _EXISTS_TERM = re.compile(r"^\s*(!?)\s*([^\s!=()]+)\s*$")
 
 def _split_terms(text: str) -> list[str]:
     """Split on commas outside parentheses."""
-    terms, depth, current = [], 0, []
+    terms: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1

@@ -179,7 +179,7 @@ class Store:
         return unsubscribe
 
 
-def queue_listener(queue: asyncio.Queue[Event], accept: Callable[[Event], bool]) -> Listener:
+def queue_listener(queue: asyncio.Queue[Event | None], accept: Callable[[Event], bool]) -> Listener:
     """A listener that puts accepted events on a queue (watch streams use it)."""
 
     def listener(event: Event) -> None:

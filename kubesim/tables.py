@@ -29,6 +29,10 @@ def _age(obj: dict[str, Any]) -> str:
     return f"{seconds // 86400}d"
 
 
+def _name(obj: dict[str, Any]) -> str:
+    return str(obj["metadata"]["name"])
+
+
 def _status(obj: dict[str, Any], key: str) -> int:
     return int(obj.get("status", {}).get(key) or 0)
 
@@ -66,7 +70,7 @@ def table(table_key: tuple[str, str], objects: list[dict[str, Any]], *, rv: str,
           include_object: str) -> dict[str, Any]:
     """A meta.k8s.io/v1 Table of objects."""
     extra = _EXTRA.get(table_key, [])
-    columns = [("Name", lambda o: o["metadata"]["name"]), *extra, ("Age", _age)]
+    columns: list[tuple[str, Cell]] = [("Name", _name), *extra, ("Age", _age)]
     definitions = [
         {"name": name, "type": "string", "format": "name" if name == "Name" else "",
          "description": name, "priority": 0}
