@@ -72,7 +72,9 @@ class Operations:
             return obj
         return dict(obj, apiVersion=rt.api_version)
 
-    def list_objects(self, rt: ResourceType, namespace: str | None, opts: ListOptions) -> dict[str, Any]:
+    def list_objects(
+        self, rt: ResourceType, namespace: str | None, opts: ListOptions
+    ) -> dict[str, Any]:
         """A list document, with paging by `limit` and `continue`."""
         start: tuple[str, str] | None = None
         if opts.continue_token:
