@@ -55,11 +55,14 @@ def apply_defaults(table: tuple[str, str], obj: dict[str, Any], *, creating: boo
             spec.setdefault("revisionHistoryLimit", 10)
         if plural == "deployments":
             spec.setdefault("progressDeadlineSeconds", 600)
-            spec.setdefault(
-                "strategy",
-                {"type": "RollingUpdate",
-                 "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
-            )
+            strategy = spec.setdefault("strategy", {})
+            if isinstance(strategy, dict):
+                strategy.setdefault("type", "RollingUpdate")
+                if strategy["type"] == "RollingUpdate":
+                    rolling = strategy.setdefault("rollingUpdate", {})
+                    if isinstance(rolling, dict):
+                        rolling.setdefault("maxSurge", "25%")
+                        rolling.setdefault("maxUnavailable", "25%")
         if plural == "statefulsets":
             spec.setdefault("podManagementPolicy", "OrderedReady")
             spec.setdefault("updateStrategy",
@@ -84,8 +87,12 @@ def apply_defaults(table: tuple[str, str], obj: dict[str, Any], *, creating: boo
             if isinstance(port, dict):
                 port.setdefault("protocol", "TCP")
                 port.setdefault("targetPort", port.get("port"))
+    elif table == ("", "secrets"):
+        obj.setdefault("type", "Opaque")
     elif table == ("", "namespaces"):
-        obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+        ns_spec = obj.setdefault("spec", {})
+        if isinstance(ns_spec, dict):
+            ns_spec.setdefault("finalizers", ["kubernetes"])
         obj.setdefault("status", {"phase": "Active"})
         labels = obj["metadata"].setdefault("labels", {})
         labels.setdefault("kubernetes.io/metadata.name", obj["metadata"]["name"])

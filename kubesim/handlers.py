@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from kubesim import discovery, errors, openapi
+from kubesim import discovery, errors, openapi, protobuf
 from kubesim.cluster import Cluster
 from kubesim.operations import ListOptions, WriteOptions
 from kubesim.patches import PatchType
@@ -46,13 +46,8 @@ async def _body(request: web.Request) -> Any:
     raw = await request.read()
     if not raw:
         return None
-    if raw.startswith(b"k8s\x00") or "protobuf" in request.content_type:
-        # Protobuf needs the compiled schema of every type; answer as a server that does
-        # not accept it, so clients can retry with JSON.
-        raise errors.ApiError(
-            415, errors.StatusReason.UNSUPPORTED_MEDIA_TYPE,
-            f"the body of the request was in an unknown format - accepted media types "
-            f"include: application/json, application/yaml (got {request.content_type})")
+    if raw.startswith(protobuf.MAGIC) or "protobuf" in request.content_type:
+        return protobuf.decode(raw)  # kubectl's typed commands (`kubectl create ...`)
     try:
         return json.loads(raw)
     except ValueError:

@@ -55,9 +55,7 @@ def kube(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Kube]:
         handle: SimHandle = request.getfixturevalue("sim_threaded")
         target = Kube(str(handle.kubeconfig_path), "dev", namespace, str(tmp_path / "cache"),
                       handle.cluster("dev"))
-    # Applied rather than `kubectl create namespace`, which sends protobuf (not emulated).
-    target.run("apply", "--server-side", "-f", "-",
-               stdin=f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n")
+    target.run("create", "namespace", namespace)
     yield target
     target.run("delete", "namespace", namespace, "--wait=false", check=False)
 

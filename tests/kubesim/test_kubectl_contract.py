@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from ks_helpers import FAILING_IMAGE, Kube, configmap, deployment
+from ks_helpers import FAILING_IMAGE, GOOD_IMAGE, Kube, configmap, deployment
 
 
 def _managers(obj: dict[str, object]) -> dict[str, str]:
@@ -139,3 +139,19 @@ def test_get_json_shows_server_set_fields(kube: Kube) -> None:
     assert obj["spec"]["strategy"]["type"] == "RollingUpdate"
     listed = kube.get_json("deployments")
     assert listed["kind"] == "List" and [i["metadata"]["name"] for i in listed["items"]] == ["web"]
+
+
+def test_imperative_create_commands(kube: Kube) -> None:
+    # These kubectl commands send protobuf bodies, unlike apply.
+    kube.run("create", "configmap", "plain", "--from-literal=color=blue")
+    kube.run("create", "secret", "generic", "creds", "--from-literal=password=s3cret")
+    kube.run("create", "deployment", "made", "--image=" + GOOD_IMAGE, "--replicas=0",
+             "--port=8080")
+    assert kube.get_json("configmap", "plain")["data"] == {"color": "blue"}
+    secret = kube.get_json("secret", "creds")
+    assert secret["data"] == {"password": "czNjcmV0"} and secret["type"] == "Opaque"
+    spec = kube.get_json("deployment", "made")["spec"]
+    assert spec["replicas"] == 0
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["image"] == GOOD_IMAGE
+    assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
