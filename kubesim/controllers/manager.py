@@ -20,6 +20,7 @@ from typing import Any
 from kubesim.cluster import Cluster
 from kubesim.controllers.deployment import decide as decide_deployment
 from kubesim.controllers.model import Progress, pod_images, template_hash
+from kubesim.controllers.simple import decide_ingress, decide_pod, decide_pvc, decide_service
 from kubesim.controllers.workloads import decide_daemonset, decide_job, decide_statefulset
 from kubesim.errors import ApiError
 from kubesim.operations import WriteOptions, now_iso
@@ -30,6 +31,11 @@ log = logging.getLogger(__name__)
 Decide = Callable[[dict[str, Any], Progress], tuple[dict[str, Any], bool]]
 Key = tuple[tuple[str, str], str, str]  # (table, namespace, name)
 MANAGER = "kube-controller-manager"
+
+
+def _generation(obj: dict[str, Any]) -> int:
+    """metadata.generation; 1 for kinds that do not track it (Services, PVCs)."""
+    return int(obj["metadata"].get("generation") or 1)
 
 
 @dataclass
@@ -58,6 +64,10 @@ class ControllerManager:
             ("apps", "statefulsets"): decide_statefulset,
             ("apps", "daemonsets"): decide_daemonset,
             ("batch", "jobs"): lambda obj, p: decide_job(obj, p, timing.job_duration),
+            ("", "pods"): decide_pod,
+            ("", "persistentvolumeclaims"): decide_pvc,
+            ("", "services"): decide_service,
+            ("networking.k8s.io", "ingresses"): decide_ingress,
         }
 
     def start(self) -> None:
@@ -91,7 +101,7 @@ class ControllerManager:
             self._wake.pop(key, None)
             return
         rollout = self._rollouts.get(key)
-        if rollout is not None and rollout.generation == event.obj["metadata"].get("generation"):
+        if rollout is not None and rollout.generation == _generation(event.obj):
             return  # a status or metadata write: nothing for a controller to do
         self._ensure(key)
 
@@ -134,7 +144,7 @@ class ControllerManager:
         template = template_hash(obj)
         ready = int(status.get("readyReplicas") or status.get("numberReady") or 0)
         rollout = _Rollout(
-            generation=int(obj["metadata"].get("generation", 1)),
+            generation=_generation(obj),
             started=time.monotonic(),
             old_ready=ready,
             template=template,
@@ -154,7 +164,7 @@ class ControllerManager:
             obj = self._current(key)
             if obj is None:
                 return False
-            if int(obj["metadata"].get("generation", 1)) != rollout.generation:
+            if _generation(obj) != rollout.generation:
                 return True
             deadline = timing.progress_deadline
             if deadline is None:

@@ -36,8 +36,9 @@ def template_hash(obj: dict[str, Any]) -> str:
 
 
 def pod_images(obj: dict[str, Any]) -> list[str]:
-    """Images of every container of the pod template."""
-    pod = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    """Images of every container of the pod template (or of the Pod itself)."""
+    spec = obj.get("spec") or {}
+    pod = (spec.get("template") or {}).get("spec") or {} if "template" in spec else spec
     containers = (pod.get("containers") or []) + (pod.get("initContainers") or [])
     return [str(c.get("image", "")) for c in containers if isinstance(c, dict)]
 

@@ -160,3 +160,41 @@ async def test_status_writes_are_owned_by_the_controller_manager(
                         lambda o: o.get("status", {}).get("readyReplicas") == 1)
     managers = {(m["manager"], m.get("subresource", "")) for m in done["metadata"]["managedFields"]}
     assert ("kube-controller-manager", "status") in managers
+
+
+async def test_pod_becomes_ready_or_waits_in_image_pull_back_off(
+        http: aiohttp.ClientSession, sim: SimHandle) -> None:
+    sim.cluster("dev").fail_image("app:broken")
+    pods = "api/v1/namespaces/default/pods"
+    for name, image in [("good", "app:1"), ("bad", "app:broken")]:
+        await call(http, "POST", pods, {"apiVersion": "v1", "kind": "Pod",
+                                        "metadata": {"name": name},
+                                        "spec": {"containers": [{"name": "c", "image": image}]}})
+    good = await _until(http, f"{pods}/good", lambda o: o.get("status", {}).get("phase") ==
+                        "Running")
+    assert _conditions(good)["Ready"]["status"] == "True"
+    bad = await _until(http, f"{pods}/bad", lambda o: any(
+        s["state"].get("waiting", {}).get("reason") == "ImagePullBackOff"
+        for s in o.get("status", {}).get("containerStatuses", [])))
+    assert bad["status"]["phase"] == "Pending"
+    assert _conditions(bad)["Ready"]["status"] == "False"
+
+
+async def test_claim_gets_bound_and_load_balancer_gets_an_address(
+        http: aiohttp.ClientSession) -> None:
+    core = "api/v1/namespaces/default"
+    await call(http, "POST", f"{core}/persistentvolumeclaims", {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"],
+                 "resources": {"requests": {"storage": "5Gi"}}}})
+    claim = await _until(http, f"{core}/persistentvolumeclaims/data",
+                         lambda o: o.get("status", {}).get("phase") == "Bound")
+    assert claim["status"]["capacity"] == {"storage": "5Gi"}
+    await call(http, "POST", f"{core}/services", {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "front"},
+        "spec": {"type": "LoadBalancer", "selector": {"app": "web"},
+                 "ports": [{"port": 80, "targetPort": 8080}]}})
+    service = await _until(http, f"{core}/services/front", lambda o: bool(
+        o.get("status", {}).get("loadBalancer", {}).get("ingress")))
+    assert service["spec"]["clusterIP"]
+    assert service["spec"]["ports"][0]["protocol"] == "TCP"
