@@ -25,6 +25,7 @@ class Faults:
     retry_after: int = 1  # seconds, in the Retry-After header of 429s
     watch_drop_after: float | None = None  # seconds after which a watch stream is cut
     include_discovery: bool = False  # whether discovery requests suffer too
+    methods: frozenset[str] = frozenset()  # HTTP methods that suffer; empty: all
     seed: int | None = None
     _random: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -42,9 +43,11 @@ class Faults:
         """Whether any request-level fault is configured."""
         return bool(self.latency or self.jitter or self.error_rate or self.throttle_rate)
 
-    async def before_request(self, *, discovery: bool) -> None:
+    async def before_request(self, *, discovery: bool, method: str = "GET") -> None:
         """Sleep and/or raise the injected error for one request."""
         if discovery and not self.include_discovery:
+            return
+        if self.methods and method not in self.methods:
             return
         delay = self.latency + (self._random.uniform(0, self.jitter) if self.jitter else 0.0)
         if delay > 0:

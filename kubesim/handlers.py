@@ -71,7 +71,8 @@ async def handle(request: web.Request, cluster: Cluster, path: str, prefix: str,
     """Answer one request addressed to a cluster."""
     try:
         route = resolve(cluster.registry, path)
-        await cluster.faults.before_request(discovery=route.target.is_discovery)
+        await cluster.faults.before_request(discovery=route.target.is_discovery,
+                                            method=request.method)
         if route.target.is_discovery:
             return _discovery(request, cluster, route, prefix)
         watching = "watch" in request.query and _truthy(request.query["watch"])

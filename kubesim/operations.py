@@ -207,6 +207,12 @@ class Operations:
         if not isinstance(body, dict):
             raise errors.bad_request("apply patch must be an object")
         applied = self._checked_body(rt, namespace, body, name=name)
+        wanted_rv = applied["metadata"].get("resourceVersion")
+        if wanted_rv and (old is None or wanted_rv != old.obj["metadata"]["resourceVersion"]):
+            # A resourceVersion in an applied configuration is a precondition.
+            if old is None:
+                raise errors.not_found(rt.group, rt.plural, name)
+            raise errors.stale_version(rt.group, rt.plural, name)
         for key in ("uid", "resourceVersion", "creationTimestamp", "managedFields",
                     "generation"):
             applied["metadata"].pop(key, None)

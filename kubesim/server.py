@@ -95,6 +95,18 @@ class SimHandle:
     _thread: threading.Thread | None = None
     _stopped: bool = field(default=False)
 
+    def __enter__(self) -> SimHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> SimHandle:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     def url(self, name: str) -> str:
         """The API server URL of one cluster."""
         if name not in self.clusters:

@@ -58,12 +58,12 @@ class ControllerManager:
         self._wake: dict[Key, asyncio.Event] = {}
         self._rollouts: dict[Key, _Rollout] = {}
         self._unsubscribe: Callable[[], None] | None = None
-        timing = cluster.timing
         self._kinds: dict[tuple[str, str], Decide] = {
             ("apps", "deployments"): decide_deployment,
             ("apps", "statefulsets"): decide_statefulset,
             ("apps", "daemonsets"): decide_daemonset,
-            ("batch", "jobs"): lambda obj, p: decide_job(obj, p, timing.job_duration),
+            # Read per call: the job duration may be changed while the cluster runs.
+            ("batch", "jobs"): lambda obj, p: decide_job(obj, p, cluster.timing.job_duration),
             ("", "pods"): decide_pod,
             ("", "persistentvolumeclaims"): decide_pvc,
             ("", "services"): decide_service,

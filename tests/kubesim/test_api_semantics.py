@@ -279,3 +279,27 @@ async def test_clusters_keep_separate_state(http: aiohttp.ClientSession, sim: An
     assert status == 404
     text = sim.kubeconfig_path.read_text()
     assert "name: dev" in text and "name: prod" in text
+
+
+async def test_delete_collection_by_label(http: aiohttp.ClientSession) -> None:
+    for name, team in [("a", "x"), ("b", "x"), ("c", "y")]:
+        body = cm(name)
+        body["metadata"]["labels"] = {"team": team}
+        await call(http, "POST", CMS, body)
+    status, _ = await call(http, "DELETE", CMS, labelSelector="team=x")
+    assert status == 200
+    _, left = await call(http, "GET", CMS)
+    assert [i["metadata"]["name"] for i in left["items"]] == ["c"]
+
+
+async def test_apply_with_a_stale_resource_version_is_a_conflict(
+        http: aiohttp.ClientSession) -> None:
+    _, created = await call(http, "POST", CMS, cm("a", k="1"))
+    await call(http, "PATCH", f"{CMS}/a", {"data": {"k": "2"}},
+               content_type="application/merge-patch+json")
+    body = cm("a", k="3")
+    body["metadata"]["resourceVersion"] = created["metadata"]["resourceVersion"]
+    status, answer = await call(http, "PATCH", f"{CMS}/a", body,
+                                content_type="application/apply-patch+yaml",
+                                fieldManager="baton", force="true")
+    assert status == 409 and answer["reason"] == "Conflict"

@@ -143,3 +143,10 @@ async def test_latency_is_added_to_each_request(
     started = time.monotonic()
     await call(http, "GET", CMS)
     assert time.monotonic() - started >= 0.2
+
+
+async def test_faults_can_target_writes_only(http: aiohttp.ClientSession, sim: SimHandle) -> None:
+    faults = sim.cluster("dev").faults
+    faults.error_rate, faults.methods = 1.0, frozenset({"POST", "PATCH", "PUT", "DELETE"})
+    assert (await call(http, "GET", CMS))[0] == 200
+    assert (await call(http, "POST", CMS, cm("x")))[0] in (500, 503)
