@@ -103,6 +103,18 @@ _FIELDS: dict[str, Callable[[dict[str, Any]], str]] = {
 }
 
 
+def _dotted(path: str) -> Callable[[dict[str, Any]], str]:
+    parts = path.split(".")
+
+    def getter(obj: dict[str, Any]) -> str:
+        node: Any = obj
+        for part in parts:
+            node = node.get(part) if isinstance(node, dict) else None
+        return "" if node is None else str(node)
+
+    return getter
+
+
 def parse_field_selector(text: str) -> list[tuple[Callable[[dict[str, Any]], str], bool, str]]:
     """Parse `fieldSelector` into (getter, wanted-equal, value) terms."""
     out = []
@@ -110,9 +122,9 @@ def parse_field_selector(text: str) -> list[tuple[Callable[[dict[str, Any]], str
         m = _EQ_TERM.match(term)
         if not m:
             raise bad_request(f"invalid selector: {text!r}; can't understand {term.strip()!r}")
-        getter = _FIELDS.get(m.group(1))
-        if getter is None:
-            raise bad_request(f'field label not supported: {m.group(1)}')
+        # Beyond the well-known labels any dotted path works (e.g. involvedObject.name,
+        # which `kubectl describe` asks of events); a real server is stricter per kind.
+        getter = _FIELDS.get(m.group(1)) or _dotted(m.group(1))
         out.append((getter, m.group(2) != "!=", m.group(3)))
     return out
 

@@ -60,7 +60,10 @@ def decide(obj: dict[str, Any], p: Progress) -> tuple[dict[str, Any], bool]:
                   else "Deployment does not have minimum availability.", p.now,
                   with_update_time=True),
     ]
-    if timed_out:
+    if spec.get("paused"):
+        progressing = condition(old_status, "Progressing", "Unknown", "DeploymentPaused",
+                                "Deployment is paused", p.now, with_update_time=True)
+    elif timed_out:
         progressing = condition(old_status, "Progressing", "False", "ProgressDeadlineExceeded",
                                 f'ReplicaSet "{rs_name}" has timed out progressing.', p.now,
                                 with_update_time=True)

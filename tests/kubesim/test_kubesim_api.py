@@ -303,3 +303,14 @@ async def test_apply_with_a_stale_resource_version_is_a_conflict(
                                 content_type="application/apply-patch+yaml",
                                 fieldManager="baton", force="true")
     assert status == 409 and answer["reason"] == "Conflict"
+
+
+async def test_field_selector_on_nested_fields(http: aiohttp.ClientSession) -> None:
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1"},
+             "involvedObject": {"kind": "Deployment", "name": "web"}, "reason": "Scaled"}
+    await call(http, "POST", "api/v1/namespaces/default/events", event)
+    _, hit = await call(http, "GET", "api/v1/namespaces/default/events",
+                        fieldSelector="involvedObject.name=web,involvedObject.kind=Deployment")
+    _, miss = await call(http, "GET", "api/v1/namespaces/default/events",
+                         fieldSelector="involvedObject.name=db")
+    assert [e["metadata"]["name"] for e in hit["items"]] == ["e1"] and miss["items"] == []

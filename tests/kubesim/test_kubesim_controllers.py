@@ -198,3 +198,12 @@ async def test_claim_gets_bound_and_load_balancer_gets_an_address(
         o.get("status", {}).get("loadBalancer", {}).get("ingress")))
     assert service["spec"]["clusterIP"]
     assert service["spec"]["ports"][0]["protocol"] == "TCP"
+
+
+async def test_paused_deployment_reports_deployment_paused(http: aiohttp.ClientSession) -> None:
+    await call(http, "POST", f"{APPS}/deployments",
+               _workload("Deployment", "web", "web:1", replicas=2, paused=True))
+    paused = await _until(http, f"{APPS}/deployments/web",
+                          lambda o: "Progressing" in _conditions(o))
+    assert _conditions(paused)["Progressing"]["reason"] == "DeploymentPaused"
+    assert paused["status"].get("readyReplicas", 0) == 0
