@@ -164,8 +164,8 @@ def server_side_apply(
     if mine is None:
         entries.append(ManagerEntry(manager, Operation.APPLY, api_version, now, wanted))
     else:
-        entries[entries.index(mine)] = replace(mine, fields=wanted, time=now,
-                                               api_version=api_version)
+        entries[entries.index(mine)] = mine.successor(fields=wanted, time=now,
+                                                      api_version=api_version)
     return merged, [e for e in entries if e.fields]
 
 
@@ -191,8 +191,8 @@ def track_update(
     mine = None
     for entry in entries:
         if entry.identity == me:
-            mine = ManagerEntry(entry.manager, entry.operation, new.get("apiVersion", ""), now,
-                                (entry.fields - removed) | changed, subresource)
+            mine = entry.successor(fields=(entry.fields - removed) | changed, time=now,
+                                   api_version=new.get("apiVersion", ""))
             out.append(mine)
         elif entry.fields.isdisjoint(lost):
             out.append(entry)  # untouched: keep the entry (and its cached encoding)

@@ -203,6 +203,8 @@ class ManagerEntry:
     subresource: str = ""
     # Entries are replaced, never mutated, once stored: the encoding is computed once.
     _json: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+    _fields_v1: dict[str, Any] | None = field(default=None, init=False, repr=False,
+                                             compare=False)
 
     @property
     def identity(self) -> tuple[str, Operation, str]:
@@ -215,6 +217,20 @@ class ManagerEntry:
             self._json = self._encode()
         return self._json
 
+    def fields_v1(self) -> dict[str, Any]:
+        """The owned fields in FieldsV1 form (computed once)."""
+        if self._fields_v1 is None:
+            self._fields_v1 = encode(self.fields)
+        return self._fields_v1
+
+    def successor(self, *, fields: FieldSet, time: str, api_version: str) -> ManagerEntry:
+        """This entry after another write; keeps the encoding when the fields stay."""
+        entry = ManagerEntry(self.manager, self.operation, api_version, time, fields,
+                             self.subresource)
+        if fields == self.fields:
+            entry._fields_v1 = self._fields_v1
+        return entry
+
     def _encode(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "manager": self.manager,
@@ -222,7 +238,7 @@ class ManagerEntry:
             "apiVersion": self.api_version,
             "time": self.time,
             "fieldsType": "FieldsV1",
-            "fieldsV1": encode(self.fields),
+            "fieldsV1": self.fields_v1(),
         }
         if self.subresource:
             out["subresource"] = self.subresource

@@ -146,7 +146,8 @@ async def _stream(
             # Wake at least every _POLL seconds to notice a client that went away.
             wait = min(t - now for t in (deadline, next_bookmark, now + _POLL) if t is not None)
             try:
-                event = await asyncio.wait_for(queue.get(), max(wait, 0.0))
+                async with asyncio.timeout(max(wait, 0.0)):
+                    event = await queue.get()
             except TimeoutError:
                 if request.transport is None or request.transport.is_closing():
                     break
