@@ -9,6 +9,7 @@ to and from the nested `fieldsV1` form that `metadata.managedFields` carries.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -17,6 +18,7 @@ from typing import Any
 from kubesim.resources import SET_LISTS, list_keys
 
 Path = tuple[str, ...]
+_PLAIN = re.compile(r"[A-Za-z0-9_.:/\-]*")
 FieldSet = set[Path]
 
 # Identity and server-maintained metadata are never owned by a manager.
@@ -53,6 +55,11 @@ def _dumps(value: Any) -> str:
 
 def item_key(item: dict[str, Any], keys: tuple[str, ...]) -> str:
     """The `k:` element naming one item of a keyed list."""
+    if len(keys) == 1:
+        value = item.get(keys[0])
+        # Fast path for the usual `name` keys: plain strings need no JSON encoder.
+        if isinstance(value, str) and _PLAIN.fullmatch(value):
+            return f'k:{{"{keys[0]}":"{value}"}}'
     key: dict[str, Any] = {}
     for name in keys:
         if name in item:

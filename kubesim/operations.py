@@ -53,6 +53,26 @@ class ListOptions:
     continue_token: str = ""
 
 
+def _unchanged(old: Stored, obj: dict[str, Any], entries: list[ManagerEntry]) -> bool:
+    """Whether a write would store the same object with the same ownership."""
+    if [(e.identity, e.fields) for e in entries] != [
+            (e.identity, e.fields) for e in old.managers]:
+        return False
+    if obj.keys() != old.obj.keys():
+        return False
+    for key, value in obj.items():
+        if key == "metadata":
+            before = old.obj["metadata"]
+            skip = ("resourceVersion", "managedFields")
+            if {k for k in value if k not in skip} != {k for k in before if k not in skip}:
+                return False
+            if any(value[k] != before[k] for k in value if k not in skip):
+                return False
+        elif value != old.obj[key]:
+            return False
+    return True
+
+
 class Operations:
     """The verbs, bound to one cluster's store and registry."""
 
@@ -306,6 +326,10 @@ class Operations:
                 apply_defaults(rt.key, obj, creating=False)
             if tracks_generation(rt.key) and spec_of(obj) != spec_of(old.obj):
                 meta["generation"] = int(old_meta.get("generation", 0)) + 1
+            if _unchanged(old, obj, entries):
+                # Like the API server: a write that changes nothing stores nothing, so no
+                # new resourceVersion and no watch event (managedFields times stay too).
+                return self.view(rt, old.obj)
         meta["managedFields"] = [e.to_json() for e in entries]
         if not meta["managedFields"]:
             del meta["managedFields"]

@@ -105,3 +105,15 @@ async def test_managed_fields_use_the_fields_v1_format(http: aiohttp.ClientSessi
         'k:{"name":"main"}']
     assert "." in container and "f:image" in container
     assert 'k:{"containerPort":80,"protocol":"TCP"}' in container["f:ports"]
+
+
+async def test_an_apply_that_changes_nothing_keeps_the_resource_version(
+        http: aiohttp.ClientSession) -> None:
+    body = _deploy([{"name": "main", "image": "web:1"}])
+    _, first = await _apply(http, body, "baton")
+    _, again = await _apply(http, body, "baton")
+    assert again["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+    assert again["metadata"]["managedFields"] == first["metadata"]["managedFields"]
+    _, changed = await _apply(http, _deploy([{"name": "main", "image": "web:2"}]), "baton")
+    assert int(changed["metadata"]["resourceVersion"]) > int(
+        first["metadata"]["resourceVersion"])
