@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from kubesim.cluster import ControllerTiming
 from kubesim.faults import Faults
-from kubesim.server import start_clusters_async
+from kubesim.server import start_clusters_async, tune_gc
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -72,6 +72,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
+    tune_gc()
     asyncio.run(serve(parse_args(argv)))
     return 0
 
