@@ -26,8 +26,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     p.add_argument("--kubeconfig", default=None, help="where to write the kubeconfig")
-    p.add_argument("--failing-image", action="append", default=[], metavar="IMAGE_OR_TAG",
-                   help="an image ('web:2') or tag (':2') whose pods never become ready")
+    p.add_argument("--failing-image", action="append", default=[],
+                   metavar="[CLUSTER=]IMAGE_OR_TAG",
+                   help="an image ('web:2') or tag (':2') whose pods never become ready, "
+                        "in every cluster or only in the named one ('prod=:2')")
     timing = p.add_argument_group("controller timing (seconds)")
     timing.add_argument("--observe", type=float, default=0.1)
     timing.add_argument("--step", type=float, default=0.5)
@@ -57,8 +59,12 @@ async def serve(args: argparse.Namespace) -> None:
     handle = await start_clusters_async(args.clusters or ["kubesim"], host=args.host,
                                         port=args.port, kubeconfig_path=args.kubeconfig,
                                         timing=timing, faults=faults)
-    for name, cluster in handle.clusters.items():
-        cluster.fail_image(*args.failing_image)
+    for spec in args.failing_image:
+        target, _, image = spec.rpartition("=")
+        for name, cluster in handle.clusters.items():
+            if target in ("", name):
+                cluster.fail_image(image)
+    for name in handle.clusters:
         print(f"cluster {name}: {handle.url(name)}", flush=True)
     print(f"kubeconfig: {handle.kubeconfig_path}", flush=True)
     stop = asyncio.Event()

@@ -314,3 +314,26 @@ async def test_field_selector_on_nested_fields(http: aiohttp.ClientSession) -> N
     _, miss = await call(http, "GET", "api/v1/namespaces/default/events",
                          fieldSelector="involvedObject.name=db")
     assert [e["metadata"]["name"] for e in hit["items"]] == ["e1"] and miss["items"] == []
+
+
+async def test_continue_token_older_than_history_is_410(
+        http: aiohttp.ClientSession, sim: Any) -> None:
+    for i in range(3):
+        await call(http, "POST", CMS, cm(f"c{i}"))
+    _, page = await call(http, "GET", CMS, limit="1")
+    await call(http, "POST", CMS, cm("later"))
+    sim.cluster("dev").store.compact()
+    status, body = await call(http, "GET", CMS, limit="1", **{"continue": page["metadata"][
+        "continue"]})
+    assert status == 410 and body["reason"] == "Expired"
+
+
+async def test_protobuf_bodies_of_unknown_kinds_are_415(http: aiohttp.ClientSession) -> None:
+    # the k8s envelope: magic, then TypeMeta{apiVersion: "v1", kind: "Pod"} and a raw body
+    type_meta = b"\x0a\x02v1\x12\x03Pod"
+    envelope = b"k8s\x00" + b"\x0a" + bytes([len(type_meta)]) + type_meta + b"\x12\x00"
+    async with http.post("api/v1/namespaces/default/pods", data=envelope,
+                         headers={"Content-Type": "application/vnd.kubernetes.protobuf"}) as r:
+        body = await r.json()
+    assert r.status == 415 and body["reason"] == "UnsupportedMediaType"
+    assert "Pod" in body["message"]
