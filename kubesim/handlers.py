@@ -8,6 +8,7 @@ layer are `ApiError`s and leave here as `Status` bodies.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import yaml
@@ -20,8 +21,10 @@ from kubesim.patches import PatchType
 from kubesim.routing import Route, Target, resolve
 from kubesim.selectors import Selector
 from kubesim.tables import table, wants_table
+from kubesim.validation import check_unknown_fields
 from kubesim.watch import WatchRequest, serve_watch
 
+log = logging.getLogger(__name__)
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -81,6 +84,10 @@ async def handle(request: web.Request, cluster: Cluster, path: str, prefix: str,
         return await _resource(request, cluster, route)
     except errors.ApiError as error:
         return error_response(error)
+    except Exception as exc:  # a bug here must still answer like a server: 500 + Status
+        log.exception("kubesim failed on %s %s", request.method, request.path_qs)
+        return error_response(errors.ApiError(500, errors.StatusReason.INTERNAL_ERROR,
+                                              f"Internal error occurred: {exc!r}"))
 
 
 def _discovery(request: web.Request, cluster: Cluster, route: Route, prefix: str,
@@ -137,10 +144,17 @@ def _watch_request(request: web.Request, route: Route) -> WatchRequest:
         namespace=route.namespace,
         selector=Selector.parse(q.get("labelSelector", ""), q.get("fieldSelector", "")),
         resource_version=q.get("resourceVersion", ""),
-        timeout=float(timeout) if timeout else None,
+        timeout=float(_int_param(timeout)) if timeout else None,
         bookmarks=_truthy(q.get("allowWatchBookmarks", "false")),
         send_initial_events=_truthy(q.get("sendInitialEvents", "false")),
     )
+
+
+def _int_param(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        raise errors.bad_request(f"invalid integer value {value!r}") from None
 
 
 def _write_options(request: web.Request, route: Route) -> WriteOptions:
@@ -153,7 +167,30 @@ def _write_options(request: web.Request, route: Route) -> WriteOptions:
     )
 
 
+async def _checked(request: web.Request, route: Route, warnings: list[str]) -> Any:
+    """The request body, with unknown fields refused or warned about per fieldValidation."""
+    body = await _body(request)
+    content_type = request.headers.get("Content-Type", "")
+    if route.rt is not None and isinstance(body, dict) and "json-patch" not in content_type:
+        mode = request.query.get("fieldValidation", "Warn")
+        warnings += check_unknown_fields(route.rt, body, mode)
+    return body
+
+
+def _warned(response: web.Response, warnings: list[str]) -> web.Response:
+    for warning in warnings:
+        quoted = warning.replace("\\", "\\\\").replace('"', '\\"')
+        response.headers.add("Warning", f'299 - "{quoted}"')
+    return response
+
+
 async def _resource(request: web.Request, cluster: Cluster, route: Route) -> web.Response:
+    warnings: list[str] = []
+    return _warned(await _resource_verbs(request, cluster, route, warnings), warnings)
+
+
+async def _resource_verbs(request: web.Request, cluster: Cluster, route: Route,
+                          warnings: list[str]) -> web.Response:
     rt = route.rt
     assert rt is not None
     ops = cluster.ops
@@ -166,7 +203,7 @@ async def _resource(request: web.Request, cluster: Cluster, route: Route) -> web
             q = request.query
             opts = ListOptions(
                 selector=Selector.parse(q.get("labelSelector", ""), q.get("fieldSelector", "")),
-                limit=int(q.get("limit") or 0),
+                limit=_int_param(q.get("limit")),
                 continue_token=q.get("continue", ""),
             )
             listed = ops.list_objects(rt, route.namespace, opts)
@@ -176,7 +213,7 @@ async def _resource(request: web.Request, cluster: Cluster, route: Route) -> web
                     "metadata": listed["metadata"]}
             return json_response(listed)
         if method == "POST":
-            created = ops.create(rt, namespace, await _body(request),
+            created = ops.create(rt, namespace, await _checked(request, route, warnings),
                                  _write_options(request, route))
             return json_response(created, 201)
         if method == "DELETE":
@@ -191,7 +228,8 @@ async def _resource(request: web.Request, cluster: Cluster, route: Route) -> web
                                                                         "Metadata")))
         return json_response(obj)
     if method == "PUT":
-        return json_response(ops.replace(rt, namespace, name, await _body(request),
+        return json_response(ops.replace(rt, namespace, name,
+                                         await _checked(request, route, warnings),
                                          _write_options(request, route)))
     if method == "PATCH":
         patch_type = PatchType.from_header(request.headers.get("Content-Type", ""))
@@ -200,7 +238,8 @@ async def _resource(request: web.Request, cluster: Cluster, route: Route) -> web
                 422, errors.StatusReason.INVALID,
                 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
                 "is required for apply patch")
-        patched, was_created = ops.patch(rt, namespace, name, patch_type, await _body(request),
+        patched, was_created = ops.patch(rt, namespace, name, patch_type,
+                                         await _checked(request, route, warnings),
                                          _write_options(request, route))
         return json_response(patched, 201 if was_created else 200)
     if method == "DELETE":

@@ -24,6 +24,7 @@ from kubesim.patches import PatchType, json_patch, merge_patch, strategic_merge
 from kubesim.resources import Registry, ResourceType
 from kubesim.selectors import Selector
 from kubesim.store import EventType, Store, Stored
+from kubesim.validation import validate
 
 CRD_TABLE = ("apiextensions.k8s.io", "customresourcedefinitions")
 NS_TABLE = ("", "namespaces")
@@ -300,6 +301,8 @@ class Operations:
         self, rt: ResourceType, old: Stored | None, obj: dict[str, Any],
         entries: list[ManagerEntry], opts: WriteOptions,
     ) -> dict[str, Any]:
+        if opts.subresource != "status":
+            validate(rt, obj, old.obj if old else None)
         if old is not None and opts.subresource == "status":
             # Only status changed: share the rest with the stored version (never mutated).
             obj = dict(obj, metadata=dict(old.obj["metadata"]))

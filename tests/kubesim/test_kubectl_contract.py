@@ -155,3 +155,18 @@ def test_imperative_create_commands(kube: Kube) -> None:
     container = spec["template"]["spec"]["containers"][0]
     assert container["image"] == GOOD_IMAGE
     assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+
+
+def test_apply_with_an_unknown_field_fails(kube: Kube) -> None:
+    typo = configmap("settings", color="blue").replace("\ndata:", "\ndta:")
+    failed = kube.run("apply", "--server-side", "-f", "-", stdin=typo, check=False)
+    assert failed.returncode != 0
+    assert "dta" in failed.stderr
+    assert kube.run("get", "configmap", "settings", check=False).returncode != 0
+
+
+def test_apply_with_a_selector_that_does_not_match_fails(kube: Kube) -> None:
+    broken = deployment("web").replace("matchLabels: {app: web}", "matchLabels: {app: other}")
+    failed = kube.run("apply", "--server-side", "-f", "-", stdin=broken, check=False)
+    assert failed.returncode != 0
+    assert "selector" in failed.stderr and "Invalid" in failed.stderr

@@ -337,3 +337,43 @@ async def test_protobuf_bodies_of_unknown_kinds_are_415(http: aiohttp.ClientSess
         body = await r.json()
     assert r.status == 415 and body["reason"] == "UnsupportedMediaType"
     assert "Pod" in body["message"]
+
+
+async def test_workload_selector_must_match_and_is_immutable(
+        http: aiohttp.ClientSession) -> None:
+    bad = _deploy("web")
+    bad["spec"]["selector"] = {"matchLabels": {"app": "other"}}
+    status, body = await call(http, "POST", DEPLOYS, bad)
+    assert status == 422 and body["reason"] == "Invalid"
+    assert "`selector` does not match template `labels`" in body["message"]
+    await call(http, "POST", DEPLOYS, _deploy("web"))
+    status, body = await call(http, "PATCH", f"{DEPLOYS}/web", {"spec": {
+        "selector": {"matchLabels": {"app": "web", "tier": "x"}},
+        "template": {"metadata": {"labels": {"app": "web", "tier": "x"}}}}},
+        content_type="application/merge-patch+json")
+    assert status == 422 and "field is immutable" in body["message"]
+
+
+async def test_invalid_names_and_label_values_are_422(http: aiohttp.ClientSession) -> None:
+    status, body = await call(http, "POST", CMS, cm("Not_Valid"))
+    assert status == 422 and body["details"]["causes"][0]["field"] == "metadata.name"
+    labelled = cm("ok")
+    labelled["metadata"]["labels"] = {"app": "has space"}
+    status, body = await call(http, "POST", CMS, labelled)
+    assert status == 422 and body["details"]["causes"][0]["field"] == "metadata.labels"
+
+
+async def test_unknown_fields_are_refused_when_strict_and_warned_otherwise(
+        http: aiohttp.ClientSession) -> None:
+    typo = cm("a", k="1")
+    typo["dat"] = {"k": "2"}
+    status, body = await call(http, "POST", CMS, typo, fieldValidation="Strict")
+    assert status == 400 and 'unknown field "dat"' in body["message"]
+    async with http.post(CMS, json=typo) as response:  # default: Warn
+        assert response.status == 201
+        assert 'unknown field \\"dat\\"' in response.headers["Warning"]
+
+
+async def test_a_bad_query_parameter_is_400_not_a_crash(http: aiohttp.ClientSession) -> None:
+    status, body = await call(http, "GET", CMS, limit="many")
+    assert status == 400 and body["kind"] == "Status"
