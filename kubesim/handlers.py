@@ -16,7 +16,8 @@ from aiohttp import web
 
 from kubesim import discovery, errors, openapi, protobuf
 from kubesim.cluster import Cluster
-from kubesim.operations import ListOptions, WriteOptions
+from kubesim.listing import ListOptions
+from kubesim.operations import WriteOptions
 from kubesim.patches import PatchType
 from kubesim.routing import Route, Target, resolve
 from kubesim.selectors import Selector
@@ -191,35 +192,47 @@ async def _resource(request: web.Request, cluster: Cluster, route: Route) -> web
 
 async def _resource_verbs(request: web.Request, cluster: Cluster, route: Route,
                           warnings: list[str]) -> web.Response:
-    rt = route.rt
-    assert rt is not None
-    ops = cluster.ops
-    namespace = route.namespace or ""
-    method = request.method
     if route.subresource == "scale":
         return await _scale(request, cluster, route)
     if route.target is Target.COLLECTION:
-        if method == "GET":
-            q = request.query
-            opts = ListOptions(
-                selector=Selector.parse(q.get("labelSelector", ""), q.get("fieldSelector", "")),
-                limit=_int_param(q.get("limit")),
-                continue_token=q.get("continue", ""),
-            )
-            listed = ops.list_objects(rt, route.namespace, opts)
-            if wants_table(request.headers.get("Accept", "")):
-                listed = table(rt.key, listed["items"], rv=listed["metadata"]["resourceVersion"],
-                               include_object=q.get("includeObject", "Metadata")) | {
-                    "metadata": listed["metadata"]}
-            return json_response(listed)
-        if method == "POST":
-            created = ops.create(rt, namespace, await _checked(request, route, warnings),
-                                 _write_options(request, route))
-            return json_response(created, 201)
-        if method == "DELETE":
-            return json_response(_delete_collection(request, cluster, route))
-        raise _not_allowed(method)
-    name = route.name
+        return await _collection(request, cluster, route, warnings)
+    return await _object(request, cluster, route, warnings)
+
+
+async def _collection(request: web.Request, cluster: Cluster, route: Route,
+                      warnings: list[str]) -> web.Response:
+    """list, create, deletecollection."""
+    rt = route.rt
+    assert rt is not None
+    if request.method == "GET":
+        q = request.query
+        opts = ListOptions(
+            selector=Selector.parse(q.get("labelSelector", ""), q.get("fieldSelector", "")),
+            limit=_int_param(q.get("limit")),
+            continue_token=q.get("continue", ""),
+        )
+        listed = cluster.ops.list_objects(rt, route.namespace, opts)
+        if wants_table(request.headers.get("Accept", "")):
+            listed = table(rt.key, listed["items"], rv=listed["metadata"]["resourceVersion"],
+                           include_object=q.get("includeObject", "Metadata")) | {
+                "metadata": listed["metadata"]}
+        return json_response(listed)
+    if request.method == "POST":
+        created = cluster.ops.create(rt, route.namespace or "",
+                                     await _checked(request, route, warnings),
+                                     _write_options(request, route))
+        return json_response(created, 201)
+    if request.method == "DELETE":
+        return json_response(_delete_collection(request, cluster, route))
+    raise _not_allowed(request.method)
+
+
+async def _object(request: web.Request, cluster: Cluster, route: Route,
+                  warnings: list[str]) -> web.Response:
+    """get, update, patch (and apply), delete."""
+    rt, ops, method = route.rt, cluster.ops, request.method
+    assert rt is not None
+    namespace, name = route.namespace or "", route.name
     if method == "GET":
         obj = ops.get(rt, namespace, name)
         if wants_table(request.headers.get("Accept", "")):

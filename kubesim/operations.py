@@ -8,11 +8,9 @@ generation and resourceVersion, records field ownership and honours dryRun.
 
 from __future__ import annotations
 
-import base64
-import json
 import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,9 +18,9 @@ from kubesim import errors
 from kubesim.apply import server_side_apply, track_update
 from kubesim.defaults import apply_defaults, spec_of, tracks_generation
 from kubesim.fieldsets import ManagerEntry, clone
+from kubesim.listing import ListOptions, list_objects
 from kubesim.patches import PatchType, json_patch, merge_patch, strategic_merge
 from kubesim.resources import Registry, ResourceType
-from kubesim.selectors import Selector
 from kubesim.store import EventType, Store, Stored
 from kubesim.validation import validate
 
@@ -43,15 +41,6 @@ class WriteOptions:
     dry_run: bool = False
     force: bool = False
     subresource: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ListOptions:
-    """Query parameters of list."""
-
-    selector: Selector = field(default_factory=Selector)
-    limit: int = 0
-    continue_token: str = ""
 
 
 def _unchanged(old: Stored, obj: dict[str, Any], entries: list[ManagerEntry]) -> bool:
@@ -97,45 +86,7 @@ class Operations:
         self, rt: ResourceType, namespace: str | None, opts: ListOptions
     ) -> dict[str, Any]:
         """A list document, with paging by `limit` and `continue`."""
-        start: tuple[str, str] | None = None
-        if opts.continue_token:
-            start = self._decode_continue(opts.continue_token)
-        items: list[dict[str, Any]] = []
-        remaining = 0
-        last_key: tuple[str, str] | None = None
-        for stored in self.store.items(rt, namespace):
-            meta = stored.obj["metadata"]
-            key = (meta.get("namespace", ""), meta["name"])
-            if start is not None and key <= start:
-                continue
-            if not opts.selector.empty and not opts.selector.matches(stored.obj):
-                continue
-            if opts.limit and len(items) >= opts.limit:
-                remaining += 1
-                continue
-            items.append(self.view(rt, stored.obj))
-            last_key = key
-        metadata: dict[str, Any] = {"resourceVersion": str(self.store.rv)}
-        if remaining and last_key is not None:
-            token = json.dumps({"rv": self.store.rv, "start": list(last_key)})
-            metadata["continue"] = base64.urlsafe_b64encode(token.encode()).decode()
-            metadata["remainingItemCount"] = remaining
-        return {"kind": rt.kind + "List", "apiVersion": rt.api_version, "metadata": metadata,
-                "items": items}
-
-    def _decode_continue(self, token: str) -> tuple[str, str]:
-        try:
-            data = json.loads(base64.urlsafe_b64decode(token.encode()))
-            rv, start = int(data["rv"]), data["start"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise errors.bad_request(f"invalid continue token: {exc}") from None
-        if rv < self.store.compacted:
-            raise errors.expired(
-                "The provided continue parameter is too old to display a consistent list "
-                "result. You can start a new list without the continue parameter."
-            )
-        return (str(start[0]), str(start[1]))
-
+        return list_objects(self.store, rt, namespace, opts, self.view)
     def _require(self, rt: ResourceType, namespace: str, name: str) -> Stored:
         stored = self.store.get(rt, namespace, name)
         if stored is None:
