@@ -12,7 +12,7 @@ Inside a running event loop use `await start_clusters_async(...)` and `await han
 """
 
 from kubesim.cluster import Cluster, ControllerTiming
-from kubesim.faults import Faults
+from kubesim.faults import DropMode, Faults
 from kubesim.server import (
     SimHandle,
     create_app,
@@ -24,6 +24,7 @@ from kubesim.server import (
 __all__ = [
     "Cluster",
     "ControllerTiming",
+    "DropMode",
     "Faults",
     "SimHandle",
     "create_app",

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from kubesim.cluster import ControllerTiming
-from kubesim.faults import Faults
+from kubesim.faults import DropMode, Faults
 from kubesim.server import start_clusters_async, tune_gc
 
 
@@ -44,6 +44,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     faults.add_argument("--throttle-rate", type=float, default=0.0, help="share of 429")
     faults.add_argument("--retry-after", type=int, default=1)
     faults.add_argument("--watch-drop-after", type=float, default=None)
+    faults.add_argument("--watch-drop-mode", choices=[m.value for m in DropMode],
+                        default=DropMode.END.value)
     faults.add_argument("--seed", type=int, default=None)
     return p.parse_args(argv)
 
@@ -55,7 +57,8 @@ async def serve(args: argparse.Namespace) -> None:
                               job_duration=args.job_duration, nodes=args.nodes)
     faults = Faults(latency=args.latency, jitter=args.jitter, error_rate=args.error_rate,
                     throttle_rate=args.throttle_rate, retry_after=args.retry_after,
-                    watch_drop_after=args.watch_drop_after, seed=args.seed)
+                    watch_drop_after=args.watch_drop_after,
+                    watch_drop_mode=DropMode(args.watch_drop_mode), seed=args.seed)
     handle = await start_clusters_async(args.clusters or ["kubesim"], host=args.host,
                                         port=args.port, kubeconfig_path=args.kubeconfig,
                                         timing=timing, faults=faults)

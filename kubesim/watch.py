@@ -130,15 +130,20 @@ async def _stream(
     else:
         await response.write(b"")  # flush headers so clients see the watch established
     started = time.monotonic()
-    drop = cluster.faults.watch_drop_after
+    faults = cluster.faults
+    drop = faults.watch_drop_after
     limits = [t for t in (req.timeout, drop) if t is not None]
     deadline = started + min(limits) if limits else None
     interval = cluster.timing.bookmark_interval if req.bookmarks else None
     next_bookmark = started + interval if interval is not None else None
-    with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
+    with contextlib.suppress(ConnectionResetError):
         while True:
             now = time.monotonic()
             if deadline is not None and now >= deadline:
+                if drop is not None and faults.watch_drop_mode.is_abrupt and (
+                        req.timeout is None or drop < req.timeout) and request.transport:
+                    request.transport.abort()  # the client sees a broken chunked body
+                    return response
                 break
             if next_bookmark is not None and interval is not None and now >= next_bookmark:
                 await response.write(_bookmark(req.rt, cluster.store.rv))
