@@ -217,6 +217,8 @@ async def _collection(request: web.Request, cluster: Cluster, route: Route,
                            include_object=q.get("includeObject", "Metadata")) | {
                 "metadata": listed["metadata"]}
         return json_response(listed)
+    if request.method == "POST" and rt.key in _REVIEWS:
+        return json_response(_review(rt.key, await _body(request)), 201)
     if request.method == "POST":
         created = cluster.ops.create(rt, route.namespace or "",
                                      await _checked(request, route, warnings),
@@ -262,6 +264,36 @@ async def _object(request: web.Request, cluster: Cluster, route: Route,
         return json_response(ops.delete(rt, namespace, name, dry_run=dry_run,
                                         preconditions=body.get("preconditions")))
     raise _not_allowed(method)
+
+
+# Reviews are questions, not objects: answered at once and never stored. There is no
+# authorization here, so every question is answered "allowed", as for a cluster admin.
+_REVIEWS = frozenset({
+    ("authorization.k8s.io", "selfsubjectaccessreviews"),
+    ("authorization.k8s.io", "subjectaccessreviews"),
+    ("authorization.k8s.io", "localsubjectaccessreviews"),
+    ("authorization.k8s.io", "selfsubjectrulesreviews"),
+    ("authentication.k8s.io", "selfsubjectreviews"),
+    ("authentication.k8s.io", "tokenreviews"),
+})
+_ADMIN = {"username": "kubesim-admin", "groups": ["system:masters", "system:authenticated"]}
+
+
+def _review(table: tuple[str, str], body: Any) -> dict[str, Any]:
+    review = dict(body) if isinstance(body, dict) else {}
+    review.setdefault("metadata", {})
+    if table[1] == "selfsubjectreviews":
+        review["status"] = {"userInfo": _ADMIN}
+    elif table[1] == "tokenreviews":
+        review["status"] = {"authenticated": True, "user": _ADMIN}
+    elif table[1] == "selfsubjectrulesreviews":
+        review["status"] = {"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"],
+                                               "resources": ["*"]}],
+                            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                            "incomplete": False}
+    else:
+        review["status"] = {"allowed": True, "reason": "kubesim authorizes every request"}
+    return review
 
 
 def _delete_collection(request: web.Request, cluster: Cluster, route: Route) -> dict[str, Any]:

@@ -87,6 +87,7 @@ class Operations:
     ) -> dict[str, Any]:
         """A list document, with paging by `limit` and `continue`."""
         return list_objects(self.store, rt, namespace, opts, self.view)
+
     def _require(self, rt: ResourceType, namespace: str, name: str) -> Stored:
         stored = self.store.get(rt, namespace, name)
         if stored is None:

@@ -1,9 +1,10 @@
 """Decoding of the protobuf bodies kubectl's typed commands send (`kubectl create ...`).
 
 `handlers.py` calls `decode()` for `application/vnd.kubernetes.protobuf` bodies. Only the
-kinds that `kubectl create <kind>` builds are known (Namespace, ConfigMap, Secret,
-ServiceAccount, Deployment), with the field numbers of the Kubernetes `generated.proto`
-files; any other kind is a 415, as from a server that does not speak protobuf.
+kinds that `kubectl create <kind>` builds (Namespace, ConfigMap, Secret, ServiceAccount,
+Deployment) and the reviews of `kubectl auth` are known, with the field numbers of the
+Kubernetes `generated.proto` files; any other kind is a 415, as from a server that does not
+speak protobuf.
 """
 
 from __future__ import annotations
@@ -65,6 +66,20 @@ SCHEMAS: dict[str, Schema] = {
                       5: ("hostIP", "string")},
     "EnvVar": {1: ("name", "string"), 2: ("value", "string")},
     "ResourceRequirements": {1: ("limits", "quantitymap"), 2: ("requests", "quantitymap")},
+    # `kubectl auth can-i` and `kubectl auth whoami`
+    "SelfSubjectAccessReview": {1: ("metadata", "ObjectMeta"),
+                                2: ("spec", "SelfSubjectAccessReviewSpec")},
+    "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes"),
+                                    2: ("nonResourceAttributes", "NonResourceAttributes")},
+    "ResourceAttributes": {1: ("namespace", "string"), 2: ("verb", "string"),
+                           3: ("group", "string"), 4: ("version", "string"),
+                           5: ("resource", "string"), 6: ("subresource", "string"),
+                           7: ("name", "string")},
+    "NonResourceAttributes": {1: ("path", "string"), 2: ("verb", "string")},
+    "SelfSubjectReview": {1: ("metadata", "ObjectMeta")},
+    "SelfSubjectRulesReview": {1: ("metadata", "ObjectMeta"),
+                               2: ("spec", "SelfSubjectRulesReviewSpec")},
+    "SelfSubjectRulesReviewSpec": {1: ("namespace", "string")},
 }
 
 

@@ -377,3 +377,14 @@ async def test_unknown_fields_are_refused_when_strict_and_warned_otherwise(
 async def test_a_bad_query_parameter_is_400_not_a_crash(http: aiohttp.ClientSession) -> None:
     status, body = await call(http, "GET", CMS, limit="many")
     assert status == 400 and body["kind"] == "Status"
+
+
+async def test_access_reviews_are_answered_not_stored(http: aiohttp.ClientSession) -> None:
+    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+              "spec": {"resourceAttributes": {"verb": "create", "group": "apps",
+                                              "resource": "deployments"}}}
+    path = "apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+    status, answer = await call(http, "POST", path, review)
+    assert status == 201 and answer["status"]["allowed"] is True
+    _, listed = await call(http, "GET", path)
+    assert listed.get("items", []) == []
