@@ -190,8 +190,22 @@ async def _resource(request: web.Request, cluster: Cluster, route: Route) -> web
     return _warned(await _resource_verbs(request, cluster, route, warnings), warnings)
 
 
+def _verb(request: web.Request, route: Route) -> str:
+    """The API verb of a request, as discovery lists verbs."""
+    method = request.method
+    if route.target is Target.COLLECTION:
+        if method == "GET":
+            return "watch" if "watch" in request.query else "list"
+        return {"POST": "create", "DELETE": "deletecollection"}.get(method, method.lower())
+    return {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(
+        method, method.lower())
+
+
 async def _resource_verbs(request: web.Request, cluster: Cluster, route: Route,
                           warnings: list[str]) -> web.Response:
+    assert route.rt is not None
+    if not route.subresource and route.rt.verbs and _verb(request, route) not in route.rt.verbs:
+        raise _not_allowed(request.method)
     if route.subresource == "scale":
         return await _scale(request, cluster, route)
     if route.target is Target.COLLECTION:

@@ -388,3 +388,10 @@ async def test_access_reviews_are_answered_not_stored(http: aiohttp.ClientSessio
     assert status == 201 and answer["status"]["allowed"] is True
     _, listed = await call(http, "GET", path)
     assert listed.get("items", []) == []
+
+
+async def test_verbs_not_in_discovery_are_405(http: aiohttp.ClientSession) -> None:
+    status, body = await call(http, "DELETE", "api/v1/namespaces")  # no deletecollection
+    assert status == 405 and body["reason"] == "MethodNotAllowed"
+    _, still = await call(http, "GET", "api/v1/namespaces/default")
+    assert still["metadata"]["name"] == "default"
