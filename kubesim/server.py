@@ -1,7 +1,7 @@
 """The aiohttp application serving several named clusters, and ways to run it.
 
-Each cluster lives under `/clusters/<name>/` of one listener (the first cluster also
-answers at the root); the written kubeconfig names each as a context. Embed it with
+One application, one listening port per cluster (each cluster also answers under
+`/clusters/<name>/` on any of them); the written kubeconfig names each as a context. Embed it with
 `await start_clusters_async(...)` inside an event loop, or `start_clusters(...)`, which
 runs the loop in a background thread and returns a handle with `.stop()`.
 """
@@ -26,13 +26,21 @@ from kubesim.faults import Faults
 from kubesim.handlers import handle
 
 CLUSTERS = web.AppKey("clusters", dict[str, Cluster])
+# Local port -> cluster name. One port per cluster, because kubectl keys its discovery
+# cache by host and port only: clusters told apart by path alone would share it.
+PORTS = web.AppKey("ports", dict[int, str])
 _T = TypeVar("_T")
 
 
 def create_app(clusters: Iterable[Cluster]) -> web.Application:
-    """The application serving the given clusters (the first one also at the root)."""
+    """The application serving the given clusters.
+
+    At the root, a cluster answers on its own port (see `PORTS`; the first cluster on any
+    other port); under `/clusters/<name>/` every cluster answers on every port.
+    """
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[CLUSTERS] = {c.name: c for c in clusters}
+    app[PORTS] = {}
     app.router.add_route("*", "/clusters/{cluster}/{tail:.*}", _by_name)
     app.router.add_route("*", "/{tail:.*}", _default)
     app.cleanup_ctx.append(_controllers)
@@ -63,7 +71,10 @@ async def _by_name(request: web.Request) -> web.StreamResponse:
 
 
 async def _default(request: web.Request) -> web.StreamResponse:
-    cluster = next(iter(request.app[CLUSTERS].values()))
+    clusters = request.app[CLUSTERS]
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    name = request.app[PORTS].get(sockname[1]) if sockname else None
+    cluster = clusters[name] if name else next(iter(clusters.values()))
     return await handle(request, cluster, request.match_info["tail"], "")
 
 
@@ -99,7 +110,7 @@ class SimHandle:
     """Running clusters: their URLs, the kubeconfig naming them, and how to stop them."""
 
     clusters: dict[str, Cluster]
-    base_url: str
+    urls: dict[str, str]
     kubeconfig_path: Path
     runner: web.AppRunner
     _loop: asyncio.AbstractEventLoop | None = None
@@ -122,7 +133,7 @@ class SimHandle:
         """The API server URL of one cluster."""
         if name not in self.clusters:
             raise KeyError(f"no cluster named {name!r}; have {sorted(self.clusters)}")
-        return f"{self.base_url}/clusters/{name}"
+        return self.urls[name]
 
     def cluster(self, name: str) -> Cluster:
         """The state and knobs of one cluster."""
@@ -185,20 +196,23 @@ async def start_clusters_async(
     runner = web.AppRunner(create_app(clusters), access_log=None, handle_signals=False,
                            shutdown_timeout=2.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    await site.start()
-    server = site._server
-    assert server is not None and isinstance(server, asyncio.base_events.Server)
-    bound_port = server.sockets[0].getsockname()[1]
     url_host = f"[{host}]" if ":" in host else host
-    base_url = f"http://{url_host}:{bound_port}"
+    urls = {}
+    for index, cluster in enumerate(clusters):
+        # port 0: a free port each; a fixed port: consecutive ports from it.
+        site = web.TCPSite(runner, host, port + index if port else 0, reuse_address=True)
+        await site.start()
+        server = site._server
+        assert server is not None and isinstance(server, asyncio.base_events.Server)
+        bound = server.sockets[0].getsockname()[1]
+        runner.app[PORTS][bound] = cluster.name
+        urls[cluster.name] = f"http://{url_host}:{bound}"
     if kubeconfig_path is None:
         kubeconfig_path = Path(tempfile.mkdtemp(prefix="kubesim-")) / "kubeconfig"
     path = Path(kubeconfig_path)
-    urls = {c.name: f"{base_url}/clusters/{c.name}" for c in clusters}
     # A few hundred bytes on local disk: not worth a thread hop.
     path.write_text(yaml.safe_dump(kubeconfig(urls), sort_keys=False))  # noqa: ASYNC240
-    return SimHandle({c.name: c for c in clusters}, base_url, path, runner)
+    return SimHandle({c.name: c for c in clusters}, urls, path, runner)
 
 
 def start_clusters(
