@@ -30,6 +30,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    metavar="[CLUSTER=]IMAGE_OR_TAG",
                    help="an image ('web:2') or tag (':2') whose pods never become ready, "
                         "in every cluster or only in the named one ('prod=:2')")
+    p.add_argument("--pods", action="store_true",
+                   help="give Deployments ReplicaSets and Pods (more writes, a fuller picture)")
     timing = p.add_argument_group("controller timing (seconds)")
     timing.add_argument("--observe", type=float, default=0.1)
     timing.add_argument("--step", type=float, default=0.5)
@@ -67,6 +69,8 @@ async def serve(args: argparse.Namespace) -> None:
         for name, cluster in handle.clusters.items():
             if target in ("", name):
                 cluster.fail_image(image)
+    for cluster in handle.clusters.values():
+        cluster.simulate_pods = args.pods
     for name in handle.clusters:
         print(f"cluster {name}: {handle.url(name)}", flush=True)
     print(f"kubeconfig: {handle.kubeconfig_path}", flush=True)

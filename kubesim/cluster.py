@@ -46,6 +46,8 @@ class Cluster:
     faults: Faults = field(default_factory=Faults)
     # Images, or tags, that never become ready ("web:bad" or ":bad" or "bad").
     failing_images: set[str] = field(default_factory=set)
+    # Whether Deployments get ReplicaSets and Pods (off: status only, far fewer writes).
+    simulate_pods: bool = False
     registry: Registry = field(default_factory=Registry.builtin)
     store: Store = field(default_factory=Store)
     ops: Operations = field(init=False)

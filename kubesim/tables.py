@@ -48,6 +48,20 @@ def _job_status(obj: dict[str, Any]) -> str:
     return "Running"
 
 
+def _pod_ready(obj: dict[str, Any]) -> str:
+    statuses = obj.get("status", {}).get("containerStatuses") or []
+    total = len((obj.get("spec") or {}).get("containers") or [])
+    return f"{sum(1 for s in statuses if s.get('ready'))}/{total}"
+
+
+def _pod_status(obj: dict[str, Any]) -> str:
+    for status in obj.get("status", {}).get("containerStatuses") or []:
+        waiting = (status.get("state") or {}).get("waiting")
+        if waiting:
+            return str(waiting.get("reason", "Waiting"))
+    return str(obj.get("status", {}).get("phase", "Pending"))
+
+
 _EXTRA: dict[tuple[str, str], list[tuple[str, Cell]]] = {
     ("apps", "deployments"): [
         ("Ready", _ready),
@@ -63,6 +77,12 @@ _EXTRA: dict[tuple[str, str], list[tuple[str, Cell]]] = {
          lambda o: f"{_status(o, 'succeeded')}/{o.get('spec', {}).get('completions', 1)}"),
     ],
     ("", "namespaces"): [("Status", lambda o: o.get("status", {}).get("phase", ""))],
+    ("", "pods"): [("Ready", _pod_ready), ("Status", _pod_status), ("Restarts", lambda o: 0)],
+    ("apps", "replicasets"): [
+        ("Desired", lambda o: o.get("spec", {}).get("replicas", 0)),
+        ("Current", lambda o: _status(o, "replicas")),
+        ("Ready", lambda o: _status(o, "readyReplicas")),
+    ],
 }
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from kubesim.cluster import Cluster
 from kubesim.controllers.deployment import decide as decide_deployment
 from kubesim.controllers.model import Progress, pod_images, template_hash
+from kubesim.controllers.replicas import sync_replicas
 from kubesim.controllers.simple import decide_ingress, decide_pod, decide_pvc, decide_service
 from kubesim.controllers.workloads import decide_daemonset, decide_job, decide_statefulset
 from kubesim.errors import ApiError
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 Decide = Callable[[dict[str, Any], Progress], tuple[dict[str, Any], bool]]
 Key = tuple[tuple[str, str], str, str]  # (table, namespace, name)
 MANAGER = "kube-controller-manager"
+DEPLOYMENTS = ("apps", "deployments")
 
 
 def _generation(obj: dict[str, Any]) -> int:
@@ -100,6 +102,10 @@ class ControllerManager:
             self._rollouts.pop(key, None)
             self._wake.pop(key, None)
             return
+        if event.table == ("", "pods") and any(
+                ref.get("kind") == "ReplicaSet" for ref in
+                event.obj["metadata"].get("ownerReferences") or ()):
+            return  # a Deployment's pod: replicas.py keeps its status
         rollout = self._rollouts.get(key)
         if rollout is not None and rollout.generation == _generation(event.obj):
             return  # a status or metadata write: nothing for a controller to do
@@ -179,6 +185,8 @@ class ControllerManager:
             status, settled = decide(obj, progress)
             if status != obj.get("status"):
                 self._write_status(key, obj, status)
+                if self.cluster.simulate_pods and key[0] == DEPLOYMENTS:
+                    sync_replicas(self.cluster, obj, status, failing=progress.failing)
             if settled:
                 return False
             # Jitter spreads the steps of objects created together, as real pods spread.
