@@ -123,6 +123,13 @@ async def test_strategic_merge_patch_merges_containers_env_and_ports_by_key(
     assert containers["main"]["image"] == "web:2"
     assert [e["name"] for e in containers["main"]["env"]] == ["A", "B"]
     assert [p["containerPort"] for p in containers["main"]["ports"]] == [80, 81]
+    # a port already there (defaulted to TCP) is merged by its number, not duplicated
+    _, named = await call(http, "PATCH", f"{DEPLOYS}/web", {"spec": {"template": {"spec": {
+        "containers": [{"name": "main", "ports": [{"containerPort": 80, "name": "http"}]}]}}}},
+        content_type="application/strategic-merge-patch+json")
+    ports = named["spec"]["template"]["spec"]["containers"][0]["ports"]
+    assert ports[0] == {"containerPort": 80, "protocol": "TCP", "name": "http"}
+    assert len(ports) == 2
     # the same patch as a JSON merge patch replaces the list instead
     _, merged = await call(http, "PATCH", f"{DEPLOYS}/web",
                            {"spec": {"template": {"spec": {"containers": [
