@@ -22,6 +22,7 @@ from kubesim.fieldsets import (
     clone,
     covered,
     diff,
+    is_atomic_map,
     owned_by_others,
     paths_of,
     remove_path,
@@ -46,15 +47,21 @@ def render_path(path: Path) -> str:
 
 
 def _is_leaf(applied: dict[str, Any], path: Path) -> bool:
-    if path[-1].startswith("k:"):
+    """Whether a path holds a value two managers can disagree on (not a container)."""
+    last = path[-1]
+    if last.startswith("k:"):
         return False
+    name = last[2:]
+    if last.startswith("f:") and name in SET_LISTS:
+        return False  # a set: its members are owned one by one
     value = value_at(applied, path)
-    return not (isinstance(value, dict) and value)
+    return is_atomic_map(name, value) or not (isinstance(value, dict) and value)
 
 
 def merge_applied(live: Any, applied: Any, field_name: str = "") -> Any:
     """The live object with the applied configuration merged in."""
-    if isinstance(live, dict) and isinstance(applied, dict):
+    if isinstance(live, dict) and isinstance(applied, dict) and not is_atomic_map(
+            field_name, applied):
         out = dict(live)
         for key, value in applied.items():
             out[key] = merge_applied(live[key], value, key) if key in live else value
