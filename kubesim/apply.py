@@ -139,9 +139,10 @@ def server_side_apply(
     manager: str,
     force: bool,
     now: str,
+    subresource: str = "",
 ) -> tuple[dict[str, Any], list[ManagerEntry]]:
     """The object and managedFields after `manager` applies `applied`."""
-    me = (manager, Operation.APPLY, "")
+    me = (manager, Operation.APPLY, subresource)
     wanted = paths_of(applied)
     entries = list(live_entries)
     if live is None:
@@ -169,7 +170,8 @@ def server_side_apply(
     mine = next((e for e in entries if e.identity == me), None)
     api_version = applied.get("apiVersion", "")
     if mine is None:
-        entries.append(ManagerEntry(manager, Operation.APPLY, api_version, now, wanted))
+        entries.append(ManagerEntry(manager, Operation.APPLY, api_version, now, wanted,
+                                    subresource))
     else:
         entries[entries.index(mine)] = mine.successor(fields=wanted, time=now,
                                                       api_version=api_version)

@@ -98,6 +98,8 @@ def _discovery(request: web.Request, cluster: Cluster, route: Route, prefix: str
     match route.target:
         case Target.VERSION:
             return json_response(discovery.version_info())
+        case Target.HEALTH:
+            return web.Response(text="ok", content_type="text/plain")
         case Target.CORE_VERSIONS | Target.GROUPS if discovery.wants_aggregated(accept):
             body = discovery.aggregated(registry, core=route.target is Target.CORE_VERSIONS)
             return web.Response(body=json.dumps(body).encode(),
@@ -208,6 +210,10 @@ async def _resource_verbs(request: web.Request, cluster: Cluster, route: Route,
         raise _not_allowed(request.method)
     if route.subresource == "scale":
         return await _scale(request, cluster, route)
+    if route.subresource not in ("", "status"):
+        # logs, exec, proxy, eviction, ...: there are no containers to reach
+        raise errors.ApiError(405, errors.StatusReason.METHOD_NOT_ALLOWED,
+                              f"the {route.subresource} subresource is not emulated")
     if route.target is Target.COLLECTION:
         return await _collection(request, cluster, route, warnings)
     return await _object(request, cluster, route, warnings)

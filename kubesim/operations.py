@@ -189,13 +189,22 @@ class Operations:
         for key in ("uid", "resourceVersion", "creationTimestamp", "managedFields",
                     "generation"):
             applied["metadata"].pop(key, None)
-        if rt.has_status and opts.subresource != "status":
+        if opts.subresource == "status":
+            if old is None:
+                raise errors.not_found(rt.group, rt.plural, name)
+            # Through /status only status counts: nothing else is applied or owned.
+            applied = {k: v for k, v in applied.items()
+                       if k in ("apiVersion", "kind", "status")} | {
+                "metadata": {"name": name, "namespace": namespace} if rt.namespaced
+                else {"name": name}}
+        elif rt.has_status:
             applied.pop("status", None)
         if old is None:
             self._require_namespace(rt, namespace)
         merged, entries = server_side_apply(
             old.obj if old else None, old.managers if old else [], applied,
             manager=opts.field_manager, force=opts.force, now=now_iso(),
+            subresource=opts.subresource,
         )
         if old is not None:
             merged = self._scope_to_subresource(rt, old.obj, merged, opts.subresource)

@@ -402,3 +402,30 @@ async def test_verbs_not_in_discovery_are_405(http: aiohttp.ClientSession) -> No
     assert status == 405 and body["reason"] == "MethodNotAllowed"
     _, still = await call(http, "GET", "api/v1/namespaces/default")
     assert still["metadata"]["name"] == "default"
+
+
+async def test_health_endpoints_and_unemulated_subresources(http: aiohttp.ClientSession) -> None:
+    for path in ("healthz", "livez", "readyz"):
+        async with http.get(path) as response:
+            assert response.status == 200 and await response.text() == "ok"
+    await call(http, "POST", "api/v1/namespaces/default/pods", {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "x:1"}]}})
+    status, body = await call(http, "GET", "api/v1/namespaces/default/pods/p/log")
+    assert status == 405 and "log" in body["message"]
+
+
+async def test_status_subresource_accepts_server_side_apply_and_leaves_spec(
+        http: aiohttp.ClientSession) -> None:
+    await call(http, "POST", DEPLOYS, _deploy("web", replicas=2))
+    status_patch = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                    "spec": {"replicas": 9}, "status": {"observedGeneration": 7}}
+    status, obj = await call(http, "PATCH", f"{DEPLOYS}/web/status", status_patch,
+                             content_type="application/apply-patch+yaml",
+                             fieldManager="my-controller", force="true")
+    assert status == 200
+    assert obj["status"]["observedGeneration"] == 7 and obj["spec"]["replicas"] == 2
+    managers = {(m["manager"], m.get("subresource", "")) for m in obj["metadata"]["managedFields"]}
+    assert ("my-controller", "status") in managers
+    entry = next(m for m in obj["metadata"]["managedFields"] if m["manager"] == "my-controller")
+    assert list(entry["fieldsV1"]) == ["f:status"]  # it owns nothing outside status
