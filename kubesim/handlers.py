@@ -22,7 +22,7 @@ from kubesim.patches import PatchType
 from kubesim.routing import Route, Target, resolve
 from kubesim.selectors import Selector
 from kubesim.tables import table, wants_table
-from kubesim.validation import check_unknown_fields
+from kubesim.validation import FieldValidation, check_unknown_fields
 from kubesim.watch import WatchRequest, serve_watch
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ async def _checked(request: web.Request, route: Route, warnings: list[str]) -> A
     body = await _body(request)
     content_type = request.headers.get("Content-Type", "")
     if route.rt is not None and isinstance(body, dict) and "json-patch" not in content_type:
-        mode = request.query.get("fieldValidation", "Warn")
+        mode = FieldValidation.parse(request.query.get("fieldValidation"))
         warnings += check_unknown_fields(route.rt, body, mode)
     return body
 

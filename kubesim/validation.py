@@ -8,10 +8,28 @@ only these common mistakes are caught; everything else is accepted as written.
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Any
 
 from kubesim.errors import ApiError, StatusReason, bad_request
 from kubesim.resources import ResourceType
+
+class FieldValidation(StrEnum):
+    """The `fieldValidation` query parameter: what unknown fields cost."""
+
+    STRICT = "Strict"  # refused (kubectl's default)
+    WARN = "Warn"  # accepted, with a Warning header (the server's default)
+    IGNORE = "Ignore"
+
+    @classmethod
+    def parse(cls, value: str | None) -> FieldValidation:
+        """The mode of a request; unknown values are a 400 like the real server's."""
+        try:
+            return cls(value or cls.WARN)
+        except ValueError:
+            raise bad_request(f"fieldValidation must be one of Strict, Warn, Ignore: "
+                              f"{value!r}") from None
+
 
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -64,16 +82,17 @@ def _invalid(rt: ResourceType, name: str, causes: list[tuple[str, str]]) -> ApiE
             {"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes]})
 
 
-def check_unknown_fields(rt: ResourceType, body: dict[str, Any], mode: str) -> list[str]:
+def check_unknown_fields(rt: ResourceType, body: dict[str, Any],
+                         mode: FieldValidation) -> list[str]:
     """Unknown top-level and metadata fields; raises under Strict, else returns warnings."""
-    if rt.custom or mode == "Ignore":
+    if rt.custom or mode is FieldValidation.IGNORE:
         return []
     allowed = _TOP_FIELDS.get(rt.key, _SPEC_STATUS)
     unknown = []
     if allowed is not None:
         unknown += [k for k in body if k not in _COMMON_TOP and k not in allowed]
     unknown += [f"metadata.{k}" for k in body.get("metadata") or {} if k not in _META_FIELDS]
-    if unknown and mode == "Strict":
+    if unknown and mode is FieldValidation.STRICT:
         fields = ", ".join(f'unknown field "{f}"' for f in sorted(unknown))
         raise bad_request(f"{rt.kind} in version \"{rt.version}\" cannot be handled as a "
                           f"{rt.kind}: strict decoding error: {fields}")
