@@ -14,6 +14,7 @@ from typing import Any
 from kubesim.errors import ApiError, StatusReason, bad_request
 from kubesim.resources import ResourceType
 
+
 class FieldValidation(StrEnum):
     """The `fieldValidation` query parameter: what unknown fields cost."""
 
