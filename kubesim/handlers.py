@@ -150,6 +150,8 @@ def _watch_request(request: web.Request, route: Route) -> WatchRequest:
         timeout=float(_int_param(timeout)) if timeout else None,
         bookmarks=_truthy(q.get("allowWatchBookmarks", "false")),
         send_initial_events=_truthy(q.get("sendInitialEvents", "false")),
+        table=q.get("includeObject", "Metadata") if wants_table(
+            request.headers.get("Accept", "")) else None,
     )
 
 

@@ -159,3 +159,20 @@ async def test_watch_drop_can_reset_the_connection(
     faults.watch_drop_after, faults.watch_drop_mode = 0.2, DropMode.RESET
     with pytest.raises(aiohttp.ClientPayloadError):
         await _events(http, CMS, 100)
+
+
+async def test_watch_as_table_rows_for_kubectl_get_watch(http: aiohttp.ClientSession) -> None:
+    await call(http, "POST", CMS, cm("a"))
+    await call(http, "POST", CMS, cm("b"))
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    events = []
+    async with asyncio.timeout(5.0), http.get(CMS, params={"watch": "1"},
+                                              headers={"Accept": accept}) as response:
+        async for line in response.content:
+            events.append(json.loads(line))
+            if len(events) == 2:
+                break
+    assert [e["object"]["kind"] for e in events] == ["Table", "Table"]
+    assert [c["name"] for c in events[0]["object"]["columnDefinitions"]] == ["Name", "Age"]
+    assert events[1]["object"]["columnDefinitions"] == []  # headers come once
+    assert [e["object"]["rows"][0]["cells"][0] for e in events] == ["a", "b"]
