@@ -170,13 +170,11 @@ def _make_clusters(
 ) -> list[Cluster]:
     clusters = []
     for name in names:
-        cluster = Cluster(name)
-        if timing is not None:
-            cluster.timing = ControllerTiming(**vars(timing))
-        if faults is not None:
-            cluster.faults = Faults(**{k: v for k, v in vars(faults).items()
-                                       if not k.startswith("_")})
-        clusters.append(cluster)
+        # Each cluster gets its own copy, so one cluster's knobs never move another's.
+        own_timing = ControllerTiming(**vars(timing)) if timing else ControllerTiming()
+        own_faults = Faults(**{k: v for k, v in vars(faults).items()
+                               if not k.startswith("_")}) if faults else Faults()
+        clusters.append(Cluster(name, timing=own_timing, faults=own_faults))
     if not clusters:
         raise ValueError("at least one cluster name is needed")
     return clusters

@@ -77,6 +77,15 @@ _EXTRA: dict[tuple[str, str], list[tuple[str, Cell]]] = {
          lambda o: f"{_status(o, 'succeeded')}/{o.get('spec', {}).get('completions', 1)}"),
     ],
     ("", "namespaces"): [("Status", lambda o: o.get("status", {}).get("phase", ""))],
+    ("", "nodes"): [
+        ("Status", lambda o: "Ready" if any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in o.get("status", {}).get("conditions") or []) else "NotReady"),
+        ("Roles", lambda o: ",".join(
+            k.rsplit("/", 1)[1] for k in o["metadata"].get("labels", {})
+            if k.startswith("node-role.kubernetes.io/")) or "<none>"),
+        ("Version", lambda o: o.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", "")),
+    ],
     ("", "pods"): [("Ready", _pod_ready), ("Status", _pod_status), ("Restarts", lambda o: 0)],
     ("apps", "replicasets"): [
         ("Desired", lambda o: o.get("spec", {}).get("replicas", 0)),

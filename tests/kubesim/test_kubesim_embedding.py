@@ -42,3 +42,19 @@ def test_three_named_clusters_from_one_process(tmp_path: Path) -> None:
             found[context] = [i["metadata"]["name"] for i in json.loads(done.stdout)["items"]]
         assert found == {"dev": [], "staging": ["seeded"]}
         assert handle.cluster("prod").timing.step == ControllerTiming.fast().step
+
+
+def test_a_fresh_cluster_has_what_kubectl_users_expect(tmp_path: Path) -> None:
+    timing = ControllerTiming.fast()
+    timing.nodes = 2
+    with start_clusters(["only"], kubeconfig_path=tmp_path / "kc", timing=timing) as handle:
+        base = [kubectl_binary(), "--kubeconfig", str(tmp_path / "kc"), "--cache-dir",
+                str(tmp_path / "cache")]
+        nodes = subprocess.run([*base, "get", "nodes"], capture_output=True, text=True,
+                               timeout=60, check=True).stdout
+        assert nodes.count(" Ready ") == 2 and "control-plane" in nodes
+        services = subprocess.run([*base, "get", "services", "-o", "name"],
+                                  capture_output=True, text=True, timeout=60,
+                                  check=True).stdout.split()
+        assert services == ["service/kubernetes"]
+        assert handle.cluster("only").timing.nodes == 2
