@@ -429,3 +429,22 @@ async def test_status_subresource_accepts_server_side_apply_and_leaves_spec(
     assert ("my-controller", "status") in managers
     entry = next(m for m in obj["metadata"]["managedFields"] if m["manager"] == "my-controller")
     assert list(entry["fieldsV1"]) == ["f:status"]  # it owns nothing outside status
+
+
+async def test_later_pages_show_the_list_as_of_the_first_page(
+        http: aiohttp.ClientSession) -> None:
+    for i in range(5):
+        await call(http, "POST", CMS, cm(f"c{i}", v="old"))
+    _, first = await call(http, "GET", CMS, limit="2")
+    # the world moves on between pages
+    await call(http, "PATCH", f"{CMS}/c3", {"data": {"v": "new"}},
+               content_type="application/merge-patch+json")
+    await call(http, "DELETE", f"{CMS}/c4")
+    await call(http, "POST", CMS, cm("c9", v="new"))
+    _, rest = await call(http, "GET", CMS, limit="10",
+                         **{"continue": first["metadata"]["continue"]})
+    assert [i["metadata"]["name"] for i in rest["items"]] == ["c2", "c3", "c4"]
+    assert {i["data"]["v"] for i in rest["items"]} == {"old"}
+    assert rest["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+    _, fresh = await call(http, "GET", CMS)
+    assert [i["metadata"]["name"] for i in fresh["items"]] == ["c0", "c1", "c2", "c3", "c9"]
