@@ -11,26 +11,21 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from kubesim import errors
 from kubesim.apply import server_side_apply, track_update
 from kubesim.defaults import apply_defaults, spec_of, tracks_generation
+from kubesim.deletion import CRD_TABLE, NS_TABLE, Deletion
 from kubesim.fieldsets import ManagerEntry, clone
 from kubesim.listing import ListOptions, list_objects
 from kubesim.patches import PatchType, json_patch, merge_patch, strategic_merge
 from kubesim.resources import Registry, ResourceType
 from kubesim.store import EventType, Store, Stored
+from kubesim.timestamps import now_iso
 from kubesim.validation import validate
 
-CRD_TABLE = ("apiextensions.k8s.io", "customresourcedefinitions")
-NS_TABLE = ("", "namespaces")
-
-
-def now_iso() -> str:
-    """A timestamp as the API prints it (seconds, UTC)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+__all__ = ["ListOptions", "Operations", "WriteOptions", "now_iso"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +58,7 @@ def _unchanged(old: Stored, obj: dict[str, Any], entries: list[ManagerEntry]) ->
     return True
 
 
-class Operations:
+class Operations(Deletion):
     """The verbs, bound to one cluster's store and registry."""
 
     def __init__(self, store: Store, registry: Registry) -> None:
@@ -95,9 +90,19 @@ class Operations:
         return stored
 
     def _require_namespace(self, rt: ResourceType, namespace: str) -> None:
-        if rt.namespaced and (NS_TABLE not in self.store.tables
-                              or ("", namespace) not in self.store.tables[NS_TABLE]):
+        if not rt.namespaced:
+            return
+        stored = self.store.tables.get(NS_TABLE, {}).get(("", namespace))
+        if stored is None:
             raise errors.not_found("", "namespaces", namespace)
+        if stored.obj["metadata"].get("deletionTimestamp"):
+            raise errors.ApiError(
+                403, errors.StatusReason.FORBIDDEN,
+                f'{errors.qualified(rt.group, rt.plural)} "" is forbidden: unable to create '
+                f"new content in namespace {namespace} because it is being terminated",
+                details={"kind": rt.plural, "group": rt.group, "causes": [
+                    {"reason": "NamespaceTerminating", "field": "metadata.namespace",
+                     "message": f"namespace {namespace} is being terminated"}]})
 
     # ---- writes ------------------------------------------------------------------------
 
@@ -310,66 +315,3 @@ class Operations:
         if rt.key == CRD_TABLE:
             self.registry.register_crd(obj)
         return self.view(rt, obj)
-
-    # ---- delete ------------------------------------------------------------------------
-
-    def delete(
-        self, rt: ResourceType, namespace: str, name: str, *, dry_run: bool = False,
-        preconditions: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """DELETE: gone at once, or marked with deletionTimestamp while finalizers remain."""
-        stored = self._require(rt, namespace, name)
-        meta = stored.obj["metadata"]
-        pre = preconditions or {}
-        if pre.get("uid") and pre["uid"] != meta["uid"]:
-            raise errors.ApiError(409, errors.StatusReason.CONFLICT,
-                                  f"Precondition failed: UID in precondition: {pre['uid']}, "
-                                  f"UID in object meta: {meta['uid']}")
-        if pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]:
-            raise errors.stale_version(rt.group, rt.plural, name)
-        if dry_run:
-            return self.view(rt, stored.obj)
-        finalizers = list(meta.get("finalizers") or [])
-        if rt.key == NS_TABLE:
-            self._empty_namespace(name)
-        if finalizers:
-            if meta.get("deletionTimestamp"):
-                return self.view(rt, stored.obj)
-            obj = clone(stored.obj)
-            obj["metadata"]["deletionTimestamp"] = now_iso()
-            obj["metadata"]["deletionGracePeriodSeconds"] = 0
-            obj["metadata"]["resourceVersion"] = str(self.store.next_rv())
-            self.store.put(rt, Stored(obj, stored.managers), EventType.MODIFIED)
-            return self.view(rt, obj)
-        self._remove(rt, stored)
-        return self.view(rt, stored.obj)
-
-    def _remove(self, rt: ResourceType, stored: Stored) -> None:
-        self.store.delete(rt, stored)
-        if rt.key == CRD_TABLE:
-            self._drop_custom_resources(stored.obj)
-        self._collect_garbage(stored.obj["metadata"]["uid"])
-
-    def _empty_namespace(self, namespace: str) -> None:
-        for group, version in [(g, vs[0]) for g, vs in self.registry.groups()]:
-            for rt in self.registry.resources(group, version):
-                if rt.namespaced:
-                    for stored in list(self.store.items(rt, namespace)):
-                        self._remove(rt, stored)
-
-    def _drop_custom_resources(self, crd: dict[str, Any]) -> None:
-        spec = crd.get("spec", {})
-        table = (spec.get("group", ""), spec.get("names", {}).get("plural", ""))
-        versions = spec.get("versions") or [{"name": "v1"}]
-        rt = self.registry.lookup(table[0], versions[0]["name"], table[1])
-        if rt is not None:
-            for stored in list(self.store.items(rt, None)):
-                self.store.delete(rt, stored)
-        self.registry.unregister_crd(crd)
-
-    def _collect_garbage(self, owner_uid: str) -> None:
-        """Background cascading deletion: dependents go when their owner goes."""
-        for table, stored in self.store.dependents_of(owner_uid):
-            rt = self.registry.by_table(table)
-            if rt is not None:
-                self._remove(rt, stored)

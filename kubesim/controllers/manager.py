@@ -33,6 +33,7 @@ Decide = Callable[[dict[str, Any], Progress], tuple[dict[str, Any], bool]]
 Key = tuple[tuple[str, str], str, str]  # (table, namespace, name)
 MANAGER = "kube-controller-manager"
 DEPLOYMENTS = ("apps", "deployments")
+NAMESPACES = ("", "namespaces")
 
 
 def _generation(obj: dict[str, Any]) -> int:
@@ -60,6 +61,7 @@ class ControllerManager:
         self._wake: dict[Key, asyncio.Event] = {}
         self._rollouts: dict[Key, _Rollout] = {}
         self._unsubscribe: Callable[[], None] | None = None
+        self._terminating: set[str] = set()
         self._kinds: dict[tuple[str, str], Decide] = {
             ("apps", "deployments"): decide_deployment,
             ("apps", "statefulsets"): decide_statefulset,
@@ -92,6 +94,9 @@ class ControllerManager:
                 await task
 
     def _on_event(self, event: Event) -> None:
+        if event.table == NAMESPACES:
+            self._on_namespace(event)
+            return
         if event.table not in self._kinds:
             return
         key = (event.table, event.namespace, event.obj["metadata"]["name"])
@@ -110,6 +115,19 @@ class ControllerManager:
         if rollout is not None and rollout.generation == _generation(event.obj):
             return  # a status or metadata write: nothing for a controller to do
         self._ensure(key)
+
+    def _on_namespace(self, event: Event) -> None:
+        """A Terminating namespace is emptied and removed a moment later."""
+        name = event.obj["metadata"]["name"]
+        if (event.type is EventType.MODIFIED and event.obj["metadata"].get("deletionTimestamp")
+                and name not in self._terminating):
+            self._terminating.add(name)
+            asyncio.get_running_loop().call_later(self.cluster.timing.observe,
+                                                  self._finish_namespace, name)
+
+    def _finish_namespace(self, name: str) -> None:
+        self._terminating.discard(name)
+        self.cluster.ops.finish_namespace(name)
 
     def _ensure(self, key: Key) -> None:
         task = self._tasks.get(key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import aiohttp
@@ -176,10 +178,20 @@ async def test_delete_with_finalizers_waits_for_them(http: aiohttp.ClientSession
     assert status == 404
 
 
-async def test_deleting_a_namespace_deletes_its_objects(http: aiohttp.ClientSession) -> None:
+async def test_a_deleted_namespace_terminates_then_goes_with_its_objects(
+        http: aiohttp.ClientSession) -> None:
     await call(http, "POST", "api/v1/namespaces", {"metadata": {"name": "tmp"}})
     await call(http, "POST", "api/v1/namespaces/tmp/configmaps", cm("a", "tmp"))
-    await call(http, "DELETE", "api/v1/namespaces/tmp")
+    _, deleting = await call(http, "DELETE", "api/v1/namespaces/tmp")
+    assert deleting["status"]["phase"] == "Terminating"
+    status, body = await call(http, "POST", "api/v1/namespaces/tmp/configmaps", cm("b", "tmp"))
+    assert status == 403 and "being terminated" in body["message"]
+    params = {"watch": "1", "fieldSelector": "metadata.name=tmp",
+              "resourceVersion": deleting["metadata"]["resourceVersion"]}
+    async with asyncio.timeout(5), http.get("api/v1/namespaces", params=params) as stream:
+        async for line in stream.content:
+            if json.loads(line)["type"] == "DELETED":
+                break
     status, _ = await call(http, "GET", "api/v1/namespaces/tmp/configmaps/a")
     assert status == 404
 
