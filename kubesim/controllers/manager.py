@@ -19,6 +19,7 @@ from typing import Any
 
 from kubesim.cluster import Cluster
 from kubesim.controllers.deployment import decide as decide_deployment
+from kubesim.controllers.events import record, transitions
 from kubesim.controllers.model import Progress, pod_images, template_hash
 from kubesim.controllers.replicas import sync_replicas
 from kubesim.controllers.simple import decide_ingress, decide_pod, decide_pvc, decide_service
@@ -203,6 +204,10 @@ class ControllerManager:
             status, settled = decide(obj, progress)
             if status != obj.get("status"):
                 self._write_status(key, obj, status)
+                found = transitions(key[0], obj, obj.get("status"), status)
+                record(self.cluster, obj, found, "kubelet" if key[0] == ("", "pods")
+                       else "deployment-controller" if key[0] == DEPLOYMENTS
+                       else "job-controller")
                 if self.cluster.simulate_pods and key[0] == DEPLOYMENTS:
                     sync_replicas(self.cluster, obj, status, failing=progress.failing)
             if settled:

@@ -12,6 +12,7 @@ import secrets
 from typing import Any
 
 from kubesim.cluster import Cluster
+from kubesim.controllers.events import record, transitions
 from kubesim.controllers.model import Progress, template_hash
 from kubesim.controllers.simple import decide_pod
 from kubesim.errors import ApiError
@@ -118,6 +119,8 @@ def _scale(cluster: Cluster, rs: dict[str, Any], count: int, ready: int, *,
         if pod_status != pod.get("status"):
             ops.replace(pod_rt, namespace, pod["metadata"]["name"], dict(pod, status=pod_status),
                         WriteOptions(field_manager="kubelet", subresource="status"))
+            record(cluster, pod, transitions(pod_rt.key, pod, pod.get("status"), pod_status),
+                   "kubelet")
     rs_status = {"observedGeneration": rs["metadata"].get("generation", 1), "replicas": count,
                  "fullyLabeledReplicas": count, "readyReplicas": ready,
                  "availableReplicas": ready}

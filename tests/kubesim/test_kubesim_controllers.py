@@ -234,3 +234,18 @@ async def test_simulated_pods_follow_a_rollout(http: aiohttp.ClientSession,
     await call(http, "DELETE", path)  # cascades to ReplicaSets and their pods
     _, after = await call(http, "GET", "api/v1/namespaces/default/pods")
     assert after["items"] == []
+
+
+async def test_controllers_record_events(http: aiohttp.ClientSession, sim: SimHandle) -> None:
+    sim.cluster("dev").fail_image("migrate:broken")
+    await call(http, "POST", JOBS, _workload("Job", "migrate", "migrate:broken", backoffLimit=0))
+    await call(http, "POST", f"{APPS}/deployments", _workload("Deployment", "web", "web:1"))
+    await _until(http, f"{JOBS}/migrate", lambda o: "Failed" in _conditions(o))
+    events = "api/v1/namespaces/default/events"
+    _, job_events = await call(http, "GET", events, fieldSelector="involvedObject.name=migrate")
+    assert [(e["type"], e["reason"]) for e in job_events["items"]] == [
+        ("Warning", "BackoffLimitExceeded")]
+    _, web_events = await call(http, "GET", events,
+                               fieldSelector="involvedObject.kind=Deployment")
+    assert [e["reason"] for e in web_events["items"]] == ["ScalingReplicaSet"]
+    assert web_events["items"][0]["message"].startswith("Scaled up replica set web-")
