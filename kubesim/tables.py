@@ -15,10 +15,13 @@ Cell = Callable[[dict[str, Any]], Any]
 
 
 def _age(obj: dict[str, Any]) -> str:
-    created = obj.get("metadata", {}).get("creationTimestamp")
-    if not created:
+    return _since(obj.get("metadata", {}).get("creationTimestamp"))
+
+
+def _since(stamp: str | None) -> str:
+    if not stamp:
         return "<unknown>"
-    then = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    then = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     seconds = max(0, int((datetime.now(UTC) - then).total_seconds()))
     if seconds < 120:
         return f"{seconds}s"
@@ -95,11 +98,24 @@ _EXTRA: dict[tuple[str, str], list[tuple[str, Cell]]] = {
 }
 
 
+_EVENT_COLUMNS: list[tuple[str, Cell]] = [
+    ("Last Seen", lambda o: _since(o.get("lastTimestamp") or o["metadata"].get(
+        "creationTimestamp"))),
+    ("Type", lambda o: o.get("type", "")),
+    ("Reason", lambda o: o.get("reason", "")),
+    ("Object", lambda o: f"{str(o.get('involvedObject', {}).get('kind', '')).lower()}/"
+                         f"{o.get('involvedObject', {}).get('name', '')}"),
+    ("Message", lambda o: o.get("message", "")),
+]
+# Kinds whose table does not follow the NAME ... AGE shape.
+_OWN_COLUMNS: dict[tuple[str, str], list[tuple[str, Cell]]] = {("", "events"): _EVENT_COLUMNS}
+
+
 def table(table_key: tuple[str, str], objects: list[dict[str, Any]], *, rv: str,
           include_object: str) -> dict[str, Any]:
     """A meta.k8s.io/v1 Table of objects."""
-    extra = _EXTRA.get(table_key, [])
-    columns: list[tuple[str, Cell]] = [("Name", _name), *extra, ("Age", _age)]
+    columns = _OWN_COLUMNS.get(table_key) or [("Name", _name), *_EXTRA.get(table_key, []),
+                                              ("Age", _age)]
     definitions = [
         {"name": name, "type": "string", "format": "name" if name == "Name" else "",
          "description": name, "priority": 0}
