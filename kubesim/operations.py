@@ -17,7 +17,7 @@ from kubesim import errors
 from kubesim.apply import server_side_apply, track_update
 from kubesim.defaults import apply_defaults, spec_of, tracks_generation
 from kubesim.deletion import CRD_TABLE, NS_TABLE, Deletion
-from kubesim.fieldsets import ManagerEntry, clone
+from kubesim.fieldsets import ManagerEntry, clone, entries_from_json
 from kubesim.listing import ListOptions, list_objects
 from kubesim.patches import PatchType, json_patch, merge_patch, strategic_merge
 from kubesim.resources import Registry, ResourceType
@@ -56,6 +56,19 @@ def _unchanged(old: Stored, obj: dict[str, Any], entries: list[ManagerEntry]) ->
         elif value != old.obj[key]:
             return False
     return True
+
+
+def _sent_managers(old: Stored, obj: dict[str, Any]) -> list[ManagerEntry]:
+    """The ownership a write starts from: the stored one, unless the client rewrote it.
+
+    As in the API server, managedFields sent in a write replace the stored ones (kubectl
+    does this when it moves fields from client-side to server-side apply), and `[{}]`
+    clears them.
+    """
+    sent = obj["metadata"].get("managedFields")
+    if sent is None or sent == old.obj["metadata"].get("managedFields"):
+        return old.managers
+    return entries_from_json([e for e in sent if isinstance(e, dict) and e])
 
 
 class Operations(Deletion):
@@ -140,7 +153,8 @@ class Operations(Deletion):
         if wanted_rv and wanted_rv != old.obj["metadata"]["resourceVersion"]:
             raise errors.stale_version(rt.group, rt.plural, name)
         obj = self._scope_to_subresource(rt, old.obj, obj, opts.subresource)
-        entries = track_update(old.managers, old.obj, obj, manager=opts.field_manager,
+        entries = track_update(_sent_managers(old, obj), old.obj, obj,
+                               manager=opts.field_manager,
                                subresource=opts.subresource, now=now_iso())
         return self._commit(rt, old, obj, entries, opts)
 
@@ -168,7 +182,8 @@ class Operations(Deletion):
         if wanted_rv and wanted_rv != old.obj["metadata"]["resourceVersion"]:
             raise errors.stale_version(rt.group, rt.plural, name)
         obj = self._scope_to_subresource(rt, old.obj, obj, opts.subresource)
-        entries = track_update(old.managers, old.obj, obj, manager=opts.field_manager,
+        entries = track_update(_sent_managers(old, obj), old.obj, obj,
+                               manager=opts.field_manager,
                                subresource=opts.subresource, now=now_iso())
         return self._commit(rt, old, obj, entries, opts), False
 

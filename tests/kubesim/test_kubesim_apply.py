@@ -139,3 +139,25 @@ async def test_label_selector_is_owned_whole_and_finalizers_member_by_member(
     owners = {m["manager"]: m["fieldsV1"]["f:metadata"]["f:finalizers"]
               for m in both["metadata"]["managedFields"]}
     assert owners["two"] == {".": {}, 'v:"b.example.com/y"': {}}
+
+
+async def test_managed_fields_sent_by_a_client_replace_the_stored_ones(
+        http: aiohttp.ClientSession) -> None:
+    await _apply(http, _deploy([{"name": "main", "image": "web:1"}], replicas=1), "old-tool")
+    _, obj = await call(http, "GET", DEPLOY)
+    entries = obj["metadata"]["managedFields"]
+    moved = [dict(e, manager="baton") if e["manager"] == "old-tool" else e for e in entries]
+    await call(http, "PATCH", DEPLOY,
+               [{"op": "replace", "path": "/metadata/managedFields", "value": moved}],
+               content_type="application/json-patch+json")
+    # baton now owns what old-tool owned: changing it is no conflict
+    status, _ = await _apply(http, _deploy([{"name": "main", "image": "web:2"}], replicas=3),
+                             "baton")
+    assert status == 200
+    await call(http, "PATCH", DEPLOY,
+               [{"op": "replace", "path": "/metadata/managedFields", "value": [{}]}],
+               content_type="application/json-patch+json")
+    _, cleared = await call(http, "GET", DEPLOY)
+    # only the controller's later status writes may have claimed fields since
+    managers = {e["manager"] for e in cleared["metadata"].get("managedFields", [])}
+    assert managers <= {"kube-controller-manager"}
