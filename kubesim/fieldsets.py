@@ -326,6 +326,8 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> tuple[FieldSet, FieldSet]:
         if key == "metadata":
             before = _owned_meta(before)
             after = _owned_meta(after)
+            if before == after:
+                continue  # only server-kept fields (resourceVersion, managedFields) moved
         _diff_value(key, before, after, ("f:" + key,), changed, removed)
     return changed, removed
 
