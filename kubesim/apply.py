@@ -10,6 +10,7 @@ unless someone else still owns them.
 from __future__ import annotations
 
 import json
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from typing import Any
 
@@ -140,8 +141,12 @@ def server_side_apply(
     force: bool,
     now: str,
     subresource: str = "",
+    forgiven: AbstractSet[Path] = frozenset(),
 ) -> tuple[dict[str, Any], list[ManagerEntry]]:
-    """The object and managedFields after `manager` applies `applied`."""
+    """The object and managedFields after `manager` applies `applied`.
+
+    Conflicts on `forgiven` paths are forced even without `force` (see `last_applied`).
+    """
     me = (manager, Operation.APPLY, subresource)
     wanted = paths_of(applied)
     entries = list(live_entries)
@@ -149,8 +154,9 @@ def server_side_apply(
         merged = clone(applied)
     else:
         conflicts = _conflicts(entries, live, applied, wanted, me)
-        if conflicts and not force:
-            raise conflict_error(conflicts)
+        blocking = [c for c in conflicts if c[1] not in forgiven]
+        if blocking and not force:
+            raise conflict_error(blocking)
         if conflicts:  # forced: the other managers lose the contested fields
             lost: dict[tuple[str, Operation, str], FieldSet] = {}
             for entry, path in conflicts:
@@ -176,6 +182,28 @@ def server_side_apply(
         entries[entries.index(mine)] = mine.successor(fields=wanted, time=now,
                                                       api_version=api_version)
     return merged, [e for e in entries if e.fields]
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def last_applied(live: dict[str, Any] | None, manager: str) -> FieldSet:
+    """Fields whose conflicts `kubectl` may take over when moving from client-side apply.
+
+    The API server forgives server-side apply by the manager "kubectl" its conflicts on
+    the fields of the live object's last-applied-configuration annotation, so that
+    `kubectl apply --server-side` after `kubectl apply` works without --force-conflicts.
+    """
+    if manager != "kubectl" or live is None:
+        return set()
+    text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    if not text:
+        return set()
+    try:
+        previous = json.loads(text)
+    except ValueError:
+        return set()
+    return paths_of(previous) if isinstance(previous, dict) else set()
 
 
 def track_update(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubesim import errors
-from kubesim.apply import server_side_apply, track_update
+from kubesim.apply import last_applied, server_side_apply, track_update
 from kubesim.defaults import apply_defaults, spec_of, tracks_generation
 from kubesim.deletion import CRD_TABLE, NS_TABLE, Deletion
 from kubesim.fieldsets import ManagerEntry, clone, entries_from_json
@@ -225,6 +225,7 @@ class Operations(Deletion):
             old.obj if old else None, old.managers if old else [], applied,
             manager=opts.field_manager, force=opts.force, now=now_iso(),
             subresource=opts.subresource,
+            forgiven=last_applied(old.obj if old else None, opts.field_manager),
         )
         if old is not None:
             merged = self._scope_to_subresource(rt, old.obj, merged, opts.subresource)

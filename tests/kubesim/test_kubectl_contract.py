@@ -170,3 +170,14 @@ def test_apply_with_a_selector_that_does_not_match_fails(kube: Kube) -> None:
     failed = kube.run("apply", "--server-side", "-f", "-", stdin=broken, check=False)
     assert failed.returncode != 0
     assert "selector" in failed.stderr and "Invalid" in failed.stderr
+
+
+def test_server_side_apply_takes_over_from_client_side_apply(kube: Kube) -> None:
+    kube.run("apply", "-f", "-", stdin=configmap("settings", color="blue"))
+    moved = kube.run("apply", "--server-side", "-f", "-",
+                     stdin=configmap("settings", color="green"))
+    assert "serverside-applied" in moved.stdout
+    after = kube.get_json("configmap", "settings", "--show-managed-fields")
+    assert after["data"] == {"color": "green"}
+    managers = {e["manager"] for e in after["metadata"]["managedFields"]}
+    assert "kubectl" in managers and "kubectl-client-side-apply" not in managers
