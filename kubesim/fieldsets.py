@@ -301,9 +301,13 @@ def covered(path: Path, owned: FieldSet) -> bool:
 
 
 def clone(value: Any) -> Any:
-    """A deep copy of a JSON document; several times faster than `copy.deepcopy`."""
+    """A deep copy of a JSON document, without null members; faster than `copy.deepcopy`.
+
+    Nulls go because the API server decodes into typed objects, where null means unset
+    (kubectl sends `creationTimestamp: null` inside pod templates, for one).
+    """
     if isinstance(value, dict):
-        return {k: clone(v) for k, v in value.items()}
+        return {k: clone(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
         return [clone(v) for v in value]
     return value

@@ -26,6 +26,7 @@ from kubesim.controllers.simple import decide_ingress, decide_pod, decide_pvc, d
 from kubesim.controllers.workloads import decide_daemonset, decide_job, decide_statefulset
 from kubesim.errors import ApiError
 from kubesim.operations import WriteOptions, now_iso
+from kubesim.patches import PatchType
 from kubesim.store import Event, EventType
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ Key = tuple[tuple[str, str], str, str]  # (table, namespace, name)
 MANAGER = "kube-controller-manager"
 DEPLOYMENTS = ("apps", "deployments")
 NAMESPACES = ("", "namespaces")
+REVISION = "deployment.kubernetes.io/revision"
 
 
 def _generation(obj: dict[str, Any]) -> int:
@@ -51,6 +53,7 @@ class _Rollout:
     old_ready: int
     template: str
     template_changed: bool
+    revision: int = 0
 
 
 class ControllerManager:
@@ -61,6 +64,7 @@ class ControllerManager:
         self._tasks: dict[Key, asyncio.Task[None]] = {}
         self._wake: dict[Key, asyncio.Event] = {}
         self._rollouts: dict[Key, _Rollout] = {}
+        self._revisions: dict[Key, dict[str, int]] = {}  # template hash -> revision
         self._unsubscribe: Callable[[], None] | None = None
         self._terminating: set[str] = set()
         self._kinds: dict[tuple[str, str], Decide] = {
@@ -106,6 +110,7 @@ class ControllerManager:
             if task is not None:
                 task.cancel()
             self._rollouts.pop(key, None)
+            self._revisions.pop(key, None)
             self._wake.pop(key, None)
             return
         if event.table == ("", "pods") and any(
@@ -178,7 +183,33 @@ class ControllerManager:
         if previous is None and status.get("observedGeneration"):
             rollout.template_changed = False  # picked up after a restart: pods are current
         self._rollouts[key] = rollout
+        if key[0] == DEPLOYMENTS:
+            rollout.revision = self._revise(key, obj, template)
         return rollout
+
+    def _revise(self, key: Key, obj: dict[str, Any], template: str) -> int:
+        """The Deployment's revision: a template new or returned to gets the next number.
+
+        Written to the `deployment.kubernetes.io/revision` annotation, as the real
+        controller does (`kubectl rollout undo` patches that annotation, so it must exist).
+        """
+        history = self._revisions.setdefault(key, {})
+        annotations = obj["metadata"].get("annotations") or {}
+        if not history and annotations.get(REVISION, "").isdigit():
+            history[template] = int(annotations[REVISION])  # picked up after a restart
+        latest = max(history.values(), default=0)
+        if history.get(template) != latest or not history:
+            history[template] = latest + 1
+        revision = history[template]
+        if annotations.get(REVISION) != str(revision):
+            rt = self.cluster.registry.by_table(key[0])
+            if rt is not None:
+                with contextlib.suppress(ApiError):
+                    self.cluster.ops.patch(
+                        rt, key[1], key[2], PatchType.MERGE,
+                        {"metadata": {"annotations": {REVISION: str(revision)}}},
+                        WriteOptions(field_manager=MANAGER))
+        return revision
 
     async def _drive(self, key: Key, rollout: _Rollout, wake: asyncio.Event) -> bool:
         """Step the rollout until it settles (False) or the spec changes (True)."""
@@ -209,7 +240,8 @@ class ControllerManager:
                        else "deployment-controller" if key[0] == DEPLOYMENTS
                        else "job-controller")
                 if self.cluster.simulate_pods and key[0] == DEPLOYMENTS:
-                    sync_replicas(self.cluster, obj, status, failing=progress.failing)
+                    sync_replicas(self.cluster, obj, status, failing=progress.failing,
+                                  revision=rollout.revision)
             if settled:
                 return False
             # Jitter spreads the steps of objects created together, as real pods spread.

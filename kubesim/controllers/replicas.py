@@ -39,7 +39,7 @@ def _types(cluster: Cluster) -> tuple[ResourceType, ResourceType]:
 
 
 def sync_replicas(cluster: Cluster, deployment: dict[str, Any], status: dict[str, Any],
-                  *, failing: bool) -> None:
+                  *, failing: bool, revision: int) -> None:
     """Make the Deployment's ReplicaSets and Pods match its status counts."""
     rs_rt, _ = _types(cluster)
     uid = deployment["metadata"]["uid"]
@@ -52,7 +52,13 @@ def sync_replicas(cluster: Cluster, deployment: dict[str, Any], status: dict[str
                    current), None)
     try:
         if new_rs is None:
-            new_rs = _create_replicaset(cluster, deployment, current, revision=len(owned) + 1)
+            new_rs = _create_replicaset(cluster, deployment, current, revision=revision)
+        elif new_rs["metadata"].get("annotations", {}).get(REVISION) != str(revision):
+            # a rollback makes an old ReplicaSet the newest revision again
+            new_rs, _ = cluster.ops.patch(
+                rs_rt, new_rs["metadata"]["namespace"], new_rs["metadata"]["name"],
+                PatchType.MERGE, {"metadata": {"annotations": {REVISION: str(revision)}}},
+                WriteOptions(field_manager=MANAGER))
         _scale(cluster, new_rs, new_count, new_ready, failing=failing)
         # The newest old ReplicaSet keeps the old pods that still run; older ones none.
         olds = sorted((rs for rs in owned if rs is not new_rs and rs["metadata"]["name"] !=

@@ -181,3 +181,22 @@ def test_server_side_apply_takes_over_from_client_side_apply(kube: Kube) -> None
     assert after["data"] == {"color": "green"}
     managers = {e["manager"] for e in after["metadata"]["managedFields"]}
     assert "kubectl" in managers and "kubectl-client-side-apply" not in managers
+
+
+def test_rollout_undo_returns_to_the_previous_template(kube: Kube) -> None:
+    kube.run("apply", "--server-side", "-f", "-", stdin=deployment("web", replicas=1))
+    kube.run("rollout", "status", "deployment/web", "--timeout=90s")
+    kube.run("set", "image", "deployment/web", "main=registry.k8s.io/pause:3.9")
+    kube.run("rollout", "status", "deployment/web", "--timeout=90s")
+    kube.run("rollout", "undo", "deployment/web")
+    kube.run("rollout", "status", "deployment/web", "--timeout=90s")
+    obj = kube.get_json("deployment", "web")
+    assert obj["spec"]["template"]["spec"]["containers"][0]["image"] == GOOD_IMAGE
+    assert obj["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+    history = kube.run("rollout", "history", "deployment/web").stdout.split()
+    assert history[-2:] == ["3", "<none>"] and "1" not in history
+    replica_sets = kube.get_json("replicasets", "-l", "app=web")["items"]
+    assert sorted(rs["spec"]["replicas"] for rs in replica_sets) == [0, 1]
+    pods = [p for p in kube.get_json("pods", "-l", "app=web")["items"]
+            if not p["metadata"].get("deletionTimestamp")]  # a real kubelet takes a moment
+    assert [p["spec"]["containers"][0]["image"] for p in pods] == [GOOD_IMAGE]
