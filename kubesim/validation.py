@@ -11,6 +11,7 @@ import re
 from enum import StrEnum
 from typing import Any
 
+from kubesim import schemas
 from kubesim.errors import ApiError, StatusReason, bad_request
 from kubesim.resources import ResourceType
 
@@ -88,11 +89,16 @@ def check_unknown_fields(rt: ResourceType, body: dict[str, Any],
     """Unknown top-level and metadata fields; raises under Strict, else returns warnings."""
     if rt.custom or mode is FieldValidation.IGNORE:
         return []
-    allowed = _TOP_FIELDS.get(rt.key, _SPEC_STATUS)
-    unknown = []
-    if allowed is not None:
-        unknown += [k for k in body if k not in _COMMON_TOP and k not in allowed]
-    unknown += [f"metadata.{k}" for k in body.get("metadata") or {} if k not in _META_FIELDS]
+    name = schemas.model_for(rt.group, rt.version, rt.kind)
+    unknown: list[str] = []
+    if name is not None:
+        unknown = schemas.unknown_fields(name, body)
+    else:  # no schema for this kind: check what every kind shares
+        allowed = _TOP_FIELDS.get(rt.key, _SPEC_STATUS)
+        if allowed is not None:
+            unknown += [k for k in body if k not in _COMMON_TOP and k not in allowed]
+        unknown += [f"metadata.{k}" for k in body.get("metadata") or {}
+                    if k not in _META_FIELDS]
     if unknown and mode is FieldValidation.STRICT:
         fields = ", ".join(f'unknown field "{f}"' for f in sorted(unknown))
         raise bad_request(f"{rt.kind} in version \"{rt.version}\" cannot be handled as a "

@@ -200,3 +200,20 @@ def test_rollout_undo_returns_to_the_previous_template(kube: Kube) -> None:
     pods = [p for p in kube.get_json("pods", "-l", "app=web")["items"]
             if not p["metadata"].get("deletionTimestamp")]  # a real kubelet takes a moment
     assert [p["spec"]["containers"][0]["image"] for p in pods] == [GOOD_IMAGE]
+
+
+def test_client_side_apply_of_a_changed_list(kube: Kube) -> None:
+    first = deployment("web", replicas=1)
+    kube.run("apply", "-f", "-", stdin=first)
+    second = first.replace("- containerPort: 8080",
+                           "- containerPort: 8080\n        - containerPort: 9090")
+    kube.run("apply", "-f", "-", stdin=second)
+    ports = kube.get_json("deployment", "web")["spec"]["template"]["spec"]["containers"][0][
+        "ports"]
+    assert [p["containerPort"] for p in ports] == [8080, 9090]
+
+
+def test_apply_with_a_misspelt_nested_field_fails(kube: Kube) -> None:
+    typo = deployment("web").replace("image:", "imagee:")
+    failed = kube.run("apply", "--server-side", "-f", "-", stdin=typo, check=False)
+    assert failed.returncode != 0 and "imagee" in failed.stderr

@@ -103,3 +103,20 @@ async def test_health_endpoints_and_unemulated_subresources(http: aiohttp.Client
         "spec": {"containers": [{"name": "c", "image": "x:1"}]}})
     status, body = await call(http, "GET", "api/v1/namespaces/default/pods/p/log")
     assert status == 405 and "log" in body["message"]
+
+
+async def test_unknown_fields_are_found_deep_inside_built_in_kinds(
+        http: aiohttp.ClientSession) -> None:
+    typo = _deploy("web")
+    typo["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    status, body = await call(http, "POST", DEPLOYS, typo, fieldValidation="Strict")
+    assert status == 400
+    assert 'unknown field "spec.template.spec.containers[0].imagePullPolicyy"' in body["message"]
+    # strategic merge patch directives are not fields
+    await call(http, "POST", DEPLOYS, _deploy("web"))
+    patch = {"spec": {"template": {"spec": {
+        "$setElementOrder/containers": [{"name": "main"}],
+        "containers": [{"name": "main", "image": "web:2"}]}}}}
+    status, _ = await call(http, "PATCH", f"{DEPLOYS}/web", patch, fieldValidation="Strict",
+                           content_type="application/strategic-merge-patch+json")
+    assert status == 200
