@@ -57,6 +57,21 @@ def fields(name: str) -> dict[str, str]:
     return {found.attribute_map[attr]: kind for attr, kind in found.openapi_types.items()}
 
 
+def description(name: str, json_name: str) -> str:
+    """A field's description, from the generated property's docstring ("" if none)."""
+    found = model(name)
+    if found is None:
+        return ""
+    attr = next((a for a, j in found.attribute_map.items() if j == json_name), None)
+    doc = getattr(getattr(found, attr, None), "__doc__", None) if attr else None
+    if not doc:
+        return ""
+    # The docstring: a "Gets the ..." line, the description, then ":return:" lines.
+    parts = [p.strip() for p in doc.split("\n\n")]
+    body = [p for p in parts[1:] if p and not p.startswith(":return:")]
+    return body[0].replace("  # noqa: E501", "").strip() if body else ""
+
+
 def unknown_fields(name: str, value: Any, path: str = "") -> list[str]:
     """Paths of fields in `value` that the model `name` does not declare."""
     if not isinstance(value, dict):
@@ -91,6 +106,13 @@ def _unknown_in(kind: str, value: Any, path: str) -> list[str]:
     if kind in _SCALARS:
         return []
     return unknown_fields(kind, value, path)
+
+
+def referenced(kind: str) -> list[str]:
+    """The model names a type expression refers to."""
+    if m := _LIST.match(kind) or _DICT.match(kind):
+        return referenced(m.group(1))
+    return [] if kind in _SCALARS else [kind]
 
 
 def openapi_schema(kind: str, ref: str) -> dict[str, Any]:

@@ -217,3 +217,9 @@ def test_apply_with_a_misspelt_nested_field_fails(kube: Kube) -> None:
     typo = deployment("web").replace("image:", "imagee:")
     failed = kube.run("apply", "--server-side", "-f", "-", stdin=typo, check=False)
     assert failed.returncode != 0 and "imagee" in failed.stderr
+
+
+def test_explain_describes_built_in_fields(kube: Kube) -> None:
+    explained = kube.run("explain", "deployment.spec.template.spec.containers.image").stdout
+    assert "FIELD: image <string>" in explained
+    assert "Container image name" in explained
