@@ -281,6 +281,8 @@ async def _object(request: web.Request, cluster: Cluster, route: Route,
         return json_response(patched, 201 if was_created else 200)
     if method == "DELETE":
         body = await _body(request) or {}
+        if not isinstance(body, dict) or not isinstance(body.get("preconditions") or {}, dict):
+            raise errors.bad_request("the body of a delete must be a DeleteOptions object")
         dry_run = "All" in request.query.getall("dryRun", []) or "All" in (
             body.get("dryRun") or [])
         return json_response(ops.delete(rt, namespace, name, dry_run=dry_run,
@@ -337,8 +339,9 @@ async def _scale(request: web.Request, cluster: Cluster, route: Route) -> web.Re
     obj = cluster.ops.get(rt, namespace, route.name)
     if request.method in ("PUT", "PATCH"):
         body = await _body(request) or {}
-        replicas = (body.get("spec") or {}).get("replicas")
-        if not isinstance(replicas, int):
+        spec = body.get("spec") if isinstance(body, dict) else None
+        replicas = spec.get("replicas") if isinstance(spec, dict) else None
+        if type(replicas) is not int:
             raise errors.bad_request("spec.replicas must be an integer")
         opts = WriteOptions(field_manager=_manager(request))
         obj, _ = cluster.ops.patch(rt, namespace, route.name, PatchType.MERGE,

@@ -23,7 +23,7 @@ from kubesim.patches import PatchType, json_patch, merge_patch, strategic_merge
 from kubesim.resources import Registry, ResourceType
 from kubesim.store import EventType, Store, Stored
 from kubesim.timestamps import now_iso
-from kubesim.validation import validate
+from kubesim.validation import check_types, validate
 
 __all__ = ["ListOptions", "Operations", "WriteOptions", "now_iso"]
 
@@ -236,6 +236,7 @@ class Operations(Deletion):
     ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise errors.bad_request("the request body must be an object")
+        check_types(rt, body)
         obj = dict(body)
         meta = dict(obj.get("metadata") or {})
         obj["metadata"] = meta

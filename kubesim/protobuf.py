@@ -172,14 +172,17 @@ def decode(body: bytes) -> dict[str, Any]:
     """The JSON form of a protobuf-encoded object; 415 for kinds not known here."""
     if not body.startswith(MAGIC):
         raise _unsupported("the protobuf body lacks the k8s envelope")
-    envelope = dict(_fields(body[len(MAGIC):]))
-    type_meta = envelope.get(1, b"")
-    raw = envelope.get(2, b"")
-    if not isinstance(type_meta, bytes) or not isinstance(raw, bytes):
-        raise _unsupported("malformed protobuf envelope")
-    meta = {n: v.decode() for n, v in _fields(type_meta) if isinstance(v, bytes)}
+    try:
+        envelope = dict(_fields(body[len(MAGIC):]))
+        type_meta = envelope.get(1, b"")
+        raw = envelope.get(2, b"")
+        if not isinstance(type_meta, bytes) or not isinstance(raw, bytes):
+            raise ValueError("no TypeMeta and raw object")
+        meta = {n: v.decode() for n, v in _fields(type_meta) if isinstance(v, bytes)}
+    except (ValueError, IndexError, UnicodeDecodeError) as exc:
+        raise _unsupported(f"malformed protobuf envelope: {exc}") from None
     api_version, kind = meta.get(1, ""), meta.get(2, "")
-    if kind not in SCHEMAS or kind[0].islower():
+    if kind not in SCHEMAS or not kind or kind[0].islower():
         raise _unsupported(f"protobuf bodies of kind {kind!r} are not emulated; send JSON")
     try:
         obj = _message(raw, kind)

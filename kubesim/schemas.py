@@ -108,6 +108,39 @@ def _unknown_in(kind: str, value: Any, path: str) -> list[str]:
     return unknown_fields(kind, value, path)
 
 
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,), "datetime": (str,), "date": (str,), "int": (int,), "float": (int, float),
+    "bool": (bool,),
+}
+_JSON_NAMES = {dict: "object", list: "array", str: "string", bool: "bool", int: "number",
+               float: "number"}
+
+
+def type_errors(kind: str, value: Any, path: str = "") -> list[str]:
+    """Where `value` lacks the JSON type `kind` asks for, worded as Go's decoder words it."""
+    if value is None or kind == "object":
+        return []  # null is "unset" for every field; `object` takes anything
+    if m := _LIST.match(kind):
+        if isinstance(value, list):
+            return [e for i, item in enumerate(value)
+                    for e in type_errors(m.group(1), item, f"{path}[{i}]")]
+    elif m := _DICT.match(kind):
+        if isinstance(value, dict):
+            return [e for k, item in value.items()
+                    for e in type_errors(m.group(1), item, f"{path}.{k}")]
+    elif kind in _JSON_TYPES:
+        # bool is an int to Python, never to JSON
+        if isinstance(value, _JSON_TYPES[kind]) and (kind == "bool") == isinstance(value, bool):
+            return []
+    elif isinstance(value, dict):
+        declared = fields(kind)
+        return [e for key, item in value.items() if key in declared
+                for e in type_errors(declared[key], item, f"{path}.{key}" if path else key)]
+    got = _JSON_NAMES.get(type(value), type(value).__name__)
+    want = _SCALARS.get(kind, kind)
+    return [f"cannot unmarshal {got} into Go struct field {path or '.'} of type {want}"]
+
+
 def referenced(kind: str) -> list[str]:
     """The model names a type expression refers to."""
     if m := _LIST.match(kind) or _DICT.match(kind):

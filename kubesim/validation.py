@@ -106,6 +106,18 @@ def check_unknown_fields(rt: ResourceType, body: dict[str, Any],
     return [f'unknown field "{f}"' for f in sorted(unknown)]
 
 
+def check_types(rt: ResourceType, body: dict[str, Any]) -> None:
+    """400 for a body whose fields have the wrong JSON types, as the typed decoder says."""
+    name = None if rt.custom else schemas.model_for(rt.group, rt.version, rt.kind)
+    if name is not None:
+        found = schemas.type_errors(name, body)
+    else:  # no schema: metadata is still ObjectMeta
+        found = schemas.type_errors("V1ObjectMeta", body.get("metadata"), "metadata")
+    if found:
+        raise bad_request(f'{rt.kind} in version "{rt.version}" cannot be handled as a '
+                          f"{rt.kind}: json: {found[0]}")
+
+
 def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
     """Raise 422 Invalid for the mistakes a real API server rejects."""
     meta = obj["metadata"]
@@ -131,8 +143,27 @@ def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) 
                            "character"))
     if rt.key in _WORKLOADS:
         causes += _workload_causes(obj, old)
+    if rt.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
+        causes += _crd_causes(obj)
     if causes:
         raise _invalid(rt, name, causes)
+
+
+def _crd_causes(crd: dict[str, Any]) -> list[tuple[str, str]]:
+    spec = crd.get("spec") or {}
+    names = spec.get("names") or {}
+    causes = [(f"spec.{field}", "Required value") for field, value in
+              (("group", spec.get("group")), ("names.plural", names.get("plural")),
+               ("names.kind", names.get("kind")), ("versions", spec.get("versions")))
+              if not value]
+    versions = spec.get("versions") or []
+    if any(not v.get("name") for v in versions):
+        causes.append(("spec.versions.name", "Required value"))
+    expected = f"{names.get('plural')}.{spec.get('group')}"
+    if not causes and crd["metadata"].get("name") != expected:
+        causes.append(("metadata.name", f'Invalid value: "{crd["metadata"].get("name")}": '
+                       f"must be spec.names.plural+\".\"+spec.group"))
+    return causes
 
 
 def _workload_causes(obj: dict[str, Any], old: dict[str, Any] | None) -> list[tuple[str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import pytest
 from ks_helpers import call, cm
 
 CMS = "api/v1/namespaces/default/configmaps"
@@ -120,3 +121,40 @@ async def test_unknown_fields_are_found_deep_inside_built_in_kinds(
     status, _ = await call(http, "PATCH", f"{DEPLOYS}/web", patch, fieldValidation="Strict",
                            content_type="application/strategic-merge-patch+json")
     assert status == 200
+
+
+MALFORMED = [
+    ("POST", CMS, "{not json", "application/json", {}),
+    ("POST", CMS, "[1, 2]", "application/json", {}),
+    ("POST", CMS, '{"metadata": "x"}', "application/json", {}),
+    ("POST", CMS, '{"metadata": {"name": 5}}', "application/json", {}),
+    ("POST", CMS, '{"metadata": {"name": "a", "labels": {"a": 5}}}', "application/json", {}),
+    ("POST", DEPLOYS, '{"metadata": {"name": "d"}, "spec": "x"}', "application/json", {}),
+    ("POST", DEPLOYS, '{"metadata": {"name": "d"}, "spec": {"replicas": true}}',
+     "application/json", {}),
+    ("PATCH", f"{CMS}/c", "- a\n- b", "application/apply-patch+yaml", {"fieldManager": "x"}),
+    ("PATCH", f"{CMS}/c", '[{"op": "move", "from": "/nope", "path": "/x"}]',
+     "application/json-patch+json", {}),
+    ("PATCH", f"{CMS}/c", '"x"', "application/merge-patch+json", {}),
+    ("PATCH", f"{CMS}/c", '{"data": [1]}', "application/strategic-merge-patch+json", {}),
+    ("PATCH", f"{CMS}/c", "x", "text/plain", {}),
+    ("GET", CMS, None, None, {"continue": "garbage"}),
+    ("GET", CMS, None, None, {"fieldSelector": "a"}),
+    ("DELETE", f"{CMS}/c", "[1]", "application/json", {}),
+    ("PUT", f"{CMS}/c", '{"kind": "Secret", "metadata": {"name": "c"}}', "application/json", {}),
+    ("POST", "apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+     '{"metadata": {"name": "x.y"}, "spec": {}}', "application/json", {}),
+    ("POST", CMS, "k8s\x00\x0a\x05garbage", "application/vnd.kubernetes.protobuf", {}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "content_type", "params"), MALFORMED)
+async def test_malformed_requests_get_a_4xx_status_never_a_crash(
+        http: aiohttp.ClientSession, method: str, path: str, body: str | None,
+        content_type: str | None, params: dict[str, str]) -> None:
+    await call(http, "POST", CMS, cm("c", k="v"))
+    headers = {"Content-Type": content_type} if content_type else {}
+    async with http.request(method, path, data=body, params=params, headers=headers) as r:
+        answer = await r.json()
+    assert 400 <= r.status < 500, answer
+    assert answer["kind"] == "Status" and answer["code"] == r.status
