@@ -84,7 +84,7 @@ class Cluster:
 
     def _seed(self) -> None:
         """What every fresh cluster has: system namespaces, the API Service, its nodes."""
-        server = WriteOptions(field_manager="kube-apiserver")
+        server = WriteOptions(field_manager="kube-apiserver", trusted=True)
         for name in SYSTEM_NAMESPACES:
             self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
                         server)
@@ -99,10 +99,11 @@ class Cluster:
         assert nodes is not None, "the built-in discovery data lacks nodes"
         for index in range(1, self.timing.nodes + 1):
             node = self.create(node_manifest(f"{self.name}-node-{index}"),
-                               WriteOptions(field_manager="kubelet"))
+                               WriteOptions(field_manager="kubelet", trusted=True))
             self.ops.replace(nodes, "", node["metadata"]["name"],
                              dict(node, status=node_status()),
-                             WriteOptions(field_manager="kubelet", subresource="status"))
+                             WriteOptions(field_manager="kubelet", subresource="status",
+                                          trusted=True))
 
     def close_watches(self) -> None:
         """End every open watch stream (clients see the connection close and re-watch)."""
@@ -127,7 +128,7 @@ class Cluster:
             raise KeyError(f"{obj['apiVersion']} {obj['kind']} is not served")
         namespace = obj.get("metadata", {}).get("namespace", "default") if rt.namespaced else ""
         return self.ops.create(rt, namespace, obj,
-                               opts or WriteOptions(field_manager="kubesim"))
+                               opts or WriteOptions(field_manager="kubesim", trusted=True))
 
     def get(self, api_version: str, kind: str, name: str, namespace: str = "") -> dict[str, Any]:
         """Read an object from Python."""

@@ -30,6 +30,7 @@ def _models() -> ModuleType | None:
         return None
 
 
+@functools.cache
 def model(name: str) -> Any | None:
     """A generated model class by name (`V1Deployment`), or None."""
     models = _models()
@@ -49,8 +50,12 @@ def model_for(group: str, version: str, kind: str) -> str | None:
     return None
 
 
+@functools.cache
 def fields(name: str) -> dict[str, str]:
-    """JSON field name -> type expression (`V1PodSpec`, `list[V1Container]`, `str`)."""
+    """JSON field name -> type expression (`V1PodSpec`, `list[V1Container]`, `str`).
+
+    Cached and shared: callers must not change the dict.
+    """
     found = model(name)
     if found is None:
         return {}

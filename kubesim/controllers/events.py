@@ -78,6 +78,7 @@ def record(cluster: Cluster, obj: dict[str, Any], found: list[Transition],
             "reportingComponent": component, "reportingInstance": component,
         }
         try:
-            cluster.ops.create(rt, namespace, event, WriteOptions(field_manager=component))
+            cluster.ops.create(rt, namespace, event,
+                               WriteOptions(field_manager=component, trusted=True))
         except Exception:  # an event is a by-product: losing one must not break a rollout
             continue

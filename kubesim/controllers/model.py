@@ -45,6 +45,22 @@ def template_hash(obj: dict[str, Any]) -> str:
     real controller, so `kubectl rollout undo` returns to the old ReplicaSet.
     """
     template = (obj.get("spec") or {}).get("template") or {}
+    # Stored objects are never changed in place, and a status write shares the template
+    # with the version before it: so a hash can be remembered per template object.
+    cached = _HASHES.get(id(template))
+    if cached is not None and cached[0] is template:
+        return cached[1]
+    if len(_HASHES) > 10_000:
+        _HASHES.clear()
+    digest = _hash(template)
+    _HASHES[id(template)] = (template, digest)
+    return digest
+
+
+_HASHES: dict[int, tuple[dict[str, Any], str]] = {}
+
+
+def _hash(template: dict[str, Any]) -> str:
     labels = ((template.get("metadata") or {}).get("labels") or {})
     if "pod-template-hash" in labels:  # a ReplicaSet's template: hash it as its Deployment's
         template = {**template, "metadata": {**template["metadata"], "labels": {

@@ -58,7 +58,7 @@ def sync_replicas(cluster: Cluster, deployment: dict[str, Any], status: dict[str
             new_rs, _ = cluster.ops.patch(
                 rs_rt, new_rs["metadata"]["namespace"], new_rs["metadata"]["name"],
                 PatchType.MERGE, {"metadata": {"annotations": {REVISION: str(revision)}}},
-                WriteOptions(field_manager=MANAGER))
+                WriteOptions(field_manager=MANAGER, trusted=True))
         _scale(cluster, new_rs, new_count, new_ready, failing=failing)
         # The newest old ReplicaSet keeps the old pods that still run; older ones none.
         olds = sorted((rs for rs in owned if rs is not new_rs and rs["metadata"]["name"] !=
@@ -91,7 +91,8 @@ def _create_replicaset(cluster: Cluster, deployment: dict[str, Any], current: st
                                                           HASH_LABEL: current}}},
     }
     namespace = deployment["metadata"].get("namespace", "")
-    return cluster.ops.create(rs_rt, namespace, body, WriteOptions(field_manager=MANAGER))
+    return cluster.ops.create(rs_rt, namespace, body,
+                              WriteOptions(field_manager=MANAGER, trusted=True))
 
 
 def _scale(cluster: Cluster, rs: dict[str, Any], count: int, ready: int, *,
@@ -102,7 +103,7 @@ def _scale(cluster: Cluster, rs: dict[str, Any], count: int, ready: int, *,
     namespace, name = meta.get("namespace", ""), meta["name"]
     if (rs.get("spec") or {}).get("replicas") != count:
         rs, _ = ops.patch(rs_rt, namespace, name, PatchType.MERGE, {"spec": {"replicas": count}},
-                          WriteOptions(field_manager=MANAGER))
+                          WriteOptions(field_manager=MANAGER, trusted=True))
     pods = [s.obj for s in cluster.store.owned_by(meta["uid"], pod_rt.key)]
     for extra in pods[count:]:
         ops.delete(pod_rt, namespace, extra["metadata"]["name"])
@@ -114,7 +115,8 @@ def _scale(cluster: Cluster, rs: dict[str, Any], count: int, ready: int, *,
                              "labels": (template.get("metadata") or {}).get("labels") or {},
                              "ownerReferences": [_owner_ref(rs)]},
                 "spec": {**(template.get("spec") or {}), "nodeName": "kubesim-node"}}
-        pods.append(ops.create(pod_rt, namespace, body, WriteOptions(field_manager=MANAGER)))
+        pods.append(ops.create(pod_rt, namespace, body,
+                               WriteOptions(field_manager=MANAGER, trusted=True)))
     now = now_iso()
     for index, pod in enumerate(pods):
         up = index < ready
@@ -124,7 +126,7 @@ def _scale(cluster: Cluster, rs: dict[str, Any], count: int, ready: int, *,
         pod_status, _ = decide_pod(pod, progress)
         if pod_status != pod.get("status"):
             ops.replace(pod_rt, namespace, pod["metadata"]["name"], dict(pod, status=pod_status),
-                        WriteOptions(field_manager="kubelet", subresource="status"))
+                        WriteOptions(field_manager="kubelet", subresource="status", trusted=True))
             record(cluster, pod, transitions(pod_rt.key, pod, pod.get("status"), pod_status),
                    "kubelet")
     rs_status = {"observedGeneration": rs["metadata"].get("generation", 1), "replicas": count,
@@ -133,4 +135,4 @@ def _scale(cluster: Cluster, rs: dict[str, Any], count: int, ready: int, *,
     rs_status = {k: v for k, v in rs_status.items() if v}
     if rs_status != rs.get("status"):
         ops.replace(rs_rt, namespace, name, dict(rs, status=rs_status),
-                    WriteOptions(field_manager=MANAGER, subresource="status"))
+                    WriteOptions(field_manager=MANAGER, subresource="status", trusted=True))
