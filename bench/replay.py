@@ -22,13 +22,13 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._db import Server, libpq_params, print_json_line, print_table  # noqa: E402
-from bench._events import ENVIRONMENTS, Generator, load  # noqa: E402
-from engine.store.database import create_pool  # noqa: E402
-from projections import queries, timetravel  # noqa: E402
-from projections.catalog import all_projections  # noqa: E402
-from projections.rebuild import rebuild  # noqa: E402
-from projections.runner import ProjectionRunner  # noqa: E402
+from bench._db import Server, libpq_params, print_json_line, print_table
+from bench._events import ENVIRONMENTS, Generator, load
+from engine.store.database import create_pool
+from projections import queries, timetravel
+from projections.catalog import all_projections
+from projections.rebuild import rebuild
+from projections.runner import ProjectionRunner
 
 
 async def raw_read(url: str, batch: int = 10_000) -> float:
@@ -38,7 +38,8 @@ async def raw_read(url: str, batch: int = 10_000) -> float:
     async with pool.acquire() as conn, conn.transaction():
         cursor = conn.cursor(
             "SELECT position, stream_id, type, data, metadata, recorded_at FROM events"
-            " ORDER BY position", prefetch=batch,
+            " ORDER BY position",
+            prefetch=batch,
         )
         async for _ in cursor:
             count += 1
@@ -88,12 +89,13 @@ async def timed(samples: list[float], coroutine: object) -> None:
     samples.append(time.perf_counter() - started)
 
 
-async def query_latencies(url: str, apps: list[str], queries_n: int) -> dict[str, tuple[float, float]]:
+async def query_latencies(
+    url: str, apps: list[str], queries_n: int
+) -> dict[str, tuple[float, float]]:
     pool = await create_pool(url, min_size=1, max_size=2)
     rng = random.Random(3)
     async with pool.acquire() as conn:
-        first, last = await conn.fetchrow(
-            "SELECT min(recorded_at), max(recorded_at) FROM events")
+        first, last = await conn.fetchrow("SELECT min(recorded_at), max(recorded_at) FROM events")
         head = await conn.fetchval("SELECT position FROM event_head")
         as_of_time: list[float] = []
         as_of_position: list[float] = []
@@ -103,8 +105,12 @@ async def query_latencies(url: str, apps: list[str], queries_n: int) -> dict[str
             at = first + timedelta(seconds=rng.random() * span)
             await timed(as_of_time, timetravel.state_as_of(conn, at=at))
             await timed(as_of_position, timetravel.state_as_of(conn, position=rng.randint(1, head)))
-            await timed(audit, queries.audit_page(
-                conn, app=rng.choice(apps), environment=rng.choice(ENVIRONMENTS), limit=50))
+            await timed(
+                audit,
+                queries.audit_page(
+                    conn, app=rng.choice(apps), environment=rng.choice(ENVIRONMENTS), limit=50
+                ),
+            )
     await pool.close()
     return {
         "as_of_time": percentiles(as_of_time),
@@ -153,11 +159,17 @@ async def main() -> None:
             f"replay of {count:,} events (PostgreSQL {version}, {server.kind})",
             ["what", "events/s", "vs raw read"],
             [
-                ("baton: rebuild all projections", f"{rebuild_rate:,.0f}",
-                 f"{rebuild_rate / raw_rate:.0%}"),
+                (
+                    "baton: rebuild all projections",
+                    f"{rebuild_rate:,.0f}",
+                    f"{rebuild_rate / raw_rate:.0%}",
+                ),
                 ("raw asyncpg cursor read (ceiling)", f"{raw_rate:,.0f}", "100%"),
-                ("eventsourcing select_notifications", f"{es_rate:,.0f}",
-                 f"{es_rate / raw_rate:.0%}"),
+                (
+                    "eventsourcing select_notifications",
+                    f"{es_rate:,.0f}",
+                    f"{es_rate / raw_rate:.0%}",
+                ),
             ],
         )
         print_table(
@@ -165,16 +177,22 @@ async def main() -> None:
             ["query", "p50 ms", "p99 ms"],
             [(name, f"{p50:.2f}", f"{p99:.2f}") for name, (p50, p99) in latencies.items()],
         )
-        print_json_line({
-            "benchmark": "replay", "postgres": version, "events": count,
-            "rebuild_events_per_s": round(rebuild_rate), "rebuild_seconds": round(report.seconds, 2),
-            "raw_read_events_per_s": round(raw_rate),
-            "eventsourcing_read_events_per_s": round(es_rate),
-            "queries_ms": {k: {"p50": round(v[0], 2), "p99": round(v[1], 2)}
-                           for k, v in latencies.items()},
-            "target_met": rebuild_rate >= 100_000
-            and all(v[1] <= 20 for v in latencies.values()),
-        })
+        print_json_line(
+            {
+                "benchmark": "replay",
+                "postgres": version,
+                "events": count,
+                "rebuild_events_per_s": round(rebuild_rate),
+                "rebuild_seconds": round(report.seconds, 2),
+                "raw_read_events_per_s": round(raw_rate),
+                "eventsourcing_read_events_per_s": round(es_rate),
+                "queries_ms": {
+                    k: {"p50": round(v[0], 2), "p99": round(v[1], 2)} for k, v in latencies.items()
+                },
+                "target_met": rebuild_rate >= 100_000
+                and all(v[1] <= 20 for v in latencies.values()),
+            }
+        )
     finally:
         server.close()
 

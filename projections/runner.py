@@ -15,17 +15,21 @@ import contextlib
 import logging
 import random
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+from opentelemetry import trace
 
+from engine.telemetry import context_of, link_to
 from projections.base import Projection
 from projections.catalog import all_projections
 from projections.feed import apply_range, head_position
 from projections.rebuild import rebuild
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("baton.projections")
 _ENSURE_LOCK = 0x0BA7_0003
 NOTIFY_CHANNEL = "baton_events"
 
@@ -124,10 +128,11 @@ class ProjectionRunner:
             end = min(await head_position(conn), position + (limit or self.batch_size))
             if end <= position:
                 return 0
-            try:
-                await apply_range(conn, [projection], after=position, upto=end)
-            except Exception as exc:
-                raise ProjectionFailed(projection.name, position, end, exc) from exc
+            with await _batch_span(conn, projection.name, position, end):
+                try:
+                    await apply_range(conn, [projection], after=position, upto=end)
+                except Exception as exc:
+                    raise ProjectionFailed(projection.name, position, end, exc) from exc
             await conn.execute(
                 "UPDATE projection_checkpoints SET position = $2, updated_at = now(),"
                 " last_error = NULL, error_at = NULL WHERE name = $1",
@@ -223,6 +228,31 @@ class ProjectionRunner:
             async with self._advanced:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._advanced.wait(), timeout=0.1)
+
+
+async def _batch_span(
+    conn: asyncpg.Connection, name: str, after: int, upto: int
+) -> AbstractContextManager[trace.Span]:
+    """A span for one batch, continuing the trace of its first traced event and linking
+    the others, so a promotion's trace shows its projection step."""
+    traceparents = [
+        r["traceparent"]
+        for r in await conn.fetch(
+            "SELECT traceparent FROM (SELECT DISTINCT ON (metadata->>'traceparent')"
+            " metadata->>'traceparent' AS traceparent, position FROM events"
+            " WHERE position > $1 AND position <= $2 AND metadata ? 'traceparent'"
+            " ORDER BY metadata->>'traceparent', position) t ORDER BY position LIMIT 32",
+            after,
+            upto,
+        )
+    ]
+    links = [link for tp in traceparents[1:] if (link := link_to(tp)) is not None]
+    return tracer.start_as_current_span(
+        f"project {name}",
+        context=context_of(traceparents[0]) if traceparents else None,
+        links=links,
+        attributes={"baton.projection": name, "baton.after": after, "baton.upto": upto},
+    )
 
 
 class ProjectionFailed(Exception):
