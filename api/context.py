@@ -16,6 +16,7 @@ from opentelemetry import trace
 from api.auth import Principal
 from api.keys import PRINCIPAL
 from engine.store import EventMetadata
+from engine.telemetry import current_traceparent
 
 _TRACEPARENT = re.compile(r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
 _TRACESTATE_MAX = 200
@@ -29,11 +30,11 @@ def principal(request: web.Request) -> Principal:
 
 def trace_context(request: web.Request) -> tuple[str | None, str | None]:
     """(traceparent, tracestate) for the events this request causes."""
-    span = trace.get_current_span().get_span_context()
-    if span.is_valid:
-        flags = f"{int(span.trace_flags):02x}"
+    active = current_traceparent()
+    if active is not None:
+        span = trace.get_current_span().get_span_context()
         state = span.trace_state.to_header() if span.trace_state else None
-        return f"00-{span.trace_id:032x}-{span.span_id:016x}-{flags}", state or None
+        return active, state or None
     parent = request.headers.get("traceparent", "").strip().lower()
     if not _TRACEPARENT.match(parent):
         return None, None

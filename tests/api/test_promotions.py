@@ -260,3 +260,20 @@ async def test_two_approvals_must_come_from_two_people(api: Api) -> None:
     await problem(twice, 409, "already-approved")
     second = await api.post(f"/promotions/{promotion['id']}/approve", as_="lead")
     assert (await second.json())["phase"] == "started"
+
+
+def test_an_active_span_wins_over_the_traceparent_header() -> None:
+    from aiohttp.test_utils import make_mocked_request
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from api.context import trace_context
+
+    request = make_mocked_request("POST", "/api/v1/promotions",
+                                  headers={"traceparent": TRACEPARENT})
+    assert trace_context(request) == (TRACEPARENT, None)
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("handler") as span:
+        parent, _ = trace_context(request)
+    context = span.get_span_context()
+    assert parent is not None
+    assert parent.startswith(f"00-{context.trace_id:032x}-{context.span_id:016x}-")
