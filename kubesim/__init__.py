@@ -1,0 +1,26 @@
+"""kubesim: a Kubernetes API emulator for baton's tests and demo; never a production target.
+
+Start named clusters on loopback and get a kubeconfig naming each as a context:
+
+    handle = start_clusters(["dev", "staging", "prod"], timing=ControllerTiming.fast())
+    handle.kubeconfig_path, handle.url("dev")
+    handle.cluster("prod").fail_image(":broken")
+    handle.cluster("dev").faults.error_rate = 0.1
+    handle.stop()
+
+Inside a running event loop use `await start_clusters_async(...)` and `await handle.aclose()`.
+"""
+
+from kubesim.cluster import Cluster, ControllerTiming
+from kubesim.faults import Faults
+from kubesim.server import SimHandle, create_app, start_clusters, start_clusters_async
+
+__all__ = [
+    "Cluster",
+    "ControllerTiming",
+    "Faults",
+    "SimHandle",
+    "create_app",
+    "start_clusters",
+    "start_clusters_async",
+]

@@ -1,0 +1,80 @@
+"""Deployment controller, simulated: the status a rollout moves through.
+
+Pure. New pods are created one per step (within maxSurge when failing) and become ready
+a step later, old pods go as new ones become ready; a failing image never gets ready and,
+past the progress deadline, Progressing turns False with ProgressDeadlineExceeded, which
+`kubectl rollout status` reports as an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubesim.controllers.model import (
+    Progress,
+    condition,
+    percent_or_int,
+    replicas_of,
+    template_hash,
+)
+
+
+def decide(obj: dict[str, Any], p: Progress) -> tuple[dict[str, Any], bool]:
+    """The status after `p.steps` steps, and whether the rollout has settled."""
+    spec = obj.get("spec") or {}
+    old_status = obj.get("status") or {}
+    want = replicas_of(obj)
+    rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
+    max_unavailable = percent_or_int(rolling.get("maxUnavailable", "25%"), want, round_up=False)
+    max_surge = percent_or_int(rolling.get("maxSurge", "25%"), want, round_up=True)
+    rs_name = f"{obj['metadata']['name']}-{template_hash(obj)}"
+    base = 0 if p.template_changed else min(p.old_ready, want)
+    old = min(p.old_ready, want) if p.template_changed else 0
+    steps = 0 if spec.get("paused") else p.steps
+    if p.failing:
+        # New pods never get ready, so the surge budget caps how many are created.
+        created = min(want, max(1, max_surge)) if p.template_changed else want
+        new_ready = 0
+    else:
+        created = min(want, base + steps)
+        new_ready = min(want, base + max(0, steps - 1))
+    old_alive = max(0, old - new_ready) if p.template_changed else 0
+    ready = new_ready + old_alive
+    done = new_ready == want and old_alive == 0 and created == want
+    timed_out = not done and p.elapsed > p.deadline and not spec.get("paused")
+    status: dict[str, Any] = {
+        "observedGeneration": p.generation,
+        "replicas": created + old_alive,
+        "updatedReplicas": created,
+        "readyReplicas": ready,
+        "availableReplicas": ready,
+    }
+    if want - ready > 0:
+        status["unavailableReplicas"] = want - ready
+    status = {k: v for k, v in status.items() if v or k == "observedGeneration"}
+    available = ready >= want - max_unavailable
+    conditions = [
+        condition(old_status, "Available", "True" if available else "False",
+                  "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+                  "Deployment has minimum availability." if available
+                  else "Deployment does not have minimum availability.", p.now,
+                  with_update_time=True),
+    ]
+    if spec.get("paused"):
+        progressing = condition(old_status, "Progressing", "Unknown", "DeploymentPaused",
+                                "Deployment is paused", p.now, with_update_time=True)
+    elif timed_out:
+        progressing = condition(old_status, "Progressing", "False", "ProgressDeadlineExceeded",
+                                f'ReplicaSet "{rs_name}" has timed out progressing.', p.now,
+                                with_update_time=True)
+    elif done:
+        progressing = condition(old_status, "Progressing", "True", "NewReplicaSetAvailable",
+                                f'ReplicaSet "{rs_name}" has successfully progressed.', p.now,
+                                with_update_time=True)
+    else:
+        reason = "ReplicaSetUpdated" if p.steps else "NewReplicaSetCreated"
+        progressing = condition(old_status, "Progressing", "True", reason,
+                                f'ReplicaSet "{rs_name}" is progressing.', p.now,
+                                with_update_time=True)
+    status["conditions"] = [*conditions, progressing]
+    return status, done or timed_out or bool(spec.get("paused"))

@@ -1,0 +1,76 @@
+"""Shared vocabulary of the simulated controllers: rollout progress and conditions.
+
+The kind modules (`deployment.py`, `statefulset.py`, `daemonset.py`, `job.py`) are pure:
+each `decide()` maps an object and its `Progress` to the status a real controller would
+have written by then. `manager.py` measures progress and writes the status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far the rollout of the object's current generation has come."""
+
+    generation: int
+    steps: int  # rollout steps taken so far (one replica becomes ready per step)
+    elapsed: float  # seconds since the controller observed this generation
+    old_ready: int  # ready pods of the previous template when this rollout began
+    template_changed: bool  # False for a pure scale: existing pods stay current
+    failing: bool  # an image of the pod template is marked as never becoming ready
+    deadline: float  # seconds the rollout may take before it counts as stuck
+    nodes: int  # simulated nodes (DaemonSet pods)
+    now: str  # timestamp for conditions
+
+
+def template_hash(obj: dict[str, Any]) -> str:
+    """A stable short hash of the pod template, like pod-template-hash."""
+    template = (obj.get("spec") or {}).get("template") or {}
+    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()
+    return digest[:10]
+
+
+def pod_images(obj: dict[str, Any]) -> list[str]:
+    """Images of every container of the pod template (or of the Pod itself)."""
+    spec = obj.get("spec") or {}
+    pod = (spec.get("template") or {}).get("spec") or {} if "template" in spec else spec
+    containers = (pod.get("containers") or []) + (pod.get("initContainers") or [])
+    return [str(c.get("image", "")) for c in containers if isinstance(c, dict)]
+
+
+def condition(
+    old_status: dict[str, Any], type_: str, status: str, reason: str, message: str, now: str,
+    *, with_update_time: bool = False,
+) -> dict[str, Any]:
+    """A condition that keeps its lastTransitionTime while its status does not change."""
+    previous = next((c for c in old_status.get("conditions") or [] if c.get("type") == type_),
+                    None)
+    transition = now
+    if previous is not None and previous.get("status") == status:
+        transition = previous.get("lastTransitionTime", now)
+    out: dict[str, Any] = {"type": type_, "status": status}
+    if with_update_time:
+        same = previous is not None and previous.get("reason") == reason and previous.get(
+            "status") == status
+        out["lastUpdateTime"] = previous.get("lastUpdateTime", now) if same and previous else now
+    out.update(lastTransitionTime=transition, reason=reason, message=message)
+    return out
+
+
+def replicas_of(obj: dict[str, Any]) -> int:
+    """spec.replicas, defaulting to 1."""
+    value = (obj.get("spec") or {}).get("replicas")
+    return 1 if value is None else int(value)
+
+
+def percent_or_int(value: Any, total: int, *, round_up: bool) -> int:
+    """Resolve a maxSurge/maxUnavailable value ("25%" or 1) against a replica count."""
+    if isinstance(value, str) and value.endswith("%"):
+        share = int(value[:-1]) * total
+        return -(-share // 100) if round_up else share // 100
+    return int(value or 0)
