@@ -33,6 +33,19 @@ def _short(sha: Any) -> str:
     return str(sha)[:12] if sha else "-"
 
 
+def _actions(d: dict[str, Any]) -> str:
+    """`: 2 created, 1 pruned, 3 retries` from a SyncSucceeded's objects."""
+    counts: dict[str, int] = {}
+    retries = 0
+    for o in d.get("objects", []):
+        counts[str(o.get("action"))] = counts.get(str(o.get("action")), 0) + 1
+        retries += max(int(o.get("attempts", 1)) - 1, 0)
+    parts = [f"{n} {action}" for action, n in sorted(counts.items())]
+    if retries:
+        parts.append(f"{retries} retries")
+    return ": " + ", ".join(parts) if parts else ""
+
+
 _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "App.Registered": lambda d: f"registered app {d.get('name')}",
     "App.ConfigChanged": lambda d: (
@@ -77,7 +90,29 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"rolled back {_short(d.get('release'))} ({d.get('promotion_id')})"
     ),
     "Target.SyncSucceeded": lambda d: (
-        f"applied {_short(d.get('release'))} (sync {d.get('sync_id')})"
+        f"applied {_short(d.get('release'))} (sync {d.get('sync_id')})" + _actions(d)
+    ),
+    "Target.SyncStarted": lambda d: (
+        f"started sync {d.get('sync_id')} of {_short(d.get('release'))}: "
+        f"{d.get('object_count')} objects ({d.get('reason')})"
+    ),
+    "Target.SyncFailed": lambda d: (
+        f"sync {d.get('sync_id')} failed at {d.get('object')}: {d.get('reason')}: "
+        f"{d.get('message')}"
+        + (f" (after {d['attempts']} attempts)" if d.get("attempts", 1) > 1 else "")
+    ),
+    "Target.SyncAbandoned": lambda d: (
+        f"abandoned sync {d.get('sync_id')} of {_short(d.get('release'))}: {d.get('reason')}"
+    ),
+    "Target.DriftDetected": lambda d: (
+        f"drift in {len(d.get('objects', []))} objects: "
+        + "; ".join(
+            f"{o.get('object')} ({', '.join(o.get('fields', [])[:3])})"
+            for o in d.get("objects", [])[:3]
+        )
+    ),
+    "Target.DriftCorrected": lambda d: (
+        f"corrected drift of {', '.join(d.get('objects', [])[:3])} (sync {d.get('sync_id')})"
     ),
     "Target.HealthChanged": lambda d: (
         f"health {d.get('previous')} → {d.get('health')}"
