@@ -216,16 +216,16 @@ class Stage:
         return [e.type.removeprefix("Target.") for e in await self.events(env)]
 
     async def until(
-        self, check: Callable[[], Awaitable[bool]], *, timeout: float = 20.0, what: str = ""
+        self, check: Callable[[], Awaitable[bool]], *, within: float = 20.0, what: str = ""
     ) -> None:
-        """Poll `check` until it is true; fail naming `what` after `timeout` seconds."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        """Poll `check` until it is true; fail naming `what` after `within` seconds."""
+        deadline = asyncio.get_running_loop().time() + within
         while not await check():
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"timed out waiting for {what or check}")
             await asyncio.sleep(0.05)
 
-    async def until_verified(self, env: str, release: str, *, timeout: float = 20.0) -> Target:
+    async def until_verified(self, env: str, release: str, *, within: float = 20.0) -> Target:
         async def verified() -> bool:
             try:
                 target = await self.target(env)
@@ -233,7 +233,7 @@ class Stage:
                 return False
             return target.has_verified(release) and target.desired_release == release
 
-        await self.until(verified, timeout=timeout, what=f"{release[:8]} verified in {env}")
+        await self.until(verified, within=within, what=f"{release[:8]} verified in {env}")
         return await self.target(env)
 
 
