@@ -18,6 +18,7 @@ from engine.domain.policy import parse_duration
 from engine.kube import Clusters
 from engine.repository import Repository
 from engine.store import EventStore
+from engine.store.locks import AdvisoryLocks
 
 APPLIER_ACTOR = "applier"
 
@@ -53,6 +54,13 @@ class ApplierSettings:
         )
 
 
+class LockLost(Exception):
+    """This process no longer holds a target's lock: another may be working on it."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(f"lost the lock of {stream}; stopping work on it")
+
+
 @dataclass(kw_only=True)
 class WorkerContext:
     """Shared by the workers of one service."""
@@ -62,9 +70,18 @@ class WorkerContext:
     clusters: Clusters
     renderer: Renderer
     settings: ApplierSettings
+    locks: AdvisoryLocks | None = None
     clock: Callable[[], datetime] = utcnow
     caches: dict[str, LiveCache] = field(default_factory=dict)
     _cache_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def fence(self, stream: str) -> None:
+        """Raise LockLost unless this process still holds the target's lock right now."""
+        if self.locks is None:
+            return
+        alive = await self.locks.check(max_age=self.settings.lock_interval / 4)
+        if not alive or not self.locks.holds(stream):
+            raise LockLost(stream)
 
     async def cache(self, cluster: str) -> LiveCache:
         """The live cache of `cluster` (opening its client on first use)."""

@@ -9,12 +9,16 @@ timeout) and keeps the result: a release never changes.
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from pathlib import Path
 from typing import Protocol
 
 from engine.config.model import AppSpec
 from engine.git.manifests import render_release
+from engine.git.mirror import GitSourceError
 from engine.render import Rendered
+
+_ATTEMPTS = 5
 
 
 class Renderer(Protocol):
@@ -33,18 +37,34 @@ class GitRenderer:
         self.timeout = timeout
         self.keep = keep
         self._done: dict[tuple[str, str, str], Rendered] = {}
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def render(self, app: AppSpec, sha: str, environment: str) -> Rendered:
         """Render once per (app, sha, environment)."""
         key = (app.name, sha, environment)
-        if key not in self._done:
-            rendered = await asyncio.wait_for(
-                asyncio.to_thread(
-                    render_release, home=self.home, app=app, sha=sha, environment=environment
-                ),
-                timeout=self.timeout,
-            )
-            if len(self._done) >= self.keep:
-                self._done.pop(next(iter(self._done)))
-            self._done[key] = rendered
+        # opening a mirror rewrites its config: one render per mirror at a time, and a
+        # retry when another process (the watcher) holds the config lock
+        async with self._locks[app.name]:
+            for attempt in range(1, _ATTEMPTS + 1):
+                if key in self._done:
+                    break
+                try:
+                    rendered = await asyncio.wait_for(
+                        asyncio.to_thread(
+                            render_release,
+                            home=self.home,
+                            app=app,
+                            sha=sha,
+                            environment=environment,
+                        ),
+                        timeout=self.timeout,
+                    )
+                except GitSourceError as exc:
+                    if "lock" not in str(exc).lower() or attempt == _ATTEMPTS:
+                        raise
+                    await asyncio.sleep(0.05 * attempt)
+                    continue
+                if len(self._done) >= self.keep:
+                    self._done.pop(next(iter(self._done)))
+                self._done[key] = rendered
         return self._done[key]

@@ -45,6 +45,23 @@ async def _logged(name: str, coro: Coroutine[Any, Any, None]) -> None:
         raise
 
 
+async def _until_cancelled(name: str, coro: Coroutine[Any, Any, None]) -> None:
+    """Run `coro` in its own task and, when cancelled, cancel it until it has ended.
+
+    On Python 3.11 ``asyncio.wait_for`` can swallow a cancellation that races with the
+    completion of what it waits for (fixed in 3.12); the log subscription uses it, so
+    one cancel is not always enough to stop a subscriber.
+    """
+    inner = asyncio.create_task(coro, name=f"{name}-inner")
+    try:
+        await asyncio.wait({inner})  # a cancel lands here, not in `inner`
+        inner.result()
+    finally:
+        while not inner.done():
+            inner.cancel()
+            await asyncio.wait({inner}, timeout=0.1)
+
+
 class AppliersService:
     """Workers for the targets this process holds, the sweeps, the wake-ups, the promoter."""
 
@@ -60,14 +77,15 @@ class AppliersService:
     ) -> None:
         repository = Repository(store)
         self.settings = settings or ApplierSettings()
+        self.locks = AdvisoryLocks(store.pool)
         self.ctx = WorkerContext(
+            locks=self.locks,
             store=store,
             repository=repository,
             clusters=clusters,
             renderer=renderer,
             settings=self.settings,
         )
-        self.locks = AdvisoryLocks(store.pool)
         self.promoter = Promoter(store, Promotions(repository)) if promoter else None
         self.workers = {
             worker.stream: worker
@@ -77,6 +95,7 @@ class AppliersService:
         }
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._group: asyncio.TaskGroup | None = None
+        self._rejoin_at = 0.0  # after losing the lock connection, let others go first
         self.started = asyncio.Event()
 
     @property
@@ -97,11 +116,13 @@ class AppliersService:
                 await self._claim()
                 head = await self.ctx.store.head_position()
                 self._spawn("appliers-locks", self._locks_loop())
-                self._spawn("appliers-wake", self._wake_loop(head))
+                self._spawn(
+                    "appliers-wake", _until_cancelled("appliers-wake", self._wake_loop(head))
+                )
                 for cluster in clusters:
                     self._spawn(f"appliers-sweep:{cluster}", self._sweep_loop(cluster))
                 if self.promoter is not None:
-                    self._spawn("promoter", self.promoter.run())
+                    self._spawn("promoter", _until_cancelled("promoter", self.promoter.run()))
                 self.started.set()
         finally:
             self._group = None
@@ -114,6 +135,12 @@ class AppliersService:
             if not alive or not self.locks.holds(stream) or task.done():
                 task.cancel()
                 del self._tasks[stream]
+        now = asyncio.get_running_loop().time()
+        if not alive:
+            log.warning("appliers: lock connection lost; stopped every worker of this process")
+            self._rejoin_at = now + 2 * self.settings.lock_interval
+        if now < self._rejoin_at:
+            return
         won = await self.locks.try_acquire(s for s in self.workers if s not in self._tasks)
         for stream in sorted(won):
             worker = self.workers[stream]

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from opentelemetry import trace
 
-from engine.appliers.context import APPLIER_ACTOR, WorkerContext
+from engine.appliers.context import APPLIER_ACTOR, LockLost, WorkerContext
 from engine.appliers.execute import execute
 from engine.appliers.objects import (
     ObjectRef,
@@ -67,6 +67,7 @@ class TargetWorker:
         self.name = f"{app.name}/{environment.name}"
         self.stream = target_stream(app.name, environment.name)
         self.passes = 0
+        self.acting = False  # true while this worker may write (tests check exclusivity)
         self._wake = asyncio.Event()
         self._target: Target | None = None
         self._version = 0
@@ -89,6 +90,9 @@ class TargetWorker:
                 delay = await self.reconcile()
             except ClusterUnavailable as exc:
                 delay = await self._cluster_down(exc)
+            except LockLost:
+                log.warning("%s: lock lost; this process stops working on it", self.name)
+                return
             except Exception:
                 log.exception("applier pass on %s failed; trying again later", self.name)
                 self._forget()
@@ -169,6 +173,7 @@ class TargetWorker:
             if target is None:
                 return settings.drift_interval
             if target.open_sync is not None:
+                await self.ctx.fence(self.stream)
                 await self._record(
                     lambda t: t.abandon_sync(
                         reason="no outcome was recorded (its applier stopped); a new sync begins",
@@ -182,13 +187,18 @@ class TargetWorker:
             desired = await self._desired_objects(view.desired_release)
             rolling = view.promotion_phase is not None and view.promotion_phase.is_in_flight
             live = await self._live(desired, fresh=rolling or view.health != Health.HEALTHY)
+        await self.ctx.fence(self.stream)
         with tracer.start_as_current_span("applier.act", attributes={"target": self.name}):
-            if step == Step.SYNC:
-                reason = "promotion" if rolling else "resume"
-                live = await self._sync(desired, live, reason=reason)
-            else:
-                live = await self._check_drift(desired, live)
-            return await self._assess(desired, live)
+            self.acting = True
+            try:
+                if step == Step.SYNC:
+                    reason = "promotion" if rolling else "resume"
+                    live = await self._sync(desired, live, reason=reason)
+                else:
+                    live = await self._check_drift(desired, live)
+                return await self._assess(desired, live)
+            finally:
+                self.acting = False
 
     async def _check_drift(self, desired: list[dict[str, Any]], live: Live) -> Live:
         drifted = plan_drift(desired, live)

@@ -37,6 +37,7 @@ class Target(Aggregate):
         self.desired_number = 0
         self.applied_release: str | None = None
         self.health = Health.UNKNOWN
+        self.health_reasons: list[str] = []
         self.healthy_since: datetime | None = None
         self.sync_status = SyncStatus.UNKNOWN
         self.promotion: Promotion | None = None
@@ -326,10 +327,15 @@ class Target(Aggregate):
         )
 
     def record_health(self, *, health: Health, reasons: list[str], now: datetime) -> None:
-        """The applier assessed health; only a change is recorded."""
+        """The applier assessed health; only a change is recorded.
+
+        Unknown is recorded again when its reasons change (why nothing is known matters:
+        a cluster that does not answer is not a target never assessed).
+        """
         # after a sync, a Healthy that merely persists must be confirmed to start the soak
         confirm = health == Health.HEALTHY and self.healthy_since is None
-        if health != self.health or confirm:
+        unknown_why = health == Health.UNKNOWN and reasons != self.health_reasons
+        if health != self.health or confirm or unknown_why:
             self._health_changed(previous=self.health, health=health, reasons=reasons, at=now)
 
     def verify(self, *, soak_seconds: float, now: datetime) -> bool:
@@ -495,6 +501,7 @@ class Target(Aggregate):
     @event("HealthChanged")
     def _health_changed(self, previous: str, health: str, reasons: list[str], at: datetime) -> None:
         self.health = Health(health)
+        self.health_reasons = reasons
         self.healthy_since = at if self.health == Health.HEALTHY else None
 
     @event("PromotionVerified")

@@ -33,6 +33,8 @@ class AdvisoryLocks:
         self._conn: asyncpg.Connection | None = None
         self._held: set[str] = set()
         self._mutex = asyncio.Lock()
+        self._checked_at = 0.0
+        self._lost = False  # a failed check not yet reported by check()
 
     def holds(self, name: str) -> bool:
         """True while this process holds the lock `name`."""
@@ -73,17 +75,32 @@ class AdvisoryLocks:
             )
         self._held -= set(mine)
 
-    async def check(self) -> bool:
-        """True while the lock connection is alive; on failure every lock counts as lost."""
+    async def check(self, *, max_age: float = 0.0) -> bool:
+        """True while the lock connection is alive; on failure every lock counts as lost.
+
+        A check that succeeded less than `max_age` seconds ago is taken as the answer.
+        """
+        if self._lost:
+            self._lost = False
+            return False
         if self._conn is None:
             return not self._held
+        loop = asyncio.get_running_loop()
+        if max_age > 0 and loop.time() - self._checked_at < max_age:
+            return True
         try:
             async with self._mutex:
                 await self._conn.fetchval("SELECT 1", timeout=self._timeout)
+            self._checked_at = loop.time()
             return True
         except (asyncpg.PostgresError, OSError, TimeoutError, asyncpg.InterfaceError):
             await self._drop()
-            return False
+            return False if max_age == 0 else self._report_later()
+
+    def _report_later(self) -> bool:
+        """A check on a worker's behalf found the loss: the service's next check says so."""
+        self._lost = True
+        return False
 
     async def close(self) -> None:
         """Release every lock by giving the connection back closed."""

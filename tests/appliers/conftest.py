@@ -202,8 +202,7 @@ class Stage:
             contexts=self.contexts,
             home=self.home,
             settings=settings,
-            retry=TEST_RETRY,
-            **kw,
+            **{"retry": TEST_RETRY, **kw},
         )
 
     async def target(self, env: str) -> Target:
