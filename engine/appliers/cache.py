@@ -1,0 +1,90 @@
+"""What baton last saw of its objects in one cluster: a list per kind, plus its own writes.
+
+Where it sits: the observe phase of every worker on the cluster reads it, so that a
+drift check of thousands of objects costs a few list calls instead of one get each, and
+a sync can skip objects that are already as desired without a write. A sweep relists
+every kind baton applied (label ``app.kubernetes.io/managed-by=baton``); objects a
+worker wrote or read after the sweep began are kept as the worker saw them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from engine.appliers.objects import OWNED_SELECTOR, Identity, ref_of
+from engine.kube import ClusterClient
+
+Kind = tuple[str, str]  # (apiVersion, kind)
+
+
+class LiveCache:
+    """Owned live objects of one cluster, by identity."""
+
+    def __init__(self, client: ClusterClient) -> None:
+        self.client = client
+        self.generation = 0  # bumped by every completed sweep
+        self._objects: dict[Identity, dict[str, Any]] = {}
+        self._listed: dict[Kind, float] = {}  # kind → monotonic time of its last list
+        self._touched: dict[Identity, float] = {}
+        self._kind_locks: dict[Kind, asyncio.Lock] = {}
+
+    def knows_kind(self, kind: Kind) -> bool:
+        """True once `kind` has been listed."""
+        return kind in self._listed
+
+    async def ensure(self, kinds: Iterable[Kind]) -> None:
+        """List each kind not listed yet (once, however many workers ask)."""
+        for kind in kinds:
+            if kind in self._listed:
+                continue
+            lock = self._kind_locks.setdefault(kind, asyncio.Lock())
+            async with lock:
+                if kind not in self._listed:
+                    await self._list(kind, started=time.monotonic())
+
+    def known(self, identities: Iterable[tuple[Kind, Identity]]) -> dict[Identity, Any]:
+        """Live state of each identity whose kind was listed (None when absent)."""
+        out: dict[Identity, Any] = {}
+        for kind, identity in identities:
+            if kind in self._listed:
+                out[identity] = self._objects.get(identity)
+        return out
+
+    def owned_by(self, app: str, environment: str) -> list[dict[str, Any]]:
+        """Live objects labelled for one target (prune candidates)."""
+        from engine.appliers.objects import owner_of
+
+        return [o for o in self._objects.values() if owner_of(o) == (app, environment)]
+
+    def put(self, obj: dict[str, Any]) -> None:
+        """A worker wrote or read `obj`: newer than any sweep in progress."""
+        identity = ref_of(obj).identity
+        self._objects[identity] = obj
+        self._touched[identity] = time.monotonic()
+
+    def drop(self, identity: Identity) -> None:
+        """A worker deleted, or found absent, `identity`."""
+        self._objects.pop(identity, None)
+        self._touched[identity] = time.monotonic()
+
+    async def sweep(self) -> None:
+        """Relist every kind seen so far; bump the generation."""
+        started = time.monotonic()
+        for kind in list(self._listed):
+            await self._list(kind, started=started)
+        self.generation += 1
+
+    async def _list(self, kind: Kind, *, started: float) -> None:
+        api_version, name = kind
+        items = await self.client.list_objects(api_version, name, label_selector=OWNED_SELECTOR)
+        fresh = {ref_of(o).identity: o for o in items}
+        for identity in [i for i in self._objects if i[1] == name and i not in fresh]:
+            if self._touched.get(identity, 0.0) < started:
+                del self._objects[identity]
+        for identity, obj in fresh.items():
+            if self._touched.get(identity, 0.0) < started:
+                self._objects[identity] = obj
+        self._listed[kind] = started

@@ -1,0 +1,186 @@
+"""The appliers service: every target of every app, reconciled by whoever holds its lock.
+
+Where it sits: the entry point the server runs (``await AppliersService(...).run()``).
+It starts, in one ``asyncio.TaskGroup`` of named tasks:
+
+- ``appliers-locks``: checks the lock connection and takes free targets (several baton
+  processes share the targets; a process that loses its connection stops its workers);
+- ``applier:<app>/<env>``: one worker per target held (``worker.py``);
+- ``appliers-wake``: follows the event log and wakes the worker of each target stream
+  that changed (a promotion started, a rollback);
+- ``appliers-sweep:<cluster>``: relists baton's objects in a cluster every drift interval
+  and wakes that cluster's workers for a drift check;
+- ``promoter``: automatic promotions and rollbacks (``engine.promoter``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from engine.appliers.context import ApplierSettings, WorkerContext
+from engine.appliers.render import Renderer
+from engine.appliers.worker import TargetWorker
+from engine.config.loader import EnvironmentsConfig
+from engine.kube import Clusters, ClusterUnavailable, KubeError
+from engine.promoter import Promoter
+from engine.promotions import Promotions
+from engine.repository import Repository
+from engine.store import EventStore
+from engine.store.locks import AdvisoryLocks
+
+log = logging.getLogger(__name__)
+
+
+async def _logged(name: str, coro: Coroutine[Any, Any, None]) -> None:
+    """Run a background task; log its failure (then let the TaskGroup see it)."""
+    try:
+        await coro
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("background task %s failed", name)
+        raise
+
+
+async def _until_cancelled(name: str, coro: Coroutine[Any, Any, None]) -> None:
+    """Run `coro` in its own task and, when cancelled, cancel it until it has ended.
+
+    On Python 3.11 ``asyncio.wait_for`` can swallow a cancellation that races with the
+    completion of what it waits for (fixed in 3.12); the log subscription uses it, so
+    one cancel is not always enough to stop a subscriber.
+    """
+    inner = asyncio.create_task(coro, name=f"{name}-inner")
+    try:
+        await asyncio.wait({inner})  # a cancel lands here, not in `inner`
+        inner.result()
+    finally:
+        while not inner.done():
+            inner.cancel()
+            await asyncio.wait({inner}, timeout=0.1)
+
+
+class AppliersService:
+    """Workers for the targets this process holds, the sweeps, the wake-ups, the promoter."""
+
+    def __init__(
+        self,
+        *,
+        store: EventStore,
+        config: EnvironmentsConfig,
+        clusters: Clusters,
+        renderer: Renderer,
+        settings: ApplierSettings | None = None,
+        promoter: bool = True,
+    ) -> None:
+        repository = Repository(store)
+        self.settings = settings or ApplierSettings()
+        self.locks = AdvisoryLocks(store.pool)
+        self.ctx = WorkerContext(
+            locks=self.locks,
+            store=store,
+            repository=repository,
+            clusters=clusters,
+            renderer=renderer,
+            settings=self.settings,
+        )
+        self.promoter = Promoter(store, Promotions(repository)) if promoter else None
+        self.workers = {
+            worker.stream: worker
+            for app in config.apps
+            for env in app.environments
+            for worker in [TargetWorker(self.ctx, app, env)]
+        }
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._group: asyncio.TaskGroup | None = None
+        self._rejoin_at = 0.0  # after losing the lock connection, let others go first
+        self.started = asyncio.Event()
+
+    @property
+    def owned(self) -> frozenset[str]:
+        """Stream ids of the targets this process works on now."""
+        return frozenset(s for s, t in self._tasks.items() if not t.done())
+
+    def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        assert self._group is not None
+        return self._group.create_task(_logged(name, coro), name=name)
+
+    async def run(self) -> None:
+        """Until cancelled."""
+        clusters = sorted({w.env.cluster for w in self.workers.values()})
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                await self._claim()
+                head = await self.ctx.store.head_position()
+                self._spawn("appliers-locks", self._locks_loop())
+                self._spawn(
+                    "appliers-wake", _until_cancelled("appliers-wake", self._wake_loop(head))
+                )
+                for cluster in clusters:
+                    self._spawn(f"appliers-sweep:{cluster}", self._sweep_loop(cluster))
+                if self.promoter is not None:
+                    self._spawn("promoter", _until_cancelled("promoter", self.promoter.run()))
+                self.started.set()
+        finally:
+            self._group = None
+            await self.locks.close()
+
+    async def _claim(self) -> None:
+        """Stop workers whose lock is gone; start workers for locks newly won."""
+        alive = await self.locks.check()
+        for stream, task in list(self._tasks.items()):
+            if not alive or not self.locks.holds(stream) or task.done():
+                task.cancel()
+                del self._tasks[stream]
+        now = asyncio.get_running_loop().time()
+        if not alive:
+            log.warning("appliers: lock connection lost; stopped every worker of this process")
+            self._rejoin_at = now + 2 * self.settings.lock_interval
+        if now < self._rejoin_at:
+            return
+        won = await self.locks.try_acquire(s for s in self.workers if s not in self._tasks)
+        for stream in sorted(won):
+            worker = self.workers[stream]
+            worker._forget()  # another process may have written since we last looked
+            self._tasks[stream] = self._spawn(f"applier:{worker.name}", worker.run())
+
+    async def _locks_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lock_interval)
+            try:
+                await self._claim()
+            except (OSError, TimeoutError) as exc:
+                log.warning("appliers: lock check failed: %s", exc)
+                await self.locks.close()
+
+    async def _wake_loop(self, head: int) -> None:
+        async for batch in self.ctx.store.subscribe(after=head):
+            for event in batch:
+                worker = self.workers.get(event.stream_id)
+                if worker is not None and event.metadata.actor != "applier":
+                    worker.wake()
+
+    async def _sweep_loop(self, cluster: str) -> None:
+        while True:
+            await asyncio.sleep(self.settings.drift_interval)
+            try:
+                cache = await self.ctx.cache(cluster)
+                await cache.sweep()
+            except (ClusterUnavailable, KubeError) as exc:
+                log.warning("appliers: sweep of %s failed: %s", cluster, exc)
+                continue
+            for stream in self.owned:
+                worker = self.workers[stream]
+                if worker.env.cluster == cluster:
+                    worker.wake()
+
+    async def sweep_now(self, cluster: str) -> None:
+        """One drift-check sweep of `cluster`, waking its workers (tests, the CLI)."""
+        cache = await self.ctx.cache(cluster)
+        await cache.sweep()
+        for stream in self.owned:
+            if self.workers[stream].env.cluster == cluster:
+                self.workers[stream].wake()
