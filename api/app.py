@@ -31,6 +31,7 @@ from api.keys import (
 from api.pipelines import PipelineCache
 from api.reads import projections_ctx
 from api.routes import setup_routes
+from api.tracing import instrument_app
 from engine.promotions import Promotions
 from engine.repository import Repository
 from engine.runtime import open_database
@@ -72,4 +73,5 @@ def init_app(
     app.cleanup_ctx.append(_jobs_ctx)
     app.cleanup_ctx.append(projections_ctx)
     setup_routes(app)
+    instrument_app(app)
     return app

@@ -37,6 +37,8 @@ class ApiConfig:
     max_streams: int = 8
     #: SSE keep-alive comment interval
     heartbeat: timedelta = timedelta(seconds=15)
+    #: Jaeger's UI (BATON_JAEGER_URL): answers link to `<url>/trace/<trace id>`
+    jaeger_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiConfig:
@@ -48,4 +50,5 @@ class ApiConfig:
             ready_max_lag=int(env.get("BATON_READY_MAX_LAG", "1000")),
             run_projections=env.get("BATON_API_PROJECTIONS", "1") not in ("0", "false", "no"),
             pool_size=int(env.get("BATON_API_POOL_SIZE", "20")),
+            jaeger_url=env.get("BATON_JAEGER_URL") or None,
         )

@@ -105,6 +105,10 @@ def _paths() -> dict[str, Any]:
                                      {"200": {"description": "the OpenAPI document",
                                               "content": {JSON: {"schema": OBJ}}}},
                                      secured=False)},
+        "/metrics": {"get": _op("metrics", "Prometheus metrics (text exposition format)",
+                                "health", {"200": {"description": "every metric",
+                                                   "content": {"text/plain": {"schema": STR}}}},
+                                secured=False)},
         "/apps": {"get": _op("list_apps", "Every app's pipeline", "apps",
                              {**_ok(200, "AppList", "apps"), **_problems(503)})},
         "/apps/{app}": {"get": _op(

@@ -70,6 +70,9 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "overrides": {"type": "array", "items": STR},
             "finished_at": nullable(TIME),
             "outcome": nullable(STR),
+            "trace_id": nullable(STR),
+            "trace_url": {"type": "string", "description": "the trace in Jaeger's UI "
+                          "(when BATON_JAEGER_URL is set)"},
         },
     },
     "AuditEntry": {
@@ -81,6 +84,8 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "environment": nullable(STR), "actor": STR, "action": STR,
             "event_type": STR, "summary": STR, "trace_id": nullable(STR),
             "correlation_id": nullable(STR), "stream_id": STR,
+            "trace_url": {"type": "string", "description": "the trace in Jaeger's UI "
+                          "(when BATON_JAEGER_URL is set)"},
         },
     },
     "EventPage": {

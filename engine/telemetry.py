@@ -51,6 +51,35 @@ def setup_tracing(
     return provider
 
 
+def instrument_kubernetes_client() -> None:
+    """Trace every Kubernetes request: kubernetes-asyncio's HTTP goes through aiohttp.
+
+    Instruments every aiohttp client session created from now on (the only ones baton
+    opens are the clusters'); a second call does nothing.
+    """
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+
+    instrumentor = AioHttpClientInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
+
+
+def uninstrument_kubernetes_client() -> None:
+    """Undo `instrument_kubernetes_client()` for sessions created from now on."""
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+
+    instrumentor = AioHttpClientInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.uninstrument()
+
+
+def trace_url(trace_id: str | None, base_url: str | None) -> str | None:
+    """The trace's page in Jaeger's UI (`BATON_JAEGER_URL`), or None."""
+    if not trace_id or not base_url:
+        return None
+    return f"{base_url.rstrip('/')}/trace/{trace_id}"
+
+
 def current_traceparent() -> str | None:
     """The active span as a W3C traceparent, or None outside any sampled span."""
     carrier: dict[str, str] = {}
