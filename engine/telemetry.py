@@ -8,12 +8,13 @@ continue the trace of the event that woke them with `context_of(metadata)`.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -22,15 +23,17 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+P = ParamSpec("P")
+R = TypeVar("R")
 SERVICE_NAME = "baton"
 _PROPAGATOR = TraceContextTextMapPropagator()
 tracer = trace.get_tracer("baton")
 
 
-def setup_tracing(
+def tracer_provider(
     *, env: Mapping[str, str] | None = None, processor: SpanProcessor | None = None
 ) -> TracerProvider:
-    """Install baton's tracer provider; export over OTLP/HTTP when an endpoint is set.
+    """baton's tracer provider; it exports over OTLP/HTTP when an endpoint is set.
 
     `processor` adds one more span processor (tests pass an in-memory exporter's).
     """
@@ -41,14 +44,64 @@ def setup_tracing(
     ):
         attributes["service.name"] = SERVICE_NAME
     provider = TracerProvider(resource=Resource.create(attributes))
-    if env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or (
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/") + "/v1/traces"
+        if env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        else None
+    )
+    if endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     if processor is not None:
         provider.add_span_processor(processor)
-    trace.set_tracer_provider(provider)
     return provider
+
+
+def setup_tracing(
+    *, env: Mapping[str, str] | None = None, processor: SpanProcessor | None = None
+) -> TracerProvider:
+    """Install baton's tracer provider for the process and trace Kubernetes requests.
+
+    Call once at start; call `shutdown()` on the provider returned at exit, so that the
+    last spans are exported.
+    """
+    provider = tracer_provider(env=env, processor=processor)
+    trace.set_tracer_provider(provider)
+    instrument_kubernetes_client()
+    return provider
+
+
+def traced_command(
+    name: str, *positional: str, result: Callable[[Any], Mapping[str, Any]] | None = None
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """Run an async command method in a span `command <name>`.
+
+    `positional` names the method's leading arguments after self (`app`, `environment`,
+    ...), which become `baton.<name>` attributes; `result` turns what the command
+    returned into more attributes (the promotion id, the release). A failure sets the
+    span's status and records the exception.
+    """
+
+    def decorate(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        @functools.wraps(method)
+        async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            attributes = {
+                f"baton.{key}": str(value)
+                for key, value in zip(positional, args[1:], strict=False)
+                if isinstance(value, str)
+            }
+            with tracer.start_as_current_span(f"command {name}", attributes=attributes) as span:
+                outcome = await method(*args, **kwargs)
+                if result is not None and span.is_recording():
+                    span.set_attributes(
+                        {f"baton.{k}": v for k, v in result(outcome).items() if v is not None}
+                    )
+                return outcome
+
+        return run
+
+    return decorate
 
 
 def instrument_kubernetes_client() -> None:
