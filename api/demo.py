@@ -64,17 +64,17 @@ def _ok(text: str) -> None:
 
 
 async def _until(
-    what: str, check: Callable[[], Awaitable[T | None]], *, timeout: float = 90.0
+    what: str, check: Callable[[], Awaitable[T | None]], *, within: float = 90.0
 ) -> T:
-    """Poll `check` until it returns something; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
+    """Poll `check` until it returns something; fail naming `what` after `within` s."""
+    deadline = time.monotonic() + within
     with console.status(f"  waiting: {what}"):
         while time.monotonic() < deadline:
             result = await check()
             if result is not None and result is not False:
                 return result
             await asyncio.sleep(0.3)
-    raise StoryFailed(f"timed out after {timeout:.0f}s waiting for: {what}")
+    raise StoryFailed(f"timed out after {within:.0f}s waiting for: {what}")
 
 
 class Story:
@@ -186,7 +186,7 @@ class Story:
             )
             return page["items"][0] if page["items"] else None
 
-        rollback = await _until("staging to degrade and roll back", rolled_back, timeout=120)
+        rollback = await _until("staging to degrade and roll back", rolled_back, within=120)
         failed = await self.alice.get(
             "/events", app=APP, environment="staging", action="PromotionFailed", limit=1
         )
@@ -344,10 +344,10 @@ async def _story(once: bool, home: Path) -> None:
     )
     console.print(f"[bold]baton demo[/]: home {run_home}")
     async with running(options, settings=settings) as state:
-        _ok(
-            f"baton serves {state.url}/api/v1 with three kubesim clusters "
-            f"(dev, staging, prod) and {'Postgres at BATON_DATABASE_URL' if settings.database_url else 'an embedded Postgres'}"
+        database = "the Postgres of BATON_DATABASE_URL" if settings.database_url else (
+            "an embedded Postgres"
         )
+        _ok(f"baton serves {state.url}/api/v1, three kubesim clusters, {database}")
         story = Story(state, repo, tokens)
         try:
             for step in (
