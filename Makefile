@@ -21,8 +21,16 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+demo: $(VENV)/.installed
+	$(PY) -m engine demo $(ARGS)
+
 bench: $(VENV)/.installed
 	$(PY) bench/append.py
+	$(PY) bench/replay.py
+	$(PY) bench/kubesim.py
+	$(PY) bench/git_poll.py
+	$(PY) bench/reconcile.py
+	$(PY) bench/api.py
 
 clean:
 	rm -rf $(VENV) .baton
