@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
@@ -163,8 +164,25 @@ def trace_id_of(traceparent: str | None) -> str | None:
     return traceparent[3:35]
 
 
+_SECRETS = (
+    # a password in a URL (postgresql://user:secret@host), a bearer token, key=value secrets
+    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1***@"),
+    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1***"),
+    (re.compile(r"(?i)\b(password|passwd|secret|token|api_key)(\s*[=:]\s*)[^\s,;&]+"),
+     r"\1\2***"),
+)
+
+
+def redact(text: str) -> str:
+    """`text` with passwords in URLs, bearer tokens and `secret=...` values masked."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 class JsonLogFormatter(logging.Formatter):
-    """One JSON object per line, with the trace and span of the record's context."""
+    """One JSON object per line, with the trace and span of the record's context; secrets
+    that slip into a message (a database URL, a token) are masked."""
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as a JSON line."""
@@ -172,14 +190,14 @@ class JsonLogFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         span_context = trace.get_current_span().get_span_context()
         if span_context.is_valid:
             entry["trace_id"] = f"{span_context.trace_id:032x}"
             entry["span_id"] = f"{span_context.span_id:016x}"
         if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+            entry["error"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 
