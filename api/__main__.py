@@ -9,6 +9,7 @@ import os
 from aiohttp import web
 
 from api.app import init_app
+from engine.telemetry import setup_tracing
 
 
 def main() -> None:
@@ -16,7 +17,11 @@ def main() -> None:
     logging.basicConfig(level=os.environ.get("BATON_LOG_LEVEL", "INFO"))
     host = os.environ.get("BATON_API_HOST", "127.0.0.1")
     port = int(os.environ.get("BATON_API_PORT", "8080"))
-    web.run_app(init_app(), host=host, port=port, access_log=None, print=None)
+    provider = setup_tracing()  # OTLP/HTTP export when OTEL_EXPORTER_OTLP_ENDPOINT is set
+    try:
+        web.run_app(init_app(), host=host, port=port, access_log=None, print=None)
+    finally:
+        provider.shutdown()
 
 
 if __name__ == "__main__":
