@@ -11,6 +11,8 @@ from typing import Any
 
 import aiohttp
 
+from engine.telemetry import current_traceparent
+
 DEFAULT_URL = "http://127.0.0.1:8080"
 PREFIX = "/api/v1"
 
@@ -59,8 +61,11 @@ class Client:
     ) -> Any:
         """Call `PREFIX + path`; return the JSON answer or raise ApiError."""
         clean = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        # the caller's trace continues on the server, and into the events it writes
+        traceparent = current_traceparent()
+        headers = {"traceparent": traceparent} if traceparent else None
         async with self._session.request(
-            method, self.url + PREFIX + path, json=json, params=clean
+            method, self.url + PREFIX + path, json=json, params=clean, headers=headers
         ) as response:
             if response.content_type.endswith("json"):
                 body = await response.json()

@@ -37,6 +37,7 @@ from api.serve import Running, ServeOptions, running
 from engine.git.sample import SampleRepo, create_sample_repo
 from engine.settings import Settings
 from engine.store.database import ensure_database, with_database
+from engine.telemetry import setup_tracing, tracer
 from kubesim import ControllerTiming
 from projections.catalog import all_projections
 from projections.rebuild import verify
@@ -63,9 +64,7 @@ def _ok(text: str) -> None:
     console.print(f"  [green]✔[/] {text}")
 
 
-async def _until(
-    what: str, check: Callable[[], Awaitable[T | None]], *, within: float = 90.0
-) -> T:
+async def _until(what: str, check: Callable[[], Awaitable[T | None]], *, within: float = 90.0) -> T:
     """Poll `check` until it returns something; fail naming `what` after `within` s."""
     deadline = time.monotonic() + within
     with console.status(f"  waiting: {what}"):
@@ -103,12 +102,15 @@ class Story:
         return None
 
     async def verified(self, env: str, sha: str) -> dict[str, Any] | None:
+        """The environment once it runs `sha`, verified, with nothing in flight."""
         state = await self.env(env)
-        return (
-            state
-            if state["last_verified_release"] == sha and state["applied_release"] == sha
-            else None
+        done = (
+            state["last_verified_release"] == sha
+            and state["applied_release"] == sha
+            and state["in_flight"] is None
+            and state["health"] == "Healthy"
         )
+        return state if done else None
 
     async def commit(self, version: str, greeting: str, message: str) -> str:
         sha = await asyncio.to_thread(self.repo.release, version, greeting, message)
@@ -118,8 +120,7 @@ class Story:
 
     async def first_release(self) -> None:
         _step(1, "A commit becomes a release and reaches dev by itself")
-        sha = await self.commit(GOOD, "Welcome to the shop", "shop 1.0.0")
-        self.releases[GOOD] = sha
+        sha = self.releases[GOOD]
         release = await _until(
             "the watcher to turn the commit into a release", lambda: self.release_of(sha)
         )
@@ -182,13 +183,13 @@ class Story:
 
         async def rolled_back() -> dict[str, Any] | None:
             page = await self.alice.get(
-                "/events", app=APP, environment="staging", action="ReleaseRolledBack", limit=5
+                "/events", app=APP, environment="staging", type="ReleaseRolledBack", limit=5
             )
             return page["items"][0] if page["items"] else None
 
         rollback = await _until("staging to degrade and roll back", rolled_back, within=120)
         failed = await self.alice.get(
-            "/events", app=APP, environment="staging", action="PromotionFailed", limit=1
+            "/events", app=APP, environment="staging", type="PromotionFailed", limit=1
         )
         if failed["items"]:
             _ok(f"staging: {failed['items'][0]['summary']}")
@@ -224,7 +225,7 @@ class Story:
 
         async def corrected() -> dict[str, Any] | None:
             page = await self.alice.get(
-                "/events", app=APP, environment="prod", action="DriftCorrected", limit=1
+                "/events", app=APP, environment="prod", type="DriftCorrected", limit=1
             )
             return page["items"][0] if page["items"] else None
 
@@ -236,7 +237,7 @@ class Story:
         _ok(f"corrected: {fixed['summary']}")
 
     async def _action(self, env: str, action: str) -> dict[str, Any] | None:
-        page = await self.alice.get("/events", app=APP, environment=env, action=action, limit=1)
+        page = await self.alice.get("/events", app=APP, environment=env, type=action, limit=1)
         return page["items"][0] if page["items"] else None
 
     async def explain(self) -> None:
@@ -319,6 +320,7 @@ async def _database_url() -> str | None:
 async def _story(once: bool, home: Path) -> None:
     run_home = home / "demo" / f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
     repo = await asyncio.to_thread(create_sample_repo, run_home / "git")
+    first = await asyncio.to_thread(repo.release, GOOD, "Welcome to the shop", "shop 1.0.0")
     os.environ["BATON_DEMO_REPO"] = str(repo.remote)
     for name, value in (
         ("BATON_GIT_POLL_INTERVAL", "5s"),
@@ -342,24 +344,31 @@ async def _story(once: bool, home: Path) -> None:
     options = ServeOptions(
         port=port, kubesim_timing=TIMING, api=replace(ApiConfig.from_env(), tokens=book)
     )
+    setup_tracing()
     console.print(f"[bold]baton demo[/]: home {run_home}")
     async with running(options, settings=settings) as state:
-        database = "the Postgres of BATON_DATABASE_URL" if settings.database_url else (
-            "an embedded Postgres"
+        database = (
+            "the Postgres of BATON_DATABASE_URL"
+            if settings.database_url
+            else ("an embedded Postgres")
         )
         _ok(f"baton serves {state.url}/api/v1, three kubesim clusters, {database}")
         story = Story(state, repo, tokens)
+        story.releases[GOOD] = first
+        steps = (
+            story.first_release,
+            story.to_staging,
+            story.to_prod,
+            story.bad_release,
+            story.drift,
+            story.explain,
+            story.verify,
+        )
         try:
-            for step in (
-                story.first_release,
-                story.to_staging,
-                story.to_prod,
-                story.bad_release,
-                story.drift,
-                story.explain,
-                story.verify,
-            ):
-                await step()
+            for step in steps:
+                # each step is a trace of its own, carried by the API into the events
+                with tracer.start_as_current_span(f"demo: {step.__name__}"):
+                    await step()
         finally:
             await story.close()
         console.rule("[bold green]the story is complete")

@@ -37,9 +37,13 @@ async def _naming_fields() -> AsyncIterator[None]:
     except AggregateNotFound as exc:
         raise Problem(422, "unknown-app", "No such app", detail=str(exc), field="app") from None
     except KeyError as exc:
-        raise Problem(422, "unknown-environment", "No such environment",
-                      detail=str(exc.args[0]) if exc.args else str(exc),
-                      field="environment") from None
+        raise Problem(
+            422,
+            "unknown-environment",
+            "No such environment",
+            detail=str(exc.args[0]) if exc.args else str(exc),
+            field="environment",
+        ) from None
 
 
 def _answer(request: web.Request, app: str, environment: str, promotion: Promotion) -> Any:
