@@ -54,7 +54,6 @@ TOKEN = "bench-admin-token"
 CONNECTIONS = 32
 READ_P99_MS = 25.0
 PROMOTION_P99_MS = 100.0
-TRACING_P99_OVERHEAD = 0.15  # p99 with tracing on within 15% of tracing off
 
 
 def app_name(index: int) -> str:
@@ -237,76 +236,6 @@ async def _measure(url: str, port: int, apps: int, requests: int, promotions: in
     return {"reads": results, "promotion": overhead, **facts}
 
 
-async def run_tracing(events: int, apps: int, requests: int,
-                      promotions: int) -> dict[str, object]:
-    """The reads and the promotion overhead with tracing off, then on, on one database."""
-    from bench._otlp import OtlpReceiver
-
-    server = Server()
-    try:
-        async with server.database() as url:
-            head = await load_history(url, events=events, apps=apps)
-            pool = await create_pool(url, min_size=1, max_size=2)
-            await rebuild(pool, all_projections())
-            async with pool.acquire() as conn:
-                low, high = await conn.fetchrow(
-                    "SELECT min(valid_from), max(valid_from) FROM target_history")
-            await pool.close()
-            modes: dict[str, object] = {}
-            with OtlpReceiver() as receiver:
-                settings = {"off": None,
-                            "on": {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}}
-                for series, (mode, extra) in enumerate(settings.items()):
-                    port = _free_port()
-                    api = await start_api(url, port, extra)
-                    try:
-                        modes[mode] = await _measure(url, port, apps, requests, promotions,
-                                                     low, high, series=series)
-                    finally:
-                        api.terminate()
-                        await api.wait()
-                spans = len(receiver.spans)
-            return {"modes": modes, "head": head, "spans_exported": spans}
-    finally:
-        server.close()
-
-
-def _ratio(on: float, off: float) -> float:
-    return round(on / off, 3) if off else float("inf")
-
-
-def main_tracing(args: argparse.Namespace) -> None:
-    """Print the tracing overhead table and its JSON line."""
-    out = asyncio.run(run_tracing(args.events, args.apps, args.requests, args.promotions))
-    modes: dict[str, dict[str, dict[str, dict[str, float]]]] = out["modes"]  # type: ignore[assignment]
-    off, on = modes["off"], modes["on"]
-    rows: list[list[object]] = []
-    figures: dict[str, dict[str, float]] = {}
-    measures = [(f"GET {name.removeprefix('GET ')}", "reads", name) for name in off["reads"]]
-    measures += [(f"POST /promotions ({kind} target)", "promotion", kind)
-                 for kind in off["promotion"]]
-    for label, group, key in measures:
-        a, b = off[group][key], on[group][key]
-        ratio = _ratio(b["p99_ms"], a["p99_ms"])
-        figures[label] = {"off_p99_ms": a["p99_ms"], "on_p99_ms": b["p99_ms"], "ratio": ratio,
-                          "off_p50_ms": a["p50_ms"], "on_p50_ms": b["p50_ms"]}
-        rows.append([label, a["p50_ms"], b["p50_ms"], a["p99_ms"], b["p99_ms"],
-                     f"{(ratio - 1) * 100:+.1f}%",
-                     "ok" if ratio <= 1 + TRACING_P99_OVERHEAD else "MISSED"])
-    print_table(
-        f"Tracing overhead, {out['head']:,} events ({args.apps} apps), {CONNECTIONS} "
-        f"connections; on = OTLP/HTTP export to a local receiver "
-        f"({out['spans_exported']:,} spans received)",
-        ["measure", "p50 off", "p50 on", "p99 off", "p99 on", "p99 change", "verdict"], rows,
-    )
-    print_json_line({
-        "bench": "api-tracing", "events": out["head"], "apps": args.apps,
-        "spans_exported": out["spans_exported"], "target_p99_overhead": TRACING_P99_OVERHEAD,
-        "measures": figures,
-        "p99_ok": all(f["ratio"] <= 1 + TRACING_P99_OVERHEAD for f in figures.values()),
-    })
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -317,7 +246,9 @@ def main() -> None:
                         help="compare tracing off and on (OTLP/HTTP to a local receiver)")
     args = parser.parse_args()
     if args.tracing:
-        main_tracing(args)
+        from bench import api_tracing
+
+        api_tracing.main(args)
         return
     out = asyncio.run(run(args.events, args.apps, args.requests, args.promotions))
     reads: dict[str, dict[str, float]] = out["reads"]  # type: ignore[assignment]
