@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -43,6 +44,7 @@ from projections.rebuild import rebuild
 TARGET = 0.15
 ROUNDS = 6
 MODES = ("off", "on")
+Rounds = dict[str, dict[str, list[list[float]]]]  # measure → mode → round → latencies (ms)
 
 
 async def latencies(session: aiohttp.ClientSession, base: str, make_path: Callable[[], str],
@@ -72,7 +74,7 @@ def _order(turn: int) -> tuple[str, ...]:
 
 
 async def reads(session: aiohttp.ClientSession, bases: dict[str, str], apps: int,
-                requests: int, low: datetime, high: datetime) -> dict[str, dict[str, list[float]]]:
+                requests: int, low: datetime, high: datetime) -> Rounds:
     """Read latencies per endpoint and mode, measured in alternating rounds."""
     rng = random.Random(7)
     span = (high - low).total_seconds()
@@ -89,23 +91,23 @@ async def reads(session: aiohttp.ClientSession, bases: dict[str, str], apps: int
         await latencies(session, base, lambda it=turn: f"/apps/{app_name(next(it))}", apps)
         for make_path in paths.values():
             await latencies(session, base, make_path, 200)
-    out: dict[str, dict[str, list[float]]] = {name: {m: [] for m in MODES} for name in paths}
+    out: Rounds = {name: {m: [] for m in MODES} for name in paths}
     for turn in range(ROUNDS):
         for name, make_path in paths.items():
             for mode in _order(turn):
-                out[name][mode] += await latencies(session, bases[mode], make_path,
-                                                   requests // ROUNDS)
+                out[name][mode].append(await latencies(session, bases[mode], make_path,
+                                                         requests // ROUNDS))
     return out
 
 
 async def promotions(url: str, session: aiohttp.ClientSession, bases: dict[str, str],
-                     count: int) -> dict[str, dict[str, list[float]]]:
+                     count: int) -> Rounds:
     """POST /promotions → PromotionStarted committed, alternating the two APIs; each app is
     promoted through each API twice: first cold (not loaded by it yet), then warm."""
     pool = await create_pool(url, min_size=1, max_size=2)
     store = EventStore(pool)
     service = Promotions(Repository(store))
-    out: dict[str, dict[str, list[float]]] = {k: {m: [] for m in MODES} for k in ("cold", "warm")}
+    out: Rounds = {k: {m: [[] for _ in range(ROUNDS)] for m in MODES} for k in ("cold", "warm")}
     try:
         for round_, kind in enumerate(("cold", "warm")):
             for index in range(count):
@@ -121,7 +123,8 @@ async def promotions(url: str, session: aiohttp.ClientSession, bases: dict[str, 
                     started = time.perf_counter()
                     async with session.post(bases[mode] + "/promotions", json=body) as response:
                         answer = await response.json()
-                    out[kind][mode].append((time.perf_counter() - started) * 1000)
+                    elapsed = (time.perf_counter() - started) * 1000
+                    out[kind][mode][index * ROUNDS // count].append(elapsed)
                     if response.status != 202 or answer["phase"] != "started":
                         raise RuntimeError(f"promotion {index}: {response.status} {answer}")
                     await _settle(service, app, sha)
@@ -170,33 +173,45 @@ async def run(events: int, apps: int, requests: int, count: int) -> dict[str, ob
         server.close()
 
 
+def _figures(rounds: dict[str, list[list[float]]]) -> dict[str, float]:
+    """p50 and p99 per mode over all samples, and the median of the rounds' p99s (robust
+    to a burst of load from elsewhere on a shared machine, which hits one round)."""
+    f: dict[str, float] = {}
+    for mode in MODES:
+        every = [v for r in rounds[mode] for v in r]
+        f[f"{mode}_p50_ms"] = round(_pct(every, 0.5), 2)
+        f[f"{mode}_p99_ms"] = round(_pct(every, 0.99), 2)
+        f[f"{mode}_p99_rounds_median_ms"] = round(
+            statistics.median(_pct(r, 0.99) for r in rounds[mode] if r), 2)
+        f["samples"] = len(every)
+    f["ratio"] = round(f["on_p99_ms"] / f["off_p99_ms"], 3)
+    f["ratio_rounds"] = round(f["on_p99_rounds_median_ms"] / f["off_p99_rounds_median_ms"], 3)
+    return f
+
+
 def main(args: argparse.Namespace) -> None:
     """Print the comparison table and its JSON line."""
     out = asyncio.run(run(args.events, args.apps, args.requests, args.promotions))
-    measures: dict[str, dict[str, list[float]]] = dict(out["reads"])  # type: ignore[call-overload]
+    measures: Rounds = dict(out["reads"])  # type: ignore[call-overload]
     for kind, values in out["promotions"].items():  # type: ignore[attr-defined]
         measures[f"POST /promotions ({kind} target)"] = values
     rows: list[list[object]] = []
-    figures: dict[str, dict[str, float]] = {}
-    for name, values in measures.items():
-        off, on = values["off"], values["on"]
-        f = {"off_p50_ms": round(_pct(off, 0.5), 2), "on_p50_ms": round(_pct(on, 0.5), 2),
-             "off_p99_ms": round(_pct(off, 0.99), 2), "on_p99_ms": round(_pct(on, 0.99), 2),
-             "samples": len(off)}
-        f["ratio"] = round(f["on_p99_ms"] / f["off_p99_ms"], 3)
-        figures[name] = f
-        rows.append([name, len(off), f["off_p50_ms"], f["on_p50_ms"], f["off_p99_ms"],
+    figures = {name: _figures(values) for name, values in measures.items()}
+    for name, f in figures.items():
+        rows.append([name, int(f["samples"]), f["off_p50_ms"], f["on_p50_ms"], f["off_p99_ms"],
                      f["on_p99_ms"], f"{(f['ratio'] - 1) * 100:+.1f}%",
-                     "ok" if f["ratio"] <= 1 + TARGET else "MISSED"])
+                     f"{f['off_p99_rounds_median_ms']} / {f['on_p99_rounds_median_ms']}",
+                     f"{(f['ratio_rounds'] - 1) * 100:+.1f}%",
+                     "ok" if f["ratio_rounds"] <= 1 + TARGET else "MISSED"])
     print_table(
         f"Tracing overhead, {out['head']:,} events ({args.apps} apps), {CONNECTIONS} "
         f"connections, {ROUNDS} alternating rounds; on = OTLP/HTTP export to a local "
         f"receiver ({out['spans']:,} spans received)",
         ["measure", "samples", "p50 off", "p50 on", "p99 off", "p99 on", "p99 change",
-         "verdict"], rows,
+         "round p99 median off / on", "change", "verdict"], rows,
     )
     print_json_line({
         "bench": "api-tracing", "events": out["head"], "apps": args.apps,
         "spans_exported": out["spans"], "target_p99_overhead": TARGET, "measures": figures,
-        "p99_ok": all(f["ratio"] <= 1 + TARGET for f in figures.values()),
+        "p99_ok": all(f["ratio_rounds"] <= 1 + TARGET for f in figures.values()),
     })
