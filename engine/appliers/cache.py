@@ -30,6 +30,21 @@ class LiveCache:
         self._listed: dict[Kind, float] = {}  # kind → monotonic time of its last list
         self._touched: dict[Identity, float] = {}
         self._kind_locks: dict[Kind, asyncio.Lock] = {}
+        self._namespaces: dict[str, asyncio.Task[None]] = {}
+
+    async def ensure_namespace(self, body: dict[str, Any]) -> None:
+        """Apply a namespace once per process, however many targets share it."""
+        name = str(body["metadata"]["name"])
+        task = self._namespaces.get(name)
+        if task is None or (task.done() and task.exception() is not None):
+            task = asyncio.ensure_future(self._apply_namespace(body))
+            self._namespaces[name] = task
+        await asyncio.shield(task)
+
+    async def _apply_namespace(self, body: dict[str, Any]) -> None:
+        outcome = await self.client.apply(body)
+        if outcome.obj is not None:
+            self.put(outcome.obj)
 
     def knows_kind(self, kind: Kind) -> bool:
         """True once `kind` has been listed."""

@@ -73,6 +73,7 @@ class TargetWorker:
         self._version = 0
         self._cause: RecordedEvent | None = None  # the PromotionStarted we act upon
         self._desired: tuple[str, list[dict[str, Any]]] | None = None
+        self._namespaces: list[dict[str, Any]] = []  # used but not declared by the release
 
     def wake(self) -> None:
         """Run a pass soon."""
@@ -128,9 +129,11 @@ class TargetWorker:
         ]
         declared = {(b["kind"], b["metadata"]["name"]) for b in bodies}
         used = {b["metadata"].get("namespace") for b in bodies} - {None, ""}
-        extra = [namespace_body(ns) for ns in sorted(used) if ("Namespace", ns) not in declared]
-        self._desired = (release, extra + bodies)
-        return self._desired[1]
+        self._namespaces = [
+            namespace_body(ns) for ns in sorted(used) if ("Namespace", ns) not in declared
+        ]
+        self._desired = (release, bodies)
+        return bodies
 
     async def _live(self, desired: list[dict[str, Any]], *, fresh: bool) -> Live:
         """Live state of `desired`: read now (`fresh`), else from the cluster cache."""
@@ -232,6 +235,8 @@ class TargetWorker:
             )
         )
         try:
+            for namespace in self._namespaces:  # before anything that lives in it
+                await cache.ensure_namespace(namespace)
             entries = await execute(cache.client, cache, plan, live)
         except KubeError as exc:
             await self._sync_failed(sync_id, exc.what, exc.reason, exc.message, exc.attempts)
