@@ -35,7 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._db import Server  # noqa: E402
-
 from engine.appliers.context import ApplierSettings  # noqa: E402
 from engine.appliers.inprocess import running_appliers  # noqa: E402
 from engine.config.loader import EnvironmentsConfig  # noqa: E402
@@ -258,7 +257,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         sweep_started = time.perf_counter()
                         for env in ENVS:
                             await service.sweep_now(f"kubesim:{env}")
-                        while any(
+                        while any(  # noqa: ASYNC110 (workers have no completion event)
                             w.passes == before[s] or w.acting for s, w in service.workers.items()
                         ):
                             await asyncio.sleep(0.01)

@@ -237,7 +237,9 @@ class TargetWorker:
         try:
             for namespace in self._namespaces:  # before anything that lives in it
                 await cache.ensure_namespace(namespace)
-            entries = await execute(cache.client, cache, plan, live)
+            entries = await execute(
+                cache.client, cache, plan, live, owner=(self.app.name, self.env.name)
+            )
         except KubeError as exc:
             await self._sync_failed(sync_id, exc.what, exc.reason, exc.message, exc.attempts)
             return live
