@@ -60,6 +60,17 @@ class LiveCache:
                 if kind not in self._listed:
                     await self._list(kind, started=time.monotonic())
 
+    async def refresh(self, kinds: Iterable[Kind], *, max_age: float) -> None:
+        """Relist each kind listed longer than `max_age` seconds ago (one list at a time per
+        kind, shared by every worker that asks): how rollouts see status changes cheaply."""
+        for kind in kinds:
+            lock = self._kind_locks.setdefault(kind, asyncio.Lock())
+            asked = time.monotonic()
+            async with lock:
+                listed = self._listed.get(kind)
+                if listed is None or (listed < asked and asked - listed > max_age):
+                    await self._list(kind, started=time.monotonic())
+
     def known(self, identities: Iterable[tuple[Kind, Identity]]) -> dict[Identity, Any]:
         """Live state of each identity whose kind was listed (None when absent)."""
         out: dict[Identity, Any] = {}

@@ -136,33 +136,14 @@ class TargetWorker:
         return bodies
 
     async def _live(self, desired: list[dict[str, Any]], *, fresh: bool) -> Live:
-        """Live state of `desired`: read now (`fresh`), else from the cluster cache."""
+        """Live state of `desired` from the cluster cache; `fresh`: listed at most one
+        health interval ago (rollouts), else as of the last sweep and our own writes."""
         cache = await self.ctx.cache(self.env.cluster)
-        if fresh:
-            client = cache.client
-            outcomes = await asyncio.gather(
-                *(
-                    client.get(
-                        b["apiVersion"],
-                        b["kind"],
-                        b["metadata"].get("namespace"),
-                        b["metadata"]["name"],
-                    )
-                    for b in desired
-                )
-            )
-            known: dict[Any, Any] = {}
-            for body, outcome in zip(desired, outcomes, strict=True):
-                identity = ref_of(body).identity
-                known[identity] = outcome.obj
-                if outcome.obj is None:
-                    cache.drop(identity)
-                else:
-                    cache.put(outcome.obj)
-            await cache.ensure({(b["apiVersion"], b["kind"]) for b in desired})
-            return Live(known)
         kinds = [((b["apiVersion"], b["kind"]), ref_of(b).identity) for b in desired]
-        await cache.ensure({k for k, _ in kinds})
+        if fresh:
+            await cache.refresh({k for k, _ in kinds}, max_age=self.ctx.settings.health_interval)
+        else:
+            await cache.ensure({k for k, _ in kinds})
         return Live(cache.known(kinds))
 
     # --- one pass ----------------------------------------------------------------------
@@ -189,7 +170,8 @@ class TargetWorker:
                 return settings.drift_interval
             desired = await self._desired_objects(view.desired_release)
             rolling = view.promotion_phase is not None and view.promotion_phase.is_in_flight
-            live = await self._live(desired, fresh=rolling or view.health != Health.HEALTHY)
+            fresh = step == Step.CHECK and (rolling or view.health != Health.HEALTHY)
+            live = await self._live(desired, fresh=fresh)
         await self.ctx.fence(self.stream)
         with tracer.start_as_current_span("applier.act", attributes={"target": self.name}):
             self.acting = True
