@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine
+from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
 import click
@@ -26,7 +27,8 @@ EXIT_CHECK_FAILED = 1
 EXIT_DATABASE = 3
 
 
-def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a command's coroutine; database trouble exits with code 3."""
     try:
         return asyncio.run(main())
     except MigrationError as exc:
@@ -62,7 +64,7 @@ def migrate() -> None:
         else:
             console.print("database is up to date")
 
-    _run(run)
+    run_async(run)
 
 
 @main.group()
@@ -89,16 +91,22 @@ def audit_verify() -> None:
             )
         return report.ok
 
-    if not _run(run):
+    if not run_async(run):
         sys.exit(EXIT_CHECK_FAILED)
 
 
-def _add_source_commands() -> None:
-    """`baton config ...` and `baton git ...` live in their own module."""
+def _add_commands() -> None:
+    """Commands from other modules and from the layers above the engine.
+
+    The layers above (projections, api) register theirs as `baton.commands` entry points,
+    so the engine never imports them.
+    """
     from engine.cli_source import config, git
 
     main.add_command(config)
     main.add_command(git)
+    for entry in entry_points(group="baton.commands"):
+        main.add_command(entry.load(), entry.name)
 
 
-_add_source_commands()
+_add_commands()

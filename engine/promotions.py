@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from engine.domain import errors
 from engine.domain.app import App
-from engine.domain.ids import app_stream, target_stream
+from engine.domain.ids import app_stream, parse_target_stream, target_stream
 from engine.domain.pipeline import Pipeline, pipeline_from_config
 from engine.domain.promotion import Override, Promotion, ReleaseRef
 from engine.domain.target import Target
@@ -61,6 +61,14 @@ class Promotions:
     async def target(self, app: str, environment: str) -> Target | None:
         """The target, or None when nothing has happened there yet."""
         return await self.repository.find(Target, target_stream(app, environment))
+
+    async def locate(self, promotion_id: str) -> tuple[str, str]:
+        """(app, environment) of the target a promotion belongs to; UnknownPromotion if none."""
+        stream_id = await self.repository.store.promotion_stream(promotion_id)
+        where = parse_target_stream(stream_id) if stream_id else None
+        if where is None:
+            raise errors.UnknownPromotion("baton", promotion_id)
+        return where
 
     async def pipeline(self, app: str) -> Pipeline:
         """The app's pipeline from the configuration in force."""

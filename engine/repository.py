@@ -1,7 +1,16 @@
-"""Load aggregates from their streams and save their new events through the event store."""
+"""Load aggregates from their streams and save their new events through the event store.
+
+Loaded and saved aggregates are kept in a small LRU cache: the next load of the same
+stream copies the cached aggregate and reads only the events recorded after it, instead
+of replaying the whole stream (a busy target has thousands of events). The store stays
+the truth — every load still asks it for newer events — so several processes can share
+the log.
+"""
 
 from __future__ import annotations
 
+import copy
+from collections import OrderedDict
 from typing import Any, Protocol, TypeVar
 
 from eventsourcing.domain import Aggregate
@@ -38,18 +47,37 @@ def default_registry() -> EventRegistry:
 class Repository:
     """Aggregates in, aggregates out."""
 
-    def __init__(self, store: EventStore, registry: EventRegistry | None = None) -> None:
+    def __init__(
+        self, store: EventStore, registry: EventRegistry | None = None, *, cache_size: int = 4096
+    ) -> None:
         self.store = store
         self.registry = registry or default_registry()
+        self._cache: OrderedDict[str, Aggregate] = OrderedDict()
+        self._cache_size = cache_size
 
     async def find(self, cls: type[A], stream_id: str) -> A | None:
         """The aggregate stored in `stream_id`, or None when the stream is empty."""
-        aggregate: Any = None
-        for recorded in await self.store.read_stream(stream_id):
-            aggregate = to_domain_event(self.registry, recorded).mutate(aggregate)
+        cached = self._cache.get(stream_id)
+        # a copy: the caller's commands must not reach the cached state before a save
+        aggregate: Any = copy.deepcopy(cached) if cached is not None else None
+        after = cached.version if cached is not None else 0
+        recorded = await self.store.read_stream(stream_id, after_version=after)
+        for event in recorded:
+            aggregate = to_domain_event(self.registry, event).mutate(aggregate)
         if aggregate is not None and not isinstance(aggregate, cls):
             raise TypeError(f"{stream_id} holds a {type(aggregate).__name__}, not {cls.__name__}")
-        return aggregate
+        if recorded and aggregate is not None:
+            self._remember(stream_id, aggregate)
+        elif cached is not None:
+            self._cache.move_to_end(stream_id)
+        found: A | None = aggregate
+        return found
+
+    def _remember(self, stream_id: str, aggregate: Aggregate) -> None:
+        self._cache[stream_id] = copy.deepcopy(aggregate)
+        self._cache.move_to_end(stream_id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
 
     async def get(self, cls: type[A], stream_id: str) -> A:
         """The aggregate stored in `stream_id`; AggregateNotFound when there is none."""
@@ -72,11 +100,17 @@ class Repository:
             return []
         if len(batches) == 1:
             stream_id, events, expected = batches[0]
-            result = await self.store.append(
-                stream_id, events, expected_version=expected, metadata=metadata
-            )
-            return [result]
-        return await self.store.append_many(batches, metadata=metadata)
+            results = [
+                await self.store.append(
+                    stream_id, events, expected_version=expected, metadata=metadata
+                )
+            ]
+        else:
+            results = await self.store.append_many(batches, metadata=metadata)
+        # only now, once stored, is the aggregate's state the stream's state
+        for aggregate in aggregates:
+            self._remember(_stream_id(aggregate), aggregate)
+        return results
 
 
 def _stream_id(aggregate: Aggregate) -> str:

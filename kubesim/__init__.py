@@ -12,15 +12,23 @@ Inside a running event loop use `await start_clusters_async(...)` and `await han
 """
 
 from kubesim.cluster import Cluster, ControllerTiming
-from kubesim.faults import Faults
-from kubesim.server import SimHandle, create_app, start_clusters, start_clusters_async
+from kubesim.faults import DropMode, Faults
+from kubesim.server import (
+    SimHandle,
+    create_app,
+    start_clusters,
+    start_clusters_async,
+    tune_gc,
+)
 
 __all__ = [
     "Cluster",
     "ControllerTiming",
+    "DropMode",
     "Faults",
     "SimHandle",
     "create_app",
     "start_clusters",
     "start_clusters_async",
+    "tune_gc",
 ]

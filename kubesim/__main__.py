@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from kubesim.cluster import ControllerTiming
-from kubesim.faults import Faults
-from kubesim.server import start_clusters_async
+from kubesim.faults import DropMode, Faults
+from kubesim.server import start_clusters_async, tune_gc
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -26,8 +26,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     p.add_argument("--kubeconfig", default=None, help="where to write the kubeconfig")
-    p.add_argument("--failing-image", action="append", default=[], metavar="IMAGE_OR_TAG",
-                   help="an image ('web:2') or tag (':2') whose pods never become ready")
+    p.add_argument("--failing-image", action="append", default=[],
+                   metavar="[CLUSTER=]IMAGE_OR_TAG",
+                   help="an image ('web:2') or tag (':2') whose pods never become ready, "
+                        "in every cluster or only in the named one ('prod=:2')")
+    p.add_argument("--pods", action="store_true",
+                   help="give Deployments ReplicaSets and Pods (more writes, a fuller picture)")
     timing = p.add_argument_group("controller timing (seconds)")
     timing.add_argument("--observe", type=float, default=0.1)
     timing.add_argument("--step", type=float, default=0.5)
@@ -42,6 +46,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     faults.add_argument("--throttle-rate", type=float, default=0.0, help="share of 429")
     faults.add_argument("--retry-after", type=int, default=1)
     faults.add_argument("--watch-drop-after", type=float, default=None)
+    faults.add_argument("--watch-drop-mode", choices=[m.value for m in DropMode],
+                        default=DropMode.END.value)
     faults.add_argument("--seed", type=int, default=None)
     return p.parse_args(argv)
 
@@ -53,12 +59,19 @@ async def serve(args: argparse.Namespace) -> None:
                               job_duration=args.job_duration, nodes=args.nodes)
     faults = Faults(latency=args.latency, jitter=args.jitter, error_rate=args.error_rate,
                     throttle_rate=args.throttle_rate, retry_after=args.retry_after,
-                    watch_drop_after=args.watch_drop_after, seed=args.seed)
+                    watch_drop_after=args.watch_drop_after,
+                    watch_drop_mode=DropMode(args.watch_drop_mode), seed=args.seed)
     handle = await start_clusters_async(args.clusters or ["kubesim"], host=args.host,
                                         port=args.port, kubeconfig_path=args.kubeconfig,
                                         timing=timing, faults=faults)
-    for name, cluster in handle.clusters.items():
-        cluster.fail_image(*args.failing_image)
+    for spec in args.failing_image:
+        target, _, image = spec.rpartition("=")
+        for name, cluster in handle.clusters.items():
+            if target in ("", name):
+                cluster.fail_image(image)
+    for cluster in handle.clusters.values():
+        cluster.simulate_pods = args.pods
+    for name in handle.clusters:
         print(f"cluster {name}: {handle.url(name)}", flush=True)
     print(f"kubeconfig: {handle.kubeconfig_path}", flush=True)
     stop = asyncio.Event()
@@ -72,6 +85,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
+    tune_gc()
     asyncio.run(serve(parse_args(argv)))
     return 0
 

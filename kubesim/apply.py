@@ -10,6 +10,7 @@ unless someone else still owns them.
 from __future__ import annotations
 
 import json
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +23,7 @@ from kubesim.fieldsets import (
     clone,
     covered,
     diff,
+    is_atomic_map,
     owned_by_others,
     paths_of,
     remove_path,
@@ -46,15 +48,21 @@ def render_path(path: Path) -> str:
 
 
 def _is_leaf(applied: dict[str, Any], path: Path) -> bool:
-    if path[-1].startswith("k:"):
+    """Whether a path holds a value two managers can disagree on (not a container)."""
+    last = path[-1]
+    if last.startswith("k:"):
         return False
+    name = last[2:]
+    if last.startswith("f:") and name in SET_LISTS:
+        return False  # a set: its members are owned one by one
     value = value_at(applied, path)
-    return not (isinstance(value, dict) and value)
+    return is_atomic_map(name, value) or not (isinstance(value, dict) and value)
 
 
 def merge_applied(live: Any, applied: Any, field_name: str = "") -> Any:
     """The live object with the applied configuration merged in."""
-    if isinstance(live, dict) and isinstance(applied, dict):
+    if isinstance(live, dict) and isinstance(applied, dict) and not is_atomic_map(
+            field_name, applied):
         out = dict(live)
         for key, value in applied.items():
             out[key] = merge_applied(live[key], value, key) if key in live else value
@@ -132,17 +140,23 @@ def server_side_apply(
     manager: str,
     force: bool,
     now: str,
+    subresource: str = "",
+    forgiven: AbstractSet[Path] = frozenset(),
 ) -> tuple[dict[str, Any], list[ManagerEntry]]:
-    """The object and managedFields after `manager` applies `applied`."""
-    me = (manager, Operation.APPLY, "")
+    """The object and managedFields after `manager` applies `applied`.
+
+    Conflicts on `forgiven` paths are forced even without `force` (see `last_applied`).
+    """
+    me = (manager, Operation.APPLY, subresource)
     wanted = paths_of(applied)
     entries = list(live_entries)
     if live is None:
         merged = clone(applied)
     else:
         conflicts = _conflicts(entries, live, applied, wanted, me)
-        if conflicts and not force:
-            raise conflict_error(conflicts)
+        blocking = [c for c in conflicts if c[1] not in forgiven]
+        if blocking and not force:
+            raise conflict_error(blocking)
         if conflicts:  # forced: the other managers lose the contested fields
             lost: dict[tuple[str, Operation, str], FieldSet] = {}
             for entry, path in conflicts:
@@ -162,11 +176,34 @@ def server_side_apply(
     mine = next((e for e in entries if e.identity == me), None)
     api_version = applied.get("apiVersion", "")
     if mine is None:
-        entries.append(ManagerEntry(manager, Operation.APPLY, api_version, now, wanted))
+        entries.append(ManagerEntry(manager, Operation.APPLY, api_version, now, wanted,
+                                    subresource))
     else:
         entries[entries.index(mine)] = mine.successor(fields=wanted, time=now,
                                                       api_version=api_version)
     return merged, [e for e in entries if e.fields]
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def last_applied(live: dict[str, Any] | None, manager: str) -> FieldSet:
+    """Fields whose conflicts `kubectl` may take over when moving from client-side apply.
+
+    The API server forgives server-side apply by the manager "kubectl" its conflicts on
+    the fields of the live object's last-applied-configuration annotation, so that
+    `kubectl apply --server-side` after `kubectl apply` works without --force-conflicts.
+    """
+    if manager != "kubectl" or live is None:
+        return set()
+    text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    if not text:
+        return set()
+    try:
+        previous = json.loads(text)
+    except ValueError:
+        return set()
+    return paths_of(previous) if isinstance(previous, dict) else set()
 
 
 def track_update(

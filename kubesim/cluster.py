@@ -19,6 +19,30 @@ from kubesim.store import Store
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
+def node_manifest(name: str) -> dict[str, Any]:
+    """A Node as a kubelet registers it."""
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {
+                "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64", "node-role.kubernetes.io/control-plane": ""}},
+            "spec": {"podCIDR": "10.244.0.0/24"}}
+
+
+def node_status() -> dict[str, Any]:
+    """A Ready node's status."""
+    return {
+        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                        "message": "kubelet is posting ready status"}],
+        "capacity": {"cpu": "2", "memory": "24Gi", "pods": "110"},
+        "allocatable": {"cpu": "2", "memory": "24Gi", "pods": "110"},
+        "nodeInfo": {"kubeletVersion": "v1.37.0", "containerRuntimeVersion": "kubesim://1",
+                     "operatingSystem": "linux", "architecture": "amd64",
+                     "osImage": "kubesim", "kernelVersion": "", "kubeProxyVersion": "",
+                     "machineID": "", "systemUUID": "", "bootID": ""},
+        "addresses": [{"type": "InternalIP", "address": "172.18.0.2"}],
+    }
+
+
 @dataclass
 class ControllerTiming:
     """How fast the simulated controllers move (seconds)."""
@@ -46,6 +70,8 @@ class Cluster:
     faults: Faults = field(default_factory=Faults)
     # Images, or tags, that never become ready ("web:bad" or ":bad" or "bad").
     failing_images: set[str] = field(default_factory=set)
+    # Whether Deployments get ReplicaSets and Pods (off: status only, far fewer writes).
+    simulate_pods: bool = False
     registry: Registry = field(default_factory=Registry.builtin)
     store: Store = field(default_factory=Store)
     ops: Operations = field(init=False)
@@ -54,11 +80,30 @@ class Cluster:
 
     def __post_init__(self) -> None:
         self.ops = Operations(self.store, self.registry)
-        ns = self.registry.lookup("", "v1", "namespaces")
-        assert ns is not None, "the built-in discovery data lacks namespaces"
+        self._seed()
+
+    def _seed(self) -> None:
+        """What every fresh cluster has: system namespaces, the API Service, its nodes."""
+        server = WriteOptions(field_manager="kube-apiserver", trusted=True)
         for name in SYSTEM_NAMESPACES:
-            self.ops.create(ns, "", {"metadata": {"name": name}},
-                            WriteOptions(field_manager="kube-apiserver"))
+            self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+                        server)
+        self.create({"apiVersion": "v1", "kind": "Service",
+                     "metadata": {"name": "kubernetes", "namespace": "default",
+                                  "labels": {"component": "apiserver",
+                                             "provider": "kubernetes"}},
+                     "spec": {"clusterIP": "10.96.0.1", "type": "ClusterIP",
+                              "ports": [{"name": "https", "port": 443,
+                                         "targetPort": 6443}]}}, server)
+        nodes = self.registry.lookup("", "v1", "nodes")
+        assert nodes is not None, "the built-in discovery data lacks nodes"
+        for index in range(1, self.timing.nodes + 1):
+            node = self.create(node_manifest(f"{self.name}-node-{index}"),
+                               WriteOptions(field_manager="kubelet", trusted=True))
+            self.ops.replace(nodes, "", node["metadata"]["name"],
+                             dict(node, status=node_status()),
+                             WriteOptions(field_manager="kubelet", subresource="status",
+                                          trusted=True))
 
     def close_watches(self) -> None:
         """End every open watch stream (clients see the connection close and re-watch)."""
@@ -76,13 +121,14 @@ class Cluster:
         """Mark images or tags as failing."""
         self.failing_images.update(images)
 
-    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+    def create(self, obj: dict[str, Any], opts: WriteOptions | None = None) -> dict[str, Any]:
         """Create an object from Python (fixtures, the demo)."""
         rt = self.registry.by_kind(obj["apiVersion"], obj["kind"])
         if rt is None:
             raise KeyError(f"{obj['apiVersion']} {obj['kind']} is not served")
         namespace = obj.get("metadata", {}).get("namespace", "default") if rt.namespaced else ""
-        return self.ops.create(rt, namespace, obj, WriteOptions(field_manager="kubesim"))
+        return self.ops.create(rt, namespace, obj,
+                               opts or WriteOptions(field_manager="kubesim", trusted=True))
 
     def get(self, api_version: str, kind: str, name: str, namespace: str = "") -> dict[str, Any]:
         """Read an object from Python."""

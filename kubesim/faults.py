@@ -10,8 +10,21 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from kubesim.errors import ApiError, StatusReason
+
+
+class DropMode(StrEnum):
+    """How an injected watch drop looks to the client."""
+
+    END = "end"  # the stream ends cleanly, as after a server-side timeout
+    RESET = "reset"  # the connection is aborted mid-stream (a truncated chunked body)
+
+    @property
+    def is_abrupt(self) -> bool:
+        """Whether the client sees a transport error rather than an end of stream."""
+        return self is DropMode.RESET
 
 
 @dataclass
@@ -24,6 +37,7 @@ class Faults:
     throttle_rate: float = 0.0  # share of requests answered 429 with Retry-After
     retry_after: int = 1  # seconds, in the Retry-After header of 429s
     watch_drop_after: float | None = None  # seconds after which a watch stream is cut
+    watch_drop_mode: DropMode = DropMode.END
     include_discovery: bool = False  # whether discovery requests suffer too
     methods: frozenset[str] = frozenset()  # HTTP methods that suffer; empty: all
     seed: int | None = None

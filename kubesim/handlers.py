@@ -8,6 +8,7 @@ layer are `ApiError`s and leave here as `Status` bodies.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import yaml
@@ -15,13 +16,16 @@ from aiohttp import web
 
 from kubesim import discovery, errors, openapi, protobuf
 from kubesim.cluster import Cluster
-from kubesim.operations import ListOptions, WriteOptions
+from kubesim.listing import ListOptions
+from kubesim.operations import WriteOptions
 from kubesim.patches import PatchType
 from kubesim.routing import Route, Target, resolve
 from kubesim.selectors import Selector
 from kubesim.tables import table, wants_table
+from kubesim.validation import FieldValidation, check_unknown_fields
 from kubesim.watch import WatchRequest, serve_watch
 
+log = logging.getLogger(__name__)
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -81,6 +85,10 @@ async def handle(request: web.Request, cluster: Cluster, path: str, prefix: str,
         return await _resource(request, cluster, route)
     except errors.ApiError as error:
         return error_response(error)
+    except Exception as exc:  # a bug here must still answer like a server: 500 + Status
+        log.exception("kubesim failed on %s %s", request.method, request.path_qs)
+        return error_response(errors.ApiError(500, errors.StatusReason.INTERNAL_ERROR,
+                                              f"Internal error occurred: {exc!r}"))
 
 
 def _discovery(request: web.Request, cluster: Cluster, route: Route, prefix: str,
@@ -90,6 +98,8 @@ def _discovery(request: web.Request, cluster: Cluster, route: Route, prefix: str
     match route.target:
         case Target.VERSION:
             return json_response(discovery.version_info())
+        case Target.HEALTH:
+            return web.Response(text="ok", content_type="text/plain")
         case Target.CORE_VERSIONS | Target.GROUPS if discovery.wants_aggregated(accept):
             body = discovery.aggregated(registry, core=route.target is Target.CORE_VERSIONS)
             return web.Response(body=json.dumps(body).encode(),
@@ -137,10 +147,19 @@ def _watch_request(request: web.Request, route: Route) -> WatchRequest:
         namespace=route.namespace,
         selector=Selector.parse(q.get("labelSelector", ""), q.get("fieldSelector", "")),
         resource_version=q.get("resourceVersion", ""),
-        timeout=float(timeout) if timeout else None,
+        timeout=float(_int_param(timeout)) if timeout else None,
         bookmarks=_truthy(q.get("allowWatchBookmarks", "false")),
         send_initial_events=_truthy(q.get("sendInitialEvents", "false")),
+        table=q.get("includeObject", "Metadata") if wants_table(
+            request.headers.get("Accept", "")) else None,
     )
+
+
+def _int_param(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        raise errors.bad_request(f"invalid integer value {value!r}") from None
 
 
 def _write_options(request: web.Request, route: Route) -> WriteOptions:
@@ -153,36 +172,91 @@ def _write_options(request: web.Request, route: Route) -> WriteOptions:
     )
 
 
+async def _checked(request: web.Request, route: Route, warnings: list[str]) -> Any:
+    """The request body, with unknown fields refused or warned about per fieldValidation."""
+    body = await _body(request)
+    content_type = request.headers.get("Content-Type", "")
+    if route.rt is not None and isinstance(body, dict) and "json-patch" not in content_type:
+        mode = FieldValidation.parse(request.query.get("fieldValidation"))
+        warnings += check_unknown_fields(route.rt, body, mode)
+    return body
+
+
+def _warned(response: web.Response, warnings: list[str]) -> web.Response:
+    for warning in warnings:
+        quoted = warning.replace("\\", "\\\\").replace('"', '\\"')
+        response.headers.add("Warning", f'299 - "{quoted}"')
+    return response
+
+
 async def _resource(request: web.Request, cluster: Cluster, route: Route) -> web.Response:
-    rt = route.rt
-    assert rt is not None
-    ops = cluster.ops
-    namespace = route.namespace or ""
+    warnings: list[str] = []
+    return _warned(await _resource_verbs(request, cluster, route, warnings), warnings)
+
+
+def _verb(request: web.Request, route: Route) -> str:
+    """The API verb of a request, as discovery lists verbs."""
     method = request.method
-    if route.subresource == "scale":
-        return await _scale(request, cluster, route)
     if route.target is Target.COLLECTION:
         if method == "GET":
-            q = request.query
-            opts = ListOptions(
-                selector=Selector.parse(q.get("labelSelector", ""), q.get("fieldSelector", "")),
-                limit=int(q.get("limit") or 0),
-                continue_token=q.get("continue", ""),
-            )
-            listed = ops.list_objects(rt, route.namespace, opts)
-            if wants_table(request.headers.get("Accept", "")):
-                listed = table(rt.key, listed["items"], rv=listed["metadata"]["resourceVersion"],
-                               include_object=q.get("includeObject", "Metadata")) | {
-                    "metadata": listed["metadata"]}
-            return json_response(listed)
-        if method == "POST":
-            created = ops.create(rt, namespace, await _body(request),
-                                 _write_options(request, route))
-            return json_response(created, 201)
-        if method == "DELETE":
-            return json_response(_delete_collection(request, cluster, route))
-        raise _not_allowed(method)
-    name = route.name
+            return "watch" if "watch" in request.query else "list"
+        return {"POST": "create", "DELETE": "deletecollection"}.get(method, method.lower())
+    return {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(
+        method, method.lower())
+
+
+async def _resource_verbs(request: web.Request, cluster: Cluster, route: Route,
+                          warnings: list[str]) -> web.Response:
+    assert route.rt is not None
+    if not route.subresource and route.rt.verbs and _verb(request, route) not in route.rt.verbs:
+        raise _not_allowed(request.method)
+    if route.subresource == "scale":
+        return await _scale(request, cluster, route)
+    if route.subresource not in ("", "status"):
+        # logs, exec, proxy, eviction, ...: there are no containers to reach
+        raise errors.ApiError(405, errors.StatusReason.METHOD_NOT_ALLOWED,
+                              f"the {route.subresource} subresource is not emulated")
+    if route.target is Target.COLLECTION:
+        return await _collection(request, cluster, route, warnings)
+    return await _object(request, cluster, route, warnings)
+
+
+async def _collection(request: web.Request, cluster: Cluster, route: Route,
+                      warnings: list[str]) -> web.Response:
+    """list, create, deletecollection."""
+    rt = route.rt
+    assert rt is not None
+    if request.method == "GET":
+        q = request.query
+        opts = ListOptions(
+            selector=Selector.parse(q.get("labelSelector", ""), q.get("fieldSelector", "")),
+            limit=_int_param(q.get("limit")),
+            continue_token=q.get("continue", ""),
+        )
+        listed = cluster.ops.list_objects(rt, route.namespace, opts)
+        if wants_table(request.headers.get("Accept", "")):
+            listed = table(rt.key, listed["items"], rv=listed["metadata"]["resourceVersion"],
+                           include_object=q.get("includeObject", "Metadata")) | {
+                "metadata": listed["metadata"]}
+        return json_response(listed)
+    if request.method == "POST" and rt.key in _REVIEWS:
+        return json_response(_review(rt.key, await _body(request)), 201)
+    if request.method == "POST":
+        created = cluster.ops.create(rt, route.namespace or "",
+                                     await _checked(request, route, warnings),
+                                     _write_options(request, route))
+        return json_response(created, 201)
+    if request.method == "DELETE":
+        return json_response(_delete_collection(request, cluster, route))
+    raise _not_allowed(request.method)
+
+
+async def _object(request: web.Request, cluster: Cluster, route: Route,
+                  warnings: list[str]) -> web.Response:
+    """get, update, patch (and apply), delete."""
+    rt, ops, method = route.rt, cluster.ops, request.method
+    assert rt is not None
+    namespace, name = route.namespace or "", route.name
     if method == "GET":
         obj = ops.get(rt, namespace, name)
         if wants_table(request.headers.get("Accept", "")):
@@ -191,7 +265,8 @@ async def _resource(request: web.Request, cluster: Cluster, route: Route) -> web
                                                                         "Metadata")))
         return json_response(obj)
     if method == "PUT":
-        return json_response(ops.replace(rt, namespace, name, await _body(request),
+        return json_response(ops.replace(rt, namespace, name,
+                                         await _checked(request, route, warnings),
                                          _write_options(request, route)))
     if method == "PATCH":
         patch_type = PatchType.from_header(request.headers.get("Content-Type", ""))
@@ -200,16 +275,49 @@ async def _resource(request: web.Request, cluster: Cluster, route: Route) -> web
                 422, errors.StatusReason.INVALID,
                 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
                 "is required for apply patch")
-        patched, was_created = ops.patch(rt, namespace, name, patch_type, await _body(request),
+        patched, was_created = ops.patch(rt, namespace, name, patch_type,
+                                         await _checked(request, route, warnings),
                                          _write_options(request, route))
         return json_response(patched, 201 if was_created else 200)
     if method == "DELETE":
         body = await _body(request) or {}
+        if not isinstance(body, dict) or not isinstance(body.get("preconditions") or {}, dict):
+            raise errors.bad_request("the body of a delete must be a DeleteOptions object")
         dry_run = "All" in request.query.getall("dryRun", []) or "All" in (
             body.get("dryRun") or [])
         return json_response(ops.delete(rt, namespace, name, dry_run=dry_run,
                                         preconditions=body.get("preconditions")))
     raise _not_allowed(method)
+
+
+# Reviews are questions, not objects: answered at once and never stored. There is no
+# authorization here, so every question is answered "allowed", as for a cluster admin.
+_REVIEWS = frozenset({
+    ("authorization.k8s.io", "selfsubjectaccessreviews"),
+    ("authorization.k8s.io", "subjectaccessreviews"),
+    ("authorization.k8s.io", "localsubjectaccessreviews"),
+    ("authorization.k8s.io", "selfsubjectrulesreviews"),
+    ("authentication.k8s.io", "selfsubjectreviews"),
+    ("authentication.k8s.io", "tokenreviews"),
+})
+_ADMIN = {"username": "kubesim-admin", "groups": ["system:masters", "system:authenticated"]}
+
+
+def _review(table: tuple[str, str], body: Any) -> dict[str, Any]:
+    review = dict(body) if isinstance(body, dict) else {}
+    review.setdefault("metadata", {})
+    if table[1] == "selfsubjectreviews":
+        review["status"] = {"userInfo": _ADMIN}
+    elif table[1] == "tokenreviews":
+        review["status"] = {"authenticated": True, "user": _ADMIN}
+    elif table[1] == "selfsubjectrulesreviews":
+        review["status"] = {"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"],
+                                               "resources": ["*"]}],
+                            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                            "incomplete": False}
+    else:
+        review["status"] = {"allowed": True, "reason": "kubesim authorizes every request"}
+    return review
 
 
 def _delete_collection(request: web.Request, cluster: Cluster, route: Route) -> dict[str, Any]:
@@ -231,8 +339,9 @@ async def _scale(request: web.Request, cluster: Cluster, route: Route) -> web.Re
     obj = cluster.ops.get(rt, namespace, route.name)
     if request.method in ("PUT", "PATCH"):
         body = await _body(request) or {}
-        replicas = (body.get("spec") or {}).get("replicas")
-        if not isinstance(replicas, int):
+        spec = body.get("spec") if isinstance(body, dict) else None
+        replicas = spec.get("replicas") if isinstance(spec, dict) else None
+        if type(replicas) is not int:
             raise errors.bad_request("spec.replicas must be an integer")
         opts = WriteOptions(field_manager=_manager(request))
         obj, _ = cluster.ops.patch(rt, namespace, route.name, PatchType.MERGE,

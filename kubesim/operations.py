@@ -8,30 +8,24 @@ generation and resourceVersion, records field ownership and honours dryRun.
 
 from __future__ import annotations
 
-import base64
-import json
 import secrets
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 from kubesim import errors
-from kubesim.apply import server_side_apply, track_update
+from kubesim.apply import last_applied, server_side_apply, track_update
 from kubesim.defaults import apply_defaults, spec_of, tracks_generation
-from kubesim.fieldsets import ManagerEntry, clone
+from kubesim.deletion import CRD_TABLE, NS_TABLE, Deletion
+from kubesim.fieldsets import ManagerEntry, clone, entries_from_json
+from kubesim.listing import ListOptions, list_objects
 from kubesim.patches import PatchType, json_patch, merge_patch, strategic_merge
 from kubesim.resources import Registry, ResourceType
-from kubesim.selectors import Selector
 from kubesim.store import EventType, Store, Stored
+from kubesim.timestamps import now_iso
+from kubesim.validation import check_types, validate
 
-CRD_TABLE = ("apiextensions.k8s.io", "customresourcedefinitions")
-NS_TABLE = ("", "namespaces")
-
-
-def now_iso() -> str:
-    """A timestamp as the API prints it (seconds, UTC)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+__all__ = ["ListOptions", "Operations", "WriteOptions", "now_iso"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +36,9 @@ class WriteOptions:
     dry_run: bool = False
     force: bool = False
     subresource: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ListOptions:
-    """Query parameters of list."""
-
-    selector: Selector = field(default_factory=Selector)
-    limit: int = 0
-    continue_token: str = ""
+    # Written by a simulated component (controller, kubelet): its bodies are well-formed,
+    # so the type checks a client's body gets are skipped (they cost a walk per write).
+    trusted: bool = False
 
 
 def _unchanged(old: Stored, obj: dict[str, Any], entries: list[ManagerEntry]) -> bool:
@@ -73,7 +61,20 @@ def _unchanged(old: Stored, obj: dict[str, Any], entries: list[ManagerEntry]) ->
     return True
 
 
-class Operations:
+def _sent_managers(old: Stored, obj: dict[str, Any]) -> list[ManagerEntry]:
+    """The ownership a write starts from: the stored one, unless the client rewrote it.
+
+    As in the API server, managedFields sent in a write replace the stored ones (kubectl
+    does this when it moves fields from client-side to server-side apply), and `[{}]`
+    clears them.
+    """
+    sent = obj["metadata"].get("managedFields")
+    if sent is None or sent == old.obj["metadata"].get("managedFields"):
+        return old.managers
+    return entries_from_json([e for e in sent if isinstance(e, dict) and e])
+
+
+class Operations(Deletion):
     """The verbs, bound to one cluster's store and registry."""
 
     def __init__(self, store: Store, registry: Registry) -> None:
@@ -96,44 +97,7 @@ class Operations:
         self, rt: ResourceType, namespace: str | None, opts: ListOptions
     ) -> dict[str, Any]:
         """A list document, with paging by `limit` and `continue`."""
-        start: tuple[str, str] | None = None
-        if opts.continue_token:
-            start = self._decode_continue(opts.continue_token)
-        items: list[dict[str, Any]] = []
-        remaining = 0
-        last_key: tuple[str, str] | None = None
-        for stored in self.store.items(rt, namespace):
-            meta = stored.obj["metadata"]
-            key = (meta.get("namespace", ""), meta["name"])
-            if start is not None and key <= start:
-                continue
-            if not opts.selector.empty and not opts.selector.matches(stored.obj):
-                continue
-            if opts.limit and len(items) >= opts.limit:
-                remaining += 1
-                continue
-            items.append(self.view(rt, stored.obj))
-            last_key = key
-        metadata: dict[str, Any] = {"resourceVersion": str(self.store.rv)}
-        if remaining and last_key is not None:
-            token = json.dumps({"rv": self.store.rv, "start": list(last_key)})
-            metadata["continue"] = base64.urlsafe_b64encode(token.encode()).decode()
-            metadata["remainingItemCount"] = remaining
-        return {"kind": rt.kind + "List", "apiVersion": rt.api_version, "metadata": metadata,
-                "items": items}
-
-    def _decode_continue(self, token: str) -> tuple[str, str]:
-        try:
-            data = json.loads(base64.urlsafe_b64decode(token.encode()))
-            rv, start = int(data["rv"]), data["start"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise errors.bad_request(f"invalid continue token: {exc}") from None
-        if rv < self.store.compacted:
-            raise errors.expired(
-                "The provided continue parameter is too old to display a consistent list "
-                "result. You can start a new list without the continue parameter."
-            )
-        return (str(start[0]), str(start[1]))
+        return list_objects(self.store, rt, namespace, opts, self.view)
 
     def _require(self, rt: ResourceType, namespace: str, name: str) -> Stored:
         stored = self.store.get(rt, namespace, name)
@@ -142,9 +106,19 @@ class Operations:
         return stored
 
     def _require_namespace(self, rt: ResourceType, namespace: str) -> None:
-        if rt.namespaced and (NS_TABLE not in self.store.tables
-                              or ("", namespace) not in self.store.tables[NS_TABLE]):
+        if not rt.namespaced:
+            return
+        stored = self.store.tables.get(NS_TABLE, {}).get(("", namespace))
+        if stored is None:
             raise errors.not_found("", "namespaces", namespace)
+        if stored.obj["metadata"].get("deletionTimestamp"):
+            raise errors.ApiError(
+                403, errors.StatusReason.FORBIDDEN,
+                f'{errors.qualified(rt.group, rt.plural)} "" is forbidden: unable to create '
+                f"new content in namespace {namespace} because it is being terminated",
+                details={"kind": rt.plural, "group": rt.group, "causes": [
+                    {"reason": "NamespaceTerminating", "field": "metadata.namespace",
+                     "message": f"namespace {namespace} is being terminated"}]})
 
     # ---- writes ------------------------------------------------------------------------
 
@@ -152,7 +126,7 @@ class Operations:
         self, rt: ResourceType, namespace: str, body: dict[str, Any], opts: WriteOptions
     ) -> dict[str, Any]:
         """POST: a new object; 409 AlreadyExists when the name is taken."""
-        obj = self._checked_body(rt, namespace, body, name="")
+        obj = self._checked_body(rt, namespace, body, name="", opts=opts)
         meta = obj["metadata"]
         if not meta.get("name"):
             if not meta.get("generateName"):
@@ -174,7 +148,7 @@ class Operations:
         opts: WriteOptions,
     ) -> dict[str, Any]:
         """PUT: the whole object; 409 Conflict when resourceVersion is stale."""
-        obj = self._checked_body(rt, namespace, body, name=name)
+        obj = self._checked_body(rt, namespace, body, name=name, opts=opts)
         old = self.store.get(rt, namespace, name)
         if old is None:
             raise errors.not_found(rt.group, rt.plural, name)
@@ -182,7 +156,8 @@ class Operations:
         if wanted_rv and wanted_rv != old.obj["metadata"]["resourceVersion"]:
             raise errors.stale_version(rt.group, rt.plural, name)
         obj = self._scope_to_subresource(rt, old.obj, obj, opts.subresource)
-        entries = track_update(old.managers, old.obj, obj, manager=opts.field_manager,
+        entries = track_update(_sent_managers(old, obj), old.obj, obj,
+                               manager=opts.field_manager,
                                subresource=opts.subresource, now=now_iso())
         return self._commit(rt, old, obj, entries, opts)
 
@@ -205,12 +180,13 @@ class Operations:
             patched = strategic_merge(current, body)
         if not isinstance(patched, dict):
             raise errors.bad_request("patch did not produce an object")
-        obj = self._checked_body(rt, namespace, patched, name=name)
+        obj = self._checked_body(rt, namespace, patched, name=name, opts=opts)
         wanted_rv = obj["metadata"].get("resourceVersion")
         if wanted_rv and wanted_rv != old.obj["metadata"]["resourceVersion"]:
             raise errors.stale_version(rt.group, rt.plural, name)
         obj = self._scope_to_subresource(rt, old.obj, obj, opts.subresource)
-        entries = track_update(old.managers, old.obj, obj, manager=opts.field_manager,
+        entries = track_update(_sent_managers(old, obj), old.obj, obj,
+                               manager=opts.field_manager,
                                subresource=opts.subresource, now=now_iso())
         return self._commit(rt, old, obj, entries, opts), False
 
@@ -226,7 +202,7 @@ class Operations:
             )
         if not isinstance(body, dict):
             raise errors.bad_request("apply patch must be an object")
-        applied = self._checked_body(rt, namespace, body, name=name)
+        applied = self._checked_body(rt, namespace, body, name=name, opts=opts)
         wanted_rv = applied["metadata"].get("resourceVersion")
         if wanted_rv and (old is None or wanted_rv != old.obj["metadata"]["resourceVersion"]):
             # A resourceVersion in an applied configuration is a precondition.
@@ -236,23 +212,36 @@ class Operations:
         for key in ("uid", "resourceVersion", "creationTimestamp", "managedFields",
                     "generation"):
             applied["metadata"].pop(key, None)
-        if rt.has_status and opts.subresource != "status":
+        if opts.subresource == "status":
+            if old is None:
+                raise errors.not_found(rt.group, rt.plural, name)
+            # Through /status only status counts: nothing else is applied or owned.
+            applied = {k: v for k, v in applied.items()
+                       if k in ("apiVersion", "kind", "status")} | {
+                "metadata": {"name": name, "namespace": namespace} if rt.namespaced
+                else {"name": name}}
+        elif rt.has_status:
             applied.pop("status", None)
         if old is None:
             self._require_namespace(rt, namespace)
         merged, entries = server_side_apply(
             old.obj if old else None, old.managers if old else [], applied,
             manager=opts.field_manager, force=opts.force, now=now_iso(),
+            subresource=opts.subresource,
+            forgiven=last_applied(old.obj if old else None, opts.field_manager),
         )
         if old is not None:
             merged = self._scope_to_subresource(rt, old.obj, merged, opts.subresource)
         return self._commit(rt, old, merged, entries, opts), old is None
 
     def _checked_body(
-        self, rt: ResourceType, namespace: str, body: dict[str, Any], *, name: str
+        self, rt: ResourceType, namespace: str, body: dict[str, Any], *, name: str,
+        opts: WriteOptions,
     ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise errors.bad_request("the request body must be an object")
+        if not opts.trusted:
+            check_types(rt, body)
         obj = dict(body)
         meta = dict(obj.get("metadata") or {})
         obj["metadata"] = meta
@@ -300,6 +289,8 @@ class Operations:
         self, rt: ResourceType, old: Stored | None, obj: dict[str, Any],
         entries: list[ManagerEntry], opts: WriteOptions,
     ) -> dict[str, Any]:
+        if opts.subresource != "status":
+            validate(rt, obj, old.obj if old else None)
         if old is not None and opts.subresource == "status":
             # Only status changed: share the rest with the stored version (never mutated).
             obj = dict(obj, metadata=dict(old.obj["metadata"]))
@@ -346,66 +337,3 @@ class Operations:
         if rt.key == CRD_TABLE:
             self.registry.register_crd(obj)
         return self.view(rt, obj)
-
-    # ---- delete ------------------------------------------------------------------------
-
-    def delete(
-        self, rt: ResourceType, namespace: str, name: str, *, dry_run: bool = False,
-        preconditions: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """DELETE: gone at once, or marked with deletionTimestamp while finalizers remain."""
-        stored = self._require(rt, namespace, name)
-        meta = stored.obj["metadata"]
-        pre = preconditions or {}
-        if pre.get("uid") and pre["uid"] != meta["uid"]:
-            raise errors.ApiError(409, errors.StatusReason.CONFLICT,
-                                  f"Precondition failed: UID in precondition: {pre['uid']}, "
-                                  f"UID in object meta: {meta['uid']}")
-        if pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]:
-            raise errors.stale_version(rt.group, rt.plural, name)
-        if dry_run:
-            return self.view(rt, stored.obj)
-        finalizers = list(meta.get("finalizers") or [])
-        if rt.key == NS_TABLE:
-            self._empty_namespace(name)
-        if finalizers:
-            if meta.get("deletionTimestamp"):
-                return self.view(rt, stored.obj)
-            obj = clone(stored.obj)
-            obj["metadata"]["deletionTimestamp"] = now_iso()
-            obj["metadata"]["deletionGracePeriodSeconds"] = 0
-            obj["metadata"]["resourceVersion"] = str(self.store.next_rv())
-            self.store.put(rt, Stored(obj, stored.managers), EventType.MODIFIED)
-            return self.view(rt, obj)
-        self._remove(rt, stored)
-        return self.view(rt, stored.obj)
-
-    def _remove(self, rt: ResourceType, stored: Stored) -> None:
-        self.store.delete(rt, stored)
-        if rt.key == CRD_TABLE:
-            self._drop_custom_resources(stored.obj)
-        self._collect_garbage(stored.obj["metadata"]["uid"])
-
-    def _empty_namespace(self, namespace: str) -> None:
-        for group, version in [(g, vs[0]) for g, vs in self.registry.groups()]:
-            for rt in self.registry.resources(group, version):
-                if rt.namespaced:
-                    for stored in list(self.store.items(rt, namespace)):
-                        self._remove(rt, stored)
-
-    def _drop_custom_resources(self, crd: dict[str, Any]) -> None:
-        spec = crd.get("spec", {})
-        table = (spec.get("group", ""), spec.get("names", {}).get("plural", ""))
-        versions = spec.get("versions") or [{"name": "v1"}]
-        rt = self.registry.lookup(table[0], versions[0]["name"], table[1])
-        if rt is not None:
-            for stored in list(self.store.items(rt, None)):
-                self.store.delete(rt, stored)
-        self.registry.unregister_crd(crd)
-
-    def _collect_garbage(self, owner_uid: str) -> None:
-        """Background cascading deletion: dependents go when their owner goes."""
-        for table, stored in self.store.dependents_of(owner_uid):
-            rt = self.registry.by_table(table)
-            if rt is not None:
-                self._remove(rt, stored)

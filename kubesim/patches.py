@@ -178,6 +178,9 @@ def _merge_list(live: Any, patch: list[Any], field_name: str) -> list[Any]:
         return [p for p in clone(patch) if not (isinstance(p, dict) and "$patch" in p)]
     if any(p.get("$patch") == "replace" for p in patch):
         return [clone(p) for p in patch if "$patch" not in p]
+    # Strategic merge keys ports by number alone (patchMergeKey), unlike server-side
+    # apply, which keys them by number and protocol.
+    keys = keys[:1]
     out = list(live_items)
     for item in patch:
         ident = tuple(item.get(k) for k in keys)

@@ -1,9 +1,10 @@
 """Decoding of the protobuf bodies kubectl's typed commands send (`kubectl create ...`).
 
 `handlers.py` calls `decode()` for `application/vnd.kubernetes.protobuf` bodies. Only the
-kinds that `kubectl create <kind>` builds are known (Namespace, ConfigMap, Secret,
-ServiceAccount, Deployment), with the field numbers of the Kubernetes `generated.proto`
-files; any other kind is a 415, as from a server that does not speak protobuf.
+kinds that `kubectl create <kind>` builds (Namespace, ConfigMap, Secret, ServiceAccount,
+Deployment) and the reviews of `kubectl auth` are known, with the field numbers of the
+Kubernetes `generated.proto` files; any other kind is a 415, as from a server that does not
+speak protobuf.
 """
 
 from __future__ import annotations
@@ -65,6 +66,20 @@ SCHEMAS: dict[str, Schema] = {
                       5: ("hostIP", "string")},
     "EnvVar": {1: ("name", "string"), 2: ("value", "string")},
     "ResourceRequirements": {1: ("limits", "quantitymap"), 2: ("requests", "quantitymap")},
+    # `kubectl auth can-i` and `kubectl auth whoami`
+    "SelfSubjectAccessReview": {1: ("metadata", "ObjectMeta"),
+                                2: ("spec", "SelfSubjectAccessReviewSpec")},
+    "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes"),
+                                    2: ("nonResourceAttributes", "NonResourceAttributes")},
+    "ResourceAttributes": {1: ("namespace", "string"), 2: ("verb", "string"),
+                           3: ("group", "string"), 4: ("version", "string"),
+                           5: ("resource", "string"), 6: ("subresource", "string"),
+                           7: ("name", "string")},
+    "NonResourceAttributes": {1: ("path", "string"), 2: ("verb", "string")},
+    "SelfSubjectReview": {1: ("metadata", "ObjectMeta")},
+    "SelfSubjectRulesReview": {1: ("metadata", "ObjectMeta"),
+                               2: ("spec", "SelfSubjectRulesReviewSpec")},
+    "SelfSubjectRulesReviewSpec": {1: ("namespace", "string")},
 }
 
 
@@ -157,14 +172,17 @@ def decode(body: bytes) -> dict[str, Any]:
     """The JSON form of a protobuf-encoded object; 415 for kinds not known here."""
     if not body.startswith(MAGIC):
         raise _unsupported("the protobuf body lacks the k8s envelope")
-    envelope = dict(_fields(body[len(MAGIC):]))
-    type_meta = envelope.get(1, b"")
-    raw = envelope.get(2, b"")
-    if not isinstance(type_meta, bytes) or not isinstance(raw, bytes):
-        raise _unsupported("malformed protobuf envelope")
-    meta = {n: v.decode() for n, v in _fields(type_meta) if isinstance(v, bytes)}
+    try:
+        envelope = dict(_fields(body[len(MAGIC):]))
+        type_meta = envelope.get(1, b"")
+        raw = envelope.get(2, b"")
+        if not isinstance(type_meta, bytes) or not isinstance(raw, bytes):
+            raise ValueError("no TypeMeta and raw object")
+        meta = {n: v.decode() for n, v in _fields(type_meta) if isinstance(v, bytes)}
+    except (ValueError, IndexError, UnicodeDecodeError) as exc:
+        raise _unsupported(f"malformed protobuf envelope: {exc}") from None
     api_version, kind = meta.get(1, ""), meta.get(2, "")
-    if kind not in SCHEMAS or kind[0].islower():
+    if kind not in SCHEMAS or not kind or kind[0].islower():
         raise _unsupported(f"protobuf bodies of kind {kind!r} are not emulated; send JSON")
     try:
         obj = _message(raw, kind)

@@ -1,7 +1,7 @@
 """The resource registry: which group/version/resources a simulated cluster serves.
 
 Discovery, routing and the store all ask this registry. It starts from a recorded discovery
-dataset of a stock cluster (see `data/discovery.json`) and grows when a
+dataset of a stock cluster (see `builtin_resources.json`) and grows when a
 CustomResourceDefinition is created, shrinking again when the CRD is deleted.
 """
 
@@ -235,6 +235,8 @@ class Registry:
 
 
 def _builtin_documents() -> list[dict[str, Any]]:
-    text = importlib_resources.files("kubesim").joinpath("data/discovery.json").read_text()
+    # Beside the modules, not in a data folder: package-data globs ("*.json") do not
+    # reach into subfolders that are not packages.
+    text = importlib_resources.files("kubesim").joinpath("builtin_resources.json").read_text()
     docs: list[dict[str, Any]] = json.loads(text)["groupVersions"]
     return docs

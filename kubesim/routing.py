@@ -17,6 +17,7 @@ class Target(StrEnum):
     """What a path addresses."""
 
     VERSION = "version"
+    HEALTH = "health"  # /healthz, /livez, /readyz
     CORE_VERSIONS = "core-versions"  # /api
     GROUPS = "groups"  # /apis
     GROUP = "group"  # /apis/<group>
@@ -50,6 +51,8 @@ def resolve(registry: Registry, path: str) -> Route:
     parts = [p for p in path.split("/") if p]
     if parts == ["version"]:
         return Route(Target.VERSION)
+    if parts and parts[0] in ("healthz", "livez", "readyz"):
+        return Route(Target.HEALTH)
     if parts and parts[0] == "openapi":
         return Route(Target.OPENAPI, path="/".join(parts[1:]))
     if parts == ["api"]:

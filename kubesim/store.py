@@ -128,8 +128,14 @@ class Store:
         for ref in obj["metadata"].get("ownerReferences") or ():
             self.dependents.get(ref.get("uid", ""), set()).discard((table, key))
 
+    def owned_by(self, uid: str, table: tuple[str, str]) -> list[Stored]:
+        """Objects of one table whose ownerReferences name `uid`, by name."""
+        keys = sorted(key for t, key in self.dependents.get(uid, ()) if t == table)
+        found = (self.tables.get(table, {}).get(key) for key in keys)
+        return [stored for stored in found if stored is not None]
+
     def dependents_of(self, uid: str) -> list[tuple[tuple[str, str], Stored]]:
-        """Objects whose ownerReferences name `uid`."""
+        """Objects whose ownerReferences name `uid` (forgetting them: they are going)."""
         out = []
         for table, key in self.dependents.pop(uid, set()):
             stored = self.tables.get(table, {}).get(key)

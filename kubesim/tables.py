@@ -15,10 +15,13 @@ Cell = Callable[[dict[str, Any]], Any]
 
 
 def _age(obj: dict[str, Any]) -> str:
-    created = obj.get("metadata", {}).get("creationTimestamp")
-    if not created:
+    return _since(obj.get("metadata", {}).get("creationTimestamp"))
+
+
+def _since(stamp: str | None) -> str:
+    if not stamp:
         return "<unknown>"
-    then = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    then = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     seconds = max(0, int((datetime.now(UTC) - then).total_seconds()))
     if seconds < 120:
         return f"{seconds}s"
@@ -48,6 +51,20 @@ def _job_status(obj: dict[str, Any]) -> str:
     return "Running"
 
 
+def _pod_ready(obj: dict[str, Any]) -> str:
+    statuses = obj.get("status", {}).get("containerStatuses") or []
+    total = len((obj.get("spec") or {}).get("containers") or [])
+    return f"{sum(1 for s in statuses if s.get('ready'))}/{total}"
+
+
+def _pod_status(obj: dict[str, Any]) -> str:
+    for status in obj.get("status", {}).get("containerStatuses") or []:
+        waiting = (status.get("state") or {}).get("waiting")
+        if waiting:
+            return str(waiting.get("reason", "Waiting"))
+    return str(obj.get("status", {}).get("phase", "Pending"))
+
+
 _EXTRA: dict[tuple[str, str], list[tuple[str, Cell]]] = {
     ("apps", "deployments"): [
         ("Ready", _ready),
@@ -63,14 +80,42 @@ _EXTRA: dict[tuple[str, str], list[tuple[str, Cell]]] = {
          lambda o: f"{_status(o, 'succeeded')}/{o.get('spec', {}).get('completions', 1)}"),
     ],
     ("", "namespaces"): [("Status", lambda o: o.get("status", {}).get("phase", ""))],
+    ("", "nodes"): [
+        ("Status", lambda o: "Ready" if any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in o.get("status", {}).get("conditions") or []) else "NotReady"),
+        ("Roles", lambda o: ",".join(
+            k.rsplit("/", 1)[1] for k in o["metadata"].get("labels", {})
+            if k.startswith("node-role.kubernetes.io/")) or "<none>"),
+        ("Version", lambda o: o.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", "")),
+    ],
+    ("", "pods"): [("Ready", _pod_ready), ("Status", _pod_status), ("Restarts", lambda o: 0)],
+    ("apps", "replicasets"): [
+        ("Desired", lambda o: o.get("spec", {}).get("replicas", 0)),
+        ("Current", lambda o: _status(o, "replicas")),
+        ("Ready", lambda o: _status(o, "readyReplicas")),
+    ],
 }
+
+
+_EVENT_COLUMNS: list[tuple[str, Cell]] = [
+    ("Last Seen", lambda o: _since(o.get("lastTimestamp") or o["metadata"].get(
+        "creationTimestamp"))),
+    ("Type", lambda o: o.get("type", "")),
+    ("Reason", lambda o: o.get("reason", "")),
+    ("Object", lambda o: f"{str(o.get('involvedObject', {}).get('kind', '')).lower()}/"
+                         f"{o.get('involvedObject', {}).get('name', '')}"),
+    ("Message", lambda o: o.get("message", "")),
+]
+# Kinds whose table does not follow the NAME ... AGE shape.
+_OWN_COLUMNS: dict[tuple[str, str], list[tuple[str, Cell]]] = {("", "events"): _EVENT_COLUMNS}
 
 
 def table(table_key: tuple[str, str], objects: list[dict[str, Any]], *, rv: str,
           include_object: str) -> dict[str, Any]:
     """A meta.k8s.io/v1 Table of objects."""
-    extra = _EXTRA.get(table_key, [])
-    columns: list[tuple[str, Cell]] = [("Name", _name), *extra, ("Age", _age)]
+    columns = _OWN_COLUMNS.get(table_key) or [("Name", _name), *_EXTRA.get(table_key, []),
+                                              ("Age", _age)]
     definitions = [
         {"name": name, "type": "string", "format": "name" if name == "Name" else "",
          "description": name, "priority": 0}

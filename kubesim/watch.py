@@ -22,6 +22,7 @@ from kubesim.operations import Operations
 from kubesim.resources import ResourceType
 from kubesim.selectors import Selector
 from kubesim.store import Event, EventType, queue_listener
+from kubesim.tables import table
 
 _BATCH = 256  # events written per socket write when a watcher falls behind
 _POLL = 1.0  # seconds between checks that the client is still there
@@ -38,6 +39,28 @@ class WatchRequest:
     timeout: float | None
     bookmarks: bool
     send_initial_events: bool
+    # Set when the client asked for Tables (kubectl get -w): the includeObject policy.
+    table: str | None = None
+
+
+@dataclass
+class _Renderer:
+    """Turns objects into event lines for one watch: raw, or as Table rows."""
+
+    req: WatchRequest
+    ops: Operations
+    headers_sent: bool = False
+
+    def line(self, kind: EventType, obj: dict[str, Any]) -> bytes:
+        view = self.ops.view(self.req.rt, obj)
+        if self.req.table is None:
+            return _line(kind, view)
+        doc = table(self.req.rt.key, [view], rv=view["metadata"]["resourceVersion"],
+                    include_object=self.req.table)
+        if self.headers_sent:
+            doc["columnDefinitions"] = []  # as the API server: headers in the first event only
+        self.headers_sent = True
+        return _line(kind, doc)
 
 
 def _line(kind: EventType | str, obj: dict[str, Any]) -> bytes:
@@ -52,16 +75,16 @@ def _bookmark(rt: ResourceType, rv: int, *, initial_end: bool = False) -> bytes:
                                       "metadata": meta})
 
 
-def _translate(event: Event, req: WatchRequest, ops: Operations) -> bytes | None:
+def _translate(event: Event, req: WatchRequest, render: _Renderer) -> bytes | None:
     """The line a watcher sees, honouring selector transitions (in → ADDED, out → DELETED)."""
     if req.selector.empty:
-        if event.obj.get("apiVersion") == req.rt.api_version:
+        if req.table is None and event.obj.get("apiVersion") == req.rt.api_version:
             return event.wire()
-        return _line(event.type, ops.view(req.rt, event.obj))
+        return render.line(event.type, event.obj)
     now = req.selector.matches(event.obj)
     before = event.old is not None and req.selector.matches(event.old)
     if event.type is EventType.DELETED:
-        return _line(EventType.DELETED, ops.view(req.rt, event.obj)) if before else None
+        return render.line(EventType.DELETED, event.obj) if before else None
     if now and before:
         kind = EventType.MODIFIED
     elif now:
@@ -70,14 +93,15 @@ def _translate(event: Event, req: WatchRequest, ops: Operations) -> bytes | None
         kind = EventType.DELETED
     else:
         return None
-    return _line(kind, ops.view(req.rt, event.obj))
+    return render.line(kind, event.obj)
 
 
 async def serve_watch(
     request: web.Request, cluster: Cluster, req: WatchRequest
 ) -> web.StreamResponse:
     """Stream events until the client leaves, timeoutSeconds passes or a fault cuts it."""
-    store, ops = cluster.store, cluster.ops
+    store = cluster.store
+    render = _Renderer(req, cluster.ops)
     queue: asyncio.Queue[Event | None] = asyncio.Queue()
 
     def accept(event: Event) -> bool:
@@ -92,7 +116,7 @@ async def serve_watch(
         if rv in ("", "0") or req.send_initial_events:
             for stored in store.items(req.rt, req.namespace):
                 if req.selector.empty or req.selector.matches(stored.obj):
-                    initial.append(_line(EventType.ADDED, ops.view(req.rt, stored.obj)))
+                    initial.append(render.line(EventType.ADDED, stored.obj))
             if req.send_initial_events and req.bookmarks:
                 initial.append(_bookmark(req.rt, store.rv, initial_end=True))
         else:
@@ -102,9 +126,9 @@ async def serve_watch(
                 initial.append(_line(EventType.ERROR, error.status()))
                 return await _send_and_close(request, initial)
             for event in since:
-                if accept(event) and (line := _translate(event, req, ops)) is not None:
+                if accept(event) and (line := _translate(event, req, render)) is not None:
                     initial.append(line)
-        return await _stream(request, cluster, req, initial, queue)
+        return await _stream(request, cluster, render, initial, queue)
     finally:
         unsubscribe()
         cluster.watch_queues.discard(queue)
@@ -119,9 +143,10 @@ async def _send_and_close(request: web.Request, lines: list[bytes]) -> web.Strea
 
 
 async def _stream(
-    request: web.Request, cluster: Cluster, req: WatchRequest, initial: list[bytes],
+    request: web.Request, cluster: Cluster, render: _Renderer, initial: list[bytes],
     queue: asyncio.Queue[Event | None],
 ) -> web.StreamResponse:
+    req = render.req
     response = web.StreamResponse(headers={"Content-Type": "application/json",
                                            "Transfer-Encoding": "chunked"})
     await response.prepare(request)
@@ -130,15 +155,20 @@ async def _stream(
     else:
         await response.write(b"")  # flush headers so clients see the watch established
     started = time.monotonic()
-    drop = cluster.faults.watch_drop_after
+    faults = cluster.faults
+    drop = faults.watch_drop_after
     limits = [t for t in (req.timeout, drop) if t is not None]
     deadline = started + min(limits) if limits else None
     interval = cluster.timing.bookmark_interval if req.bookmarks else None
     next_bookmark = started + interval if interval is not None else None
-    with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
+    with contextlib.suppress(ConnectionResetError):
         while True:
             now = time.monotonic()
             if deadline is not None and now >= deadline:
+                if drop is not None and faults.watch_drop_mode.is_abrupt and (
+                        req.timeout is None or drop < req.timeout) and request.transport:
+                    request.transport.abort()  # the client sees a broken chunked body
+                    return response
                 break
             if next_bookmark is not None and interval is not None and now >= next_bookmark:
                 await response.write(_bookmark(req.rt, cluster.store.rv))
@@ -158,7 +188,7 @@ async def _stream(
             if None in batch:
                 break
             lines = [line for e in batch if e is not None and (
-                line := _translate(e, req, cluster.ops))]
+                line := _translate(e, req, render))]
             if lines:
                 await response.write(b"".join(lines))
         await response.write_eof()

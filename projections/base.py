@@ -39,9 +39,28 @@ class Projection(ABC):
         """CREATE INDEX statements (run after a bulk load: faster than indexing per row)."""
         return _ddl(self.name)[1]
 
+
+class RowProjection(Projection):
+    """A projection computed in Python from the event rows of each batch."""
+
+    #: SQL condition on `events` selecting the rows it needs (None: every event)
+    rows_wanted: ClassVar[str | None] = None
+    #: the select list it reads rows with
+    columns: ClassVar[str] = (
+        "position, stream_id, type, schema_version, data, metadata, recorded_at"
+    )
+
     @abstractmethod
     async def apply(self, conn: asyncpg.Connection, events: Sequence[EventRow]) -> None:
         """Apply a batch of events, in order, inside the caller's transaction."""
+
+
+class RangeProjection(Projection):
+    """A projection computed inside Postgres from a range of positions."""
+
+    @abstractmethod
+    async def apply_range(self, conn: asyncpg.Connection, after: int, upto: int) -> None:
+        """Apply the events at positions (after, upto], inside the caller's transaction."""
 
 
 @cache

@@ -1,79 +1,76 @@
 """The `history` projection: periods of desired and applied releases (`sql/history.sql`).
 
 A period opens when a target's desired release changes (PromotionStarted) or its applied
-release changes (SyncSucceeded to another release), and closes when the next one opens.
+release changes (SyncSucceeded with another release), and closes when the next one
+opens. Computed set-wise inside Postgres for each batch of positions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import asyncpg
 
-from projections.base import EventRow, Projection, target_of
-from projections.rows import KeyedRows
+from projections.base import RangeProjection
 
-COLUMNS = (
-    "app",
-    "environment",
-    "kind",
-    "release",
-    "valid_from",
-    "valid_to",
-    "from_position",
-    "to_position",
-    "actor",
-    "promotion_id",
+# A change that repeats the release already current is no period: comparing with the
+# previous change in the batch (or the open period) is enough, because a repeated change
+# carries the same release as the current one. The big table only ever gets inserts.
+_APPLY = """
+WITH changes AS (
+    SELECT split_part(stream_id, ':', 2) AS app, split_part(stream_id, ':', 3) AS environment,
+           CASE type WHEN 'Target.PromotionStarted' THEN 'desired' ELSE 'applied' END AS kind,
+           data->>'release' AS release, recorded_at, position,
+           coalesce(metadata->>'actor', '') AS actor, data->>'promotion_id' AS promotion_id
+      FROM events
+     WHERE position > $1 AND position <= $2
+       AND type IN ('Target.PromotionStarted', 'Target.SyncSucceeded')
+),
+effective AS (
+    SELECT c.*
+      FROM (SELECT *, lag(release) OVER w AS previous
+              FROM changes WINDOW w AS (PARTITION BY app, environment, kind ORDER BY position)
+           ) c
+      LEFT JOIN target_history_open o USING (app, environment, kind)
+     WHERE c.release IS DISTINCT FROM coalesce(c.previous, o.release)
+),
+periods AS (
+    SELECT *, lead(recorded_at) OVER w AS valid_to, lead(position) OVER w AS to_position
+      FROM effective WINDOW w AS (PARTITION BY app, environment, kind ORDER BY position)
+),
+firsts AS (
+    SELECT DISTINCT ON (app, environment, kind) app, environment, kind, recorded_at, position
+      FROM effective ORDER BY app, environment, kind, position
+),
+ended AS (
+    INSERT INTO target_history (app, environment, kind, release, valid_from, valid_to,
+                                from_position, to_position, actor, promotion_id)
+    SELECT o.app, o.environment, o.kind, o.release, o.valid_from, f.recorded_at,
+           o.from_position, f.position, o.actor, o.promotion_id
+      FROM target_history_open o JOIN firsts f USING (app, environment, kind)
+    UNION ALL
+    SELECT app, environment, kind, release, recorded_at, valid_to, position, to_position,
+           actor, promotion_id
+      FROM periods WHERE to_position IS NOT NULL
 )
-_KIND_OF = {"Target.PromotionStarted": "desired", "Target.SyncSucceeded": "applied"}
+INSERT INTO target_history_open (app, environment, kind, release, valid_from, from_position,
+                                 actor, promotion_id)
+SELECT app, environment, kind, release, recorded_at, position, actor, promotion_id
+  FROM periods WHERE to_position IS NULL
+ON CONFLICT (app, environment, kind) DO UPDATE
+   SET release = EXCLUDED.release, valid_from = EXCLUDED.valid_from,
+       from_position = EXCLUDED.from_position, actor = EXCLUDED.actor,
+       promotion_id = EXCLUDED.promotion_id
+"""
 
 
-class HistoryProjection(Projection):
+class HistoryProjection(RangeProjection):
     """When each release was desired and applied, per target."""
 
     name: ClassVar[str] = "history"
-    version: ClassVar[int] = 1
-    tables: ClassVar[tuple[str, ...]] = ("target_history",)
+    version: ClassVar[int] = 4
+    tables: ClassVar[tuple[str, ...]] = ("target_history", "target_history_open")
 
-    async def apply(self, conn: asyncpg.Connection, events: Sequence[EventRow]) -> None:
-        """Close the open period of each change, open a new one."""
-        changes = [e for e in events if e["type"] in _KIND_OF]
-        if not changes:
-            return
-        rows = KeyedRows("target_history", ("app", "environment", "kind", "from_position"), COLUMNS)
-        open_rows: dict[tuple[str, str, str], dict[str, Any]] = {}
-        targets = {target_of(e["stream_id"]) for e in changes}
-        for record in await conn.fetch(
-            "SELECT * FROM target_history WHERE to_position IS NULL AND (app, environment) IN"
-            " (SELECT * FROM unnest($1::text[], $2::text[]))",
-            [t[0] for t in targets if t],
-            [t[1] for t in targets if t],
-        ):
-            row = rows.put(dict(record))
-            rows.dirty.discard((row["app"], row["environment"], row["kind"], row["from_position"]))
-            open_rows[(row["app"], row["environment"], row["kind"])] = row
-        for e in changes:
-            app, environment = target_of(e["stream_id"])  # type: ignore[misc]
-            kind, release = _KIND_OF[e["type"]], e["data"]["release"]
-            current = open_rows.get((app, environment, kind))
-            if current is not None:
-                if current["release"] == release:
-                    continue
-                current.update(valid_to=e["recorded_at"], to_position=e["position"])
-                rows.dirty.add((app, environment, kind, current["from_position"]))
-            open_rows[(app, environment, kind)] = rows.put(
-                {
-                    "app": app,
-                    "environment": environment,
-                    "kind": kind,
-                    "release": release,
-                    "valid_from": e["recorded_at"],
-                    "valid_to": None,
-                    "from_position": e["position"],
-                    "to_position": None,
-                    "actor": e["metadata"].get("actor", ""),
-                    "promotion_id": e["data"].get("promotion_id"),
-                }
-            )
-        await rows.flush(conn)
+    async def apply_range(self, conn: asyncpg.Connection, after: int, upto: int) -> None:
+        """Close the open period of each change, open the new ones; one statement."""
+        await conn.execute(_APPLY, after, upto)

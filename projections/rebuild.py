@@ -7,6 +7,7 @@ tables and moves the new ones in. `verify` builds the same way and compares inst
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,28 +57,41 @@ class VerifyReport:
 
 
 async def _build(
-    conn: asyncpg.Connection, projections: Sequence[Projection], schema: str, batch_size: int
-) -> tuple[int, int]:
-    """Create the tables in `schema` and load the whole log; returns (position, events)."""
-    await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
-    async with conn.transaction():
-        await conn.execute(f"SET LOCAL search_path TO {schema}, public")
-        for projection in projections:
-            await conn.execute(projection.table_ddl())
-    position, events = 0, 0
-    while True:
-        async with conn.transaction():
-            await conn.execute(f"SET LOCAL search_path TO {schema}, public")
-            new = await apply_batch(conn, projections, after=position, limit=batch_size)
-        if new == position:
-            break
-        events += new - position  # positions are gap-free
-        position = new
-    async with conn.transaction():
-        await conn.execute(f"SET LOCAL search_path TO {schema}, public")
-        for projection in projections:
-            await conn.execute(projection.index_ddl())
-    return position, events
+    pool: asyncpg.Pool, projections: Sequence[Projection], schema: str, batch_size: int
+) -> dict[str, int]:
+    """Create the tables in `schema` and load the whole log; returns each one's position.
+
+    Each projection loads on its own connection, concurrently: while Python works on one,
+    Postgres works on another.
+    """
+    async with pool.acquire() as conn:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
+
+    async def load(projection: Projection) -> int:
+        async with pool.acquire() as conn:
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL search_path TO {schema}, public")
+                await conn.execute(projection.table_ddl())
+            position, batches = 0, 0
+            while True:
+                async with conn.transaction():
+                    await conn.execute(f"SET LOCAL search_path TO {schema}, public")
+                    new = await apply_batch(conn, [projection], after=position, limit=batch_size)
+                if new == position:
+                    break
+                position, batches = new, batches + 1
+                if batches & (batches - 1) == 0:
+                    # fresh tables have no statistics; without them the planner scans whole
+                    # tables for each batch's lookups. Refresh as they double in size.
+                    tables = ", ".join(f"{schema}.{t}" for t in projection.tables)
+                    await conn.execute(f"ANALYZE {tables}")
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL search_path TO {schema}, public")
+                await conn.execute(projection.index_ddl())
+            return position
+
+    positions = await asyncio.gather(*(load(p) for p in projections))
+    return {p.name: position for p, position in zip(projections, positions, strict=True)}
 
 
 async def _catch_up(
@@ -85,16 +99,19 @@ async def _catch_up(
     projections: Sequence[Projection],
     schema: str,
     *,
-    after: int,
+    positions: dict[str, int],
     upto: int,
     batch_size: int,
-) -> int:
+) -> None:
+    """Bring each projection in `schema` from its position to `upto`, in this transaction."""
     await conn.execute(f"SET LOCAL search_path TO {schema}, public")
-    position = after
-    while position < upto:
-        position = await apply_batch(conn, projections, after=position, limit=batch_size, upto=upto)
+    for projection in projections:
+        position = positions.get(projection.name, 0)
+        while position < upto:
+            position = await apply_batch(
+                conn, [projection], after=position, limit=batch_size, upto=upto
+            )
     await conn.execute("SET LOCAL search_path TO public")
-    return position
 
 
 async def _lock_checkpoints(
@@ -109,23 +126,22 @@ async def _lock_checkpoints(
 
 
 async def rebuild(
-    pool: asyncpg.Pool, projections: Sequence[Projection], *, batch_size: int = 5000
+    pool: asyncpg.Pool, projections: Sequence[Projection], *, batch_size: int = 20_000
 ) -> RebuildReport:
     """Rebuild `projections` from position 0 and swap them in atomically."""
     started = time.perf_counter()
     async with pool.acquire() as conn:
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK)
         try:
-            position, events = await _build(conn, projections, REBUILD_SCHEMA, batch_size)
+            positions = await _build(pool, projections, REBUILD_SCHEMA, batch_size)
             async with conn.transaction():
                 await _lock_checkpoints(conn, projections)
                 head = await head_position(conn)
-                events += head - position
-                position = await _catch_up(
+                await _catch_up(
                     conn,
                     projections,
                     REBUILD_SCHEMA,
-                    after=position,
+                    positions=positions,
                     upto=head,
                     batch_size=batch_size,
                 )
@@ -141,24 +157,22 @@ async def rebuild(
                         " version = $2, position = $3, updated_at = now(), last_error = NULL",
                         projection.name,
                         projection.version,
-                        position,
+                        head,
                     )
                 await conn.execute(f"DROP SCHEMA {REBUILD_SCHEMA} CASCADE")
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK)
-    return RebuildReport(
-        [p.name for p in projections], events, position, time.perf_counter() - started
-    )
+    return RebuildReport([p.name for p in projections], head, head, time.perf_counter() - started)
 
 
 async def verify(
-    pool: asyncpg.Pool, projections: Sequence[Projection], *, batch_size: int = 5000
+    pool: asyncpg.Pool, projections: Sequence[Projection], *, batch_size: int = 20_000
 ) -> VerifyReport:
     """Rebuild into scratch tables and compare with the live ones at the same position."""
     async with pool.acquire() as conn:
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK)
         try:
-            position, _ = await _build(conn, projections, VERIFY_SCHEMA, batch_size)
+            positions = await _build(pool, projections, VERIFY_SCHEMA, batch_size)
             async with conn.transaction():
                 live = await _lock_checkpoints(conn, projections)
                 head = await head_position(conn)
@@ -166,22 +180,20 @@ async def verify(
                     conn,
                     projections,
                     VERIFY_SCHEMA,
-                    after=position,
+                    positions=positions,
                     upto=head,
                     batch_size=batch_size,
                 )
-                # bring each live projection to the same position (real progress: kept)
-                for projection in projections:
-                    at = live.get(projection.name, 0)
-                    await _catch_up(
-                        conn, [projection], "public", after=at, upto=head, batch_size=batch_size
-                    )
-                    await conn.execute(
-                        "UPDATE projection_checkpoints SET position = $2, updated_at = now()"
-                        " WHERE name = $1",
-                        projection.name,
-                        head,
-                    )
+                # bring the live projections to the same position (real progress: kept)
+                await _catch_up(
+                    conn, projections, "public", positions=live, upto=head, batch_size=batch_size
+                )
+                await conn.execute(
+                    "UPDATE projection_checkpoints SET position = $2, updated_at = now()"
+                    " WHERE name = ANY($1::text[])",
+                    [p.name for p in projections],
+                    head,
+                )
                 differences = [
                     d
                     for p in projections

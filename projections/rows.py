@@ -7,6 +7,7 @@ costs a handful of round trips whatever its size.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
@@ -71,7 +72,8 @@ class KeyedRows:
         """Write the changed rows back: a few rows by a prepared upsert, many by COPY."""
         if not self.dirty:
             return
-        records = [tuple(self.rows[k].get(c) for c in self.columns) for k in self.dirty]
+        row_values = itemgetter(*self.columns)
+        records = [row_values(self.rows[k]) for k in self.dirty]
         self.dirty.clear()
         column_list = ", ".join(self.columns)
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.columns if c not in self.keys)

@@ -15,17 +15,21 @@ import contextlib
 import logging
 import random
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+from opentelemetry import trace
 
+from engine.telemetry import context_of, link_to
 from projections.base import Projection
 from projections.catalog import all_projections
-from projections.feed import head_position, read_batch
+from projections.feed import apply_range, head_position
 from projections.rebuild import rebuild
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("baton.projections")
 _ENSURE_LOCK = 0x0BA7_0003
 NOTIFY_CHANNEL = "baton_events"
 
@@ -115,28 +119,29 @@ class ProjectionRunner:
         return [p.name for p in stale]
 
     async def step(self, projection: Projection, *, limit: int | None = None) -> int:
-        """Apply one batch; returns how many events it applied (0: caught up)."""
+        """Apply one batch; returns how many events it covered (0: caught up)."""
         async with self.pool.acquire() as conn, conn.transaction():
-            position = await conn.fetchval(
+            position: int = await conn.fetchval(
                 "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE",
                 projection.name,
             )
-            rows = await read_batch(conn, after=position, limit=limit or self.batch_size)
-            if not rows:
+            end = min(await head_position(conn), position + (limit or self.batch_size))
+            if end <= position:
                 return 0
-            try:
-                await projection.apply(conn, rows)
-            except Exception as exc:
-                raise ProjectionFailed(projection.name, rows, exc) from exc
+            with await _batch_span(conn, projection.name, position, end):
+                try:
+                    await apply_range(conn, [projection], after=position, upto=end)
+                except Exception as exc:
+                    raise ProjectionFailed(projection.name, position, end, exc) from exc
             await conn.execute(
                 "UPDATE projection_checkpoints SET position = $2, updated_at = now(),"
                 " last_error = NULL, error_at = NULL WHERE name = $1",
                 projection.name,
-                rows[-1]["position"],
+                end,
             )
         async with self._advanced:
             self._advanced.notify_all()
-        return len(rows)
+        return end - position
 
     async def catch_up(self) -> int:
         """Run every projection until it has applied the whole log; returns events applied."""
@@ -189,17 +194,21 @@ class ProjectionRunner:
                 await asyncio.wait_for(wake.wait(), timeout=self.poll_interval)
 
     async def _record_failure(self, failure: ProjectionFailed) -> None:
-        log.error("%s", failure)
         try:
             async with self.pool.acquire() as conn:
+                first_type = await conn.fetchval(
+                    "SELECT type FROM events WHERE position = $1", failure.after + 1
+                )
+                message = failure.describe(first_type)
+                log.error("%s", message)
                 await conn.execute(
                     "UPDATE projection_checkpoints SET last_error = $2, error_at = now()"
                     " WHERE name = $1",
                     failure.projection,
-                    str(failure),
+                    message,
                 )
         except (OSError, asyncpg.PostgresError):
-            log.warning("could not record the failure of projection %s", failure.projection)
+            log.error("%s (could not record it)", failure)
 
     async def wait_for(self, position: int) -> None:
         """Wait until every projection has applied `position` (read-your-writes).
@@ -221,17 +230,50 @@ class ProjectionRunner:
                     await asyncio.wait_for(self._advanced.wait(), timeout=0.1)
 
 
-class ProjectionFailed(Exception):
-    """A projection could not apply a batch; names where."""
-
-    def __init__(self, projection: str, rows: Sequence[asyncpg.Record], cause: Exception) -> None:
-        self.projection = projection
-        first, last = rows[0], rows[-1]
-        where = (
-            f"position {first['position']} ({first['type']})"
-            if len(rows) == 1
-            else f"positions {first['position']}-{last['position']} (from {first['type']})"
+async def _batch_span(
+    conn: asyncpg.Connection, name: str, after: int, upto: int
+) -> AbstractContextManager[trace.Span]:
+    """A span for one batch, continuing the trace of its first traced event and linking
+    the others, so a promotion's trace shows its projection step."""
+    traceparents = [
+        r["traceparent"]
+        for r in await conn.fetch(
+            "SELECT traceparent FROM (SELECT DISTINCT ON (metadata->>'traceparent')"
+            " metadata->>'traceparent' AS traceparent, position FROM events"
+            " WHERE position > $1 AND position <= $2 AND metadata ? 'traceparent'"
+            " ORDER BY metadata->>'traceparent', position) t ORDER BY position LIMIT 32",
+            after,
+            upto,
         )
-        super().__init__(
-            f"projection {projection} failed at {where}: {type(cause).__name__}: {cause}"
+    ]
+    links = [link for tp in traceparents[1:] if (link := link_to(tp)) is not None]
+    return tracer.start_as_current_span(
+        f"project {name}",
+        context=context_of(traceparents[0]) if traceparents else None,
+        links=links,
+        attributes={"baton.projection": name, "baton.after": after, "baton.upto": upto},
+    )
+
+
+class ProjectionFailed(Exception):
+    """A projection could not apply the events at positions (after, upto]."""
+
+    def __init__(self, projection: str, after: int, upto: int, cause: Exception) -> None:
+        self.projection = projection
+        self.after = after
+        self.upto = upto
+        self.cause = cause
+        super().__init__(self.describe(None))
+
+    def describe(self, first_type: str | None) -> str:
+        """The failure, naming the position(s) and the first event's type."""
+        kind = f" ({first_type})" if first_type else ""
+        where = (
+            f"position {self.upto}{kind}"
+            if self.upto == self.after + 1
+            else f"positions {self.after + 1}-{self.upto} (from{kind or ' ?'})"
+        )
+        return (
+            f"projection {self.projection} failed at {where}: "
+            f"{type(self.cause).__name__}: {self.cause}"
         )

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import asyncpg
 
 from engine.domain.enums import Health, PromotionPhase, SyncStatus
-from projections.base import EventRow, Projection, target_of, trace_id
+from projections.base import EventRow, RowProjection, target_of
 from projections.rows import KeyedRows, Row
 
 TARGET_COLUMNS = (
@@ -93,8 +93,13 @@ _FINISHED = {
 }
 
 
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+# an event with the target its stream belongs to (None for app streams)
+Located = tuple[EventRow, tuple[str, str] | None]
+
+
+def _time(value: datetime | str | None) -> datetime | None:
+    # times come as timestamptz columns (see COLUMNS); older shapes may carry text
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 class _Batch:
@@ -128,23 +133,23 @@ class _Batch:
     def all(self) -> tuple[KeyedRows, ...]:
         return (self.targets, self.promotions, self.releases, self.lineage)
 
-    async def prefetch(self, conn: asyncpg.Connection, events: Sequence[EventRow]) -> None:
+    async def prefetch(self, conn: asyncpg.Connection, events: Sequence[Located]) -> None:
         """Load every existing row the batch will touch, in a few queries."""
-        targets, promotions = set(), set()
-        for e in events:
-            if (t := target_of(e["stream_id"])) is not None:
-                targets.add(t)
-                if (pid := e["data"].get("promotion_id")) is not None:
-                    promotions.add((pid,))
+        targets = {t for _, t in events if t is not None}
+        promotions = {
+            (pid,)
+            for e, t in events
+            if t is not None and (pid := e.get("promotion_id")) is not None
+        }
         await self.targets.load(conn, targets)
         await self.promotions.load(conn, promotions)
         lineage = set()
-        for e in events:
-            t = target_of(e["stream_id"])
+        for e, t in events:
             if t is None:
                 continue
-            release = e["data"].get("release")
-            if release is None and (pid := e["data"].get("promotion_id")) is not None:
+            data = e
+            release = data.get("release")
+            if release is None and (pid := data.get("promotion_id")) is not None:
                 promotion = self.promotions.get((pid,))
                 release = promotion["release"] if promotion else None
             if release is not None:
@@ -154,7 +159,7 @@ class _Batch:
     # --- handlers: (event, app, environment, target row) ----------------------------
 
     def requested(self, e: EventRow, app: str, env: str, target: Row) -> None:
-        d = e["data"]
+        d = e
         at = _time(d["at"])
         self.promotions.put(
             {
@@ -178,7 +183,7 @@ class _Batch:
                 "synced_at": None,
                 "finished_at": None,
                 "outcome": None,
-                "trace_id": trace_id(e["metadata"]),
+                "trace_id": e["trace_id"],
                 "last_position": e["position"],
             }
         )
@@ -209,7 +214,7 @@ class _Batch:
         )
 
     def _promotion(self, e: EventRow) -> Row:
-        row = self.promotions.touch((e["data"]["promotion_id"],))
+        row = self.promotions.touch((e["promotion_id"],))
         row["last_position"] = e["position"]
         return row
 
@@ -220,13 +225,13 @@ class _Batch:
         return self.lineage.touch((app, promotion["release"], env))
 
     def overridden(self, e: EventRow, app: str, env: str, target: Row) -> None:
-        d = e["data"]
+        d = e
         self._promotion(e).update(
             overrides=d["rules"], override_by=d["by"], override_reason=d["reason"]
         )
 
     def approved(self, e: EventRow, app: str, env: str, target: Row) -> None:
-        d = e["data"]
+        d = e
         approval = {"by": d["by"], "at": d["at"], "comment": d.get("comment", "")}
         promotion = self._promotion(e)
         promotion["approvals"] = [*promotion["approvals"], approval]
@@ -234,7 +239,7 @@ class _Batch:
             lineage["approvals"] = promotion["approvals"]
 
     def started(self, e: EventRow, app: str, env: str, target: Row) -> None:
-        at = _time(e["data"]["at"])
+        at = _time(e["at"])
         promotion = self._promotion(e)
         promotion.update(phase=PromotionPhase.STARTED.value, started_at=at)
         target.update(
@@ -246,7 +251,7 @@ class _Batch:
             lineage["started_at"] = at
 
     def synced(self, e: EventRow, app: str, env: str, target: Row) -> None:
-        release, at = e["data"]["release"], _time(e["data"]["at"])
+        release, at = e["release"], _time(e["at"])
         in_sync = release == target["desired_release"]
         target.update(
             applied_release=release,
@@ -280,14 +285,14 @@ class _Batch:
         target["sync_status"] = (SyncStatus.SYNCED if in_sync else SyncStatus.OUT_OF_SYNC).value
 
     def health_changed(self, e: EventRow, app: str, env: str, target: Row) -> None:
-        target["health"] = e["data"]["health"]
+        target["health"] = e["health"]
 
     def verified(self, e: EventRow, app: str, env: str, target: Row) -> None:
-        at = _time(e["data"]["at"])
+        at = _time(e["at"])
         promotion = self._promotion(e)
         promotion.update(phase=PromotionPhase.COMPLETED.value, finished_at=at, outcome="verified")
         target.update(
-            last_verified_release=e["data"]["release"],
+            last_verified_release=e["release"],
             promotion_phase=PromotionPhase.COMPLETED.value,
         )
         if (lineage := self._lineage(app, env, promotion)) is not None:
@@ -299,7 +304,7 @@ class _Batch:
             )
 
     def finished(self, e: EventRow, app: str, env: str, target: Row) -> None:
-        d = e["data"]
+        d = e
         phase = _FINISHED[e["type"]]
         outcome = {
             PromotionPhase.SUPERSEDED: lambda: f"superseded by {d.get('by_promotion')}",
@@ -313,39 +318,40 @@ class _Batch:
             lineage["outcome"] = outcome
 
     def rolled_back(self, e: EventRow, app: str, env: str, target: Row) -> None:
-        d = e["data"]
+        d = e
         row = self.lineage.get((app, d["release"], env))
         if row is None:
             return
         rollback = self.promotions.get((d["promotion_id"],))
         self.lineage.touch((app, d["release"], env)).update(
             rolled_back_at=e["recorded_at"],
-            rolled_back_by=e["metadata"].get("actor"),
+            rolled_back_by=e["actor"],
             rolled_back_reason=rollback["reason"] if rollback else None,
         )
 
-    def apply(self, events: Sequence[EventRow]) -> None:
+    def apply(self, events: Sequence[Located]) -> None:
         """Run every event through its handler."""
-        for e in events:
+        last: dict[tuple[str, str], EventRow] = {}
+        for e, t in events:
             kind = e["type"]
-            if kind == "App.ReleaseCreated":
-                self.release_created(e)
-                continue
-            t = target_of(e["stream_id"])
             if t is None:
+                if kind == "App.ReleaseCreated":
+                    self.release_created(e)
                 continue
             target = self.targets.get(t) or self.targets.put(_new_target(*t, e))
-            self.targets.touch(t).update(
-                last_position=e["position"],
-                last_changed_at=e["recorded_at"],
-                last_actor=e["metadata"].get("actor", ""),
-            )
+            last[t] = e
             handler = self.handlers.get(kind)
             if handler is not None:
                 handler(e, t[0], t[1], target)
+        for t, e in last.items():
+            self.targets.touch(t).update(
+                last_position=e["position"],
+                last_changed_at=e["recorded_at"],
+                last_actor=e["actor"] or "",
+            )
 
     def release_created(self, e: EventRow) -> None:
-        d: dict[str, Any] = e["data"]
+        d = e
         self.releases.put(
             {
                 "app": e["stream_id"][4:],
@@ -375,15 +381,31 @@ def _new_target(app: str, environment: str, e: EventRow) -> Row:
         "last_verified_release": None,
         "last_position": e["position"],
         "last_changed_at": e["recorded_at"],
-        "last_actor": e["metadata"].get("actor", ""),
+        "last_actor": e["actor"] or "",
     }
 
 
-class StateProjection(Projection):
+class StateProjection(RowProjection):
     """Targets, promotions, releases and lineage."""
 
+    rows_wanted: ClassVar[str | None] = "stream_id LIKE 'target:%' OR type = 'App.ReleaseCreated'"
+    # the fields the handlers read, extracted by Postgres: decoding whole documents in
+    # Python would cost more than the handlers themselves during a replay
+    columns: ClassVar[str] = """position, stream_id, type, recorded_at,
+        metadata->>'actor' AS actor,
+        substring(metadata->>'traceparent' from 4 for 32) AS trace_id,
+        data->>'promotion_id' AS promotion_id, data->>'release' AS release,
+        (data->>'at')::timestamptz AS at, data->>'by' AS by, data->>'reason' AS reason,
+        data->>'comment' AS comment, data->>'health' AS health, data->>'kind' AS kind,
+        (data->>'release_number')::int AS release_number,
+        data->>'requested_by' AS requested_by, data->>'from_environment' AS from_environment,
+        (data->>'approvals_required')::int AS approvals_required, data->'rules' AS rules,
+        data->>'by_promotion' AS by_promotion, data->>'sha' AS sha,
+        (data->>'number')::int AS number, data->>'digest' AS digest,
+        data->>'message' AS message, data->>'author' AS author,
+        (data->>'committed_at')::timestamptz AS committed_at"""
     name: ClassVar[str] = "state"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     tables: ClassVar[tuple[str, ...]] = (
         "targets",
         "promotions",
@@ -393,8 +415,9 @@ class StateProjection(Projection):
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[EventRow]) -> None:
         """Prefetch the rows the batch touches, run the handlers, write back."""
+        located = [(e, target_of(e["stream_id"])) for e in events]
         batch = _Batch()
-        await batch.prefetch(conn, events)
-        batch.apply(events)
+        await batch.prefetch(conn, located)
+        batch.apply(located)
         for rows in batch.all():
             await rows.flush(conn)

@@ -13,7 +13,15 @@ import asyncpg
 
 Row = dict[str, Any]
 
+# Closed periods that contain the point, plus the open periods that began by then.
 _AS_OF = """
+WITH periods AS (
+    SELECT app, environment, kind, release, valid_from, actor, promotion_id
+      FROM target_history WHERE {closed}
+    UNION ALL
+    SELECT app, environment, kind, release, valid_from, actor, promotion_id
+      FROM target_history_open WHERE {open}
+)
 SELECT app, environment,
        max(release) FILTER (WHERE kind = 'desired') AS desired_release,
        max(release) FILTER (WHERE kind = 'applied') AS applied_release,
@@ -21,11 +29,12 @@ SELECT app, environment,
        max(valid_from) FILTER (WHERE kind = 'applied') AS applied_since,
        max(actor) FILTER (WHERE kind = 'desired') AS desired_by,
        max(promotion_id) FILTER (WHERE kind = 'desired') AS promotion_id
-  FROM target_history
- WHERE {condition}
+  FROM periods
  GROUP BY app, environment
  ORDER BY app, environment
 """
+_BY_TIME = _AS_OF.format(closed="period @> $1::timestamptz", open="valid_from <= $1")
+_BY_POSITION = _AS_OF.format(closed="positions @> $1::bigint", open="from_position <= $1")
 
 
 async def state_as_of(
@@ -35,9 +44,9 @@ async def state_as_of(
     if (at is None) == (position is None):
         raise ValueError("give exactly one of a time or a position")
     if at is not None:
-        rows = await conn.fetch(_AS_OF.format(condition="period @> $1::timestamptz"), at)
+        rows = await conn.fetch(_BY_TIME, at)
     else:
-        rows = await conn.fetch(_AS_OF.format(condition="positions @> $1::bigint"), position)
+        rows = await conn.fetch(_BY_POSITION, position)
     return [dict(r) for r in rows]
 
 
@@ -78,6 +87,9 @@ async def changes_between(
     rows = await conn.fetch(
         "SELECT app, environment, kind, release, valid_from, from_position, actor, promotion_id"
         " FROM target_history WHERE valid_from > $1 AND valid_from <= $2"
+        " UNION ALL"
+        " SELECT app, environment, kind, release, valid_from, from_position, actor, promotion_id"
+        " FROM target_history_open WHERE valid_from > $1 AND valid_from <= $2"
         " ORDER BY from_position",
         since,
         until,

@@ -20,3 +20,12 @@ def target_stream(app: str, environment: str) -> str:
 def app_stream(app: str) -> str:
     """Stream id of an app."""
     return f"app:{app}"
+
+
+def parse_target_stream(stream_id: str) -> tuple[str, str] | None:
+    """(app, environment) of a target stream id, or None for any other stream."""
+    kind, _, rest = stream_id.partition(":")
+    app, _, environment = rest.partition(":")
+    if kind != "target" or not app or not environment:
+        return None
+    return app, environment

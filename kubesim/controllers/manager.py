@@ -19,11 +19,14 @@ from typing import Any
 
 from kubesim.cluster import Cluster
 from kubesim.controllers.deployment import decide as decide_deployment
+from kubesim.controllers.events import record, transitions
 from kubesim.controllers.model import Progress, pod_images, template_hash
+from kubesim.controllers.replicas import sync_replicas
 from kubesim.controllers.simple import decide_ingress, decide_pod, decide_pvc, decide_service
 from kubesim.controllers.workloads import decide_daemonset, decide_job, decide_statefulset
 from kubesim.errors import ApiError
 from kubesim.operations import WriteOptions, now_iso
+from kubesim.patches import PatchType
 from kubesim.store import Event, EventType
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,9 @@ log = logging.getLogger(__name__)
 Decide = Callable[[dict[str, Any], Progress], tuple[dict[str, Any], bool]]
 Key = tuple[tuple[str, str], str, str]  # (table, namespace, name)
 MANAGER = "kube-controller-manager"
+DEPLOYMENTS = ("apps", "deployments")
+NAMESPACES = ("", "namespaces")
+REVISION = "deployment.kubernetes.io/revision"
 
 
 def _generation(obj: dict[str, Any]) -> int:
@@ -47,6 +53,7 @@ class _Rollout:
     old_ready: int
     template: str
     template_changed: bool
+    revision: int = 0
 
 
 class ControllerManager:
@@ -57,7 +64,9 @@ class ControllerManager:
         self._tasks: dict[Key, asyncio.Task[None]] = {}
         self._wake: dict[Key, asyncio.Event] = {}
         self._rollouts: dict[Key, _Rollout] = {}
+        self._revisions: dict[Key, dict[str, int]] = {}  # template hash -> revision
         self._unsubscribe: Callable[[], None] | None = None
+        self._terminating: set[str] = set()
         self._kinds: dict[tuple[str, str], Decide] = {
             ("apps", "deployments"): decide_deployment,
             ("apps", "statefulsets"): decide_statefulset,
@@ -90,6 +99,9 @@ class ControllerManager:
                 await task
 
     def _on_event(self, event: Event) -> None:
+        if event.table == NAMESPACES:
+            self._on_namespace(event)
+            return
         if event.table not in self._kinds:
             return
         key = (event.table, event.namespace, event.obj["metadata"]["name"])
@@ -98,12 +110,30 @@ class ControllerManager:
             if task is not None:
                 task.cancel()
             self._rollouts.pop(key, None)
+            self._revisions.pop(key, None)
             self._wake.pop(key, None)
             return
+        if event.table == ("", "pods") and any(
+                ref.get("kind") == "ReplicaSet" for ref in
+                event.obj["metadata"].get("ownerReferences") or ()):
+            return  # a Deployment's pod: replicas.py keeps its status
         rollout = self._rollouts.get(key)
         if rollout is not None and rollout.generation == _generation(event.obj):
             return  # a status or metadata write: nothing for a controller to do
         self._ensure(key)
+
+    def _on_namespace(self, event: Event) -> None:
+        """A Terminating namespace is emptied and removed a moment later."""
+        name = event.obj["metadata"]["name"]
+        if (event.type is EventType.MODIFIED and event.obj["metadata"].get("deletionTimestamp")
+                and name not in self._terminating):
+            self._terminating.add(name)
+            asyncio.get_running_loop().call_later(self.cluster.timing.observe,
+                                                  self._finish_namespace, name)
+
+    def _finish_namespace(self, name: str) -> None:
+        self._terminating.discard(name)
+        self.cluster.ops.finish_namespace(name)
 
     def _ensure(self, key: Key) -> None:
         task = self._tasks.get(key)
@@ -153,7 +183,33 @@ class ControllerManager:
         if previous is None and status.get("observedGeneration"):
             rollout.template_changed = False  # picked up after a restart: pods are current
         self._rollouts[key] = rollout
+        if key[0] == DEPLOYMENTS:
+            rollout.revision = self._revise(key, obj, template)
         return rollout
+
+    def _revise(self, key: Key, obj: dict[str, Any], template: str) -> int:
+        """The Deployment's revision: a template new or returned to gets the next number.
+
+        Written to the `deployment.kubernetes.io/revision` annotation, as the real
+        controller does (`kubectl rollout undo` patches that annotation, so it must exist).
+        """
+        history = self._revisions.setdefault(key, {})
+        annotations = obj["metadata"].get("annotations") or {}
+        if not history and annotations.get(REVISION, "").isdigit():
+            history[template] = int(annotations[REVISION])  # picked up after a restart
+        latest = max(history.values(), default=0)
+        if history.get(template) != latest or not history:
+            history[template] = latest + 1
+        revision = history[template]
+        if annotations.get(REVISION) != str(revision):
+            rt = self.cluster.registry.by_table(key[0])
+            if rt is not None:
+                with contextlib.suppress(ApiError):
+                    self.cluster.ops.patch(
+                        rt, key[1], key[2], PatchType.MERGE,
+                        {"metadata": {"annotations": {REVISION: str(revision)}}},
+                        WriteOptions(field_manager=MANAGER, trusted=True))
+        return revision
 
     async def _drive(self, key: Key, rollout: _Rollout, wake: asyncio.Event) -> bool:
         """Step the rollout until it settles (False) or the spec changes (True)."""
@@ -179,6 +235,13 @@ class ControllerManager:
             status, settled = decide(obj, progress)
             if status != obj.get("status"):
                 self._write_status(key, obj, status)
+                found = transitions(key[0], obj, obj.get("status"), status)
+                record(self.cluster, obj, found, "kubelet" if key[0] == ("", "pods")
+                       else "deployment-controller" if key[0] == DEPLOYMENTS
+                       else "job-controller")
+                if self.cluster.simulate_pods and key[0] == DEPLOYMENTS:
+                    sync_replicas(self.cluster, obj, status, failing=progress.failing,
+                                  revision=rollout.revision)
             if settled:
                 return False
             # Jitter spreads the steps of objects created together, as real pods spread.
@@ -197,6 +260,7 @@ class ControllerManager:
         body["metadata"] = {k: v for k, v in obj["metadata"].items() if k != "resourceVersion"}
         try:
             self.cluster.ops.replace(rt, key[1], key[2], body,
-                                     WriteOptions(field_manager=MANAGER, subresource="status"))
+                                     WriteOptions(field_manager=MANAGER, subresource="status",
+                                                  trusted=True))
         except ApiError as exc:  # deleted meanwhile: the DELETED event ends the task
             log.debug("status write for %s failed: %s", key, exc.message)

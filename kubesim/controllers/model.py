@@ -28,10 +28,44 @@ class Progress:
     now: str  # timestamp for conditions
 
 
+def _typed(value: Any) -> Any:
+    """A template as Go's typed structs see it: empty maps and lists are no values."""
+    if isinstance(value, dict):
+        kept = {k: _typed(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in ({}, [])}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return value
+
+
 def template_hash(obj: dict[str, Any]) -> str:
-    """A stable short hash of the pod template, like pod-template-hash."""
+    """A stable short hash of the pod template, like pod-template-hash.
+
+    `resources: {}` (which kubectl sends) and no resources hash alike, as they do for the
+    real controller, so `kubectl rollout undo` returns to the old ReplicaSet.
+    """
     template = (obj.get("spec") or {}).get("template") or {}
-    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()
+    # Stored objects are never changed in place, and a status write shares the template
+    # with the version before it: so a hash can be remembered per template object.
+    cached = _HASHES.get(id(template))
+    if cached is not None and cached[0] is template:
+        return cached[1]
+    if len(_HASHES) > 10_000:
+        _HASHES.clear()
+    digest = _hash(template)
+    _HASHES[id(template)] = (template, digest)
+    return digest
+
+
+_HASHES: dict[int, tuple[dict[str, Any], str]] = {}
+
+
+def _hash(template: dict[str, Any]) -> str:
+    labels = ((template.get("metadata") or {}).get("labels") or {})
+    if "pod-template-hash" in labels:  # a ReplicaSet's template: hash it as its Deployment's
+        template = {**template, "metadata": {**template["metadata"], "labels": {
+            k: v for k, v in labels.items() if k != "pod-template-hash"}}}
+    digest = hashlib.sha256(json.dumps(_typed(template), sort_keys=True).encode()).hexdigest()
     return digest[:10]
 
 

@@ -13,8 +13,9 @@ CREATE TABLE audit (
     stream_id      text        NOT NULL
 );
 
+-- Time filters become position ranges through events.recorded_at: no index on time here.
+
 -- indexes
 CREATE INDEX audit_by_target ON audit (app, environment, position DESC);
 CREATE INDEX audit_by_actor ON audit (actor, position DESC);
 CREATE INDEX audit_by_action ON audit (action, position DESC);
-CREATE INDEX audit_by_time ON audit (recorded_at);

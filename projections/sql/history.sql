@@ -1,15 +1,17 @@
--- The `history` projection (temporal): one row per period in which a release was the
--- desired or the applied one in a target. An open period has no end. "What ran where at
--- T" is a GiST lookup on `period` (time) or `positions` (log position), not a replay.
+-- The `history` projection (temporal): when each release was the desired or the applied
+-- one in a target. Periods that ended are in `target_history` (insert-only, so a replay
+-- is a bulk load); the period still running for each target and kind is in
+-- `target_history_open`. "What ran where at T" is a GiST lookup on `period` (time) or
+-- `positions` (log position) plus the open row, never a replay.
 CREATE TABLE target_history (
     app           text        NOT NULL,
     environment   text        NOT NULL,
     kind          text        NOT NULL CHECK (kind IN ('desired', 'applied')),
     release       text        NOT NULL,
     valid_from    timestamptz NOT NULL,
-    valid_to      timestamptz,
+    valid_to      timestamptz NOT NULL,
     from_position bigint      NOT NULL,
-    to_position   bigint,
+    to_position   bigint      NOT NULL CHECK (to_position > from_position),
     actor         text        NOT NULL,
     promotion_id  text,
     period        tstzrange   GENERATED ALWAYS AS (tstzrange(valid_from, valid_to, '[)')) STORED,
@@ -17,7 +19,19 @@ CREATE TABLE target_history (
     PRIMARY KEY (app, environment, kind, from_position)
 );
 
+CREATE TABLE target_history_open (
+    app           text        NOT NULL,
+    environment   text        NOT NULL,
+    kind          text        NOT NULL CHECK (kind IN ('desired', 'applied')),
+    release       text        NOT NULL,
+    valid_from    timestamptz NOT NULL,
+    from_position bigint      NOT NULL,
+    actor         text        NOT NULL,
+    promotion_id  text,
+    PRIMARY KEY (app, environment, kind)
+);
+
 -- indexes
 CREATE INDEX target_history_period ON target_history USING gist (period);
 CREATE INDEX target_history_positions ON target_history USING gist (positions);
-CREATE INDEX target_history_open ON target_history (app, environment, kind) WHERE to_position IS NULL;
+CREATE INDEX target_history_from ON target_history (valid_from);

@@ -155,3 +155,71 @@ def test_imperative_create_commands(kube: Kube) -> None:
     container = spec["template"]["spec"]["containers"][0]
     assert container["image"] == GOOD_IMAGE
     assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+
+
+def test_apply_with_an_unknown_field_fails(kube: Kube) -> None:
+    typo = configmap("settings", color="blue").replace("\ndata:", "\ndta:")
+    failed = kube.run("apply", "--server-side", "-f", "-", stdin=typo, check=False)
+    assert failed.returncode != 0
+    assert "dta" in failed.stderr
+    assert kube.run("get", "configmap", "settings", check=False).returncode != 0
+
+
+def test_apply_with_a_selector_that_does_not_match_fails(kube: Kube) -> None:
+    broken = deployment("web").replace("matchLabels: {app: web}", "matchLabels: {app: other}")
+    failed = kube.run("apply", "--server-side", "-f", "-", stdin=broken, check=False)
+    assert failed.returncode != 0
+    assert "selector" in failed.stderr and "Invalid" in failed.stderr
+
+
+def test_server_side_apply_takes_over_from_client_side_apply(kube: Kube) -> None:
+    kube.run("apply", "-f", "-", stdin=configmap("settings", color="blue"))
+    moved = kube.run("apply", "--server-side", "-f", "-",
+                     stdin=configmap("settings", color="green"))
+    assert "serverside-applied" in moved.stdout
+    after = kube.get_json("configmap", "settings", "--show-managed-fields")
+    assert after["data"] == {"color": "green"}
+    managers = {e["manager"] for e in after["metadata"]["managedFields"]}
+    assert "kubectl" in managers and "kubectl-client-side-apply" not in managers
+
+
+def test_rollout_undo_returns_to_the_previous_template(kube: Kube) -> None:
+    kube.run("apply", "--server-side", "-f", "-", stdin=deployment("web", replicas=1))
+    kube.run("rollout", "status", "deployment/web", "--timeout=90s")
+    kube.run("set", "image", "deployment/web", "main=registry.k8s.io/pause:3.9")
+    kube.run("rollout", "status", "deployment/web", "--timeout=90s")
+    kube.run("rollout", "undo", "deployment/web")
+    kube.run("rollout", "status", "deployment/web", "--timeout=90s")
+    obj = kube.get_json("deployment", "web")
+    assert obj["spec"]["template"]["spec"]["containers"][0]["image"] == GOOD_IMAGE
+    assert obj["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+    history = kube.run("rollout", "history", "deployment/web").stdout.split()
+    assert history[-2:] == ["3", "<none>"] and "1" not in history
+    replica_sets = kube.get_json("replicasets", "-l", "app=web")["items"]
+    assert sorted(rs["spec"]["replicas"] for rs in replica_sets) == [0, 1]
+    pods = [p for p in kube.get_json("pods", "-l", "app=web")["items"]
+            if not p["metadata"].get("deletionTimestamp")]  # a real kubelet takes a moment
+    assert [p["spec"]["containers"][0]["image"] for p in pods] == [GOOD_IMAGE]
+
+
+def test_client_side_apply_of_a_changed_list(kube: Kube) -> None:
+    first = deployment("web", replicas=1)
+    kube.run("apply", "-f", "-", stdin=first)
+    second = first.replace("- containerPort: 8080",
+                           "- containerPort: 8080\n        - containerPort: 9090")
+    kube.run("apply", "-f", "-", stdin=second)
+    ports = kube.get_json("deployment", "web")["spec"]["template"]["spec"]["containers"][0][
+        "ports"]
+    assert [p["containerPort"] for p in ports] == [8080, 9090]
+
+
+def test_apply_with_a_misspelt_nested_field_fails(kube: Kube) -> None:
+    typo = deployment("web").replace("image:", "imagee:")
+    failed = kube.run("apply", "--server-side", "-f", "-", stdin=typo, check=False)
+    assert failed.returncode != 0 and "imagee" in failed.stderr
+
+
+def test_explain_describes_built_in_fields(kube: Kube) -> None:
+    explained = kube.run("explain", "deployment.spec.template.spec.containers.image").stdout
+    assert "FIELD: image <string>" in explained
+    assert "Container image name" in explained

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import aiohttp
@@ -123,6 +125,13 @@ async def test_strategic_merge_patch_merges_containers_env_and_ports_by_key(
     assert containers["main"]["image"] == "web:2"
     assert [e["name"] for e in containers["main"]["env"]] == ["A", "B"]
     assert [p["containerPort"] for p in containers["main"]["ports"]] == [80, 81]
+    # a port already there (defaulted to TCP) is merged by its number, not duplicated
+    _, named = await call(http, "PATCH", f"{DEPLOYS}/web", {"spec": {"template": {"spec": {
+        "containers": [{"name": "main", "ports": [{"containerPort": 80, "name": "http"}]}]}}}},
+        content_type="application/strategic-merge-patch+json")
+    ports = named["spec"]["template"]["spec"]["containers"][0]["ports"]
+    assert ports[0] == {"containerPort": 80, "protocol": "TCP", "name": "http"}
+    assert len(ports) == 2
     # the same patch as a JSON merge patch replaces the list instead
     _, merged = await call(http, "PATCH", f"{DEPLOYS}/web",
                            {"spec": {"template": {"spec": {"containers": [
@@ -169,10 +178,20 @@ async def test_delete_with_finalizers_waits_for_them(http: aiohttp.ClientSession
     assert status == 404
 
 
-async def test_deleting_a_namespace_deletes_its_objects(http: aiohttp.ClientSession) -> None:
+async def test_a_deleted_namespace_terminates_then_goes_with_its_objects(
+        http: aiohttp.ClientSession) -> None:
     await call(http, "POST", "api/v1/namespaces", {"metadata": {"name": "tmp"}})
     await call(http, "POST", "api/v1/namespaces/tmp/configmaps", cm("a", "tmp"))
-    await call(http, "DELETE", "api/v1/namespaces/tmp")
+    _, deleting = await call(http, "DELETE", "api/v1/namespaces/tmp")
+    assert deleting["status"]["phase"] == "Terminating"
+    status, body = await call(http, "POST", "api/v1/namespaces/tmp/configmaps", cm("b", "tmp"))
+    assert status == 403 and "being terminated" in body["message"]
+    params = {"watch": "1", "fieldSelector": "metadata.name=tmp",
+              "resourceVersion": deleting["metadata"]["resourceVersion"]}
+    async with asyncio.timeout(5), http.get("api/v1/namespaces", params=params) as stream:
+        async for line in stream.content:
+            if json.loads(line)["type"] == "DELETED":
+                break
     status, _ = await call(http, "GET", "api/v1/namespaces/tmp/configmaps/a")
     assert status == 404
 
@@ -214,11 +233,6 @@ async def test_list_with_selectors_and_paging(http: aiohttp.ClientSession) -> No
             break
         assert page["metadata"]["remainingItemCount"] == 7 - len(seen)
     assert pages == 3 and seen == [f"c{i}" for i in range(7)]
-
-
-async def test_a_bad_label_selector_is_400(http: aiohttp.ClientSession) -> None:
-    status, body = await call(http, "GET", CMS, labelSelector="a in (b")
-    assert status == 400 and body["reason"] == "BadRequest"
 
 
 async def test_custom_resource_definition_registers_a_new_resource(
@@ -314,3 +328,50 @@ async def test_field_selector_on_nested_fields(http: aiohttp.ClientSession) -> N
     _, miss = await call(http, "GET", "api/v1/namespaces/default/events",
                          fieldSelector="involvedObject.name=db")
     assert [e["metadata"]["name"] for e in hit["items"]] == ["e1"] and miss["items"] == []
+
+
+async def test_continue_token_older_than_history_is_410(
+        http: aiohttp.ClientSession, sim: Any) -> None:
+    for i in range(3):
+        await call(http, "POST", CMS, cm(f"c{i}"))
+    _, page = await call(http, "GET", CMS, limit="1")
+    await call(http, "POST", CMS, cm("later"))
+    sim.cluster("dev").store.compact()
+    status, body = await call(http, "GET", CMS, limit="1", **{"continue": page["metadata"][
+        "continue"]})
+    assert status == 410 and body["reason"] == "Expired"
+
+
+async def test_status_subresource_accepts_server_side_apply_and_leaves_spec(
+        http: aiohttp.ClientSession) -> None:
+    await call(http, "POST", DEPLOYS, _deploy("web", replicas=2))
+    status_patch = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                    "spec": {"replicas": 9}, "status": {"observedGeneration": 7}}
+    status, obj = await call(http, "PATCH", f"{DEPLOYS}/web/status", status_patch,
+                             content_type="application/apply-patch+yaml",
+                             fieldManager="my-controller", force="true")
+    assert status == 200
+    assert obj["status"]["observedGeneration"] == 7 and obj["spec"]["replicas"] == 2
+    managers = {(m["manager"], m.get("subresource", "")) for m in obj["metadata"]["managedFields"]}
+    assert ("my-controller", "status") in managers
+    entry = next(m for m in obj["metadata"]["managedFields"] if m["manager"] == "my-controller")
+    assert list(entry["fieldsV1"]) == ["f:status"]  # it owns nothing outside status
+
+
+async def test_later_pages_show_the_list_as_of_the_first_page(
+        http: aiohttp.ClientSession) -> None:
+    for i in range(5):
+        await call(http, "POST", CMS, cm(f"c{i}", v="old"))
+    _, first = await call(http, "GET", CMS, limit="2")
+    # the world moves on between pages
+    await call(http, "PATCH", f"{CMS}/c3", {"data": {"v": "new"}},
+               content_type="application/merge-patch+json")
+    await call(http, "DELETE", f"{CMS}/c4")
+    await call(http, "POST", CMS, cm("c9", v="new"))
+    _, rest = await call(http, "GET", CMS, limit="10",
+                         **{"continue": first["metadata"]["continue"]})
+    assert [i["metadata"]["name"] for i in rest["items"]] == ["c2", "c3", "c4"]
+    assert {i["data"]["v"] for i in rest["items"]} == {"old"}
+    assert rest["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+    _, fresh = await call(http, "GET", CMS)
+    assert [i["metadata"]["name"] for i in fresh["items"]] == ["c0", "c1", "c2", "c3", "c9"]

@@ -117,3 +117,47 @@ async def test_an_apply_that_changes_nothing_keeps_the_resource_version(
     _, changed = await _apply(http, _deploy([{"name": "main", "image": "web:2"}]), "baton")
     assert int(changed["metadata"]["resourceVersion"]) > int(
         first["metadata"]["resourceVersion"])
+
+
+async def test_label_selector_is_owned_whole_and_finalizers_member_by_member(
+        http: aiohttp.ClientSession) -> None:
+    _, obj = await _apply(http, _deploy([{"name": "main", "image": "web:1"}]), "baton")
+    spec_fields = obj["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]
+    assert spec_fields["f:selector"] == {}  # atomic, as the real LabelSelector
+    cm_path = "api/v1/namespaces/default/configmaps/held"
+
+    def held(finalizer: str) -> str:
+        return yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap",
+                               "metadata": {"name": "held", "finalizers": [finalizer]}})
+
+    await call(http, "PATCH", cm_path, held("a.example.com/x"), content_type=APPLY,
+               fieldManager="one")
+    status, both = await call(http, "PATCH", cm_path, held("b.example.com/y"),
+                              content_type=APPLY, fieldManager="two")
+    assert status == 200  # different members of a set never conflict
+    assert both["metadata"]["finalizers"] == ["a.example.com/x", "b.example.com/y"]
+    owners = {m["manager"]: m["fieldsV1"]["f:metadata"]["f:finalizers"]
+              for m in both["metadata"]["managedFields"]}
+    assert owners["two"] == {".": {}, 'v:"b.example.com/y"': {}}
+
+
+async def test_managed_fields_sent_by_a_client_replace_the_stored_ones(
+        http: aiohttp.ClientSession) -> None:
+    await _apply(http, _deploy([{"name": "main", "image": "web:1"}], replicas=1), "old-tool")
+    _, obj = await call(http, "GET", DEPLOY)
+    entries = obj["metadata"]["managedFields"]
+    moved = [dict(e, manager="baton") if e["manager"] == "old-tool" else e for e in entries]
+    await call(http, "PATCH", DEPLOY,
+               [{"op": "replace", "path": "/metadata/managedFields", "value": moved}],
+               content_type="application/json-patch+json")
+    # baton now owns what old-tool owned: changing it is no conflict
+    status, _ = await _apply(http, _deploy([{"name": "main", "image": "web:2"}], replicas=3),
+                             "baton")
+    assert status == 200
+    await call(http, "PATCH", DEPLOY,
+               [{"op": "replace", "path": "/metadata/managedFields", "value": [{}]}],
+               content_type="application/json-patch+json")
+    _, cleared = await call(http, "GET", DEPLOY)
+    # only the controller's later status writes may have claimed fields since
+    managers = {e["manager"] for e in cleared["metadata"].get("managedFields", [])}
+    assert managers <= {"kube-controller-manager"}

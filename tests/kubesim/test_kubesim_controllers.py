@@ -207,3 +207,45 @@ async def test_paused_deployment_reports_deployment_paused(http: aiohttp.ClientS
                           lambda o: "Progressing" in _conditions(o))
     assert _conditions(paused)["Progressing"]["reason"] == "DeploymentPaused"
     assert paused["status"].get("readyReplicas", 0) == 0
+
+
+async def test_simulated_pods_follow_a_rollout(http: aiohttp.ClientSession,
+                                                sim: SimHandle) -> None:
+    sim.cluster("dev").simulate_pods = True
+    path = f"{APPS}/deployments/web"
+    await call(http, "POST", f"{APPS}/deployments",
+               _workload("Deployment", "web", "web:1", replicas=2))
+    await _until(http, path, lambda o: o.get("status", {}).get("readyReplicas") == 2)
+    await call(http, "PATCH", path, {"spec": {"template": {"spec": {"containers": [
+        {"name": "main", "image": "web:2"}]}}}},
+        content_type="application/strategic-merge-patch+json")
+    await _until(http, path, lambda o: o["status"].get("observedGeneration") == 2 and
+                 _conditions(o)["Progressing"]["reason"] == "NewReplicaSetAvailable")
+    _, sets = await call(http, "GET", f"{APPS}/replicasets", labelSelector="app=web")
+    desired = sorted((rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+                      rs["spec"]["replicas"]) for rs in sets["items"])
+    assert desired == [("1", 0), ("2", 2)]
+    _, pods = await call(http, "GET", "api/v1/namespaces/default/pods", labelSelector="app=web")
+    assert len(pods["items"]) == 2
+    new_rs = next(rs for rs in sets["items"] if rs["spec"]["replicas"] == 2)
+    for pod in pods["items"]:
+        assert pod["metadata"]["ownerReferences"][0]["uid"] == new_rs["metadata"]["uid"]
+        assert pod["status"]["phase"] == "Running"
+    await call(http, "DELETE", path)  # cascades to ReplicaSets and their pods
+    _, after = await call(http, "GET", "api/v1/namespaces/default/pods")
+    assert after["items"] == []
+
+
+async def test_controllers_record_events(http: aiohttp.ClientSession, sim: SimHandle) -> None:
+    sim.cluster("dev").fail_image("migrate:broken")
+    await call(http, "POST", JOBS, _workload("Job", "migrate", "migrate:broken", backoffLimit=0))
+    await call(http, "POST", f"{APPS}/deployments", _workload("Deployment", "web", "web:1"))
+    await _until(http, f"{JOBS}/migrate", lambda o: "Failed" in _conditions(o))
+    events = "api/v1/namespaces/default/events"
+    _, job_events = await call(http, "GET", events, fieldSelector="involvedObject.name=migrate")
+    assert [(e["type"], e["reason"]) for e in job_events["items"]] == [
+        ("Warning", "BackoffLimitExceeded")]
+    _, web_events = await call(http, "GET", events,
+                               fieldSelector="involvedObject.kind=Deployment")
+    assert [e["reason"] for e in web_events["items"]] == ["ScalingReplicaSet"]
+    assert web_events["items"][0]["message"].startswith("Scaled up replica set web-")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import urlopen
 
 import yaml
 from ks_helpers import kubectl_binary
@@ -21,6 +23,12 @@ def test_three_named_clusters_from_one_process(tmp_path: Path) -> None:
         assert [c["name"] for c in config["contexts"]] == ["dev", "staging", "prod"]
         servers = {c["name"]: c["cluster"]["server"] for c in config["clusters"]}
         assert servers["prod"] == handle.url("prod")
+        # one port each: kubectl's discovery cache is keyed by host and port
+        assert len({urlparse(url).port for url in servers.values()}) == 3
+        # the path form reaches a cluster from any port
+        by_path = f"{handle.url('dev')}/clusters/prod/api/v1/namespaces/default"
+        with urlopen(by_path, timeout=10) as answer:
+            assert json.load(answer)["metadata"]["name"] == "default"
         # objects made from Python go through the server's loop
         handle.call(lambda: handle.cluster("staging").create(
             {"apiVersion": "v1", "kind": "ConfigMap",
@@ -34,3 +42,19 @@ def test_three_named_clusters_from_one_process(tmp_path: Path) -> None:
             found[context] = [i["metadata"]["name"] for i in json.loads(done.stdout)["items"]]
         assert found == {"dev": [], "staging": ["seeded"]}
         assert handle.cluster("prod").timing.step == ControllerTiming.fast().step
+
+
+def test_a_fresh_cluster_has_what_kubectl_users_expect(tmp_path: Path) -> None:
+    timing = ControllerTiming.fast()
+    timing.nodes = 2
+    with start_clusters(["only"], kubeconfig_path=tmp_path / "kc", timing=timing) as handle:
+        base = [kubectl_binary(), "--kubeconfig", str(tmp_path / "kc"), "--cache-dir",
+                str(tmp_path / "cache")]
+        nodes = subprocess.run([*base, "get", "nodes"], capture_output=True, text=True,
+                               timeout=60, check=True).stdout
+        assert nodes.count(" Ready ") == 2 and "control-plane" in nodes
+        services = subprocess.run([*base, "get", "services", "-o", "name"],
+                                  capture_output=True, text=True, timeout=60,
+                                  check=True).stdout.split()
+        assert services == ["service/kubernetes"]
+        assert handle.cluster("only").timing.nodes == 2

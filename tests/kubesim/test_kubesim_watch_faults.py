@@ -8,9 +8,10 @@ import time
 from typing import Any
 
 import aiohttp
+import pytest
 from ks_helpers import call, cm
 
-from kubesim import SimHandle
+from kubesim import DropMode, SimHandle
 
 CMS = "api/v1/namespaces/default/configmaps"
 
@@ -150,3 +151,28 @@ async def test_faults_can_target_writes_only(http: aiohttp.ClientSession, sim: S
     faults.error_rate, faults.methods = 1.0, frozenset({"POST", "PATCH", "PUT", "DELETE"})
     assert (await call(http, "GET", CMS))[0] == 200
     assert (await call(http, "POST", CMS, cm("x")))[0] in (500, 503)
+
+
+async def test_watch_drop_can_reset_the_connection(
+        http: aiohttp.ClientSession, sim: SimHandle) -> None:
+    faults = sim.cluster("dev").faults
+    faults.watch_drop_after, faults.watch_drop_mode = 0.2, DropMode.RESET
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await _events(http, CMS, 100)
+
+
+async def test_watch_as_table_rows_for_kubectl_get_watch(http: aiohttp.ClientSession) -> None:
+    await call(http, "POST", CMS, cm("a"))
+    await call(http, "POST", CMS, cm("b"))
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    events = []
+    async with asyncio.timeout(5.0), http.get(CMS, params={"watch": "1"},
+                                              headers={"Accept": accept}) as response:
+        async for line in response.content:
+            events.append(json.loads(line))
+            if len(events) == 2:
+                break
+    assert [e["object"]["kind"] for e in events] == ["Table", "Table"]
+    assert [c["name"] for c in events[0]["object"]["columnDefinitions"]] == ["Name", "Age"]
+    assert events[1]["object"]["columnDefinitions"] == []  # headers come once
+    assert [e["object"]["rows"][0]["cells"][0] for e in events] == ["a", "b"]

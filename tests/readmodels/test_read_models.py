@@ -129,3 +129,22 @@ async def test_status_shows_checkpoints_and_lag(
     head = await story.store.head_position()
     assert before == {"audit": head, "history": head, "state": head}
     assert after == {"audit": 0, "history": 0, "state": 0}
+
+
+async def test_the_audit_filters_by_time_range(
+    story: Story, runner: ProjectionRunner, pool: asyncpg.Pool
+) -> None:
+    await story.walk()
+    await runner.catch_up()
+    async with pool.acquire() as conn:
+        times = await conn.fetch("SELECT position, recorded_at FROM events ORDER BY position")
+        middle, later = times[len(times) // 3], times[2 * len(times) // 3]
+        window = await queries.audit_page(
+            conn, since=middle["recorded_at"], until=later["recorded_at"], limit=1000
+        )
+    expected = [
+        t["position"]
+        for t in times
+        if middle["recorded_at"] <= t["recorded_at"] < later["recorded_at"]
+    ]
+    assert sorted(r["position"] for r in window) == expected

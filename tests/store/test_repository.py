@@ -174,3 +174,26 @@ async def test_an_unknown_event_type_is_an_error_naming_position_and_type(
     assert caught.value.position == result.first_position
     assert f"position {result.first_position}" in str(caught.value)
     assert "'Target.Teleported'" in str(caught.value)
+
+
+async def test_a_cached_aggregate_sees_what_other_writers_appended_since(
+    service: Promotions, store: EventStore
+) -> None:
+    await service.request("web", "dev", release=SHA1, metadata=ALICE)
+    first = await service.target("web", "dev")  # now cached
+    assert first is not None
+    # another process (its own repository) moves the target on
+    other = Promotions(Repository(store))
+    await verify_in(other, "dev", SHA1)
+    again = await service.target("web", "dev")
+    assert again is not None and again.verified == [SHA1]
+    assert again.version == await store.stream_version(target_stream("web", "dev"))
+
+
+async def test_a_refused_command_does_not_leak_into_the_cache(service: Promotions) -> None:
+    await service.request("web", "dev", release=SHA1, metadata=ALICE)
+    target = await service.target("web", "dev")
+    assert target is not None
+    target.record_sync(sync_id="s", release=SHA1, now=datetime.now(UTC))  # never saved
+    reloaded = await service.target("web", "dev")
+    assert reloaded is not None and reloaded.applied_release is None

@@ -1,0 +1,75 @@
+"""The application factory: `init_app()` builds the aiohttp app with its resources.
+
+Where it sits: the composition root of the HTTP side. The database (pool, event store,
+migrations), the promotion service, the idempotency table, the job registry and — when
+this process runs them — the projections are opened and closed as `cleanup_ctx`
+generators, in that order, so shutdown runs in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from api.config import ApiConfig
+from api.errors import problem_middleware
+from api.guard import auth_middleware
+from api.idempotency import idempotency_middleware
+from api.jobs import JobRegistry
+from api.keys import (
+    CONFIG,
+    DATABASE,
+    IDEMPOTENCY,
+    JOBS,
+    PIPELINES,
+    PROMOTIONS,
+    RUNNER,
+    STREAM_SLOTS,
+)
+from api.pipelines import PipelineCache
+from api.reads import projections_ctx
+from api.routes import setup_routes
+from engine.promotions import Promotions
+from engine.repository import Repository
+from engine.runtime import open_database
+from engine.settings import Settings
+from engine.store.idempotency import IdempotencyKeys
+
+
+def _database_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        async with open_database(settings, max_size=app[CONFIG].pool_size) as db:
+            app[DATABASE] = db
+            app[PROMOTIONS] = Promotions(Repository(db.store))
+            app[PIPELINES] = PipelineCache(app[PROMOTIONS])
+            app[IDEMPOTENCY] = IdempotencyKeys(db.store.pool)
+            yield
+
+    return database
+
+
+async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[JOBS] = JobRegistry()
+    yield
+    await app[JOBS].close()
+
+
+def init_app(
+    *, settings: Settings | None = None, config: ApiConfig | None = None
+) -> web.Application:
+    """The API application; resources open when it starts and close when it stops."""
+    config = config or ApiConfig.from_env()
+    app = web.Application(
+        middlewares=[problem_middleware, auth_middleware, idempotency_middleware],
+        client_max_size=config.max_body_bytes,
+    )
+    app[CONFIG] = config
+    app[RUNNER] = None
+    app[STREAM_SLOTS] = asyncio.Semaphore(config.max_streams)
+    app.cleanup_ctx.append(_database_ctx(settings or Settings.from_env()))
+    app.cleanup_ctx.append(_jobs_ctx)
+    app.cleanup_ctx.append(projections_ctx)
+    setup_routes(app)
+    return app

@@ -1,0 +1,91 @@
+"""`Idempotency-Key` on POST: a retried request gets the first answer and writes nothing twice.
+
+Where it sits: a middleware after authentication (keys belong to a subject). The first
+request with a key reserves it, runs, and stores its answer (success or a 4xx refusal);
+a retry with the same key and the same request replays that answer; the same key with a
+different request is refused (422); a retry while the first is still running gets 409.
+A 5xx or a crash releases the key, since the client may rightly try again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from aiohttp import web
+
+from api.context import principal
+from api.errors import Handler, Problem, to_problem
+from api.keys import IDEMPOTENCY, PRINCIPAL
+from engine.store.idempotency import Claim, StoredResponse
+
+HEADER = "Idempotency-Key"
+REPLAYED = "Idempotent-Replayed"
+_KEPT_HEADERS = ("Location", "Content-Type")
+
+
+def _check_key(key: str) -> str:
+    key = key.strip()
+    if not 1 <= len(key) <= 200 or not key.isprintable():
+        raise Problem(400, "invalid-idempotency-key", "Bad Idempotency-Key header",
+                      detail="an Idempotency-Key is 1 to 200 printable characters",
+                      field=HEADER)
+    return key
+
+
+def _replay(stored: StoredResponse) -> web.Response:
+    headers = dict(stored.headers)
+    content_type = headers.pop("Content-Type", "application/json").split(";")[0]
+    headers[REPLAYED] = "true"
+    return web.Response(status=stored.status, text=stored.body, headers=headers,
+                        content_type=content_type)
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except Exception as exc:
+        problem = to_problem(request, exc)
+        if problem is None:
+            raise
+        return problem.response(request.path)
+
+
+@web.middleware
+async def idempotency_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Apply idempotency to authenticated POSTs that carry the header."""
+    raw_key = request.headers.get(HEADER)
+    if request.method != "POST" or raw_key is None or PRINCIPAL not in request:
+        return await handler(request)
+    key = _check_key(raw_key)
+    subject = principal(request).subject
+    body = await request.read()
+    digest = hashlib.sha256(request.path_qs.encode() + b"\n" + body).hexdigest()
+    keys = request.app[IDEMPOTENCY]
+    reservation = await keys.claim(
+        subject=subject, key=key, method=request.method, path=request.path, request_hash=digest
+    )
+    if reservation.claim is Claim.MISMATCH:
+        raise Problem(422, "idempotency-key-reused", "Idempotency-Key used for another request",
+                      detail=f"this key was first used for a different {reservation.first_path} "
+                      "request; use a new key for a new request", field=HEADER)
+    if reservation.claim is Claim.IN_PROGRESS:
+        raise Problem(409, "idempotency-key-in-progress", "A request with this key is running",
+                      detail="retry once the first request has been answered", field=HEADER,
+                      headers={"Retry-After": "1"})
+    if reservation.claim is Claim.REPLAY:
+        assert reservation.response is not None
+        return _replay(reservation.response)
+    try:
+        response = await _answer(request, handler)
+    except BaseException:
+        await keys.release(subject=subject, key=key)
+        raise
+    if response.status >= 500 or not isinstance(response, web.Response):
+        await keys.release(subject=subject, key=key)
+        return response
+    body_text = response.text or ""
+    headers = {h: response.headers[h] for h in _KEPT_HEADERS if h in response.headers}
+    await keys.complete(subject=subject, key=key,
+                        response=StoredResponse(status=response.status, body=body_text,
+                                                headers=headers))
+    return response

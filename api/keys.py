@@ -1,0 +1,33 @@
+"""Typed keys of what the application and each request hold.
+
+Where it sits: shared by `api.app` (which fills them) and the views (which read them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from api.auth import Principal
+from api.config import ApiConfig
+from api.jobs import JobRegistry
+from api.pipelines import PipelineCache
+from engine.promotions import Promotions
+from engine.runtime import Database
+from engine.store.idempotency import IdempotencyKeys
+
+CONFIG = web.AppKey("config", ApiConfig)
+DATABASE = web.AppKey("database", Database)
+PROMOTIONS = web.AppKey("promotions", Promotions)
+IDEMPOTENCY = web.AppKey("idempotency", IdempotencyKeys)
+JOBS = web.AppKey("jobs", JobRegistry)
+PIPELINES = web.AppKey("pipelines", PipelineCache)
+#: free slots for live tails (see ApiConfig.max_streams)
+STREAM_SLOTS = web.AppKey("stream_slots", asyncio.Semaphore)
+#: the projection runner, when this process runs one (typed loosely: projections is optional)
+RUNNER = web.AppKey("runner", Any)
+
+#: who is calling (set by the auth middleware)
+PRINCIPAL = web.RequestKey("principal", Principal)

@@ -1,0 +1,56 @@
+"""Each app's pipeline (environment order and policies), cached per version of the app.
+
+Where it sits: under the read views. The read models hold targets but not the app's
+configuration; loading the App aggregate for every request would replay all its releases,
+so the pipeline is kept here and reloaded only when the app's stream has moved on. The
+stream's version is looked up at most once a second per app: a pipeline shown a second
+late is harmless (commands never use this cache; they load the App aggregate).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from engine.domain.ids import app_stream
+from engine.domain.pipeline import Pipeline, pipeline_from_config
+from engine.promotions import Promotions
+
+_RECHECK_S = 1.0
+
+
+@dataclass(frozen=True)
+class _Entry:
+    version: int
+    pipeline: Pipeline
+    source: dict[str, Any]
+    checked_at: float
+
+
+class PipelineCache:
+    """App name → its pipeline as of the app stream's latest version."""
+
+    def __init__(self, promotions: Promotions) -> None:
+        self._promotions = promotions
+        self._entries: dict[str, _Entry] = {}
+
+    async def get(self, app: str) -> tuple[Pipeline, dict[str, Any]] | None:
+        """(pipeline, Git source) of `app`, or None when no such app is registered."""
+        entry = self._entries.get(app)
+        now = time.monotonic()
+        if entry is not None and now - entry.checked_at < _RECHECK_S:
+            return entry.pipeline, entry.source
+        version = await self._promotions.repository.store.stream_version(app_stream(app))
+        if version == 0:
+            self._entries.pop(app, None)
+            return None
+        if entry is None or entry.version != version:
+            aggregate = await self._promotions.app(app)
+            config = aggregate.config
+            source = {k: config[k] for k in ("repo", "branch", "path") if k in config}
+            entry = _Entry(version, pipeline_from_config(app, config), source, now)
+        else:
+            entry = _Entry(entry.version, entry.pipeline, entry.source, now)
+        self._entries[app] = entry
+        return entry.pipeline, entry.source

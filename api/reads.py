@@ -1,0 +1,294 @@
+"""Reads the views need: read models from `projections`, with the log as a fallback where a
+client must see its own write at once.
+
+Where it sits: between the read views and the read models. Each function takes a
+connection from the application's pool and returns JSON-ready dicts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from api.keys import CONFIG, DATABASE, PIPELINES, PROMOTIONS, RUNNER
+from api.params import Moment, invalid
+from api.render import promotion_json
+from engine.domain import errors
+from engine.domain.enums import Health, PromotionPhase, SyncStatus
+from engine.domain.pipeline import EnvironmentSpec
+from engine.store.database import create_pool
+from projections import catalog, queries, timetravel
+from projections.base import Projection
+from projections.rebuild import rebuild
+from projections.runner import ProjectionRunner
+from projections.runner import projection_status as runner_status
+
+Row = dict[str, Any]
+log = logging.getLogger(__name__)
+_NDJSON_PAGE = 1000
+_RUNNER_POOL = 6  # one listener, one per projection, room for a rebuild
+_STOP_TIMEOUT_S = 5.0
+
+
+async def promotion(app: web.Application, promotion_id: str) -> dict[str, Any] | None:
+    """A promotion by id, from the read model; the log answers for one too new for it."""
+    async with _conn(app) as conn:
+        row = await queries.get_promotion(conn, promotion_id)
+    if row is not None:
+        return row
+    promotions = app[PROMOTIONS]
+    try:
+        app_name, environment = await promotions.locate(promotion_id)
+    except errors.UnknownPromotion:
+        return None
+    target = await promotions.target(app_name, environment)
+    if target is None or target.promotion is None or target.promotion.id != promotion_id:
+        return None
+    return promotion_json(app_name, environment, target.promotion)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventFilter:
+    """Filters of the audit log."""
+
+    app: str | None = None
+    environment: str | None = None
+    actor: str | None = None
+    type: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def all_apps(app: web.Application) -> list[dict[str, Any]]:
+    """Every app with its environments."""
+    async with _conn(app) as conn:
+        names = await queries.list_apps(conn)
+        targets = await queries.list_targets(conn)
+    by_app: dict[str, list[Row]] = {}
+    for row in targets:
+        by_app.setdefault(row["app"], []).append(row)
+    return [await _app_json(app, name, by_app.get(name, [])) for name in names]
+
+
+async def one_app(app: web.Application, name: str) -> dict[str, Any] | None:
+    """One app's pipeline, or None."""
+    async with _conn(app) as conn:
+        targets = await queries.list_targets(conn, app=name)
+    found = await _app_json(app, name, targets)
+    if not targets and found.get("source") is None:
+        return None
+    return found
+
+
+async def _app_json(app: web.Application, name: str, targets: list[Row]) -> dict[str, Any]:
+    """The pipeline in its configured order, each environment with its target's state."""
+    rows = {r["environment"]: r for r in targets}
+    known = await app[PIPELINES].get(name)
+    environments: list[dict[str, Any]] = []
+    if known is not None:
+        pipeline, source = known
+        for spec in pipeline.environments:
+            environments.append(_environment(spec.name, rows.pop(spec.name, None), spec))
+    else:
+        source = None
+    environments.extend(_environment(env, row, None) for env, row in sorted(rows.items()))
+    return {"name": name, "source": source, "environments": environments}
+
+
+def _environment(name: str, row: Row | None, spec: EnvironmentSpec | None) -> dict[str, Any]:
+    row = row or {}
+    phase = row.get("promotion_phase")
+    in_flight = None
+    if phase is not None and PromotionPhase(phase).is_in_flight:
+        in_flight = {"id": row["promotion_id"], "release": row["promotion_release"],
+                     "phase": phase}
+    policy = None
+    if spec is not None:
+        p = spec.policy
+        policy = {"auto_promote": p.auto_promote, "approvals": p.approvals,
+                  "soak_seconds": p.soak.total_seconds(),
+                  "freeze": [w.name for w in p.freeze]}
+    return {
+        "environment": name,
+        "upstream": spec.upstream if spec else None,
+        "policy": policy,
+        "desired_release": row.get("desired_release"),
+        "applied_release": row.get("applied_release"),
+        "last_verified_release": row.get("last_verified_release"),
+        "health": row.get("health", Health.UNKNOWN.value),
+        "sync_status": row.get("sync_status", SyncStatus.UNKNOWN.value),
+        "in_flight": in_flight,
+        "last_promotion": None if row.get("promotion_id") is None else {
+            "id": row["promotion_id"], "release": row["promotion_release"], "phase": phase},
+        "last_changed_at": row.get("last_changed_at"),
+        "last_actor": row.get("last_actor"),
+    }
+
+
+async def releases(
+    app: web.Application, name: str, *, limit: int, before: int | None
+) -> dict[str, Any] | None:
+    """A page of an app's releases, or None when there is no such app."""
+    async with _conn(app) as conn:
+        rows = await queries.list_releases(conn, name, limit=limit + 1, before_number=before)
+    if not rows and await app[PIPELINES].get(name) is None:
+        return None
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": rows, "next_before": rows[-1]["number"] if more else None}
+
+
+async def lineage(app: web.Application, name: str, sha: str) -> dict[str, Any] | None:
+    """A release's lineage, or None."""
+    async with _conn(app) as conn:
+        return await queries.release_lineage(conn, name, sha)
+
+
+async def events_page(
+    app: web.Application, filters: EventFilter, *, limit: int, before: int | None,
+    after: int | None,
+) -> dict[str, Any]:
+    """One page of the audit log and the cursor of the next (newest first unless `after`)."""
+    async with _conn(app) as conn:
+        rows = await _audit(conn, filters, limit=limit + 1, before=before, after=after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1]["position"] if more else None
+    return {"items": rows, "next_before": last if after is None else None,
+            "next_after": last if after is not None else None}
+
+
+async def _audit(conn: Any, filters: EventFilter, *, limit: int, before: int | None,
+                 after: int | None) -> list[Row]:
+    return await queries.audit_page(
+        conn, app=filters.app, environment=filters.environment, actor=filters.actor,
+        action=filters.type, since=filters.since, until=filters.until,
+        before_position=before, after_position=after, limit=limit,
+    )
+
+
+async def iter_events(
+    app: web.Application, filters: EventFilter, *, before: int | None, after: int | None
+) -> AsyncIterator[dict[str, Any]]:
+    """Every matching event, page after page (a connection is held per page only)."""
+    while True:
+        async with _conn(app) as conn:
+            rows = await _audit(conn, filters, limit=_NDJSON_PAGE, before=before, after=after)
+        for row in rows:
+            yield row
+        if len(rows) < _NDJSON_PAGE:
+            return
+        if after is not None:
+            after = rows[-1]["position"]
+        else:
+            before = rows[-1]["position"]
+
+
+def _point(moment: Moment | None) -> datetime | int:
+    if moment is None:
+        return datetime.now(UTC)
+    if moment.position is not None:
+        return moment.position
+    assert moment.at is not None
+    return moment.at
+
+
+async def state(app: web.Application, moment: Moment | None) -> dict[str, Any]:
+    """State of every target at a moment (default: now)."""
+    point = _point(moment)
+    async with _conn(app) as conn:
+        if isinstance(point, int):
+            rows = await timetravel.state_as_of(conn, position=point)
+        else:
+            rows = await timetravel.state_as_of(conn, at=point)
+    return {"as_of": _echo(point), "targets": rows}
+
+
+async def diff(app: web.Application, start: Moment, end: Moment | None) -> dict[str, Any]:
+    """Changes between two moments (`end` default: now)."""
+    first, last = _point(start), _point(end)
+    async with _conn(app) as conn:
+        changes = await timetravel.state_diff(conn, from_=first, to=last)
+    return {"from": _echo(first), "to": _echo(last), "changes": changes}
+
+
+def _echo(point: datetime | int) -> dict[str, Any]:
+    return {"position": point} if isinstance(point, int) else {"at": point.isoformat()}
+
+
+def check_projections(names: list[str] | None) -> list[Projection]:
+    """The projections called `names` (all when None); 422 naming an unknown one."""
+    try:
+        return catalog.select(names)
+    except ValueError as exc:
+        raise invalid("projections", str(exc)) from None
+
+
+def rebuild_work(
+    app: web.Application, projections: list[Projection]
+) -> Callable[[], Awaitable[Any]]:
+    """The coroutine function a replay job runs: rebuild, then report."""
+
+    async def work() -> dict[str, Any]:
+        report = await rebuild(app[DATABASE].store.pool, projections)
+        return asdict(report)
+
+    return work
+
+
+async def projection_status(app: web.Application) -> dict[str, Any]:
+    """Checkpoints and lag of every projection."""
+    async with _conn(app) as conn:
+        statuses = await runner_status(conn)
+        head = int(await conn.fetchval("SELECT position FROM event_head"))
+    return {
+        "head_position": head,
+        "projections": [
+            {"name": s.name, "version": s.version, "position": s.position, "lag": s.lag,
+             "updated_at": s.updated_at, "last_error": s.last_error}
+            for s in statuses
+        ],
+    }
+
+
+async def projections_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Run the projection runner in this process when configured to.
+
+    The runner gets a small pool of its own, so that stopping it can never hold up the
+    API's pool: it is asked to stop, given a few seconds, and its pool closed regardless.
+    """
+    if not app[CONFIG].run_projections:
+        app[RUNNER] = None
+        yield
+        return
+    pool = await create_pool(app[DATABASE].url, min_size=1, max_size=_RUNNER_POOL)
+    runner = ProjectionRunner(pool, poll_interval=0.5)
+    try:
+        await runner.ensure()
+    except BaseException:
+        await pool.close()
+        raise
+    app[RUNNER] = runner
+    task = asyncio.create_task(runner.run(), name="projection-runner")
+    try:
+        yield
+    finally:
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=_STOP_TIMEOUT_S)
+        if done and not task.cancelled() and task.exception() is not None:
+            log.warning("the projection runner failed while stopping: %s", task.exception())
+        if not done:
+            log.warning("the projection runner did not stop within %ss", _STOP_TIMEOUT_S)
+            pool.terminate()
+        else:
+            await pool.close()
+
+
+def _conn(app: web.Application) -> Any:
+    return app[DATABASE].store.pool.acquire()

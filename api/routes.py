@@ -1,0 +1,51 @@
+"""Every route of the API, in one place, under /api/v1.
+
+Where it sits: called once by `api.app.init_app()`. The OpenAPI document
+(`api.openapi`) describes exactly these routes; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api import openapi
+from api.views import admin, apps, health, history, promotions, stream, webhooks
+
+PREFIX = "/api/v1"
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register the API's routes on `app`."""
+    r = app.router
+    r.add_get(f"{PREFIX}/healthz", health.healthz, name="healthz")
+    r.add_get(f"{PREFIX}/readyz", health.readyz, name="readyz")
+    r.add_get(f"{PREFIX}/openapi.json", openapi.serve, name="openapi")
+
+    r.add_get(f"{PREFIX}/apps", apps.list_apps, name="list_apps")
+    r.add_get(f"{PREFIX}/apps/{{app}}", apps.get_app, name="get_app")
+    r.add_get(f"{PREFIX}/apps/{{app}}/releases", apps.list_releases, name="list_releases")
+    r.add_get(f"{PREFIX}/apps/{{app}}/releases/{{sha}}", apps.get_release,
+              name="get_release")
+
+    r.add_post(f"{PREFIX}/promotions", promotions.create_promotion, name="create_promotion")
+    r.add_get(f"{PREFIX}/promotions/{{promotion_id}}", promotions.get_promotion,
+              name="get_promotion")
+    r.add_post(f"{PREFIX}/promotions/{{promotion_id}}/approve", promotions.approve_promotion,
+               name="approve_promotion")
+    r.add_post(f"{PREFIX}/promotions/{{promotion_id}}/reject", promotions.reject_promotion,
+               name="reject_promotion")
+    r.add_post(f"{PREFIX}/promotions/{{promotion_id}}/cancel", promotions.cancel_promotion,
+               name="cancel_promotion")
+    r.add_post(f"{PREFIX}/rollbacks", promotions.create_rollback, name="create_rollback")
+
+    r.add_get(f"{PREFIX}/events", history.list_events, name="list_events")
+    r.add_get(f"{PREFIX}/events/stream", stream.stream_events, name="stream_events")
+    r.add_get(f"{PREFIX}/state", history.state_as_of, name="state")
+    r.add_get(f"{PREFIX}/state/diff", history.state_diff, name="state_diff")
+
+    r.add_get(f"{PREFIX}/audit/verify", admin.audit_verify, name="audit_verify")
+    r.add_post(f"{PREFIX}/admin/replay", admin.start_replay, name="start_replay")
+    r.add_get(f"{PREFIX}/admin/replay/{{job_id}}", admin.get_replay, name="get_replay")
+    r.add_get(f"{PREFIX}/admin/projections", admin.projections_status, name="projections")
+
+    r.add_post(f"{PREFIX}/webhooks/git", webhooks.git_webhook, name="git_webhook")

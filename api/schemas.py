@@ -1,0 +1,113 @@
+"""Request bodies: pydantic models that reject unknown fields, and the reader that uses them.
+
+Where it sits: the first thing a write view does. A body that is not JSON, not an object,
+has a wrong type, a missing or an unknown field is answered with a 4xx problem naming the
+offending field(s); the OpenAPI document takes its request schemas from these models.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Self, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from api.errors import Problem
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+SHA_PATTERN = r"^[0-9a-f]{7,64}$"
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN, description="an app or environment name")]
+Sha = Annotated[str, Field(pattern=SHA_PATTERN, description="a commit SHA or a unique prefix")]
+Text = Annotated[str, Field(max_length=1000)]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Body(BaseModel):
+    """Every body: unknown fields are errors, strings are not coerced from numbers."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class OverrideBody(Body):
+    """An admin's override of pipeline order or a freeze window."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=1000, pattern=r"\S")]
+
+
+class PromotionCreate(Body):
+    """POST /promotions."""
+
+    app: Name
+    environment: Name
+    release: Sha | None = None
+    from_environment: Name | None = None
+    reason: Text = ""
+    override: OverrideBody | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.release is None) == (self.from_environment is None):
+            raise ValueError("give exactly one of release and from_environment")
+        return self
+
+
+class ApprovalBody(Body):
+    """POST /promotions/{id}/approve."""
+
+    comment: Text = ""
+
+
+class DecisionBody(Body):
+    """POST /promotions/{id}/reject and /cancel."""
+
+    reason: Text = ""
+
+
+class RollbackCreate(Body):
+    """POST /rollbacks; without a release, the last verified one before the current."""
+
+    app: Name
+    environment: Name
+    release: Sha | None = None
+    reason: Text = ""
+
+
+class ReplayCreate(Body):
+    """POST /admin/replay; without names, every projection."""
+
+    projections: Annotated[list[Name], Field(max_length=50)] | None = None
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "body"
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    """Parse and validate the JSON body as `model` (an empty body is `{}`)."""
+    raw = await request.read()
+    try:
+        data: Any = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(400, "invalid-json", "The body is not valid JSON", detail=str(exc),
+                      field="body") from None
+    if not isinstance(data, dict):
+        raise Problem(422, "validation-error", "The body must be a JSON object", field="body",
+                      errors=[{"field": "body", "message": "expected an object"}])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            {"field": _field(e["loc"]), "message": e["msg"]}
+            for e in exc.errors(include_url=False)
+        ]
+        raise Problem(
+            422,
+            "validation-error",
+            "The body is not valid",
+            detail="; ".join(f"{p['field']}: {p['message']}" for p in problems),
+            field=problems[0]["field"] if problems else "body",
+            errors=problems,
+        ) from None

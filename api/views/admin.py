@@ -1,0 +1,65 @@
+"""Operations: verify the hash chain, replay (rebuild) projections, see projection lag.
+
+Where it sits: the operator's corner of the API. Replays run as background jobs
+(`api.jobs`) that the client polls; `/audit/verify` recomputes the log's hash chain.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api import reads
+from api.auth import Role
+from api.errors import Problem, not_found
+from api.guard import require
+from api.keys import DATABASE, JOBS
+from api.render import json_response
+from api.schemas import ReplayCreate, read_body
+from engine.store.audit import verify_chain
+
+PREFIX = "/api/v1"
+REPLAY = "replay"
+
+
+async def audit_verify(request: web.Request) -> web.Response:
+    """GET /audit/verify: recompute the hash chain; name the first broken position."""
+    require(request, Role.VIEWER)
+    async with request.app[DATABASE].store.pool.acquire() as conn:
+        report = await verify_chain(conn)
+    return json_response(
+        {
+            "ok": report.ok,
+            "checked": report.checked,
+            "head_position": report.head_position,
+            "broken_at": report.broken_at,
+            "reason": report.reason,
+        }
+    )
+
+
+async def start_replay(request: web.Request) -> web.Response:
+    """POST /admin/replay: rebuild projections in the background; 202 with the job."""
+    caller = require(request, Role.ADMIN)
+    body = await read_body(request, ReplayCreate)
+    if (running := request.app[JOBS].running(REPLAY)) is not None:
+        raise Problem(409, "replay-running", "A replay is already running",
+                      detail=f"job {running.id} is still running", job_id=running.id)
+    work = reads.rebuild_work(request.app, reads.check_projections(body.projections))
+    job = request.app[JOBS].start(kind=REPLAY, requested_by=caller.subject, work=work)
+    return json_response(job.to_json(), status=202,
+                         headers={"Location": f"{PREFIX}/admin/replay/{job.id}"})
+
+
+async def get_replay(request: web.Request) -> web.Response:
+    """GET /admin/replay/{job_id}: a replay job's state and result."""
+    require(request, Role.ADMIN)
+    job = request.app[JOBS].get(request.match_info["job_id"])
+    if job is None or job.kind != REPLAY:
+        raise not_found("job", f"there is no replay job {request.match_info['job_id']}")
+    return json_response(job.to_json())
+
+
+async def projections_status(request: web.Request) -> web.Response:
+    """GET /admin/projections: each projection's checkpoint and lag behind the log."""
+    require(request, Role.ADMIN)
+    return json_response(await reads.projection_status(request.app))

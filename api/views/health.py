@@ -1,0 +1,64 @@
+"""Liveness and readiness, for load balancers and orchestrators.
+
+Where it sits: public, cheap views. `healthz` says the process answers; `readyz` says it
+can do its job: the database answers, every migration is applied, and the projections
+are within a bound of the log's head.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from api import reads
+from api.guard import public
+from api.keys import CONFIG, DATABASE
+from api.render import json_response
+from engine.store.migrate import pending_migrations
+
+_DB_TIMEOUT_S = 2.0
+
+
+@public
+async def healthz(request: web.Request) -> web.Response:
+    """GET /healthz: the process is up."""
+    return json_response({"status": "ok"})
+
+
+async def _database_checks(request: web.Request) -> dict[str, Any]:
+    pool = request.app[DATABASE].store.pool
+    try:
+        async with asyncio.timeout(_DB_TIMEOUT_S), pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+            pending = await pending_migrations(conn)
+    except Exception as exc:  # whatever the failure, the answer is "not ready"
+        return {"database": {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}}
+    return {
+        "database": {"ok": True},
+        "migrations": {"ok": not pending, "pending": pending},
+    }
+
+
+async def _projection_check(request: web.Request) -> dict[str, Any]:
+    bound = request.app[CONFIG].ready_max_lag
+    try:
+        async with asyncio.timeout(_DB_TIMEOUT_S):
+            status = await reads.projection_status(request.app)
+    except Exception as exc:  # no read models yet, or the database went away meanwhile
+        return {"ok": False, "detail": f"{type(exc).__name__}: {exc}", "max_lag": bound}
+    lags = {p["name"]: p["lag"] for p in status["projections"]}
+    if not lags:
+        return {"ok": False, "detail": "no projection has been set up", "max_lag": bound}
+    return {"ok": max(lags.values()) <= bound, "max_lag": bound, "lag": lags}
+
+
+@public
+async def readyz(request: web.Request) -> web.Response:
+    """GET /readyz: 200 when ready, 503 naming the failing check otherwise."""
+    checks = await _database_checks(request)
+    if checks["database"]["ok"]:
+        checks["projections"] = await _projection_check(request)
+    ready = all(c.get("ok", False) for c in checks.values())
+    return json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)

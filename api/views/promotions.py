@@ -1,0 +1,135 @@
+"""Promotions and rollbacks: request, read, approve, reject, cancel.
+
+Where it sits: the write side of the API. Each view validates the body, checks the role
+in the environment concerned, and runs one command of `engine.promotions.Promotions`
+with the caller as actor; the domain's refusals become problems in `api.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+
+from api import params, reads
+from api.auth import Role
+from api.context import metadata_for
+from api.errors import Problem, not_found
+from api.guard import require
+from api.keys import PROMOTIONS
+from api.render import json_response, promotion_json
+from api.schemas import ApprovalBody, DecisionBody, PromotionCreate, RollbackCreate, read_body
+from engine.domain.promotion import Override, Promotion
+from engine.domain.target import Target
+from engine.repository import AggregateNotFound
+
+PREFIX = "/api/v1"
+
+
+@asynccontextmanager
+async def _naming_fields() -> AsyncIterator[None]:
+    """An unknown app or environment in a body is the body's fault: 422 naming the field."""
+    try:
+        yield
+    except AggregateNotFound as exc:
+        raise Problem(422, "unknown-app", "No such app", detail=str(exc), field="app") from None
+    except KeyError as exc:
+        raise Problem(422, "unknown-environment", "No such environment",
+                      detail=str(exc.args[0]) if exc.args else str(exc),
+                      field="environment") from None
+
+
+def _accepted(app: str, environment: str, promotion: Promotion) -> web.Response:
+    return json_response(
+        promotion_json(app, environment, promotion),
+        status=202,
+        headers={"Location": f"{PREFIX}/promotions/{promotion.id}"},
+    )
+
+
+async def create_promotion(request: web.Request) -> web.Response:
+    """POST /promotions: ask for a release to run in a target."""
+    body = await read_body(request, PromotionCreate)
+    caller = require(request, Role.PROMOTER, body.environment)
+    override = None
+    if body.override is not None:
+        require(request, Role.ADMIN)
+        override = Override(by=caller.subject, reason=body.override.reason)
+    async with _naming_fields():
+        promotion = await request.app[PROMOTIONS].request(
+            body.app,
+            body.environment,
+            metadata=metadata_for(request),
+            release=body.release,
+            from_environment=body.from_environment,
+            reason=body.reason,
+            override=override,
+        )
+    return _accepted(body.app, body.environment, promotion)
+
+
+async def create_rollback(request: web.Request) -> web.Response:
+    """POST /rollbacks: go back to a release verified before (default: the last one)."""
+    body = await read_body(request, RollbackCreate)
+    require(request, Role.PROMOTER, body.environment)
+    async with _naming_fields():
+        promotion = await request.app[PROMOTIONS].rollback(
+            body.app,
+            body.environment,
+            metadata=metadata_for(request),
+            to=body.release,
+            reason=body.reason,
+        )
+    return _accepted(body.app, body.environment, promotion)
+
+
+async def get_promotion(request: web.Request) -> web.Response:
+    """GET /promotions/{id}: one promotion, from the read model or (just created) the log."""
+    promotion_id = params.path_part(request, "promotion_id", params.ID, "promotion")
+    found = await reads.promotion(request.app, promotion_id)
+    if found is None:
+        raise not_found("promotion", f"there is no promotion {promotion_id}")
+    return json_response(found)
+
+
+def _current(promotion_id: str, target: Target) -> web.Response:
+    if target.promotion is None or target.promotion.id != promotion_id:
+        raise not_found("promotion", f"there is no promotion {promotion_id}")
+    return json_response(promotion_json(target.app, target.environment, target.promotion))
+
+
+async def approve_promotion(request: web.Request) -> web.Response:
+    """POST /promotions/{id}/approve: one approval, by someone other than the requester."""
+    promotion_id = params.path_part(request, "promotion_id", params.ID, "promotion")
+    body = await read_body(request, ApprovalBody)
+    app, environment = await request.app[PROMOTIONS].locate(promotion_id)
+    require(request, Role.APPROVER, environment)
+    target = await request.app[PROMOTIONS].approve(
+        app, environment, promotion_id, metadata=metadata_for(request), comment=body.comment
+    )
+    return _current(promotion_id, target)
+
+
+async def reject_promotion(request: web.Request) -> web.Response:
+    """POST /promotions/{id}/reject: refuse a promotion that awaits approval."""
+    promotion_id = params.path_part(request, "promotion_id", params.ID, "promotion")
+    body = await read_body(request, DecisionBody)
+    app, environment = await request.app[PROMOTIONS].locate(promotion_id)
+    require(request, Role.APPROVER, environment)
+    target = await request.app[PROMOTIONS].reject(
+        app, environment, promotion_id, metadata=metadata_for(request), reason=body.reason
+    )
+    return _current(promotion_id, target)
+
+
+async def cancel_promotion(request: web.Request) -> web.Response:
+    """POST /promotions/{id}/cancel: withdraw a promotion before it starts."""
+    promotion_id = params.path_part(request, "promotion_id", params.ID, "promotion")
+    body = await read_body(request, DecisionBody)
+    app, environment = await request.app[PROMOTIONS].locate(promotion_id)
+    require(request, Role.PROMOTER, environment)
+    target = await request.app[PROMOTIONS].cancel(
+        app, environment, promotion_id, metadata=metadata_for(request), reason=body.reason
+    )
+    return _current(promotion_id, target)

@@ -1,0 +1,110 @@
+"""`GET /events/stream`: the event log tailed live as server-sent events.
+
+Where it sits: a long-lived read. A pump task follows the store's subscription (NOTIFY,
+with polling as the fallback) into a queue; the response writes each matching event as
+an SSE message whose id is the event's position, so a client that reconnects with
+`Last-Event-ID` (or `?after=`) resumes exactly where it stopped. Comments keep idle
+connections alive through proxies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from aiohttp import web
+
+from api.auth import Role
+from api.errors import Problem
+from api.guard import require
+from api.keys import CONFIG, DATABASE, STREAM_SLOTS
+from api.render import dumps, event_json
+from engine.store import EventStore, RecordedEvent
+
+_QUEUE = 1000
+Match = Callable[[RecordedEvent], bool]
+
+
+def _position(text: str, field: str) -> int:
+    if not text.isdigit() or len(text) > 18:
+        raise Problem(422, "validation-error", "Not a log position", field=field,
+                      detail=f"{field} must be a non-negative integer, got {text!r}",
+                      errors=[{"field": field, "message": "expected a non-negative integer"}])
+    return int(text)
+
+
+def matcher(request: web.Request) -> Match:
+    """The filter of `?app=&environment=&type=&actor=` over recorded events."""
+    app = request.query.get("app")
+    environment = request.query.get("environment")
+    kind = request.query.get("type")
+    actor = request.query.get("actor")
+
+    def match(event: RecordedEvent) -> bool:
+        parts = event.stream_id.split(":")
+        if app is not None and (len(parts) < 2 or parts[1] != app):
+            return False
+        if environment is not None and (parts[0] != "target" or parts[2:] != [environment]):
+            return False
+        if kind is not None and kind not in (event.type, event.type.split(".")[-1]):
+            return False
+        return actor is None or event.metadata.actor == actor
+
+    return match
+
+
+async def _pump(store: EventStore, after: int, queue: asyncio.Queue[RecordedEvent]) -> None:
+    async for batch in store.subscribe(after=after, poll_interval=0.5):
+        for event in batch:
+            await queue.put(event)
+
+
+async def stream_events(request: web.Request) -> web.StreamResponse:
+    """Send every matching event after the cursor, then new ones as they are recorded."""
+    require(request, Role.VIEWER)
+    store = request.app[DATABASE].store
+    cursor = request.headers.get("Last-Event-ID") or request.query.get("after")
+    after = _position(cursor, "after") if cursor else await store.head_position()
+    match = matcher(request)
+    slots = request.app[STREAM_SLOTS]
+    if slots.locked():
+        raise Problem(503, "too-many-streams", "Too many live tails",
+                      detail="every live tail holds a database connection; try again later",
+                      headers={"Retry-After": "5"})
+    async with slots:
+        return await _tail(request, store, after, match)
+
+
+async def _tail(
+    request: web.Request, store: EventStore, after: int, match: Match
+) -> web.StreamResponse:
+    heartbeat = request.app[CONFIG].heartbeat.total_seconds()
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                 "X-Accel-Buffering": "no"}
+    )
+    await response.prepare(request)
+    await response.write(f": tailing after position {after}\n\n".encode())
+    queue: asyncio.Queue[RecordedEvent] = asyncio.Queue(maxsize=_QUEUE)
+    pump = asyncio.create_task(_pump(store, after, queue), name=f"sse-pump:{id(request)}")
+    try:
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), timeout=heartbeat)
+            except TimeoutError:
+                if pump.done():
+                    pump.result()  # a dead pump ends the stream with its error
+                await response.write(b": keep-alive\n\n")
+                continue
+            if match(event):
+                data = dumps(event_json(event))
+                message = f"id: {event.position}\nevent: {event.type}\ndata: {data}\n\n"
+                await response.write(message.encode())
+    except ConnectionResetError:
+        pass  # the client went away
+    finally:
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pump
+    return response

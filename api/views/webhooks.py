@@ -1,0 +1,78 @@
+"""`POST /webhooks/git`: a push from GitHub or GitLab wakes the watcher of the apps it touches.
+
+Where it sits: public (no bearer token), but signed. GitHub signs the body with
+HMAC-SHA256 (`X-Hub-Signature-256: sha256=<hex>`); GitLab sends the shared secret as
+`X-Gitlab-Token`. Both are compared in constant time with BATON_WEBHOOK_SECRET. The
+webhook only triggers a poll: what is new is still read from Git, never from the payload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from aiohttp import web
+
+from api.errors import Problem
+from api.guard import public
+from api.keys import CONFIG
+from api.render import json_response
+
+
+def _signature_ok(request: web.Request, secret: str, body: bytes) -> bool:
+    github = request.headers.get("X-Hub-Signature-256")
+    if github is not None:
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(github.strip().encode(), expected.encode())
+    gitlab = request.headers.get("X-Gitlab-Token")
+    if gitlab is not None:
+        return hmac.compare_digest(gitlab.encode(), secret.encode())
+    return False
+
+
+def push_of(payload: dict[str, Any]) -> tuple[list[str], str | None]:
+    """(repository URLs, branch) named by a GitHub or GitLab push payload."""
+    urls: list[str] = []
+    for holder in ("repository", "project"):
+        repo = payload.get(holder)
+        if isinstance(repo, dict):
+            for key in ("clone_url", "ssh_url", "git_url", "html_url", "url",
+                        "git_http_url", "git_ssh_url", "web_url", "http_url", "ssh_url"):
+                value = repo.get(key)
+                if isinstance(value, str) and value and value not in urls:
+                    urls.append(value)
+    ref = payload.get("ref")
+    branch = ref.removeprefix("refs/heads/") if isinstance(ref, str) else None
+    return urls, branch
+
+
+@public
+async def git_webhook(request: web.Request) -> web.Response:
+    """Check the signature, find the repository, ask for an immediate poll."""
+    config = request.app[CONFIG]
+    if not config.webhook_secret:
+        raise Problem(404, "webhooks-disabled", "Webhooks are not configured",
+                      detail="set BATON_WEBHOOK_SECRET to accept Git webhooks")
+    body = await request.read()
+    if not _signature_ok(request, config.webhook_secret, body):
+        raise Problem(401, "bad-signature", "Webhook signature does not match",
+                      detail="send X-Hub-Signature-256 (GitHub) or X-Gitlab-Token (GitLab)",
+                      field="X-Hub-Signature-256")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Problem(400, "invalid-json", "The body is not valid JSON", field="body") from None
+    if not isinstance(payload, dict):
+        raise Problem(422, "validation-error", "The body must be a JSON object", field="body")
+    event = request.headers.get("X-GitHub-Event") or request.headers.get("X-Gitlab-Event")
+    if event is not None and event.lower() not in ("push", "push hook", "ping"):
+        return json_response({"triggered": [], "ignored": event}, status=202)
+    urls, branch = push_of(payload)
+    if not urls and event is None:
+        raise Problem(422, "validation-error", "Not a push payload",
+                      detail="expected repository (GitHub) or project (GitLab)",
+                      field="repository")
+    triggered = list(config.poll_now(urls, branch)) if config.poll_now and urls else []
+    return json_response({"triggered": sorted(triggered), "branch": branch}, status=202)

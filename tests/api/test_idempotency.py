@@ -1,0 +1,70 @@
+"""`Idempotency-Key`: a retry gets the first answer and nothing is written twice."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.api.conftest import SHA1, SHA2, Api, problem
+
+BODY = {"app": "web", "environment": "dev", "release": SHA1, "reason": "ship"}
+
+
+async def _count(api: Api, event_type: str) -> int:
+    events = await api.promotions.repository.store.read_stream("target:web:dev")
+    return sum(1 for e in events if e.type == event_type)
+
+
+async def test_a_retried_promotion_returns_the_first_answer_and_writes_once(api: Api) -> None:
+    key = {"Idempotency-Key": "deploy-42"}
+    first = await api.post("/promotions", BODY, as_="dev", headers=key)
+    second = await api.post("/promotions", BODY, as_="dev", headers=key)
+    assert first.status == second.status == 202
+    assert await first.json() == await second.json()
+    assert second.headers["Location"] == first.headers["Location"]
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert await _count(api, "Target.PromotionRequested") == 1
+
+
+async def test_a_refusal_is_replayed_too(api: Api) -> None:
+    await api.post("/promotions", BODY, as_="dev")
+    key = {"Idempotency-Key": "again"}
+    body = {**BODY, "release": SHA2}
+    first = await problem(await api.post("/promotions", body, as_="dev", headers=key), 409)
+    second = await problem(await api.post("/promotions", body, as_="dev", headers=key), 409)
+    assert first == second
+
+
+async def test_the_same_key_with_another_body_is_refused(api: Api) -> None:
+    key = {"Idempotency-Key": "k1"}
+    assert (await api.post("/promotions", BODY, as_="dev", headers=key)).status == 202
+    other = await api.post("/promotions", {**BODY, "reason": "other"}, as_="dev", headers=key)
+    body = await problem(other, 422, "idempotency-key-reused")
+    assert body["field"] == "Idempotency-Key"
+
+
+async def test_keys_belong_to_their_subject(api: Api) -> None:
+    key = {"Idempotency-Key": "shared"}
+    assert (await api.post("/promotions", BODY, as_="dev", headers=key)).status == 202
+    # the admin's request with the same key is a request of its own: refused as in flight
+    theirs = await api.post("/promotions", BODY, as_="admin", headers=key)
+    await problem(theirs, 409, "promotion-in-flight")
+
+
+async def test_concurrent_duplicates_write_once(api: Api) -> None:
+    key = {"Idempotency-Key": "race"}
+    answers = await asyncio.gather(
+        *(api.post("/promotions", BODY, as_="dev", headers=key) for _ in range(8))
+    )
+    statuses = sorted(r.status for r in answers)
+    assert set(statuses) <= {202, 409}, statuses
+    assert 202 in statuses
+    for response in answers:
+        if response.status == 409:
+            await problem(response, 409, "idempotency-key-in-progress")
+    assert await _count(api, "Target.PromotionRequested") == 1
+
+
+async def test_a_bad_key_is_a_400(api: Api) -> None:
+    response = await api.post("/promotions", BODY, as_="dev",
+                              headers={"Idempotency-Key": "x" * 201})
+    await problem(response, 400, "invalid-idempotency-key")
