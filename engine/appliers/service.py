@@ -104,8 +104,16 @@ class AppliersService:
         return frozenset(s for s, t in self._tasks.items() if not t.done())
 
     def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        assert self._group is not None
-        return self._group.create_task(_logged(name, coro), name=name)
+        """A named task in the service's group; during shutdown, none (we are cancelled)."""
+        wrapped = _logged(name, coro)
+        try:
+            if self._group is None:
+                raise RuntimeError("not running")
+            return self._group.create_task(wrapped, name=name)
+        except RuntimeError:  # the group is shutting down: a swallowed cancel reached us
+            wrapped.close()
+            coro.close()
+            raise asyncio.CancelledError() from None
 
     async def run(self) -> None:
         """Until cancelled."""
@@ -115,12 +123,15 @@ class AppliersService:
                 self._group = group
                 await self._claim()
                 head = await self.ctx.store.head_position()
-                self._spawn("appliers-locks", self._locks_loop())
+                self._spawn(
+                    "appliers-locks", _until_cancelled("appliers-locks", self._locks_loop())
+                )
                 self._spawn(
                     "appliers-wake", _until_cancelled("appliers-wake", self._wake_loop(head))
                 )
                 for cluster in clusters:
-                    self._spawn(f"appliers-sweep:{cluster}", self._sweep_loop(cluster))
+                    name = f"appliers-sweep:{cluster}"
+                    self._spawn(name, _until_cancelled(name, self._sweep_loop(cluster)))
                 if self.promoter is not None:
                     self._spawn("promoter", _until_cancelled("promoter", self.promoter.run()))
                 self.started.set()

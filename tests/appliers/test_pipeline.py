@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Stage, config_map, web
+from applier_stage import Stage, config_map, web
 
 from engine.domain.enums import Health, PromotionKind, SyncStatus
 

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 import yaml
-from conftest import REAL_KUBECONFIG, TEST_RETRY, Stage, config_map, kubesim_only, web
+from applier_stage import REAL_KUBECONFIG, TEST_RETRY, Stage, config_map, kubesim_only, web
 
 from engine.appliers.inprocess import running_appliers
 from engine.appliers.service import AppliersService
