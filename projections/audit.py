@@ -48,13 +48,13 @@ CASE e.type
   WHEN 'Target.ReleaseRolledBack' THEN 'rolled back ' || left(d->>'release', 12)
       || ' (' || (d->>'promotion_id') || ')'
   WHEN 'Target.SyncSucceeded' THEN 'applied ' || left(d->>'release', 12) || ' (sync '
-      || (d->>'sync_id') || ', ' || coalesce(jsonb_array_length(d->'objects'), 0) || ' objects)
+      || (d->>'sync_id') || ', ' || coalesce(jsonb_array_length(d->'objects'), 0) || ' objects'
       || coalesce(': ' || (
           SELECT string_agg(n || ' ' || a, ', ' ORDER BY a) FROM (
               SELECT o->>'action' AS a, count(*) AS n FROM jsonb_array_elements(d->'objects') o
                GROUP BY o->>'action') x), '')
       || coalesce((
-          SELECT ', ' || sum((o->>'attempts')::int - 1) || ' retries'
+          SELECT ', ' || sum(coalesce((o->>'attempts')::int, 1) - 1) || ' retries'
             FROM jsonb_array_elements(d->'objects') o
           HAVING sum(coalesce((o->>'attempts')::int, 1) - 1) > 0), '')
       || ')'

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from engine.appliers.objects import OWNED_SELECTOR, Identity, ref_of
@@ -23,8 +23,16 @@ Kind = tuple[str, str]  # (apiVersion, kind)
 class LiveCache:
     """Owned live objects of one cluster, by identity."""
 
-    def __init__(self, client: ClusterClient) -> None:
+    def __init__(
+        self,
+        client: ClusterClient,
+        *,
+        on_change: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
+        """`on_change` hears of objects a list found changed (the workers that own them
+        are woken: rollouts progress on status changes, not on polling)."""
         self.client = client
+        self.on_change = on_change
         self.generation = 0  # bumped by every completed sweep
         self._objects: dict[Identity, dict[str, Any]] = {}
         self._listed: dict[Kind, float] = {}  # kind → monotonic time of its last list
@@ -107,10 +115,20 @@ class LiveCache:
         api_version, name = kind
         items = await self.client.list_objects(api_version, name, label_selector=OWNED_SELECTOR)
         fresh = {ref_of(o).identity: o for o in items}
+        changed: list[dict[str, Any]] = []
         for identity in [i for i in self._objects if i[1] == name and i not in fresh]:
             if self._touched.get(identity, 0.0) < started:
-                del self._objects[identity]
+                changed.append(self._objects.pop(identity))
         for identity, obj in fresh.items():
             if self._touched.get(identity, 0.0) < started:
+                before = self._objects.get(identity)
+                if before is None or _rv(before) != _rv(obj):
+                    changed.append(obj)
                 self._objects[identity] = obj
         self._listed[kind] = started
+        if changed and self.on_change is not None and kind in self._listed:
+            self.on_change(changed)
+
+
+def _rv(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))

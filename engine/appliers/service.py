@@ -21,9 +21,11 @@ from collections.abc import Coroutine
 from typing import Any
 
 from engine.appliers.context import ApplierSettings, WorkerContext
+from engine.appliers.objects import owner_of
 from engine.appliers.render import Renderer
 from engine.appliers.worker import TargetWorker
 from engine.config.loader import EnvironmentsConfig
+from engine.domain.ids import target_stream
 from engine.kube import Clusters, ClusterUnavailable, KubeError
 from engine.promoter import Promoter
 from engine.promotions import Promotions
@@ -78,13 +80,15 @@ class AppliersService:
         repository = Repository(store)
         self.settings = settings or ApplierSettings()
         self.locks = AdvisoryLocks(store.pool)
-        self.ctx = WorkerContext(
+        self.ctx: WorkerContext = WorkerContext(
             locks=self.locks,
+            on_change=self._changed,
             store=store,
             repository=repository,
             clusters=clusters,
             renderer=renderer,
             settings=self.settings,
+            pass_slots=asyncio.Semaphore(self.settings.concurrent_passes),
         )
         self.promoter = Promoter(store, Promotions(repository)) if promoter else None
         self.workers = {
@@ -132,6 +136,8 @@ class AppliersService:
                 for cluster in clusters:
                     name = f"appliers-sweep:{cluster}"
                     self._spawn(name, _until_cancelled(name, self._sweep_loop(cluster)))
+                    name = f"appliers-refresh:{cluster}"
+                    self._spawn(name, _until_cancelled(name, self._refresh_loop(cluster)))
                 if self.promoter is not None:
                     self._spawn("promoter", _until_cancelled("promoter", self.promoter.run()))
                 self.started.set()
@@ -158,6 +164,31 @@ class AppliersService:
             worker._forget()  # another process may have written since we last looked
             self._tasks[stream] = self._spawn(f"applier:{worker.name}", worker.run())
 
+    def _changed(self, objects: list[dict[str, Any]]) -> None:
+        """Wake the workers whose objects a list found changed."""
+        for obj in objects:
+            owner = owner_of(obj)
+            if owner is None:
+                continue
+            worker = self.workers.get(target_stream(*owner))
+            if worker is not None:
+                worker.wake()
+
+    async def _refresh_loop(self, cluster: str) -> None:
+        """While a rollout is on in `cluster`, relist its kinds every health interval."""
+        while True:
+            await asyncio.sleep(self.settings.health_interval)
+            if not any(
+                self.workers[s].rolling and self.workers[s].env.cluster == cluster
+                for s in self.owned
+            ):
+                continue
+            try:
+                cache = await self.ctx.cache(cluster)
+                await cache.sweep()
+            except (ClusterUnavailable, KubeError) as exc:
+                log.warning("appliers: status refresh of %s failed: %s", cluster, exc)
+
     async def _locks_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.lock_interval)
@@ -170,6 +201,8 @@ class AppliersService:
     async def _wake_loop(self, head: int) -> None:
         async for batch in self.ctx.store.subscribe(after=head):
             for event in batch:
+                heads = self.ctx.heads
+                heads[event.stream_id] = max(heads.get(event.stream_id, 0), event.stream_version)
                 worker = self.workers.get(event.stream_id)
                 if worker is not None and event.metadata.actor != "applier":
                     worker.wake()

@@ -68,6 +68,7 @@ class TargetWorker:
         self.stream = target_stream(app.name, environment.name)
         self.passes = 0
         self.acting = False  # true while this worker may write (tests check exclusivity)
+        self.rolling = False  # waiting for a rollout: the cluster's status refresh runs
         self._wake = asyncio.Event()
         self._target: Target | None = None
         self._version = 0
@@ -88,7 +89,8 @@ class TargetWorker:
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
             self._wake.clear()
             try:
-                delay = await self.reconcile()
+                async with self.ctx.pass_slots:
+                    delay = await self.reconcile()
             except ClusterUnavailable as exc:
                 delay = await self._cluster_down(exc)
             except LockLost:
@@ -102,7 +104,10 @@ class TargetWorker:
     # --- observe -----------------------------------------------------------------------
 
     async def _load(self) -> Target | None:
-        """Bring the cached aggregate up to date with its stream."""
+        """Bring the cached aggregate up to date with its stream (no query when the log
+        subscription has seen nothing newer; a stale view ends in a ConcurrencyError)."""
+        if self._target is not None and self.ctx.heads.get(self.stream, 0) <= self._version:
+            return self._target
         events = await asyncio.wait_for(
             self.ctx.store.read_stream(self.stream, after_version=self._version),
             timeout=self.ctx.settings.store_timeout,
@@ -286,12 +291,17 @@ class TargetWorker:
             soak = self.env.policy.soak.total_seconds()
             await self._record(lambda t: t.verify(soak_seconds=soak, now=now))
         view = view_of(self._target)
-        return next_wake(
+        delay = next_wake(
             view,
             verdict,
             health_interval=self.ctx.settings.health_interval,
             drift_interval=self.ctx.settings.drift_interval,
         )
+        self.rolling = delay <= self.ctx.settings.health_interval
+        if self.rolling and self.ctx.on_change is not None:
+            # status changes wake this worker; polling is only the safety net
+            return max(delay, 20 * self.ctx.settings.health_interval)
+        return delay
 
     async def _cluster_down(self, exc: ClusterUnavailable) -> float:
         """A cluster that does not answer makes its targets Unknown, then waits."""
