@@ -17,12 +17,13 @@ Postgres advisory locks. Modules, in the order of a pass:
 from engine.appliers.context import ApplierSettings
 from engine.appliers.inprocess import running_appliers
 from engine.appliers.render import GitRenderer, Renderer
-from engine.appliers.service import AppliersService
+from engine.appliers.service import AppliersService, build_appliers
 
 __all__ = [
     "ApplierSettings",
     "AppliersService",
     "GitRenderer",
     "Renderer",
+    "build_appliers",
     "running_appliers",
 ]

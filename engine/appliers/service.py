@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+import os
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
 from typing import Any
 
 from engine.appliers.context import ApplierSettings, WorkerContext
 from engine.appliers.objects import owner_of
-from engine.appliers.render import Renderer
+from engine.appliers.render import GitRenderer, Renderer
 from engine.appliers.worker import TargetWorker
 from engine.config.loader import EnvironmentsConfig
 from engine.domain.ids import target_stream
@@ -144,6 +146,7 @@ class AppliersService:
         finally:
             self._group = None
             await self.locks.close()
+            await self.ctx.clusters.aclose()
 
     async def _claim(self) -> None:
         """Stop workers whose lock is gone; start workers for locks newly won."""
@@ -228,3 +231,27 @@ class AppliersService:
         for stream in self.owned:
             if self.workers[stream].env.cluster == cluster:
                 self.workers[stream].wake()
+
+
+def build_appliers(
+    *,
+    store: EventStore,
+    config: EnvironmentsConfig,
+    home: Path,
+    environ: Mapping[str, str] | None = None,
+) -> AppliersService:
+    """The service as the server runs it: ``await build_appliers(...).run()``.
+
+    Kubeconfig from ``BATON_KUBECONFIG`` (else ``KUBECONFIG``, else ``~/.kube/config``);
+    intervals from ``BATON_DRIFT_INTERVAL``, ``BATON_HEALTH_INTERVAL``,
+    ``BATON_LOCK_INTERVAL``; releases rendered from the Git mirrors under ``home``.
+    """
+    env = os.environ if environ is None else environ
+    kubeconfig = env.get("BATON_KUBECONFIG") or env.get("KUBECONFIG") or None
+    return AppliersService(
+        store=store,
+        config=config,
+        clusters=Clusters(kubeconfig=kubeconfig),
+        renderer=GitRenderer(home),
+        settings=ApplierSettings.from_env(env),
+    )
