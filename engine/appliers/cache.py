@@ -46,6 +46,9 @@ class LiveCache:
         task = self._namespaces.get(name)
         if task is None or (task.done() and task.exception() is not None):
             task = asyncio.ensure_future(self._apply_namespace(body))
+            # shared by several workers: whoever awaits it sees its error; if all of them
+            # were cancelled meanwhile, nobody needs it
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
             self._namespaces[name] = task
         await asyncio.shield(task)
 
@@ -53,6 +56,11 @@ class LiveCache:
         outcome = await self.client.apply(body)
         if outcome.obj is not None:
             self.put(outcome.obj)
+
+    @property
+    def kinds(self) -> list[Kind]:
+        """Every kind listed so far."""
+        return list(self._listed)
 
     def knows_kind(self, kind: Kind) -> bool:
         """True once `kind` has been listed."""

@@ -28,6 +28,7 @@ from engine.appliers.render import GitRenderer, Renderer
 from engine.appliers.worker import TargetWorker
 from engine.config.loader import EnvironmentsConfig
 from engine.domain.ids import target_stream
+from engine.health import rule_for
 from engine.kube import Clusters, ClusterUnavailable, KubeError
 from engine.promoter import Promoter
 from engine.promotions import Promotions
@@ -188,7 +189,9 @@ class AppliersService:
                 continue
             try:
                 cache = await self.ctx.cache(cluster)
-                await cache.sweep()
+                # only kinds whose health rules read a status that controllers change
+                kinds = {k for k in cache.kinds if rule_for(*k) is not None}
+                await cache.refresh(kinds, max_age=self.settings.health_interval / 2)
             except (ClusterUnavailable, KubeError) as exc:
                 log.warning("appliers: status refresh of %s failed: %s", cluster, exc)
 

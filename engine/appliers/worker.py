@@ -47,7 +47,7 @@ from engine.domain.enums import Health, SyncStatus
 from engine.domain.ids import target_stream
 from engine.domain.pipeline import EnvironmentSpec
 from engine.domain.target import Target
-from engine.health import assess, combine
+from engine.health import assess, combine, rule_for
 from engine.kube import ClusterUnavailable, KubeError
 from engine.store import ConcurrencyError, EventMetadata, RecordedEvent
 
@@ -145,10 +145,10 @@ class TargetWorker:
         health interval ago (rollouts), else as of the last sweep and our own writes."""
         cache = await self.ctx.cache(self.env.cluster)
         kinds = [((b["apiVersion"], b["kind"]), ref_of(b).identity) for b in desired]
-        if fresh:
-            await cache.refresh({k for k, _ in kinds}, max_age=self.ctx.settings.health_interval)
-        else:
-            await cache.ensure({k for k, _ in kinds})
+        await cache.ensure({k for k, _ in kinds})
+        if fresh:  # only kinds whose health reads a status that controllers change
+            statused = {k for k, _ in kinds if rule_for(*k) is not None}
+            await cache.refresh(statused, max_age=self.ctx.settings.health_interval)
         return Live(cache.known(kinds))
 
     # --- one pass ----------------------------------------------------------------------
