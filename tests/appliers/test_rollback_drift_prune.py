@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import Stage, config_map, kubesim_only, web
+from applier_stage import Stage, config_map, kubesim_only, web
 
 from engine.domain.enums import Health, PromotionKind, PromotionPhase
 
