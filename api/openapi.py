@@ -169,6 +169,20 @@ def _paths() -> dict[str, Any]:
                 secured=False,
             )
         },
+        "/metrics": {
+            "get": _op(
+                "metrics",
+                "Prometheus metrics (text exposition format); no token, as Prometheus scrapes",
+                "health",
+                {
+                    "200": {
+                        "description": "every metric",
+                        "content": {"text/plain": {"schema": STR}},
+                    }
+                },
+                secured=False,
+            )
+        },
         "/apps": {
             "get": _op(
                 "list_apps",

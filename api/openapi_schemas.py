@@ -83,6 +83,11 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "overrides": {"type": "array", "items": STR},
             "finished_at": nullable(TIME),
             "outcome": nullable(STR),
+            "trace_id": nullable(STR),
+            "trace_url": {
+                "type": "string",
+                "description": "the trace in Jaeger's UI (when BATON_JAEGER_URL is set)",
+            },
         },
     },
     "AuditEntry": {
@@ -108,6 +113,10 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "trace_id": nullable(STR),
             "correlation_id": nullable(STR),
             "stream_id": STR,
+            "trace_url": {
+                "type": "string",
+                "description": "the trace in Jaeger's UI (when BATON_JAEGER_URL is set)",
+            },
         },
     },
     "EventPage": {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from api import openapi
-from api.views import admin, apps, health, history, promotions, stream, webhooks
+from api.views import admin, apps, health, history, metrics, promotions, stream, webhooks
 
 PREFIX = "/api/v1"
 
@@ -20,6 +20,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/healthz", health.healthz, name="healthz")
     r.add_get(f"{PREFIX}/readyz", health.readyz, name="readyz")
     r.add_get(f"{PREFIX}/openapi.json", openapi.serve, name="openapi")
+    r.add_get(f"{PREFIX}/metrics", metrics.metrics, name="metrics")
 
     r.add_get(f"{PREFIX}/apps", apps.list_apps, name="list_apps")
     r.add_get(f"{PREFIX}/apps/{{app}}", apps.get_app, name="get_app")
