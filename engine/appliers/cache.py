@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from engine.appliers.objects import OWNED_SELECTOR, Identity, ref_of
@@ -23,13 +23,44 @@ Kind = tuple[str, str]  # (apiVersion, kind)
 class LiveCache:
     """Owned live objects of one cluster, by identity."""
 
-    def __init__(self, client: ClusterClient) -> None:
+    def __init__(
+        self,
+        client: ClusterClient,
+        *,
+        on_change: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
+        """`on_change` hears of objects a list found changed (the workers that own them
+        are woken: rollouts progress on status changes, not on polling)."""
         self.client = client
+        self.on_change = on_change
         self.generation = 0  # bumped by every completed sweep
         self._objects: dict[Identity, dict[str, Any]] = {}
         self._listed: dict[Kind, float] = {}  # kind → monotonic time of its last list
         self._touched: dict[Identity, float] = {}
         self._kind_locks: dict[Kind, asyncio.Lock] = {}
+        self._namespaces: dict[str, asyncio.Task[None]] = {}
+
+    async def ensure_namespace(self, body: dict[str, Any]) -> None:
+        """Apply a namespace once per process, however many targets share it."""
+        name = str(body["metadata"]["name"])
+        task = self._namespaces.get(name)
+        if task is None or (task.done() and task.exception() is not None):
+            task = asyncio.ensure_future(self._apply_namespace(body))
+            # shared by several workers: whoever awaits it sees its error; if all of them
+            # were cancelled meanwhile, nobody needs it
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._namespaces[name] = task
+        await asyncio.shield(task)
+
+    async def _apply_namespace(self, body: dict[str, Any]) -> None:
+        outcome = await self.client.apply(body)
+        if outcome.obj is not None:
+            self.put(outcome.obj)
+
+    @property
+    def kinds(self) -> list[Kind]:
+        """Every kind listed so far."""
+        return list(self._listed)
 
     def knows_kind(self, kind: Kind) -> bool:
         """True once `kind` has been listed."""
@@ -43,6 +74,17 @@ class LiveCache:
             lock = self._kind_locks.setdefault(kind, asyncio.Lock())
             async with lock:
                 if kind not in self._listed:
+                    await self._list(kind, started=time.monotonic())
+
+    async def refresh(self, kinds: Iterable[Kind], *, max_age: float) -> None:
+        """Relist each kind listed longer than `max_age` seconds ago (one list at a time per
+        kind, shared by every worker that asks): how rollouts see status changes cheaply."""
+        for kind in kinds:
+            lock = self._kind_locks.setdefault(kind, asyncio.Lock())
+            asked = time.monotonic()
+            async with lock:
+                listed = self._listed.get(kind)
+                if listed is None or (listed < asked and asked - listed > max_age):
                     await self._list(kind, started=time.monotonic())
 
     def known(self, identities: Iterable[tuple[Kind, Identity]]) -> dict[Identity, Any]:
@@ -81,10 +123,20 @@ class LiveCache:
         api_version, name = kind
         items = await self.client.list_objects(api_version, name, label_selector=OWNED_SELECTOR)
         fresh = {ref_of(o).identity: o for o in items}
+        changed: list[dict[str, Any]] = []
         for identity in [i for i in self._objects if i[1] == name and i not in fresh]:
             if self._touched.get(identity, 0.0) < started:
-                del self._objects[identity]
+                changed.append(self._objects.pop(identity))
         for identity, obj in fresh.items():
             if self._touched.get(identity, 0.0) < started:
+                before = self._objects.get(identity)
+                if before is None or _rv(before) != _rv(obj):
+                    changed.append(obj)
                 self._objects[identity] = obj
         self._listed[kind] = started
+        if changed and self.on_change is not None and kind in self._listed:
+            self.on_change(changed)
+
+
+def _rv(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from engine.appliers.cache import LiveCache
 from engine.appliers.render import Renderer
@@ -37,6 +38,7 @@ class ApplierSettings:
     lock_interval: float = 5.0  # seconds between lock checks (and tries for free targets)
     cluster_backoff: float = 5.0  # seconds before trying a cluster that did not answer
     store_timeout: float = 30.0  # seconds for one load or save in the event store
+    concurrent_passes: int = 64  # passes run at once in a process (the rest queue)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApplierSettings:
@@ -73,6 +75,9 @@ class WorkerContext:
     locks: AdvisoryLocks | None = None
     clock: Callable[[], datetime] = utcnow
     caches: dict[str, LiveCache] = field(default_factory=dict)
+    on_change: Callable[[list[dict[str, Any]]], None] | None = None
+    heads: dict[str, int] = field(default_factory=dict)  # stream → last version seen
+    pass_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
     _cache_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def fence(self, stream: str) -> None:
@@ -89,6 +94,8 @@ class WorkerContext:
         if cache is None:
             async with self._cache_lock:
                 if cluster not in self.caches:
-                    self.caches[cluster] = LiveCache(await self.clusters.client(cluster))
+                    self.caches[cluster] = LiveCache(
+                        await self.clusters.client(cluster), on_change=self.on_change
+                    )
                 cache = self.caches[cluster]
         return cache

@@ -12,7 +12,7 @@ import asyncio
 from typing import Any
 
 from engine.appliers.cache import LiveCache
-from engine.appliers.objects import ObjectRef, ref_of
+from engine.appliers.objects import ObjectRef, owner_of, ref_of
 from engine.appliers.plan import Action, Live, SyncPlan
 from engine.appliers.tracing import object_span
 from engine.kube import ClusterClient
@@ -52,9 +52,13 @@ async def _apply(
 
 
 async def execute(
-    client: ClusterClient, cache: LiveCache, plan: SyncPlan, live: Live
+    client: ClusterClient, cache: LiveCache, plan: SyncPlan, live: Live, *, owner: tuple[str, str]
 ) -> list[dict[str, Any]]:
-    """Apply, then prune; the objects' entries in apply order, pruned last."""
+    """Apply, then prune; the objects' entries in apply order, pruned last.
+
+    A prune candidate is read first and deleted only if it carries baton's labels for
+    `owner` (app, environment): baton never deletes what it does not own.
+    """
     entries = [await _apply(client, cache, body, plan, live) for body in plan.first]
     results = await asyncio.gather(
         *(_apply(client, cache, body, plan, live) for body in plan.rest),
@@ -69,6 +73,9 @@ async def execute(
             entry(ref_of(body), Action.UNCHANGED, _rv(live.get(ref_of(body).identity)), 0)
         )
     for ref in plan.prune:
+        current = await client.get(ref.api_version, ref.kind, ref.namespace or None, ref.name)
+        if current.obj is None or owner_of(current.obj) != owner:
+            continue
         shape = {"kind": ref.kind, "metadata": {"name": ref.name, "namespace": ref.namespace}}
         with object_span("prune", shape):
             outcome = await client.delete(

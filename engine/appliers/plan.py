@@ -76,7 +76,8 @@ def plan_sync(
 
     Pruned: objects of the inventory (the last sync's objects) or live objects labelled
     for this target that the release no longer has, if the live object is baton's for
-    this target. Namespaces and CRDs are never pruned.
+    this target (when the live state is unknown, the act phase reads it and checks
+    before deleting). Namespaces and CRDs are never pruned.
     """
     first: list[dict[str, Any]] = []
     rest: list[dict[str, Any]] = []

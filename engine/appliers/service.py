@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+import os
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
 from typing import Any
 
 from engine.appliers.context import ApplierSettings, WorkerContext
-from engine.appliers.render import Renderer
+from engine.appliers.objects import owner_of
+from engine.appliers.render import GitRenderer, Renderer
 from engine.appliers.worker import TargetWorker
 from engine.config.loader import EnvironmentsConfig
+from engine.domain.ids import target_stream
+from engine.health import rule_for
 from engine.kube import Clusters, ClusterUnavailable, KubeError
 from engine.promoter import Promoter
 from engine.promotions import Promotions
@@ -78,13 +83,15 @@ class AppliersService:
         repository = Repository(store)
         self.settings = settings or ApplierSettings()
         self.locks = AdvisoryLocks(store.pool)
-        self.ctx = WorkerContext(
+        self.ctx: WorkerContext = WorkerContext(
             locks=self.locks,
+            on_change=self._changed,
             store=store,
             repository=repository,
             clusters=clusters,
             renderer=renderer,
             settings=self.settings,
+            pass_slots=asyncio.Semaphore(self.settings.concurrent_passes),
         )
         self.promoter = Promoter(store, Promotions(repository)) if promoter else None
         self.workers = {
@@ -104,8 +111,16 @@ class AppliersService:
         return frozenset(s for s, t in self._tasks.items() if not t.done())
 
     def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        assert self._group is not None
-        return self._group.create_task(_logged(name, coro), name=name)
+        """A named task in the service's group; during shutdown, none (we are cancelled)."""
+        wrapped = _logged(name, coro)
+        try:
+            if self._group is None:
+                raise RuntimeError("not running")
+            return self._group.create_task(wrapped, name=name)
+        except RuntimeError:  # the group is shutting down: a swallowed cancel reached us
+            wrapped.close()
+            coro.close()
+            raise asyncio.CancelledError() from None
 
     async def run(self) -> None:
         """Until cancelled."""
@@ -115,18 +130,24 @@ class AppliersService:
                 self._group = group
                 await self._claim()
                 head = await self.ctx.store.head_position()
-                self._spawn("appliers-locks", self._locks_loop())
+                self._spawn(
+                    "appliers-locks", _until_cancelled("appliers-locks", self._locks_loop())
+                )
                 self._spawn(
                     "appliers-wake", _until_cancelled("appliers-wake", self._wake_loop(head))
                 )
                 for cluster in clusters:
-                    self._spawn(f"appliers-sweep:{cluster}", self._sweep_loop(cluster))
+                    name = f"appliers-sweep:{cluster}"
+                    self._spawn(name, _until_cancelled(name, self._sweep_loop(cluster)))
+                    name = f"appliers-refresh:{cluster}"
+                    self._spawn(name, _until_cancelled(name, self._refresh_loop(cluster)))
                 if self.promoter is not None:
                     self._spawn("promoter", _until_cancelled("promoter", self.promoter.run()))
                 self.started.set()
         finally:
             self._group = None
             await self.locks.close()
+            await self.ctx.clusters.aclose()
 
     async def _claim(self) -> None:
         """Stop workers whose lock is gone; start workers for locks newly won."""
@@ -147,6 +168,33 @@ class AppliersService:
             worker._forget()  # another process may have written since we last looked
             self._tasks[stream] = self._spawn(f"applier:{worker.name}", worker.run())
 
+    def _changed(self, objects: list[dict[str, Any]]) -> None:
+        """Wake the workers whose objects a list found changed."""
+        for obj in objects:
+            owner = owner_of(obj)
+            if owner is None:
+                continue
+            worker = self.workers.get(target_stream(*owner))
+            if worker is not None:
+                worker.wake()
+
+    async def _refresh_loop(self, cluster: str) -> None:
+        """While a rollout is on in `cluster`, relist its kinds every health interval."""
+        while True:
+            await asyncio.sleep(self.settings.health_interval)
+            if not any(
+                self.workers[s].rolling and self.workers[s].env.cluster == cluster
+                for s in self.owned
+            ):
+                continue
+            try:
+                cache = await self.ctx.cache(cluster)
+                # only kinds whose health rules read a status that controllers change
+                kinds = {k for k in cache.kinds if rule_for(*k) is not None}
+                await cache.refresh(kinds, max_age=self.settings.health_interval / 2)
+            except (ClusterUnavailable, KubeError) as exc:
+                log.warning("appliers: status refresh of %s failed: %s", cluster, exc)
+
     async def _locks_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.lock_interval)
@@ -159,6 +207,8 @@ class AppliersService:
     async def _wake_loop(self, head: int) -> None:
         async for batch in self.ctx.store.subscribe(after=head):
             for event in batch:
+                heads = self.ctx.heads
+                heads[event.stream_id] = max(heads.get(event.stream_id, 0), event.stream_version)
                 worker = self.workers.get(event.stream_id)
                 if worker is not None and event.metadata.actor != "applier":
                     worker.wake()
@@ -184,3 +234,27 @@ class AppliersService:
         for stream in self.owned:
             if self.workers[stream].env.cluster == cluster:
                 self.workers[stream].wake()
+
+
+def build_appliers(
+    *,
+    store: EventStore,
+    config: EnvironmentsConfig,
+    home: Path,
+    environ: Mapping[str, str] | None = None,
+) -> AppliersService:
+    """The service as the server runs it: ``await build_appliers(...).run()``.
+
+    Kubeconfig from ``BATON_KUBECONFIG`` (else ``KUBECONFIG``, else ``~/.kube/config``);
+    intervals from ``BATON_DRIFT_INTERVAL``, ``BATON_HEALTH_INTERVAL``,
+    ``BATON_LOCK_INTERVAL``; releases rendered from the Git mirrors under ``home``.
+    """
+    env = os.environ if environ is None else environ
+    kubeconfig = env.get("BATON_KUBECONFIG") or env.get("KUBECONFIG") or None
+    return AppliersService(
+        store=store,
+        config=config,
+        clusters=Clusters(kubeconfig=kubeconfig),
+        renderer=GitRenderer(home),
+        settings=ApplierSettings.from_env(env),
+    )

@@ -48,7 +48,7 @@ from engine.domain.enums import Health, SyncStatus
 from engine.domain.ids import target_stream
 from engine.domain.pipeline import EnvironmentSpec
 from engine.domain.target import Target
-from engine.health import assess, combine
+from engine.health import assess, combine, rule_for
 from engine.kube import ClusterUnavailable, KubeError
 from engine.store import ConcurrencyError, EventMetadata, RecordedEvent
 
@@ -69,11 +69,13 @@ class TargetWorker:
         self.stream = target_stream(app.name, environment.name)
         self.passes = 0
         self.acting = False  # true while this worker may write (tests check exclusivity)
+        self.rolling = False  # waiting for a rollout: the cluster's status refresh runs
         self._wake = asyncio.Event()
         self._target: Target | None = None
         self._version = 0
         self._cause: RecordedEvent | None = None  # the PromotionStarted we act upon
         self._desired: tuple[str, list[dict[str, Any]]] | None = None
+        self._namespaces: list[dict[str, Any]] = []  # used but not declared by the release
 
     def wake(self) -> None:
         """Run a pass soon."""
@@ -88,7 +90,8 @@ class TargetWorker:
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
             self._wake.clear()
             try:
-                delay = await self.reconcile()
+                async with self.ctx.pass_slots:
+                    delay = await self.reconcile()
             except ClusterUnavailable as exc:
                 delay = await self._cluster_down(exc)
             except LockLost:
@@ -102,7 +105,10 @@ class TargetWorker:
     # --- observe -----------------------------------------------------------------------
 
     async def _load(self) -> Target | None:
-        """Bring the cached aggregate up to date with its stream."""
+        """Bring the cached aggregate up to date with its stream (no query when the log
+        subscription has seen nothing newer; a stale view ends in a ConcurrencyError)."""
+        if self._target is not None and self.ctx.heads.get(self.stream, 0) <= self._version:
+            return self._target
         events = await asyncio.wait_for(
             self.ctx.store.read_stream(self.stream, after_version=self._version),
             timeout=self.ctx.settings.store_timeout,
@@ -129,38 +135,21 @@ class TargetWorker:
         ]
         declared = {(b["kind"], b["metadata"]["name"]) for b in bodies}
         used = {b["metadata"].get("namespace") for b in bodies} - {None, ""}
-        extra = [namespace_body(ns) for ns in sorted(used) if ("Namespace", ns) not in declared]
-        self._desired = (release, extra + bodies)
-        return self._desired[1]
+        self._namespaces = [
+            namespace_body(ns) for ns in sorted(used) if ("Namespace", ns) not in declared
+        ]
+        self._desired = (release, bodies)
+        return bodies
 
     async def _live(self, desired: list[dict[str, Any]], *, fresh: bool) -> Live:
-        """Live state of `desired`: read now (`fresh`), else from the cluster cache."""
+        """Live state of `desired` from the cluster cache; `fresh`: listed at most one
+        health interval ago (rollouts), else as of the last sweep and our own writes."""
         cache = await self.ctx.cache(self.env.cluster)
-        if fresh:
-            client = cache.client
-            outcomes = await asyncio.gather(
-                *(
-                    client.get(
-                        b["apiVersion"],
-                        b["kind"],
-                        b["metadata"].get("namespace"),
-                        b["metadata"]["name"],
-                    )
-                    for b in desired
-                )
-            )
-            known: dict[Any, Any] = {}
-            for body, outcome in zip(desired, outcomes, strict=True):
-                identity = ref_of(body).identity
-                known[identity] = outcome.obj
-                if outcome.obj is None:
-                    cache.drop(identity)
-                else:
-                    cache.put(outcome.obj)
-            await cache.ensure({(b["apiVersion"], b["kind"]) for b in desired})
-            return Live(known)
         kinds = [((b["apiVersion"], b["kind"]), ref_of(b).identity) for b in desired]
         await cache.ensure({k for k, _ in kinds})
+        if fresh:  # only kinds whose health reads a status that controllers change
+            statused = {k for k, _ in kinds if rule_for(*k) is not None}
+            await cache.refresh(statused, max_age=self.ctx.settings.health_interval)
         return Live(cache.known(kinds))
 
     # --- one pass ----------------------------------------------------------------------
@@ -193,7 +182,8 @@ class TargetWorker:
                 return settings.drift_interval
             desired = await self._desired_objects(view.desired_release)
             rolling = view.promotion_phase is not None and view.promotion_phase.is_in_flight
-            live = await self._live(desired, fresh=rolling or view.health != Health.HEALTHY)
+            fresh = step == Step.CHECK and (rolling or view.health != Health.HEALTHY)
+            live = await self._live(desired, fresh=fresh)
         await self.ctx.fence(self.stream)
         with tracer.start_as_current_span("applier.act", attributes={"target": self.name}):
             self.acting = True
@@ -240,11 +230,19 @@ class TargetWorker:
         )
         with tracer.start_as_current_span(
             "sync",
-            attributes={"baton.sync_id": sync_id, "baton.release": release,
-                        "baton.sync_reason": reason, "baton.objects": len(desired)},
+            attributes={
+                "baton.sync_id": sync_id,
+                "baton.release": release,
+                "baton.sync_reason": reason,
+                "baton.objects": len(desired),
+            },
         ) as span:
             try:
-                entries = await execute(cache.client, cache, plan, live)
+                for namespace in self._namespaces:  # before anything that lives in it
+                    await cache.ensure_namespace(namespace)
+                entries = await execute(
+                    cache.client, cache, plan, live, owner=(self.app.name, self.env.name)
+                )
             except KubeError as exc:
                 failed(span, exc)
                 await self._sync_failed(sync_id, exc.what, exc.reason, exc.message, exc.attempts)
@@ -315,12 +313,17 @@ class TargetWorker:
             soak = self.env.policy.soak.total_seconds()
             await self._record(lambda t: t.verify(soak_seconds=soak, now=now))
         view = view_of(self._target)
-        return next_wake(
+        delay = next_wake(
             view,
             verdict,
             health_interval=self.ctx.settings.health_interval,
             drift_interval=self.ctx.settings.drift_interval,
         )
+        self.rolling = delay <= self.ctx.settings.health_interval
+        if self.rolling and self.ctx.on_change is not None:
+            # status changes wake this worker; polling is only the safety net
+            return max(delay, 20 * self.ctx.settings.health_interval)
+        return delay
 
     async def _cluster_down(self, exc: ClusterUnavailable) -> float:
         """A cluster that does not answer makes its targets Unknown, then waits."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Stage, config_map, web
 
 from engine.domain.enums import Health, PromotionKind, SyncStatus
+from tests.appliers.applier_stage import Stage, config_map, web
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -48,7 +48,6 @@ async def test_a_commit_becomes_a_release_that_walks_the_pipeline_and_becomes_he
     assert synced.metadata.causation_id == str(started.position)
     objects = {(o["kind"], o["name"]): o["action"] for o in synced.data["objects"]}
     assert objects == {
-        ("Namespace", f"{stage.name}-staging"): "created",
         ("ConfigMap", "settings"): "created",
         ("Deployment", "web"): "created",
     }

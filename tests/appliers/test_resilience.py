@@ -9,7 +9,6 @@ from typing import Any
 import asyncpg
 import pytest
 import yaml
-from conftest import REAL_KUBECONFIG, TEST_RETRY, Stage, config_map, kubesim_only, web
 
 from engine.appliers.inprocess import running_appliers
 from engine.appliers.service import AppliersService
@@ -17,8 +16,15 @@ from engine.domain.enums import Health
 from engine.kube import RetryPolicy
 from engine.store import EventMetadata, EventStore
 from engine.store.database import create_pool
-from projections.audit import AuditProjection
 from projections.runner import ProjectionRunner
+from tests.appliers.applier_stage import (
+    REAL_KUBECONFIG,
+    TEST_RETRY,
+    Stage,
+    config_map,
+    kubesim_only,
+    web,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -159,13 +165,14 @@ async def test_injected_5xx_and_429_end_in_success_with_the_retries_in_the_event
     synced = next(e for e in await stage.events("dev") if e.type == "Target.SyncSucceeded")
     attempts = [o["attempts"] for o in synced.data["objects"]]
     assert max(attempts) > 1
-    runner = ProjectionRunner(stage.store.pool, [AuditProjection()])
+    runner = ProjectionRunner(stage.store.pool)
     await runner.ensure()
     await runner.catch_up()
-    summary = await stage.store.pool.fetchval(
-        "SELECT summary FROM audit WHERE position = $1", synced.position
-    )
-    assert "retries" in summary
+    async with stage.store.pool.acquire() as conn:
+        summary = await conn.fetchval(
+            "SELECT summary FROM audit WHERE position = $1", synced.position
+        )
+    assert "retries" in summary and "created" in summary
 
 
 def kubeconfig_with_unreachable_cluster(base: str, tmp_path: Path) -> tuple[str, dict[str, str]]:

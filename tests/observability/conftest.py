@@ -59,8 +59,9 @@ class SwitchProvider(trace.TracerProvider):
     def __init__(self) -> None:
         self.delegate: TracerProvider | None = None
 
-    def get_tracer(self, name: str, version: str | None = None, *args: Any,
-                   **kwargs: Any) -> trace.Tracer:
+    def get_tracer(
+        self, name: str, version: str | None = None, *args: Any, **kwargs: Any
+    ) -> trace.Tracer:
         return _SwitchedTracer(self, name, version)
 
 
@@ -102,8 +103,11 @@ def spans(traced: Any) -> InMemorySpanExporter:
 
 async def live_api(database_url: str, tmp_path: Path, **config: Any) -> TestClient:
     """The API on the test's database (start it with `async with`)."""
-    settings = Settings(database_url=database_url, home=tmp_path / "api-home",
-                        environments_dir=tmp_path / "environments")
+    settings = Settings(
+        database_url=database_url,
+        home=tmp_path / "api-home",
+        environments_dir=tmp_path / "environments",
+    )
     app = init_app(settings=settings, config=api_config(**config))
     return TestClient(TestServer(app))
 
@@ -111,5 +115,3 @@ async def live_api(database_url: str, tmp_path: Path, **config: Any) -> TestClie
 def of_trace(spans: Sequence[ReadableSpan], trace_id: str) -> list[ReadableSpan]:
     """The spans of one trace."""
     return [s for s in spans if s.context is not None and f"{s.context.trace_id:032x}" == trace_id]
-
-

@@ -67,8 +67,13 @@ def test_baton_listens_where_the_code_and_the_ports_say(compose: dict[str, Any])
 def test_every_variable_given_to_baton_is_one_the_code_reads(compose: dict[str, Any]) -> None:
     env = compose["services"]["baton"]["environment"]
     read = _code_variables() | LIBRARY_VARIABLES
-    assert {"BATON_DATABASE_URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME",
-            "BATON_JAEGER_URL", "BATON_KUBECONFIG"} <= read
+    assert {
+        "BATON_DATABASE_URL",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_SERVICE_NAME",
+        "BATON_JAEGER_URL",
+        "BATON_KUBECONFIG",
+    } <= read
     assert set(env) <= read, set(env) - read
 
 
@@ -89,16 +94,21 @@ def test_the_database_url_names_the_postgres_service(compose: dict[str, Any]) ->
     assert url.hostname == "postgres" and url.port == 5432 and 5432 in _ports(postgres)
     pg_env = postgres["environment"]
     assert (url.username, url.password, url.path.lstrip("/")) == (
-        pg_env["POSTGRES_USER"], pg_env["POSTGRES_PASSWORD"], pg_env["POSTGRES_DB"])
+        pg_env["POSTGRES_USER"],
+        pg_env["POSTGRES_PASSWORD"],
+        pg_env["POSTGRES_DB"],
+    )
     assert compose["services"]["baton"]["depends_on"]["postgres"]["condition"] == (
-        "service_healthy")
+        "service_healthy"
+    )
 
 
 def test_k3s_shares_its_kubeconfig_with_baton(compose: dict[str, Any]) -> None:
     k3s, baton = compose["services"]["k3s"], compose["services"]["baton"]
     output = Path(k3s["environment"]["K3S_KUBECONFIG_OUTPUT"])
-    k3s_volume = next(v.split(":")[0] for v in k3s["volumes"] if v.split(":")[1] == str(
-        output.parent))
+    k3s_volume = next(
+        v.split(":")[0] for v in k3s["volumes"] if v.split(":")[1] == str(output.parent)
+    )
     mounted = {v.split(":")[0]: v.split(":")[1] for v in baton["volumes"]}
     assert mounted[k3s_volume] == str(output.parent)
     command = " ".join(baton["command"])
@@ -109,11 +119,13 @@ def test_k3s_shares_its_kubeconfig_with_baton(compose: dict[str, Any]) -> None:
 
 
 def test_the_kubeconfig_aliases_reach_k3s_under_the_sample_context_names() -> None:
-    k3s = {"apiVersion": "v1", "current-context": "default",
-           "clusters": [{"name": "default", "cluster": {"server": "https://127.0.0.1:6443"}}],
-           "contexts": [{"name": "default", "context": {"cluster": "default",
-                                                        "user": "default"}}],
-           "users": [{"name": "default", "user": {"token": "t"}}]}
+    k3s = {
+        "apiVersion": "v1",
+        "current-context": "default",
+        "clusters": [{"name": "default", "cluster": {"server": "https://127.0.0.1:6443"}}],
+        "contexts": [{"name": "default", "context": {"cluster": "default", "user": "default"}}],
+        "users": [{"name": "default", "user": {"token": "t"}}],
+    }
     out = aliased(k3s, server="https://k3s:6443", contexts=["dev", "staging", "prod"])
     assert {c["name"] for c in out["contexts"]} == {"default", "dev", "staging", "prod"}
     assert out["clusters"][0]["cluster"]["server"] == "https://k3s:6443"

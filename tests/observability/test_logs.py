@@ -31,8 +31,12 @@ def test_a_log_line_inside_a_span_names_its_trace_and_span(spans: InMemorySpanEx
 
 
 def test_outside_a_span_there_is_no_trace_and_secrets_are_masked() -> None:
-    line = _line("cannot connect to %s with %s (password=%s)",
-                 "postgresql://baton:s3cret@db:5432/baton", "Bearer abc.def", "hunter2")
+    line = _line(
+        "cannot connect to %s with %s (password=%s)",
+        "postgresql://baton:s3cret@db:5432/baton",
+        "Bearer abc.def",
+        "hunter2",
+    )
     assert "trace_id" not in line
     assert "s3cret" not in line["message"] and "abc.def" not in line["message"]
     assert "hunter2" not in line["message"]

@@ -53,8 +53,7 @@ async def test_metrics_parse_and_move_when_a_promotion_is_verified(
             )
             assert answer.status == 202
             await Api(client).verify_in("dev", SHA1)
-            verified = ("baton_promotions_total", (("environment", "dev"),
-                                                   ("outcome", "verified")))
+            verified = ("baton_promotions_total", (("environment", "dev"), ("outcome", "verified")))
             async with asyncio.timeout(10):
                 while (after := await scrape(client)).get(verified, 0) <= before.get(verified, 0):
                     await asyncio.sleep(0.05)
@@ -74,13 +73,21 @@ async def test_metrics_parse_and_move_when_a_promotion_is_verified(
     # gauges from the read models: the one target is healthy; lag per projection
     assert gauges[("baton_targets", (("health", "Healthy"),))] == 1
     assert gauges[("baton_targets", (("health", "Degraded"),))] == 0
-    lags = {labels: v for (name, labels), v in gauges.items()
-            if name == "baton_projection_lag_events"}
+    lags = {
+        labels: v for (name, labels), v in gauges.items() if name == "baton_projection_lag_events"
+    }
     assert lags and all(v == 0 for v in lags.values())
-    assert {"baton_promotions", "baton_promotion_duration_seconds", "baton_syncs",
-            "baton_sync_duration_seconds", "baton_drift_detections", "baton_targets",
-            "baton_projection_lag_events", "baton_event_append_seconds",
-            "baton_git_poll_errors"} <= families
+    assert {
+        "baton_promotions",
+        "baton_promotion_duration_seconds",
+        "baton_syncs",
+        "baton_sync_duration_seconds",
+        "baton_drift_detections",
+        "baton_targets",
+        "baton_projection_lag_events",
+        "baton_event_append_seconds",
+        "baton_git_poll_errors",
+    } <= families
 
 
 async def test_a_failed_git_poll_is_counted_and_marks_its_span(
@@ -92,12 +99,23 @@ async def test_a_failed_git_poll_is_counted_and_marks_its_span(
     from engine.git.watcher import GitWatcher
     from engine.metrics import GIT_POLL_ERRORS
 
-    spec = AppSpec(name="gone", repo=str(tmp_path / "nowhere"), branch="main", path="deploy",
-                   poll_interval=timedelta(seconds=60), credentials=None, environments=(),
-                   source_file="apps.yaml")
+    spec = AppSpec(
+        name="gone",
+        repo=str(tmp_path / "nowhere"),
+        branch="main",
+        path="deploy",
+        poll_interval=timedelta(seconds=60),
+        credentials=None,
+        environments=(),
+        source_file="apps.yaml",
+    )
     before = GIT_POLL_ERRORS.labels("gone")._value.get()
-    watcher = GitWatcher(apps=(spec,), home=tmp_path / "home", recorder=None,  # type: ignore[arg-type]
-                         interval=timedelta(seconds=60))
+    watcher = GitWatcher(
+        apps=(spec,),
+        home=tmp_path / "home",
+        recorder=None,  # type: ignore[arg-type]
+        interval=timedelta(seconds=60),
+    )
     try:
         result = await watcher.poll("gone")
     finally:

@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from tests.appliers.conftest import config_map, web
+from tests.appliers.applier_stage import config_map, web
 from tests.observability.conftest import Stage, live_api, of_trace, token_of
 
 pytestmark = pytest.mark.timeout(60)
@@ -90,29 +90,38 @@ async def test_a_promotion_is_one_trace_from_the_api_call_to_every_apply(
     sync = _one(ours, "sync")
     assert _under(sync, applier, ours)
     applies = {s.name for s in ours if s.name.startswith("apply ") and _parent_of(s, ours) is sync}
+    # (the target's namespace is ensured before the sync's applies, not applied by them)
     assert applies == {
-        f"apply Namespace {stage.name}-dev",
         f"apply ConfigMap {stage.name}-dev/settings",
         f"apply Deployment {stage.name}-dev/web",
     }
     # each apply made its Kubernetes request(s), traced by the aiohttp client instrumentation
     for name in applies:
         apply_span = _one(ours, name)
-        requests = [s for s in ours if s.kind == SpanKind.CLIENT and
-                    _parent_of(s, ours) is apply_span]
+        requests = [
+            s for s in ours if s.kind == SpanKind.CLIENT and _parent_of(s, ours) is apply_span
+        ]
         assert requests, f"no Kubernetes request under {name}"
-        assert all(r.attributes.get("http.request.method", r.attributes.get("http.method"))
-                   == "PATCH" for r in requests)
+        assert all(
+            r.attributes.get("http.request.method", r.attributes.get("http.method")) == "PATCH"
+            for r in requests
+        )
     assert any(s.name == "health" and _under(s, applier, ours) for s in ours)
 
     # later passes (health while soaking, the verdict) are traces of their own linking back
-    later = [s for s in finished if s.name == f"applier {stage.name}/dev"
-             and s.parent is None and s.links]
+    later = [
+        s
+        for s in finished
+        if s.name == f"applier {stage.name}/dev" and s.parent is None and s.links
+    ]
     assert later, "no later pass linked to the promotion"
     assert all(f"{link.context.trace_id:032x}" == trace_id for s in later for link in s.links)
     # (a GET of an object not created yet is a 404: an error by HTTP client conventions)
-    failed = [(s.name, s.status.description) for s in ours
-              if s.status.status_code == StatusCode.ERROR and s.kind != SpanKind.CLIENT]
+    failed = [
+        (s.name, s.status.description)
+        for s in ours
+        if s.status.status_code == StatusCode.ERROR and s.kind != SpanKind.CLIENT
+    ]
     assert not failed
 
 
@@ -130,8 +139,12 @@ async def test_the_events_of_a_promotion_carry_the_trace_of_the_step_that_record
         trace_id = (await answer.json())["trace_id"]
         await stage.until_verified("dev", sha)
     events = {e.type: e for e in await stage.events("dev")}
-    for kind in ("Target.PromotionRequested", "Target.PromotionStarted",
-                 "Target.SyncStarted", "Target.SyncSucceeded"):
+    for kind in (
+        "Target.PromotionRequested",
+        "Target.PromotionStarted",
+        "Target.SyncStarted",
+        "Target.SyncSucceeded",
+    ):
         traceparent = events[kind].metadata.traceparent
         assert traceparent is not None and traceparent[3:35] == trace_id, kind
     verified = events["Target.PromotionVerified"].metadata.traceparent

@@ -26,19 +26,28 @@ async def test_promotion_answers_and_audit_rows_link_to_the_trace(
     async with await live_api(database_url, tmp_path, jaeger_url=JAEGER + "/") as client:
         await seed(client.app[PROMOTIONS])
         headers = {"Authorization": f"Bearer {token_of('admin')}"}
-        created = await (await client.post(
-            "/api/v1/promotions", json={"app": "web", "environment": "dev", "release": SHA1},
-            headers=headers)).json()
+        created = await (
+            await client.post(
+                "/api/v1/promotions",
+                json={"app": "web", "environment": "dev", "release": SHA1},
+                headers=headers,
+            )
+        ).json()
         trace_id = created["trace_id"]
         assert created["trace_url"] == f"{JAEGER}/trace/{trace_id}"
         await Api(client).caught_up()
-        read = await (await client.get(f"/api/v1/promotions/{created['id']}",
-                                       headers=headers)).json()
-        page = await (await client.get("/api/v1/events?app=web&environment=dev",
-                                       headers=headers)).json()
-        lines = await (await client.get("/api/v1/events?app=web&environment=dev",
-                                        headers={**headers, "Accept": "application/x-ndjson"}
-                                        )).text()
+        read = await (
+            await client.get(f"/api/v1/promotions/{created['id']}", headers=headers)
+        ).json()
+        page = await (
+            await client.get("/api/v1/events?app=web&environment=dev", headers=headers)
+        ).json()
+        lines = await (
+            await client.get(
+                "/api/v1/events?app=web&environment=dev",
+                headers={**headers, "Accept": "application/x-ndjson"},
+            )
+        ).text()
     assert read["trace_id"] == trace_id
     assert read["trace_url"] == f"{JAEGER}/trace/{trace_id}"
     requested = next(r for r in page["items"] if r["event_type"] == "Target.PromotionRequested")
@@ -52,7 +61,11 @@ async def test_without_a_jaeger_url_answers_carry_the_trace_id_only(
 ) -> None:
     async with await live_api(database_url, tmp_path) as client:
         await seed(client.app[PROMOTIONS])
-        created = await (await client.post(
-            "/api/v1/promotions", json={"app": "web", "environment": "dev", "release": SHA1},
-            headers={"Authorization": f"Bearer {token_of('dev')}"})).json()
+        created = await (
+            await client.post(
+                "/api/v1/promotions",
+                json={"app": "web", "environment": "dev", "release": SHA1},
+                headers={"Authorization": f"Bearer {token_of('dev')}"},
+            )
+        ).json()
     assert len(created["trace_id"]) == 32 and "trace_url" not in created
