@@ -37,7 +37,7 @@ from api.serve import Running, ServeOptions, running
 from engine.git.sample import SampleRepo, create_sample_repo
 from engine.settings import Settings
 from engine.store.database import ensure_database, with_database
-from engine.telemetry import instrument_kubernetes_client, setup_tracing, tracer
+from engine.telemetry import setup_tracing, tracer
 from kubesim import ControllerTiming
 from projections.catalog import all_projections
 from projections.rebuild import verify
@@ -345,7 +345,6 @@ async def _story(once: bool, home: Path) -> None:
         port=port, kubesim_timing=TIMING, api=replace(ApiConfig.from_env(), tokens=book)
     )
     setup_tracing()
-    instrument_kubernetes_client()
     console.print(f"[bold]baton demo[/]: home {run_home}")
     async with running(options, settings=settings) as state:
         database = (
