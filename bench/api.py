@@ -108,10 +108,10 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def drive(session: aiohttp.ClientSession, base: str, make_path: Callable[[], str],
-                requests: int) -> dict[str, float]:
-    """`requests` GETs over CONNECTIONS concurrent workers; rps and latency percentiles."""
-    latencies: list[float] = []
+async def latencies(session: aiohttp.ClientSession, base: str, make_path: Callable[[], str],
+                    requests: int) -> list[float]:
+    """`requests` GETs over CONNECTIONS concurrent workers; each one's latency in ms."""
+    out: list[float] = []
     remaining = requests
 
     async def worker() -> None:
@@ -124,13 +124,20 @@ async def drive(session: aiohttp.ClientSession, base: str, make_path: Callable[[
                 await response.read()
                 if response.status != 200:
                     raise RuntimeError(f"GET {path}: {response.status}")
-            latencies.append((time.perf_counter() - started) * 1000)
+            out.append((time.perf_counter() - started) * 1000)
 
-    started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+    return out
+
+
+async def drive(session: aiohttp.ClientSession, base: str, make_path: Callable[[], str],
+                requests: int) -> dict[str, float]:
+    """Requests per second and latency percentiles of `latencies`."""
+    started = time.perf_counter()
+    measured = await latencies(session, base, make_path, requests)
     elapsed = time.perf_counter() - started
-    return {"rps": round(len(latencies) / elapsed, 1), "p50_ms": round(_pct(latencies, 0.5), 2),
-            "p99_ms": round(_pct(latencies, 0.99), 2)}
+    return {"rps": round(len(measured) / elapsed, 1), "p50_ms": round(_pct(measured, 0.5), 2),
+            "p99_ms": round(_pct(measured, 0.99), 2)}
 
 
 async def _settle(service: Promotions, app: str, sha: str) -> None:

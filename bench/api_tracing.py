@@ -31,6 +31,7 @@ from bench.api import (
     _pct,
     _settle,
     app_name,
+    latencies,
     load_history,
     start_api,
 )
@@ -45,28 +46,6 @@ TARGET = 0.15
 ROUNDS = 6
 MODES = ("off", "on")
 Rounds = dict[str, dict[str, list[list[float]]]]  # measure → mode → round → latencies (ms)
-
-
-async def latencies(session: aiohttp.ClientSession, base: str, make_path: Callable[[], str],
-                    requests: int) -> list[float]:
-    """`requests` GETs over CONNECTIONS concurrent workers; each one's latency in ms."""
-    out: list[float] = []
-    remaining = requests
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            path = make_path()
-            started = time.perf_counter()
-            async with session.get(base + path) as response:
-                await response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"GET {path}: {response.status}")
-            out.append((time.perf_counter() - started) * 1000)
-
-    await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
-    return out
 
 
 def _order(turn: int) -> tuple[str, ...]:
