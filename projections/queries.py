@@ -68,7 +68,8 @@ async def release_lineage(conn: asyncpg.Connection, app: str, sha: str) -> Row |
         return None
     matches = await conn.fetch(
         "SELECT * FROM releases WHERE app = $1 AND starts_with(sha, $2) LIMIT 2", app, sha
-    )    if len(matches) != 1:
+    )
+    if len(matches) != 1:
         return None
     release = dict(matches[0])
     environments = await conn.fetch(
