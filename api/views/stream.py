@@ -56,9 +56,12 @@ def matcher(request: web.Request) -> Match:
 
 
 async def _pump(store: EventStore, after: int, queue: asyncio.Queue[RecordedEvent]) -> None:
-    async for batch in store.subscribe(after=after, poll_interval=0.5):
-        for event in batch:
-            await queue.put(event)
+    # aclosing: when the pump is cancelled while the subscription waits at its `yield`,
+    # the subscription must still close now, giving its LISTEN connection back
+    async with contextlib.aclosing(store.subscribe(after=after, poll_interval=0.5)) as batches:
+        async for batch in batches:
+            for event in batch:
+                await queue.put(event)
 
 
 async def stream_events(request: web.Request) -> web.StreamResponse:
