@@ -32,6 +32,7 @@ from api.keys import (
 from api.pipelines import PipelineCache
 from api.reads import projections_ctx
 from api.routes import setup_routes
+from api.tracing import instrument_app
 from api.watching import watcher_ctx
 from engine.promotions import Promotions
 from engine.repository import Repository
@@ -77,4 +78,5 @@ def init_app(
     app.cleanup_ctx.append(projections_ctx)
     app.cleanup_ctx.append(watcher_ctx)
     setup_routes(app)
+    instrument_app(app)
     return app

@@ -39,6 +39,8 @@ class ApiConfig:
     max_streams: int = 8
     #: SSE keep-alive comment interval
     heartbeat: timedelta = timedelta(seconds=15)
+    #: Jaeger's UI (BATON_JAEGER_URL): answers link to `<url>/trace/<trace id>`
+    jaeger_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiConfig:
@@ -51,4 +53,5 @@ class ApiConfig:
             run_projections=env.get("BATON_API_PROJECTIONS", "1") not in ("0", "false", "no"),
             pool_size=int(env.get("BATON_API_POOL_SIZE", "20")),
             watch_git=env.get("BATON_API_WATCH_GIT", "0") in ("1", "true", "yes"),
+            jaeger_url=env.get("BATON_JAEGER_URL") or None,
         )

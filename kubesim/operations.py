@@ -171,13 +171,14 @@ class Operations(Deletion):
             return self._apply(rt, namespace, name, old, body, opts)
         if old is None:
             raise errors.not_found(rt.group, rt.plural, name)
-        current = clone(old.obj)
+        # No copy first: the merges build new containers along what they change and share
+        # the rest, and the JSON patch copies for itself; _commit copies what it stores.
         if patch_type is PatchType.JSON:
-            patched = json_patch(current, body)
+            patched = json_patch(old.obj, body)
         elif patch_type is PatchType.MERGE:
-            patched = merge_patch(current, body)
+            patched = merge_patch(old.obj, body)
         else:
-            patched = strategic_merge(current, body)
+            patched = strategic_merge(old.obj, body)
         if not isinstance(patched, dict):
             raise errors.bad_request("patch did not produce an object")
         obj = self._checked_body(rt, namespace, patched, name=name, opts=opts)
@@ -232,7 +233,9 @@ class Operations(Deletion):
         )
         if old is not None:
             merged = self._scope_to_subresource(rt, old.obj, merged, opts.subresource)
-        return self._commit(rt, old, merged, entries, opts), old is None
+        # server_side_apply returns a copy of its own (status may still be shared with the
+        # stored version, but _commit never changes status in place).
+        return self._commit(rt, old, merged, entries, opts, private=True), old is None
 
     def _checked_body(
         self, rt: ResourceType, namespace: str, body: dict[str, Any], *, name: str,
@@ -287,8 +290,9 @@ class Operations(Deletion):
 
     def _commit(
         self, rt: ResourceType, old: Stored | None, obj: dict[str, Any],
-        entries: list[ManagerEntry], opts: WriteOptions,
+        entries: list[ManagerEntry], opts: WriteOptions, *, private: bool = False,
     ) -> dict[str, Any]:
+        """Store a write (`private`: `obj` is already a copy no one else holds)."""
         if opts.subresource != "status":
             validate(rt, obj, old.obj if old else None)
         if old is not None and opts.subresource == "status":
@@ -296,7 +300,7 @@ class Operations(Deletion):
             obj = dict(obj, metadata=dict(old.obj["metadata"]))
             if "status" in obj:
                 obj["status"] = clone(obj["status"])
-        else:
+        elif not private:
             obj = clone(obj)
         meta = obj["metadata"]
         if old is None:

@@ -48,7 +48,37 @@ CASE e.type
   WHEN 'Target.ReleaseRolledBack' THEN 'rolled back ' || left(d->>'release', 12)
       || ' (' || (d->>'promotion_id') || ')'
   WHEN 'Target.SyncSucceeded' THEN 'applied ' || left(d->>'release', 12) || ' (sync '
-      || (d->>'sync_id') || ', ' || coalesce(jsonb_array_length(d->'objects'), 0) || ' objects)'
+      || (d->>'sync_id') || ', ' || coalesce(jsonb_array_length(d->'objects'), 0) || ' objects'
+      || coalesce(': ' || (
+          SELECT string_agg(n || ' ' || a, ', ' ORDER BY a) FROM (
+              SELECT o->>'action' AS a, count(*) AS n FROM jsonb_array_elements(d->'objects') o
+               GROUP BY o->>'action') x), '')
+      || coalesce((
+          SELECT ', ' || sum(coalesce((o->>'attempts')::int, 1) - 1) || ' retries'
+            FROM jsonb_array_elements(d->'objects') o
+          HAVING sum(coalesce((o->>'attempts')::int, 1) - 1) > 0), '')
+      || ')'
+  WHEN 'Target.SyncStarted' THEN 'started sync ' || (d->>'sync_id') || ' of '
+      || left(d->>'release', 12) || ': ' || (d->>'object_count') || ' objects ('
+      || coalesce(d->>'reason', '') || ')'
+  WHEN 'Target.SyncFailed' THEN 'sync ' || (d->>'sync_id') || ' failed at '
+      || coalesce(d->>'object', '?') || ': ' || coalesce(d->>'reason', '') || ': '
+      || coalesce(d->>'message', '')
+      || CASE WHEN coalesce((d->>'attempts')::int, 1) > 1
+              THEN ' (after ' || (d->>'attempts') || ' attempts)' ELSE '' END
+  WHEN 'Target.SyncAbandoned' THEN 'abandoned sync ' || (d->>'sync_id') || ' of '
+      || left(d->>'release', 12) || ': ' || coalesce(d->>'reason', '')
+  WHEN 'Target.DriftDetected' THEN 'drift in '
+      || coalesce(jsonb_array_length(d->'objects'), 0) || ' objects: ' || coalesce((
+          SELECT string_agg((o->>'object') || ' (' || coalesce((
+              SELECT string_agg(f, ', ') FROM (
+                  SELECT f FROM jsonb_array_elements_text(o->'fields') f LIMIT 3) y), '') || ')',
+              '; ')
+            FROM (SELECT o FROM jsonb_array_elements(d->'objects') o LIMIT 3) x), '')
+  WHEN 'Target.DriftCorrected' THEN 'corrected drift of ' || coalesce((
+          SELECT string_agg(o, ', ') FROM (
+              SELECT o FROM jsonb_array_elements_text(d->'objects') o LIMIT 3) x), '')
+      || ' (sync ' || (d->>'sync_id') || ')'
   WHEN 'Target.HealthChanged' THEN 'health ' || coalesce(d->>'previous', '?') || ' → '
       || (d->>'health') || coalesce(': ' || (
           SELECT string_agg(r, '; ') FROM (
@@ -84,7 +114,7 @@ class AuditProjection(RangeProjection):
     """Every event, readable."""
 
     name: ClassVar[str] = "audit"
-    version: ClassVar[int] = 3
+    version: ClassVar[int] = 5
     tables: ClassVar[tuple[str, ...]] = ("audit",)
 
     async def apply_range(self, conn: asyncpg.Connection, after: int, upto: int) -> None:

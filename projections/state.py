@@ -122,6 +122,11 @@ class _Batch:
             "Target.HealthChanged": self.health_changed,
             "Target.PromotionVerified": self.verified,
             "Target.ReleaseRolledBack": self.rolled_back,
+            "Target.SyncStarted": self.sync_status(SyncStatus.SYNCING),
+            "Target.SyncFailed": self.sync_status(SyncStatus.FAILED),
+            "Target.SyncAbandoned": self.sync_status(SyncStatus.OUT_OF_SYNC),
+            "Target.DriftDetected": self.sync_status(SyncStatus.OUT_OF_SYNC),
+            "Target.DriftCorrected": self.drift_corrected,
             **{name: self.finished for name in _FINISHED},
         }
 
@@ -137,6 +142,12 @@ class _Batch:
             if t is not None and (pid := e.get("promotion_id")) is not None
         }
         await self.targets.load(conn, targets)
+        # a sync or a health change names no promotion, yet moves the target's current one
+        promotions |= {
+            (row["promotion_id"],)
+            for t in targets
+            if (row := self.targets.get(t)) is not None and row["promotion_id"] is not None
+        }
         await self.promotions.load(conn, promotions)
         lineage = set()
         for e, t in events:
@@ -266,6 +277,19 @@ class _Batch:
             if (lineage := self._lineage(app, env, promotion)) is not None:
                 lineage["synced_at"] = at
 
+    @staticmethod
+    def sync_status(status: SyncStatus) -> Callable[[EventRow, str, str, Row], None]:
+        """A handler that only sets the target's sync status (as the aggregate does)."""
+
+        def handler(e: EventRow, app: str, env: str, target: Row) -> None:
+            target["sync_status"] = status.value
+
+        return handler
+
+    def drift_corrected(self, e: EventRow, app: str, env: str, target: Row) -> None:
+        in_sync = target["applied_release"] == target["desired_release"]
+        target["sync_status"] = (SyncStatus.SYNCED if in_sync else SyncStatus.OUT_OF_SYNC).value
+
     def health_changed(self, e: EventRow, app: str, env: str, target: Row) -> None:
         target["health"] = e["health"]
 
@@ -387,7 +411,7 @@ class StateProjection(RowProjection):
         data->>'message' AS message, data->>'author' AS author,
         (data->>'committed_at')::timestamptz AS committed_at"""
     name: ClassVar[str] = "state"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 4
     tables: ClassVar[tuple[str, ...]] = (
         "targets",
         "promotions",

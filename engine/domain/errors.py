@@ -134,3 +134,34 @@ class UnknownRelease(DomainError):
 
     def __init__(self, app: str, release: str) -> None:
         super().__init__(f"app {app} has no release {release}")
+
+
+class SyncInProgress(DomainError):
+    """A sync is already open on the target (close it, or abandon it, first)."""
+
+    code = "sync-in-progress"
+
+    def __init__(self, target: str, sync_id: str) -> None:
+        self.sync_id = sync_id
+        super().__init__(f"{target} already has sync {sync_id} open; abandon it first")
+
+
+class SyncNotOpen(DomainError):
+    """An outcome was reported for a sync that is not the open one."""
+
+    code = "sync-not-open"
+
+    def __init__(self, target: str, sync_id: str, open_id: str | None) -> None:
+        super().__init__(
+            f"{target}: sync {sync_id} is not open "
+            + (f"(sync {open_id} is)" if open_id else "(no sync is open)")
+        )
+
+
+class NoDrift(DomainError):
+    """A correction was recorded while no drift was known."""
+
+    code = "no-drift"
+
+    def __init__(self, target: str) -> None:
+        super().__init__(f"{target} has no detected drift to correct")

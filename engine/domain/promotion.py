@@ -70,3 +70,12 @@ class Promotion:
     def with_(self, **changes: Any) -> Promotion:
         """A copy with `changes` applied."""
         return replace(self, **changes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenSync:
+    """A sync the applier started and has not yet reported the outcome of."""
+
+    id: str
+    release: str
+    started_at: datetime

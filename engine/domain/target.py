@@ -18,7 +18,7 @@ from engine.domain import errors
 from engine.domain.enums import Health, PromotionKind, PromotionPhase, SyncStatus
 from engine.domain.ids import stream_uuid, target_stream
 from engine.domain.policy import Policy
-from engine.domain.promotion import Approval, Override, Promotion, ReleaseRef
+from engine.domain.promotion import Approval, OpenSync, Override, Promotion, ReleaseRef
 
 
 class Target(Aggregate):
@@ -37,11 +37,15 @@ class Target(Aggregate):
         self.desired_number = 0
         self.applied_release: str | None = None
         self.health = Health.UNKNOWN
+        self.health_reasons: list[str] = []
         self.healthy_since: datetime | None = None
         self.sync_status = SyncStatus.UNKNOWN
         self.promotion: Promotion | None = None
         self.verified: list[str] = []
         self.rolled_back: set[str] = set()
+        self.open_sync: OpenSync | None = None
+        self.inventory: list[dict[str, Any]] = []
+        self.drift: list[dict[str, Any]] = []
 
     # --- reading ---------------------------------------------------------------------
 
@@ -251,13 +255,87 @@ class Target(Aggregate):
         objects: list[dict[str, Any]] | None = None,
     ) -> None:
         """The applier made the cluster match `release`."""
+        self._check_sync_is(sync_id, required=False)
         self._synced(sync_id=sync_id, release=release, objects=objects or [], at=now)
 
+    def _check_sync_is(self, sync_id: str, *, required: bool = True) -> None:
+        """The outcome of a sync names the sync that is open (if one must be)."""
+        if self.open_sync is None:
+            if required:
+                raise errors.SyncNotOpen(self.name, sync_id, None)
+            return
+        if self.open_sync.id != sync_id:
+            raise errors.SyncNotOpen(self.name, sync_id, self.open_sync.id)
+
+    def start_sync(
+        self, *, sync_id: str, release: str, object_count: int, reason: str, now: datetime
+    ) -> None:
+        """The applier begins to apply `release`; at most one sync is open at a time."""
+        if self.open_sync is not None:
+            raise errors.SyncInProgress(self.name, self.open_sync.id)
+        self._sync_started(
+            sync_id=sync_id, release=release, object_count=object_count, reason=reason, at=now
+        )
+
+    def fail_sync(
+        self,
+        *,
+        sync_id: str,
+        object: str,
+        reason: str,
+        message: str,
+        attempts: int,
+        now: datetime,
+    ) -> None:
+        """The open sync stopped at `object` with the Kubernetes status `reason`."""
+        self._check_sync_is(sync_id)
+        self._sync_failed(
+            sync_id=sync_id,
+            release=self.open_sync.release if self.open_sync else "",
+            object=object,
+            reason=reason,
+            message=message,
+            attempts=attempts,
+            at=now,
+        )
+
+    def abandon_sync(self, *, reason: str, now: datetime) -> str | None:
+        """Close a sync that has no outcome (its applier died); returns its id."""
+        if (open_sync := self.open_sync) is None:
+            return None
+        self._sync_abandoned(sync_id=open_sync.id, release=open_sync.release, reason=reason, at=now)
+        return open_sync.id
+
+    def detect_drift(self, *, release: str, objects: list[dict[str, Any]], now: datetime) -> bool:
+        """Live objects differ from what was applied; recorded once per distinct drift."""
+        if not objects:
+            raise ValueError("a drift names at least one object")
+        if objects == self.drift:
+            return False
+        self._drift_detected(release=release, objects=objects, at=now)
+        return True
+
+    def correct_drift(self, *, sync_id: str, now: datetime) -> None:
+        """A sync re-applied what had drifted."""
+        if not self.drift:
+            raise errors.NoDrift(self.name)
+        self._drift_corrected(
+            sync_id=sync_id,
+            release=self.applied_release or "",
+            objects=[str(d.get("object")) for d in self.drift],
+            at=now,
+        )
+
     def record_health(self, *, health: Health, reasons: list[str], now: datetime) -> None:
-        """The applier assessed health; only a change is recorded."""
+        """The applier assessed health; only a change is recorded.
+
+        Unknown is recorded again when its reasons change (why nothing is known matters:
+        a cluster that does not answer is not a target never assessed).
+        """
         # after a sync, a Healthy that merely persists must be confirmed to start the soak
         confirm = health == Health.HEALTHY and self.healthy_since is None
-        if health != self.health or confirm:
+        unknown_why = health == Health.UNKNOWN and reasons != self.health_reasons
+        if health != self.health or confirm or unknown_why:
             self._health_changed(previous=self.health, health=health, reasons=reasons, at=now)
 
     def verify(self, *, soak_seconds: float, now: datetime) -> bool:
@@ -359,10 +437,55 @@ class Target(Aggregate):
     def _rolled_back(self, release: str, promotion_id: str) -> None:
         self.rolled_back.add(release)
 
+    @event("SyncStarted")
+    def _sync_started(
+        self, sync_id: str, release: str, object_count: int, reason: str, at: datetime
+    ) -> None:
+        self.open_sync = OpenSync(id=sync_id, release=release, started_at=at)
+        self.sync_status = SyncStatus.SYNCING
+
+    @event("SyncFailed")
+    def _sync_failed(
+        self,
+        sync_id: str,
+        release: str,
+        object: str,
+        reason: str,
+        message: str,
+        attempts: int,
+        at: datetime,
+    ) -> None:
+        self.open_sync = None
+        self.sync_status = SyncStatus.FAILED
+
+    @event("SyncAbandoned")
+    def _sync_abandoned(self, sync_id: str, release: str, reason: str, at: datetime) -> None:
+        self.open_sync = None
+        self.sync_status = SyncStatus.OUT_OF_SYNC
+
+    @event("DriftDetected")
+    def _drift_detected(self, release: str, objects: list[dict[str, Any]], at: datetime) -> None:
+        self.drift = objects
+        self.sync_status = SyncStatus.OUT_OF_SYNC
+
+    @event("DriftCorrected")
+    def _drift_corrected(
+        self, sync_id: str, release: str, objects: list[str], at: datetime
+    ) -> None:
+        self.drift = []
+        self.sync_status = (
+            SyncStatus.SYNCED
+            if self.applied_release == self.desired_release
+            else SyncStatus.OUT_OF_SYNC
+        )
+
     @event("SyncSucceeded")
     def _synced(
         self, sync_id: str, release: str, objects: list[dict[str, Any]], at: datetime
     ) -> None:
+        previous = self.applied_release
+        self.open_sync = None
+        self.inventory = [o for o in objects if o.get("action") != "pruned"]
         self.applied_release = release
         self.sync_status = (
             SyncStatus.SYNCED if release == self.desired_release else SyncStatus.OUT_OF_SYNC
@@ -370,12 +493,15 @@ class Target(Aggregate):
         p = self.in_flight
         if p is not None and p.phase == PromotionPhase.STARTED and p.release == release:
             self.promotion = p.with_(phase=PromotionPhase.SYNCED)
-        # health seen before this sync says nothing about the release just applied
-        self.healthy_since = None
+        # health seen before this sync says nothing about a release just applied (a
+        # re-apply of the running release, e.g. to correct drift, keeps the soak going)
+        if release != previous:
+            self.healthy_since = None
 
     @event("HealthChanged")
     def _health_changed(self, previous: str, health: str, reasons: list[str], at: datetime) -> None:
         self.health = Health(health)
+        self.health_reasons = reasons
         self.healthy_since = at if self.health == Health.HEALTHY else None
 
     @event("PromotionVerified")

@@ -90,10 +90,18 @@ class Mirror:
             else:
                 self.directory.parent.mkdir(parents=True, exist_ok=True)
                 repo = git.Repo.init(self.directory, bare=True)
-            with repo.config_writer() as cfg:
-                cfg.set_value('remote "origin"', "url", self.url)
-                cfg.set_value("gc", "auto", "0")  # a poll must not stall on a gc
-                cfg.set_value("core", "quotePath", "false")  # file names as they are
+            settings = (
+                ('remote "origin"', "url", self.url),
+                ("gc", "auto", "0"),  # a poll must not stall on a gc
+                ("core", "quotePath", "false"),  # file names as they are
+            )
+            # write only what differs: readers (the appliers render from the mirror
+            # while the watcher fetches) must not rewrite, and lock, the config
+            reader = repo.config_reader()
+            if any(str(reader.get_value(s, k, "")).lower() != v.lower() for s, k, v in settings):
+                with repo.config_writer() as cfg:
+                    for section, key, value in settings:
+                        cfg.set_value(section, key, value)
         except (git.GitError, OSError, ValueError) as exc:
             raise GitSourceError(self.auth.redact(f"cannot open mirror: {exc}")) from None
         self._repo = repo

@@ -187,3 +187,64 @@ def test_promoting_the_release_already_desired_is_refused() -> None:
     deploy_and_verify(dev, R1, "p1")
     with pytest.raises(errors.AlreadyDesired):
         promote(dev, R1, "p2")
+
+
+def test_a_sync_opens_once_and_its_outcome_closes_it() -> None:
+    target = Target(app="web", environment="dev")
+    promote(target, R1, "p1")
+    target.start_sync(sync_id="s1", release=R1.sha, object_count=3, reason="promotion", now=NOW)
+    with pytest.raises(errors.SyncInProgress, match="sync s1 open"):
+        target.start_sync(sync_id="s2", release=R1.sha, object_count=3, reason="x", now=NOW)
+    with pytest.raises(errors.SyncNotOpen, match="sync s2 is not open"):
+        target.record_sync(sync_id="s2", release=R1.sha, now=NOW)
+    target.record_sync(
+        sync_id="s1",
+        release=R1.sha,
+        now=NOW,
+        objects=[{"object": "Deployment dev/web", "action": "created"}],
+    )
+    assert target.open_sync is None
+    assert target.sync_status == "Synced"
+    assert target.inventory == [{"object": "Deployment dev/web", "action": "created"}]
+
+
+def test_a_sync_without_an_outcome_is_abandoned_before_the_next_begins() -> None:
+    target = Target(app="web", environment="dev")
+    promote(target, R1, "p1")
+    target.start_sync(sync_id="s1", release=R1.sha, object_count=3, reason="promotion", now=NOW)
+    assert target.abandon_sync(reason="applier restarted", now=NOW) == "s1"
+    assert target.abandon_sync(reason="again", now=NOW) is None
+    target.start_sync(sync_id="s2", release=R1.sha, object_count=3, reason="resume", now=NOW)
+    target.fail_sync(
+        sync_id="s2",
+        object="Deployment dev/web",
+        reason="Invalid",
+        message="bad",
+        attempts=1,
+        now=NOW,
+    )
+    assert target.sync_status == "Failed"
+    assert event_names(target)[-4:] == ["SyncStarted", "SyncAbandoned", "SyncStarted", "SyncFailed"]
+
+
+def test_a_drift_is_recorded_once_and_corrected_once() -> None:
+    target = Target(app="web", environment="dev")
+    deploy_and_verify(target, R1, "p1")
+    drift = [{"object": "Deployment dev/web", "fields": ["spec.replicas: 2 → 5"]}]
+    assert target.detect_drift(release=R1.sha, objects=drift, now=NOW)
+    assert not target.detect_drift(release=R1.sha, objects=drift, now=NOW)
+    assert target.sync_status == "OutOfSync"
+    target.correct_drift(sync_id="s9", now=NOW)
+    assert target.sync_status == "Synced"
+    with pytest.raises(errors.NoDrift):
+        target.correct_drift(sync_id="s9", now=NOW)
+
+
+def test_reapplying_the_running_release_keeps_the_soak_going() -> None:
+    target = Target(app="web", environment="dev")
+    promote(target, R1, "p1")
+    target.record_sync(sync_id="s1", release=R1.sha, now=NOW)
+    target.record_health(health=Health.HEALTHY, reasons=[], now=NOW)
+    target.record_sync(sync_id="s2", release=R1.sha, now=NOW + timedelta(seconds=5))
+    assert target.healthy_since == NOW
+    assert target.verify(soak_seconds=10, now=NOW + timedelta(seconds=10))

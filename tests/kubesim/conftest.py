@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import aiohttp
-import pytest
-from ks_helpers import FAILING_IMAGE, Kube, kubectl_binary
+# This folder shares its name with the kubesim package. When pytest puts tests/ on
+# sys.path (as it does for a tests/conftest.py outside a package), `import kubesim` finds
+# this folder as a namespace package unless the project root is searched too; a regular
+# package anywhere on the path wins over a namespace one, so appending the root is enough.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.append(_ROOT)
 
-from kubesim import ControllerTiming, SimHandle, start_clusters, start_clusters_async
+import aiohttp  # noqa: E402
+import pytest  # noqa: E402
+from ks_helpers import FAILING_IMAGE, Kube, kubectl_binary  # noqa: E402
+
+from kubesim import ControllerTiming, SimHandle, start_clusters, start_clusters_async  # noqa: E402
 
 
 @pytest.fixture(scope="session")

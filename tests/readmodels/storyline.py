@@ -59,11 +59,23 @@ class Story:
         """The applier's part: sync the desired release, assess health, verify."""
         target = await self.repository.get(Target, target_stream(app, env))
         now = datetime.now(UTC)
-        target.record_sync(
-            sync_id=f"sync-{target.version}",
+        sync_id = f"sync-{target.version}"
+        target.abandon_sync(reason="a new sync begins", now=now)
+        target.start_sync(
+            sync_id=sync_id,
             release=release or target.desired_release or "",
+            object_count=1,
+            reason="promotion",
             now=now,
         )
+        target.record_sync(
+            sync_id=sync_id,
+            release=release or target.desired_release or "",
+            now=now,
+            objects=[{"object": "Deployment web", "action": "configured"}],
+        )
+        if target.drift:
+            target.correct_drift(sync_id=sync_id, now=now)
         target.record_health(health=health, reasons=[f"{app}: {health}"], now=now)
         if health == Health.HEALTHY:
             target.verify(soak_seconds=0, now=now)
@@ -71,6 +83,35 @@ class Story:
             target.fail(promotion_id=p.id, reason="Degraded after sync", now=now)
         await self.repository.save(target, metadata=APPLIER)
         return target
+
+    async def drift(self, env: str, *, fail_sync: bool, app: str = "web") -> None:
+        """Someone edits the cluster; a sync to correct it starts and may fail."""
+        target = await self.repository.get(Target, target_stream(app, env))
+        now = datetime.now(UTC)
+        target.detect_drift(
+            release=target.applied_release or "",
+            objects=[{"object": "Deployment web", "fields": ["spec.replicas: 2 → 5"]}],
+            now=now,
+        )
+        target.abandon_sync(reason="a new sync begins", now=now)
+        sync_id = f"heal-{target.version}"
+        target.start_sync(
+            sync_id=sync_id,
+            release=target.applied_release or "",
+            object_count=1,
+            reason="self-heal",
+            now=now,
+        )
+        if fail_sync:
+            target.fail_sync(
+                sync_id=sync_id,
+                object="Deployment web",
+                reason="Invalid",
+                message="spec.replicas: Invalid value",
+                attempts=1,
+                now=now,
+            )
+        await self.repository.save(target, metadata=APPLIER)
 
     async def walk(self) -> dict[str, str]:
         """Release 1 through dev, staging, prod (approved by bob); release 2 fails in dev

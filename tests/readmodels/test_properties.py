@@ -38,6 +38,7 @@ operation = st.one_of(
         st.sampled_from([Health.HEALTHY, Health.DEGRADED, Health.PROGRESSING]),
     ),
     st.tuples(st.just("rollback"), st.sampled_from(ENVS)),
+    st.tuples(st.just("drift"), st.sampled_from(ENVS), st.booleans()),
     st.tuples(st.just("project"), st.integers(1, 9)),
 )
 
@@ -75,6 +76,9 @@ async def play(story: Story, runner: ProjectionRunner, ops: list[tuple[object, .
                 case ("settle", env, health):
                     if await story.service.target("web", str(env)) is not None:
                         await story.settle(str(env), Health(str(health)))
+                case ("drift", env, fail_sync):
+                    if await story.service.target("web", str(env)) is not None:
+                        await story.drift(str(env), fail_sync=bool(fail_sync))
                 case ("rollback", env):
                     await story.service.rollback(
                         "web", str(env), metadata=EventMetadata(actor="ops")

@@ -1,0 +1,142 @@
+"""What baton last saw of its objects in one cluster: a list per kind, plus its own writes.
+
+Where it sits: the observe phase of every worker on the cluster reads it, so that a
+drift check of thousands of objects costs a few list calls instead of one get each, and
+a sync can skip objects that are already as desired without a write. A sweep relists
+every kind baton applied (label ``app.kubernetes.io/managed-by=baton``); objects a
+worker wrote or read after the sweep began are kept as the worker saw them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from engine.appliers.objects import OWNED_SELECTOR, Identity, ref_of
+from engine.kube import ClusterClient
+
+Kind = tuple[str, str]  # (apiVersion, kind)
+
+
+class LiveCache:
+    """Owned live objects of one cluster, by identity."""
+
+    def __init__(
+        self,
+        client: ClusterClient,
+        *,
+        on_change: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
+        """`on_change` hears of objects a list found changed (the workers that own them
+        are woken: rollouts progress on status changes, not on polling)."""
+        self.client = client
+        self.on_change = on_change
+        self.generation = 0  # bumped by every completed sweep
+        self._objects: dict[Identity, dict[str, Any]] = {}
+        self._listed: dict[Kind, float] = {}  # kind → monotonic time of its last list
+        self._touched: dict[Identity, float] = {}
+        self._kind_locks: dict[Kind, asyncio.Lock] = {}
+        self._namespaces: dict[str, asyncio.Task[None]] = {}
+
+    async def ensure_namespace(self, body: dict[str, Any]) -> None:
+        """Apply a namespace once per process, however many targets share it."""
+        name = str(body["metadata"]["name"])
+        task = self._namespaces.get(name)
+        if task is None or (task.done() and task.exception() is not None):
+            task = asyncio.ensure_future(self._apply_namespace(body))
+            # shared by several workers: whoever awaits it sees its error; if all of them
+            # were cancelled meanwhile, nobody needs it
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._namespaces[name] = task
+        await asyncio.shield(task)
+
+    async def _apply_namespace(self, body: dict[str, Any]) -> None:
+        outcome = await self.client.apply(body)
+        if outcome.obj is not None:
+            self.put(outcome.obj)
+
+    @property
+    def kinds(self) -> list[Kind]:
+        """Every kind listed so far."""
+        return list(self._listed)
+
+    def knows_kind(self, kind: Kind) -> bool:
+        """True once `kind` has been listed."""
+        return kind in self._listed
+
+    async def ensure(self, kinds: Iterable[Kind]) -> None:
+        """List each kind not listed yet (once, however many workers ask)."""
+        for kind in kinds:
+            if kind in self._listed:
+                continue
+            lock = self._kind_locks.setdefault(kind, asyncio.Lock())
+            async with lock:
+                if kind not in self._listed:
+                    await self._list(kind, started=time.monotonic())
+
+    async def refresh(self, kinds: Iterable[Kind], *, max_age: float) -> None:
+        """Relist each kind listed longer than `max_age` seconds ago (one list at a time per
+        kind, shared by every worker that asks): how rollouts see status changes cheaply."""
+        for kind in kinds:
+            lock = self._kind_locks.setdefault(kind, asyncio.Lock())
+            asked = time.monotonic()
+            async with lock:
+                listed = self._listed.get(kind)
+                if listed is None or (listed < asked and asked - listed > max_age):
+                    await self._list(kind, started=time.monotonic())
+
+    def known(self, identities: Iterable[tuple[Kind, Identity]]) -> dict[Identity, Any]:
+        """Live state of each identity whose kind was listed (None when absent)."""
+        out: dict[Identity, Any] = {}
+        for kind, identity in identities:
+            if kind in self._listed:
+                out[identity] = self._objects.get(identity)
+        return out
+
+    def owned_by(self, app: str, environment: str) -> list[dict[str, Any]]:
+        """Live objects labelled for one target (prune candidates)."""
+        from engine.appliers.objects import owner_of
+
+        return [o for o in self._objects.values() if owner_of(o) == (app, environment)]
+
+    def put(self, obj: dict[str, Any]) -> None:
+        """A worker wrote or read `obj`: newer than any sweep in progress."""
+        identity = ref_of(obj).identity
+        self._objects[identity] = obj
+        self._touched[identity] = time.monotonic()
+
+    def drop(self, identity: Identity) -> None:
+        """A worker deleted, or found absent, `identity`."""
+        self._objects.pop(identity, None)
+        self._touched[identity] = time.monotonic()
+
+    async def sweep(self) -> None:
+        """Relist every kind seen so far; bump the generation."""
+        started = time.monotonic()
+        for kind in list(self._listed):
+            await self._list(kind, started=started)
+        self.generation += 1
+
+    async def _list(self, kind: Kind, *, started: float) -> None:
+        api_version, name = kind
+        items = await self.client.list_objects(api_version, name, label_selector=OWNED_SELECTOR)
+        fresh = {ref_of(o).identity: o for o in items}
+        changed: list[dict[str, Any]] = []
+        for identity in [i for i in self._objects if i[1] == name and i not in fresh]:
+            if self._touched.get(identity, 0.0) < started:
+                changed.append(self._objects.pop(identity))
+        for identity, obj in fresh.items():
+            if self._touched.get(identity, 0.0) < started:
+                before = self._objects.get(identity)
+                if before is None or _rv(before) != _rv(obj):
+                    changed.append(obj)
+                self._objects[identity] = obj
+        self._listed[kind] = started
+        if changed and self.on_change is not None and kind in self._listed:
+            self.on_change(changed)
+
+
+def _rv(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))

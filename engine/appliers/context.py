@@ -1,0 +1,101 @@
+"""What every worker of one appliers service shares: settings, store, clusters, caches.
+
+Where it sits: built once by ``service.py`` and handed to each ``TargetWorker``; keeps the
+workers' constructors short (one context object instead of a dozen parameters).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.appliers.cache import LiveCache
+from engine.appliers.render import Renderer
+from engine.domain.policy import parse_duration
+from engine.kube import Clusters
+from engine.repository import Repository
+from engine.store import EventStore
+from engine.store.locks import AdvisoryLocks
+
+APPLIER_ACTOR = "applier"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplierSettings:
+    """How often the appliers look, and how patient they are."""
+
+    drift_interval: float = 60.0  # seconds between drift-check sweeps of a cluster
+    health_interval: float = 1.0  # seconds between health checks while a rollout is on
+    lock_interval: float = 5.0  # seconds between lock checks (and tries for free targets)
+    cluster_backoff: float = 5.0  # seconds before trying a cluster that did not answer
+    store_timeout: float = 30.0  # seconds for one load or save in the event store
+    concurrent_passes: int = 64  # passes run at once in a process (the rest queue)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ApplierSettings:
+        """BATON_DRIFT_INTERVAL, BATON_HEALTH_INTERVAL, BATON_LOCK_INTERVAL (e.g. 60s)."""
+        env = os.environ if environ is None else environ
+
+        def seconds(name: str, default: float) -> float:
+            text = env.get(name)
+            return parse_duration(text).total_seconds() if text else default
+
+        return cls(
+            drift_interval=seconds("BATON_DRIFT_INTERVAL", 60.0),
+            health_interval=seconds("BATON_HEALTH_INTERVAL", 1.0),
+            lock_interval=seconds("BATON_LOCK_INTERVAL", 5.0),
+        )
+
+
+class LockLost(Exception):
+    """This process no longer holds a target's lock: another may be working on it."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(f"lost the lock of {stream}; stopping work on it")
+
+
+@dataclass(kw_only=True)
+class WorkerContext:
+    """Shared by the workers of one service."""
+
+    store: EventStore
+    repository: Repository
+    clusters: Clusters
+    renderer: Renderer
+    settings: ApplierSettings
+    locks: AdvisoryLocks | None = None
+    clock: Callable[[], datetime] = utcnow
+    caches: dict[str, LiveCache] = field(default_factory=dict)
+    on_change: Callable[[list[dict[str, Any]]], None] | None = None
+    heads: dict[str, int] = field(default_factory=dict)  # stream → last version seen
+    pass_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
+    _cache_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def fence(self, stream: str) -> None:
+        """Raise LockLost unless this process still holds the target's lock right now."""
+        if self.locks is None:
+            return
+        alive = await self.locks.check(max_age=self.settings.lock_interval / 4)
+        if not alive or not self.locks.holds(stream):
+            raise LockLost(stream)
+
+    async def cache(self, cluster: str) -> LiveCache:
+        """The live cache of `cluster` (opening its client on first use)."""
+        cache = self.caches.get(cluster)
+        if cache is None:
+            async with self._cache_lock:
+                if cluster not in self.caches:
+                    self.caches[cluster] = LiveCache(
+                        await self.clusters.client(cluster), on_change=self.on_change
+                    )
+                cache = self.caches[cluster]
+        return cache

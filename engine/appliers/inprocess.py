@@ -1,0 +1,70 @@
+"""Running the appliers inside the current event loop: for tests, the demo, benchmarks.
+
+Where it sits: beside ``service.py``. ``kubesim:<name>`` clusters map to the contexts of
+the kubeconfig kubesim wrote (``contexts`` may map them anywhere else, e.g. all to the
+current context of a real cluster's kubeconfig with ``""``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+from engine.appliers.context import ApplierSettings
+from engine.appliers.render import GitRenderer, Renderer
+from engine.appliers.service import AppliersService
+from engine.config.loader import EnvironmentsConfig
+from engine.kube import Clusters, RetryPolicy
+from engine.store import EventStore
+
+
+@contextlib.asynccontextmanager
+async def running_appliers(
+    *,
+    store: EventStore,
+    config: EnvironmentsConfig,
+    kubeconfig: str | Path | None,
+    contexts: Mapping[str, str] | None = None,
+    home: Path | None = None,
+    renderer: Renderer | None = None,
+    settings: ApplierSettings | None = None,
+    retry: RetryPolicy | None = None,
+    promoter: bool = True,
+) -> AsyncIterator[AppliersService]:
+    """Start an AppliersService in a named task; cancel it and close clients on exit."""
+    if renderer is None:
+        if home is None:
+            raise ValueError("give the home of the Git mirrors, or a renderer")
+        renderer = GitRenderer(home)
+    clusters = Clusters(
+        kubeconfig=str(kubeconfig) if kubeconfig is not None else None,
+        contexts=contexts,
+        retry=retry,
+    )
+    service = AppliersService(
+        store=store,
+        config=config,
+        clusters=clusters,
+        renderer=renderer,
+        settings=settings,
+        promoter=promoter,
+    )
+    task = asyncio.create_task(service.run(), name="appliers")
+    try:
+        await asyncio.wait_for(_started(service, task), timeout=30)
+        yield service
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await clusters.aclose()
+
+
+async def _started(service: AppliersService, task: asyncio.Task[None]) -> None:
+    waiter = asyncio.create_task(service.started.wait(), name="appliers-started")
+    done, _ = await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        waiter.cancel()
+        task.result()  # raises what stopped the service

@@ -1,0 +1,384 @@
+"""One worker per target (app × environment): observe → decide → act, again and again.
+
+Where it sits: started by ``service.py`` for each target whose advisory lock this process
+holds, and cancelled when the lock is lost. Woken by a new event on the target's stream
+(a promotion started, a rollback), by its cluster's drift-check sweep, or by its own
+timer while a rollout is under way. Each pass:
+
+1. observe: the Target aggregate (read incrementally), the rendered desired release, and
+   the live objects (the cluster cache, or fresh reads while a rollout is on);
+2. decide (``plan.py``): sync, or check for drift; the health; the promotion's verdict;
+3. act: close a sync left open by a crash, apply and prune, record every outcome as
+   events on the target's stream (actor ``applier``, correlated with the promotion).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from opentelemetry import trace
+
+from engine.appliers.context import APPLIER_ACTOR, LockLost, WorkerContext
+from engine.appliers.execute import execute
+from engine.appliers.objects import (
+    ObjectRef,
+    namespace_body,
+    owned_body,
+    ref_of,
+)
+from engine.appliers.plan import (
+    Live,
+    Step,
+    TargetView,
+    decide_promotion,
+    decide_step,
+    next_wake,
+    plan_drift,
+    plan_sync,
+)
+from engine.appliers.tracing import failed, pass_span, with_active_trace
+from engine.codec import to_domain_event
+from engine.config.model import AppSpec
+from engine.domain.enums import Health, SyncStatus
+from engine.domain.ids import target_stream
+from engine.domain.pipeline import EnvironmentSpec
+from engine.domain.target import Target
+from engine.health import assess, combine, rule_for
+from engine.kube import ClusterUnavailable, KubeError
+from engine.store import ConcurrencyError, EventMetadata, RecordedEvent
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+_ATTEMPTS = 5
+
+
+class TargetWorker:
+    """Reconciles one target."""
+
+    def __init__(self, ctx: WorkerContext, app: AppSpec, environment: EnvironmentSpec) -> None:
+        self.ctx = ctx
+        self.app = app
+        self.env = environment
+        self.name = f"{app.name}/{environment.name}"
+        self.stream = target_stream(app.name, environment.name)
+        self.passes = 0
+        self.acting = False  # true while this worker may write (tests check exclusivity)
+        self.rolling = False  # waiting for a rollout: the cluster's status refresh runs
+        self._wake = asyncio.Event()
+        self._target: Target | None = None
+        self._version = 0
+        self._cause: RecordedEvent | None = None  # the PromotionStarted we act upon
+        self._desired: tuple[str, list[dict[str, Any]]] | None = None
+        self._namespaces: list[dict[str, Any]] = []  # used but not declared by the release
+
+    def wake(self) -> None:
+        """Run a pass soon."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Pass after pass until cancelled; errors are logged and retried later."""
+        delay = 0.0
+        while True:
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            self._wake.clear()
+            try:
+                async with self.ctx.pass_slots:
+                    delay = await self.reconcile()
+            except ClusterUnavailable as exc:
+                delay = await self._cluster_down(exc)
+            except LockLost:
+                log.warning("%s: lock lost; this process stops working on it", self.name)
+                return
+            except Exception:
+                log.exception("applier pass on %s failed; trying again later", self.name)
+                self._forget()
+                delay = self.ctx.settings.cluster_backoff
+
+    # --- observe -----------------------------------------------------------------------
+
+    async def _load(self) -> Target | None:
+        """Bring the cached aggregate up to date with its stream (no query when the log
+        subscription has seen nothing newer; a stale view ends in a ConcurrencyError)."""
+        if self._target is not None and self.ctx.heads.get(self.stream, 0) <= self._version:
+            return self._target
+        events = await asyncio.wait_for(
+            self.ctx.store.read_stream(self.stream, after_version=self._version),
+            timeout=self.ctx.settings.store_timeout,
+        )
+        for recorded in events:
+            event = to_domain_event(self.ctx.repository.registry, recorded)
+            self._target = event.mutate(self._target)
+            if recorded.type == "Target.PromotionStarted":
+                self._cause = recorded
+            self._version = recorded.stream_version
+        return self._target
+
+    def _forget(self) -> None:
+        self._target, self._version, self._cause = None, 0, None
+
+    async def _desired_objects(self, release: str) -> list[dict[str, Any]]:
+        """The desired release rendered for this environment, labelled as baton's."""
+        if self._desired is not None and self._desired[0] == release:
+            return self._desired[1]
+        rendered = await self.ctx.renderer.render(self.app, release, self.env.name)
+        bodies = [
+            owned_body(o.body, app=self.app.name, environment=self.env.name, release=release)
+            for o in rendered.objects
+        ]
+        declared = {(b["kind"], b["metadata"]["name"]) for b in bodies}
+        used = {b["metadata"].get("namespace") for b in bodies} - {None, ""}
+        self._namespaces = [
+            namespace_body(ns) for ns in sorted(used) if ("Namespace", ns) not in declared
+        ]
+        self._desired = (release, bodies)
+        return bodies
+
+    async def _live(self, desired: list[dict[str, Any]], *, fresh: bool) -> Live:
+        """Live state of `desired` from the cluster cache; `fresh`: listed at most one
+        health interval ago (rollouts), else as of the last sweep and our own writes."""
+        cache = await self.ctx.cache(self.env.cluster)
+        kinds = [((b["apiVersion"], b["kind"]), ref_of(b).identity) for b in desired]
+        await cache.ensure({k for k, _ in kinds})
+        if fresh:  # only kinds whose health reads a status that controllers change
+            statused = {k for k, _ in kinds if rule_for(*k) is not None}
+            await cache.refresh(statused, max_age=self.ctx.settings.health_interval)
+        return Live(cache.known(kinds))
+
+    # --- one pass ----------------------------------------------------------------------
+
+    async def reconcile(self) -> float:
+        """One pass, traced: part of the promotion's trace when it applies that promotion."""
+        await self._load()
+        with pass_span(self.app.name, self.env.name, self._target, self._cause):
+            return await self._reconcile()
+
+    async def _reconcile(self) -> float:
+        """One observe → decide → act pass; returns seconds until the next one."""
+        self.passes += 1
+        settings = self.ctx.settings
+        with tracer.start_as_current_span("applier.observe", attributes={"target": self.name}):
+            target = await self._load()
+            if target is None:
+                return settings.drift_interval
+            if target.open_sync is not None:
+                await self.ctx.fence(self.stream)
+                await self._record(
+                    lambda t: t.abandon_sync(
+                        reason="no outcome was recorded (its applier stopped); a new sync begins",
+                        now=self.ctx.clock(),
+                    )
+                )
+            view = view_of(target)
+            step = decide_step(view)
+            if step == Step.IDLE or view.desired_release is None:
+                return settings.drift_interval
+            desired = await self._desired_objects(view.desired_release)
+            rolling = view.promotion_phase is not None and view.promotion_phase.is_in_flight
+            fresh = step == Step.CHECK and (rolling or view.health != Health.HEALTHY)
+            live = await self._live(desired, fresh=fresh)
+        await self.ctx.fence(self.stream)
+        with tracer.start_as_current_span("applier.act", attributes={"target": self.name}):
+            self.acting = True
+            try:
+                if step == Step.SYNC:
+                    reason = "promotion" if rolling else "resume"
+                    live = await self._sync(desired, live, reason=reason)
+                else:
+                    live = await self._check_drift(desired, live)
+                return await self._assess(desired, live)
+            finally:
+                self.acting = False
+
+    async def _check_drift(self, desired: list[dict[str, Any]], live: Live) -> Live:
+        drifted = plan_drift(desired, live)
+        if not drifted:
+            return live
+        now = self.ctx.clock()
+        release = self._target.applied_release if self._target else None
+        await self._record(
+            lambda t: t.detect_drift(release=release or "", objects=drifted, now=now)
+        )
+        if not self.env.policy.self_heal:
+            return live
+        return await self._sync(desired, live, reason="self-heal")
+
+    async def _sync(self, desired: list[dict[str, Any]], live: Live, *, reason: str) -> Live:
+        """Record SyncStarted, apply and prune, record the outcome; the live state after."""
+        target = self._target
+        assert target is not None and target.desired_release is not None
+        release = target.desired_release
+        cache = await self.ctx.cache(self.env.cluster)
+        inventory = [ObjectRef.from_json(o) for o in target.inventory if "kind" in o]
+        inventory += [ref_of(o) for o in cache.owned_by(self.app.name, self.env.name)]
+        plan = plan_sync(
+            desired, live=live, inventory=inventory, app=self.app.name, environment=self.env.name
+        )
+        sync_id = str(uuid.uuid4())
+        now = self.ctx.clock()
+        await self._record(
+            lambda t: t.start_sync(
+                sync_id=sync_id, release=release, object_count=len(desired), reason=reason, now=now
+            )
+        )
+        with tracer.start_as_current_span(
+            "sync",
+            attributes={
+                "baton.sync_id": sync_id,
+                "baton.release": release,
+                "baton.sync_reason": reason,
+                "baton.objects": len(desired),
+            },
+        ) as span:
+            try:
+                for namespace in self._namespaces:  # before anything that lives in it
+                    await cache.ensure_namespace(namespace)
+                entries = await execute(
+                    cache.client, cache, plan, live, owner=(self.app.name, self.env.name)
+                )
+            except KubeError as exc:
+                failed(span, exc)
+                await self._sync_failed(sync_id, exc.what, exc.reason, exc.message, exc.attempts)
+                return live
+            except ClusterUnavailable as exc:
+                failed(span, exc)
+                await self._sync_failed(
+                    sync_id, self.env.cluster, "ClusterUnavailable", str(exc), exc.attempts
+                )
+                raise
+        done = self.ctx.clock()
+        await self._record(
+            lambda t: t.record_sync(sync_id=sync_id, release=release, now=done, objects=entries)
+        )
+        if self._target is not None and self._target.drift:
+            await self._record(lambda t: t.correct_drift(sync_id=sync_id, now=done))
+        known = {ref_of(b).identity: live.get(ref_of(b).identity) for b in desired}
+        for body in desired:
+            identity = ref_of(body).identity
+            known[identity] = cache.known([((body["apiVersion"], body["kind"]), identity)]).get(
+                identity, known[identity]
+            )
+        return Live(known)
+
+    async def _sync_failed(
+        self, sync_id: str, what: str, reason: str, message: str, attempts: int
+    ) -> None:
+        now = self.ctx.clock()
+        await self._record(
+            lambda t: t.fail_sync(
+                sync_id=sync_id,
+                object=what,
+                reason=reason,
+                message=message,
+                attempts=attempts,
+                now=now,
+            )
+        )
+        transient = reason in ("ClusterUnavailable", "TooManyRequests") or reason.startswith(
+            ("InternalError", "ServiceUnavailable", "Timeout")
+        )
+        promotion = self._target.in_flight if self._target else None
+        if promotion is not None and not transient:
+            pid = promotion.id
+            await self._record(
+                lambda t: t.fail(
+                    promotion_id=pid, reason=f"sync failed: {what}: {reason}: {message}", now=now
+                )
+            )
+
+    async def _assess(self, desired: list[dict[str, Any]], live: Live) -> float:
+        """Record the health, fail or verify the promotion; seconds until the next pass."""
+        with tracer.start_as_current_span("health") as span:
+            results = [
+                (ref_of(b).describe(), assess(live.get(ref_of(b).identity))) for b in desired
+            ]
+            health, reasons = combine(results)
+            span.set_attribute("baton.health", health.value)
+        now = self.ctx.clock()
+        await self._record(lambda t: t.record_health(health=health, reasons=reasons, now=now))
+        assert self._target is not None
+        view = view_of(self._target)
+        verdict = decide_promotion(view, soak_seconds=self.env.policy.soak.total_seconds(), now=now)
+        if verdict.fail is not None and view.promotion_id is not None:
+            pid, why = view.promotion_id, f"{verdict.fail}: {'; '.join(reasons[:3])}"
+            await self._record(lambda t: t.fail(promotion_id=pid, reason=why, now=now))
+        elif verdict.verify:
+            soak = self.env.policy.soak.total_seconds()
+            await self._record(lambda t: t.verify(soak_seconds=soak, now=now))
+        view = view_of(self._target)
+        delay = next_wake(
+            view,
+            verdict,
+            health_interval=self.ctx.settings.health_interval,
+            drift_interval=self.ctx.settings.drift_interval,
+        )
+        self.rolling = delay <= self.ctx.settings.health_interval
+        if self.rolling and self.ctx.on_change is not None:
+            # status changes wake this worker; polling is only the safety net
+            return max(delay, 20 * self.ctx.settings.health_interval)
+        return delay
+
+    async def _cluster_down(self, exc: ClusterUnavailable) -> float:
+        """A cluster that does not answer makes its targets Unknown, then waits."""
+        log.warning("%s: %s", self.name, exc)
+        try:
+            now = self.ctx.clock()
+            await self._record(
+                lambda t: t.record_health(health=Health.UNKNOWN, reasons=[str(exc)], now=now)
+            )
+        except Exception:
+            log.exception("could not record %s as Unknown", self.name)
+            self._forget()
+        return self.ctx.settings.cluster_backoff
+
+    # --- recording ---------------------------------------------------------------------
+
+    def _metadata(self, target: Target) -> EventMetadata:
+        """Actor applier; correlated with the promotion that set the desired release."""
+        base = EventMetadata(actor=APPLIER_ACTOR)
+        cause = self._cause
+        if cause is not None and cause.data.get("release") == target.desired_release:
+            base = base.caused_by(cause)
+        return with_active_trace(base)
+
+    async def _record(self, command: Callable[[Target], T]) -> T:
+        """Run a command on the current aggregate and save it; reload and redo on a race."""
+        for attempt in range(_ATTEMPTS):
+            target = await self._load()
+            if target is None:
+                target = self._target = Target(app=self.app.name, environment=self.env.name)
+            result = command(target)
+            try:
+                await asyncio.wait_for(
+                    self.ctx.repository.save(target, metadata=self._metadata(target)),
+                    timeout=self.ctx.settings.store_timeout,
+                )
+            except ConcurrencyError:
+                self._forget()
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                continue
+            self._version = target.version
+            return result
+        raise AssertionError("unreachable")
+
+
+def view_of(target: Target) -> TargetView:
+    """The facts a pass decides on."""
+    promotion = target.promotion
+    return TargetView(
+        desired_release=target.desired_release,
+        applied_release=target.applied_release,
+        sync_failed=target.sync_status == SyncStatus.FAILED,
+        promotion_id=promotion.id if promotion is not None else None,
+        promotion_phase=promotion.phase if promotion is not None else None,
+        health=target.health,
+        healthy_since=target.healthy_since,
+    )

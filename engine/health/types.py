@@ -1,0 +1,48 @@
+"""The value every health rule returns, and small readers of status fields. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from engine.domain.enums import Health
+
+
+class Assessment(NamedTuple):
+    """A health status and a message that carries the counts behind it."""
+
+    status: Health
+    message: str
+
+
+Rule = Callable[[Mapping[str, Any]], Assessment]
+
+
+def section(obj: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """`obj[name]` as a mapping ({} when absent or null)."""
+    value = obj.get(name)
+    return value if isinstance(value, Mapping) else {}
+
+
+def number(block: Mapping[str, Any], name: str, default: int = 0) -> int:
+    """An integer field of a status block (absent counts as `default`)."""
+    value = block.get(name)
+    return int(value) if isinstance(value, int | float) else default
+
+
+def condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
+    """The status condition of type `kind`, if any."""
+    conditions = section(obj, "status").get("conditions") or []
+    if not isinstance(conditions, list):
+        raise TypeError(f"status.conditions is a {type(conditions).__name__}, not a list")
+    for cond in conditions:
+        if isinstance(cond, Mapping) and cond.get("type") == kind:
+            return cond
+    return None
+
+
+def observed_is_current(obj: Mapping[str, Any]) -> bool:
+    """True when the controller has seen the latest spec (generation ≤ observedGeneration)."""
+    generation = number(section(obj, "metadata"), "generation")
+    observed = number(section(obj, "status"), "observedGeneration", default=-1)
+    return (observed < 0 and generation == 0) or generation <= observed
