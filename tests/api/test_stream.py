@@ -30,8 +30,13 @@ async def _read_events(response: ClientResponse, count: int) -> list[dict[str, A
             continue
         if line == "":
             if current:
-                events.append({"id": int(current["id"]), "event": current["event"],
-                               "data": json.loads(current["data"])})
+                events.append(
+                    {
+                        "id": int(current["id"]),
+                        "event": current["event"],
+                        "data": json.loads(current["data"]),
+                    }
+                )
                 current = {}
             continue
         name, _, value = line.partition(": ")
@@ -40,8 +45,9 @@ async def _read_events(response: ClientResponse, count: int) -> list[dict[str, A
 
 
 async def test_the_tail_receives_a_promotions_events_in_order(api: Api) -> None:
-    response = await api.get("/events/stream?app=web&environment=prod",
-                             timeout=ClientTimeout(total=20))
+    response = await api.get(
+        "/events/stream?app=web&environment=prod", timeout=ClientTimeout(total=20)
+    )
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("text/event-stream")
     for env in ("dev", "staging"):
@@ -52,7 +58,9 @@ async def test_the_tail_receives_a_promotions_events_in_order(api: Api) -> None:
 
     events = await asyncio.wait_for(_read_events(response, 4), timeout=15)
     assert [e["event"] for e in events] == [
-        "Target.Created", "Target.PromotionRequested", "Target.PromotionApproved",
+        "Target.Created",
+        "Target.PromotionRequested",
+        "Target.PromotionApproved",
         "Target.PromotionStarted",
     ]
     positions = [e["id"] for e in events]
