@@ -56,6 +56,7 @@ TOKEN = "bench-admin-token"
 CONNECTIONS = 32
 READ_P99_MS = 25.0
 PROMOTION_P99_MS = 100.0
+KUBESIM_PENDING = "pending: appliers and kubesim not wired into this benchmark yet"
 TRACING_P99_OVERHEAD = 0.15  # p99 with tracing on within 15% of tracing off
 
 
@@ -415,7 +416,7 @@ def main() -> None:
             "pending",
             "pending",
             f"<= {PROMOTION_P99_MS}",
-            "pending: appliers + kubesim not wired into this benchmark yet",
+            KUBESIM_PENDING,
         ]
     )
     print_table(
@@ -433,7 +434,7 @@ def main() -> None:
             "connections": CONNECTIONS,
             "reads": reads,
             "promotion_to_started": promotion,
-            "promotion_to_kubesim_apply": "pending: appliers + kubesim not wired into this benchmark yet",
+            "promotion_to_kubesim_apply": KUBESIM_PENDING,
             "reads_p99_ok": reads_ok,
             "promotion_p99_ok": all(f["p99_ms"] <= PROMOTION_P99_MS for f in promotion.values()),
             "load_seconds": round(float(out["load_s"]), 1),
