@@ -98,7 +98,10 @@ async def start_api(
     if extra_env is None:
         for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
             env.pop(name, None)
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "api", cwd=ROOT, env=env)
+    # only the HTTP side (and its projections): no Git watcher, appliers or kubesim here
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "api", "--role", "api", cwd=ROOT, env=env
+    )
     async with aiohttp.ClientSession() as session:
         for _ in range(600):
             try:
