@@ -402,7 +402,8 @@ def _try_next(state: Running, tokens: dict[str, str]) -> None:
 @click.option("--once", is_flag=True, help="Stop after the story instead of serving on.")
 def demo(once: bool) -> None:
     """Run the whole story on this machine: Git, Postgres, three clusters, the API."""
-    home = Path(os.environ.get("BATON_HOME", ".baton"))
+    # absolute: the config resolves relative repository paths from its own folder
+    home = Path(os.environ.get("BATON_HOME", ".baton")).resolve()
     try:
         asyncio.run(_story(once, home))
     except (StoryFailed, ApiError) as exc:
