@@ -237,7 +237,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     await prepare(store, apps)
                     setup = time.perf_counter() - setup_started
                     settings = ApplierSettings(
-                        drift_interval=3600, health_interval=0.5, lock_interval=5
+                        drift_interval=3600,
+                        health_interval=0.5,
+                        lock_interval=5,
+                        concurrent_passes=args.passes,
                     )
                     async with running_appliers(
                         store=store,
@@ -290,6 +293,7 @@ def main() -> None:
     parser.add_argument("--apps", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--ceiling-objects", type=int, default=3000)
+    parser.add_argument("--passes", type=int, default=64, help="passes at once")
     args = parser.parse_args()
     f = asyncio.run(run(args))
     flux = timedelta(minutes=4, seconds=16).total_seconds()
