@@ -78,11 +78,15 @@ def _free_port() -> int:
 
 async def start_api(url: str, port: int) -> asyncio.subprocess.Process:
     """The API in a process of its own, ready when /readyz says so."""
-    env = {**os.environ, "BATON_DATABASE_URL": url, "BATON_TOKENS": f"bench:admin:{TOKEN}",
-           "BATON_API_PORT": str(port), "BATON_API_POOL_SIZE": str(CONNECTIONS),
-           "BATON_LOG_LEVEL": "WARNING"}
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "api", cwd=ROOT,
-                                                   env=env)
+    env = {
+        **os.environ,
+        "BATON_DATABASE_URL": url,
+        "BATON_TOKENS": f"bench:admin:{TOKEN}",
+        "BATON_API_PORT": str(port),
+        "BATON_API_POOL_SIZE": str(CONNECTIONS),
+        "BATON_LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "api", cwd=ROOT, env=env)
     async with aiohttp.ClientSession() as session:
         for _ in range(600):
             try:
@@ -101,8 +105,9 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def drive(session: aiohttp.ClientSession, base: str, make_path: Callable[[], str],
-                requests: int) -> dict[str, float]:
+async def drive(
+    session: aiohttp.ClientSession, base: str, make_path: Callable[[], str], requests: int
+) -> dict[str, float]:
     """`requests` GETs over CONNECTIONS concurrent workers; rps and latency percentiles."""
     latencies: list[float] = []
     remaining = requests
@@ -122,8 +127,11 @@ async def drive(session: aiohttp.ClientSession, base: str, make_path: Callable[[
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
     elapsed = time.perf_counter() - started
-    return {"rps": round(len(latencies) / elapsed, 1), "p50_ms": round(_pct(latencies, 0.5), 2),
-            "p99_ms": round(_pct(latencies, 0.99), 2)}
+    return {
+        "rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(_pct(latencies, 0.5), 2),
+        "p99_ms": round(_pct(latencies, 0.99), 2),
+    }
 
 
 async def _settle(service: Promotions, app: str, sha: str) -> None:
@@ -137,8 +145,9 @@ async def _settle(service: Promotions, app: str, sha: str) -> None:
     await repository.save(target, metadata=EventMetadata(actor="applier"))
 
 
-async def promotions_overhead(url: str, session: aiohttp.ClientSession, base: str,
-                              apps: int, count: int) -> dict[str, dict[str, float]]:
+async def promotions_overhead(
+    url: str, session: aiohttp.ClientSession, base: str, apps: int, count: int
+) -> dict[str, dict[str, float]]:
     """POST /promotions into dev (no approval) → PromotionStarted committed, per promotion.
 
     Each app is promoted twice: first with its target not yet loaded by the API process
@@ -154,9 +163,15 @@ async def promotions_overhead(url: str, session: aiohttp.ClientSession, base: st
             app = app_name(index % apps)
             for round_, kind in enumerate(("cold", "warm")):
                 sha = f"{round_ + 1:02x}{index + 1:038x}"
-                await service.create_release(app, sha=sha, digest="d" * 64, message="bench",
-                                             author="bench", committed_at=datetime.now(UTC),
-                                             metadata=EventMetadata(actor="git-watcher"))
+                await service.create_release(
+                    app,
+                    sha=sha,
+                    digest="d" * 64,
+                    message="bench",
+                    author="bench",
+                    committed_at=datetime.now(UTC),
+                    metadata=EventMetadata(actor="git-watcher"),
+                )
                 body = {"app": app, "environment": "dev", "release": sha, "reason": "bench"}
                 started = time.perf_counter()
                 async with session.post(base + "/promotions", json=body) as response:
@@ -168,9 +183,10 @@ async def promotions_overhead(url: str, session: aiohttp.ClientSession, base: st
     finally:
         await store.close()
         await pool.close()
-    return {kind: {"p50_ms": round(_pct(values, 0.5), 2),
-                   "p99_ms": round(_pct(values, 0.99), 2)}
-            for kind, values in latencies.items()}
+    return {
+        kind: {"p50_ms": round(_pct(values, 0.5), 2), "p99_ms": round(_pct(values, 0.99), 2)}
+        for kind, values in latencies.items()
+    }
 
 
 async def run(events: int, apps: int, requests: int, promotions: int) -> dict[str, object]:
@@ -186,13 +202,24 @@ async def run(events: int, apps: int, requests: int, promotions: int) -> dict[st
             rebuild_s = time.perf_counter() - started
             async with pool.acquire() as conn:
                 low, high = await conn.fetchrow(
-                    "SELECT min(valid_from), max(valid_from) FROM target_history")
+                    "SELECT min(valid_from), max(valid_from) FROM target_history"
+                )
             await pool.close()
             port = _free_port()
             api = await start_api(url, port)
             try:
-                return await _measure(url, port, apps, requests, promotions, low, high,
-                                      head=head, load_s=load_s, rebuild_s=rebuild_s)
+                return await _measure(
+                    url,
+                    port,
+                    apps,
+                    requests,
+                    promotions,
+                    low,
+                    high,
+                    head=head,
+                    load_s=load_s,
+                    rebuild_s=rebuild_s,
+                )
             finally:
                 api.terminate()
                 await api.wait()
@@ -200,18 +227,30 @@ async def run(events: int, apps: int, requests: int, promotions: int) -> dict[st
         server.close()
 
 
-async def _measure(url: str, port: int, apps: int, requests: int, promotions: int,
-                   low: datetime, high: datetime, **facts: float) -> dict[str, object]:
+async def _measure(
+    url: str,
+    port: int,
+    apps: int,
+    requests: int,
+    promotions: int,
+    low: datetime,
+    high: datetime,
+    **facts: float,
+) -> dict[str, object]:
     base = f"http://127.0.0.1:{port}/api/v1"
     rng = random.Random(7)
     span = (high - low).total_seconds()
     reads: dict[str, Callable[[], str]] = {
         "GET /apps/{app}": lambda: f"/apps/{app_name(rng.randrange(apps))}",
         "GET /events?app=&environment=": lambda: (
-            f"/events?app={app_name(rng.randrange(apps))}"
-            f"&environment={rng.choice(ENVIRONMENTS)}"),
-        "GET /state?as_of=": lambda: "/state?as_of=" + datetime.fromtimestamp(
-            low.timestamp() + rng.random() * span, UTC).isoformat().replace("+00:00", "Z"),
+            f"/events?app={app_name(rng.randrange(apps))}&environment={rng.choice(ENVIRONMENTS)}"
+        ),
+        "GET /state?as_of=": lambda: (
+            "/state?as_of="
+            + datetime.fromtimestamp(low.timestamp() + rng.random() * span, UTC)
+            .isoformat()
+            .replace("+00:00", "Z")
+        ),
     }
     connector = aiohttp.TCPConnector(limit=CONNECTIONS)
     headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -238,32 +277,60 @@ def main() -> None:
     reads: dict[str, dict[str, float]] = out["reads"]  # type: ignore[assignment]
     promotion: dict[str, dict[str, float]] = out["promotion"]  # type: ignore[assignment]
     rows: list[list[object]] = [
-        [name, r["rps"], r["p50_ms"], r["p99_ms"], f"<= {READ_P99_MS}",
-         "ok" if r["p99_ms"] <= READ_P99_MS else "MISSED"]
+        [
+            name,
+            r["rps"],
+            r["p50_ms"],
+            r["p99_ms"],
+            f"<= {READ_P99_MS}",
+            "ok" if r["p99_ms"] <= READ_P99_MS else "MISSED",
+        ]
         for name, r in reads.items()
     ]
     for kind, figures in promotion.items():
-        rows.append([f"POST /promotions -> PromotionStarted committed ({kind} target)", "-",
-                     figures["p50_ms"], figures["p99_ms"], f"<= {PROMOTION_P99_MS}",
-                     "ok" if figures["p99_ms"] <= PROMOTION_P99_MS else "MISSED"])
-    rows.append(["POST /promotions -> first apply at kubesim", "-", "pending", "pending",
-                 f"<= {PROMOTION_P99_MS}", "pending: appliers not built"])
+        rows.append(
+            [
+                f"POST /promotions -> PromotionStarted committed ({kind} target)",
+                "-",
+                figures["p50_ms"],
+                figures["p99_ms"],
+                f"<= {PROMOTION_P99_MS}",
+                "ok" if figures["p99_ms"] <= PROMOTION_P99_MS else "MISSED",
+            ]
+        )
+    rows.append(
+        [
+            "POST /promotions -> first apply at kubesim",
+            "-",
+            "pending",
+            "pending",
+            f"<= {PROMOTION_P99_MS}",
+            "pending: appliers not built",
+        ]
+    )
     print_table(
         f"REST API, {out['head']:,} events ({args.apps} apps), {CONNECTIONS} connections, "
         f"load {out['load_s']:.0f}s, projections rebuilt in {out['rebuild_s']:.0f}s",
-        ["measure", "req/s", "p50 ms", "p99 ms", "target p99", "verdict"], rows,
+        ["measure", "req/s", "p50 ms", "p99 ms", "target p99", "verdict"],
+        rows,
     )
     reads_ok = all(r["p99_ms"] <= READ_P99_MS for r in reads.values())
-    print_json_line({
-        "bench": "api", "events": out["head"], "apps": args.apps, "connections": CONNECTIONS,
-        "reads": reads, "promotion_to_started": promotion,
-        "promotion_to_kubesim_apply": "pending: appliers not built",
-        "reads_p99_ok": reads_ok,
-        "promotion_p99_ok": all(f["p99_ms"] <= PROMOTION_P99_MS for f in promotion.values()),
-        "load_seconds": round(float(out["load_s"]), 1),
-        "rebuild_seconds": round(float(out["rebuild_s"]), 1),
-        "mean_of_read_p99_ms": round(statistics.mean(r["p99_ms"] for r in reads.values()), 2),
-    })
+    print_json_line(
+        {
+            "bench": "api",
+            "events": out["head"],
+            "apps": args.apps,
+            "connections": CONNECTIONS,
+            "reads": reads,
+            "promotion_to_started": promotion,
+            "promotion_to_kubesim_apply": "pending: appliers not built",
+            "reads_p99_ok": reads_ok,
+            "promotion_p99_ok": all(f["p99_ms"] <= PROMOTION_P99_MS for f in promotion.values()),
+            "load_seconds": round(float(out["load_s"]), 1),
+            "rebuild_seconds": round(float(out["rebuild_s"]), 1),
+            "mean_of_read_p99_ms": round(statistics.mean(r["p99_ms"] for r in reads.values()), 2),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -223,7 +223,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     targets = len(apps) * len(ENVS)
     objects = targets * 4
     server = Server()
-    with tempfile.TemporaryDirectory(prefix="baton-bench-") as tmp:
+    try:
+        return await _measure(args, server, apps, targets, objects)
+    finally:
+        server.close()
+
+
+async def _measure(
+    args: argparse.Namespace, server: Server, apps: list[AppSpec], targets: int, objects: int
+) -> dict[str, Any]:
+    """The three measures, on `server`."""
+    with tempfile.TemporaryDirectory(prefix="baton-reconcile-") as tmp:
         kubeconfig = Path(tmp) / "kubeconfig"
         with kubesim_process([*ENVS, "ceiling"], kubeconfig) as urls:
             ceiling = await _apply_phase()(
