@@ -248,7 +248,7 @@ async def _measure(
                     setup = time.perf_counter() - setup_started
                     settings = ApplierSettings(
                         drift_interval=3600,
-                        health_interval=0.5,
+                        health_interval=args.health_interval,
                         lock_interval=5,
                         concurrent_passes=args.passes,
                     )
@@ -304,6 +304,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--ceiling-objects", type=int, default=3000)
     parser.add_argument("--passes", type=int, default=64, help="passes at once")
+    parser.add_argument("--health-interval", type=float, default=1.0)
     args = parser.parse_args()
     f = asyncio.run(run(args))
     flux = timedelta(minutes=4, seconds=16).total_seconds()

@@ -2,8 +2,8 @@
 
 Where it sits: started by ``service.py`` for each target whose advisory lock this process
 holds, and cancelled when the lock is lost. Woken by a new event on the target's stream
-(a promotion started, a rollback), by its cluster's drift-check sweep, or by its own
-timer while a rollout is under way. Each pass:
+(a promotion started, a rollback), by its cluster's drift-check sweep, by a status change
+of one of its objects (while a rollout is under way), or by its own timer. Each pass:
 
 1. observe: the Target aggregate (read incrementally), the rendered desired release, and
    the live objects (the cluster cache, or fresh reads while a rollout is on);
