@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test lint bench demo clean
+.PHONY: test lint bench demo clean compose-up
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "baton needs Python 3.11 or newer")'
@@ -21,8 +21,20 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+demo: $(VENV)/.installed
+	$(PY) -m engine demo $(ARGS)
+
 bench: $(VENV)/.installed
 	$(PY) bench/append.py
+	$(PY) bench/replay.py
+	$(PY) bench/kubesim.py
+	$(PY) bench/git_poll.py
+	$(PY) bench/reconcile.py
+	$(PY) bench/api.py
+
+# Postgres, Jaeger (UI on :16686), a k3s cluster and baton (API on :8080); needs Docker
+compose-up:
+	docker compose up --build
 
 clean:
 	rm -rf $(VENV) .baton

@@ -2,8 +2,8 @@
 
 Where it sits: the composition root of the HTTP side. The database (pool, event store,
 migrations), the promotion service, the idempotency table, the job registry and — when
-this process runs them — the projections are opened and closed as `cleanup_ctx`
-generators, in that order, so shutdown runs in reverse.
+this process runs them — the projections and the Git watcher are opened and closed as
+`cleanup_ctx` generators, in that order, so shutdown runs in reverse.
 """
 
 from __future__ import annotations
@@ -26,11 +26,14 @@ from api.keys import (
     PIPELINES,
     PROMOTIONS,
     RUNNER,
+    SETTINGS,
     STREAM_SLOTS,
 )
 from api.pipelines import PipelineCache
 from api.reads import projections_ctx
 from api.routes import setup_routes
+from api.tracing import instrument_app
+from api.watching import watcher_ctx
 from engine.promotions import Promotions
 from engine.repository import Repository
 from engine.runtime import open_database
@@ -68,8 +71,12 @@ def init_app(
     app[CONFIG] = config
     app[RUNNER] = None
     app[STREAM_SLOTS] = asyncio.Semaphore(config.max_streams)
-    app.cleanup_ctx.append(_database_ctx(settings or Settings.from_env()))
+    settings = settings or Settings.from_env()
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_database_ctx(settings))
     app.cleanup_ctx.append(_jobs_ctx)
     app.cleanup_ctx.append(projections_ctx)
+    app.cleanup_ctx.append(watcher_ctx)
     setup_routes(app)
+    instrument_app(app)
     return app

@@ -58,8 +58,8 @@ class Grant:
             return True  # every role can read
         if self.role is not role:
             return False
-        return environment is None or self.environments is None or (
-            environment in self.environments
+        return (
+            environment is None or self.environments is None or (environment in self.environments)
         )
 
     @classmethod
@@ -138,8 +138,9 @@ class TokenBook:
         """Register a raw token (hashed at once)."""
         if len(token) < 8:
             raise TokenConfigError(f"token of {subject}: shorter than 8 characters")
-        self.add(token_hash=hash_token(token), principal=Principal(subject=subject,
-                                                                   grants=tuple(grants)))
+        self.add(
+            token_hash=hash_token(token), principal=Principal(subject=subject, grants=tuple(grants))
+        )
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal holding `token`, or None."""
@@ -198,4 +199,3 @@ class TokenBook:
                 self.add_token(token=item["token"], subject=principal.subject, grants=grants)
             else:
                 raise TokenConfigError(f"{where}: needs a token or a sha256")
-

@@ -32,11 +32,15 @@ class ApiConfig:
     ready_max_lag: int = 1000
     #: run the projection runner inside the API process
     run_projections: bool = True
+    #: run the Git watcher inside the API process (the webhook then polls at once)
+    watch_git: bool = False
     pool_size: int = 20
     #: live tails at once (each holds a database connection for LISTEN)
     max_streams: int = 8
     #: SSE keep-alive comment interval
     heartbeat: timedelta = timedelta(seconds=15)
+    #: Jaeger's UI (BATON_JAEGER_URL): answers link to `<url>/trace/<trace id>`
+    jaeger_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiConfig:
@@ -48,4 +52,6 @@ class ApiConfig:
             ready_max_lag=int(env.get("BATON_READY_MAX_LAG", "1000")),
             run_projections=env.get("BATON_API_PROJECTIONS", "1") not in ("0", "false", "no"),
             pool_size=int(env.get("BATON_API_POOL_SIZE", "20")),
+            watch_git=env.get("BATON_API_WATCH_GIT", "0") in ("1", "true", "yes"),
+            jaeger_url=env.get("BATON_JAEGER_URL") or None,
         )

@@ -76,8 +76,11 @@ class Problem(Exception):
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
         """The problem document."""
-        doc: dict[str, Any] = {"type": TYPE_PREFIX + self.code, "title": self.title,
-                               "status": self.status}
+        doc: dict[str, Any] = {
+            "type": TYPE_PREFIX + self.code,
+            "title": self.title,
+            "status": self.status,
+        }
         if self.detail:
             doc["detail"] = self.detail
         if self.field:
@@ -133,8 +136,7 @@ def to_problem(request: web.Request, exc: Exception) -> Problem | None:
     if isinstance(exc, AggregateNotFound):
         return not_found("resource", str(exc))
     if isinstance(exc, ConcurrencyError):
-        return Problem(409, "concurrent-change", "Changed concurrently; try again",
-                       detail=str(exc))
+        return Problem(409, "concurrent-change", "Changed concurrently; try again", detail=str(exc))
     if isinstance(exc, web.HTTPException):
         return from_http(exc) if exc.status >= 400 else None
     log.exception("unhandled error in %s %s", request.method, request.path, exc_info=exc)

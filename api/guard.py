@@ -29,8 +29,14 @@ def public(view: F) -> F:
 
 
 def _unauthorized(detail: str) -> Problem:
-    return Problem(401, "unauthorized", "Authentication required", detail=detail,
-                   field="Authorization", headers=_CHALLENGE)
+    return Problem(
+        401,
+        "unauthorized",
+        "Authentication required",
+        detail=detail,
+        field="Authorization",
+        headers=_CHALLENGE,
+    )
 
 
 @web.middleware

@@ -26,9 +26,13 @@ _KEPT_HEADERS = ("Location", "Content-Type")
 def _check_key(key: str) -> str:
     key = key.strip()
     if not 1 <= len(key) <= 200 or not key.isprintable():
-        raise Problem(400, "invalid-idempotency-key", "Bad Idempotency-Key header",
-                      detail="an Idempotency-Key is 1 to 200 printable characters",
-                      field=HEADER)
+        raise Problem(
+            400,
+            "invalid-idempotency-key",
+            "Bad Idempotency-Key header",
+            detail="an Idempotency-Key is 1 to 200 printable characters",
+            field=HEADER,
+        )
     return key
 
 
@@ -36,8 +40,9 @@ def _replay(stored: StoredResponse) -> web.Response:
     headers = dict(stored.headers)
     content_type = headers.pop("Content-Type", "application/json").split(";")[0]
     headers[REPLAYED] = "true"
-    return web.Response(status=stored.status, text=stored.body, headers=headers,
-                        content_type=content_type)
+    return web.Response(
+        status=stored.status, text=stored.body, headers=headers, content_type=content_type
+    )
 
 
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -65,13 +70,23 @@ async def idempotency_middleware(request: web.Request, handler: Handler) -> web.
         subject=subject, key=key, method=request.method, path=request.path, request_hash=digest
     )
     if reservation.claim is Claim.MISMATCH:
-        raise Problem(422, "idempotency-key-reused", "Idempotency-Key used for another request",
-                      detail=f"this key was first used for a different {reservation.first_path} "
-                      "request; use a new key for a new request", field=HEADER)
+        raise Problem(
+            422,
+            "idempotency-key-reused",
+            "Idempotency-Key used for another request",
+            detail=f"this key was first used for a different {reservation.first_path} "
+            "request; use a new key for a new request",
+            field=HEADER,
+        )
     if reservation.claim is Claim.IN_PROGRESS:
-        raise Problem(409, "idempotency-key-in-progress", "A request with this key is running",
-                      detail="retry once the first request has been answered", field=HEADER,
-                      headers={"Retry-After": "1"})
+        raise Problem(
+            409,
+            "idempotency-key-in-progress",
+            "A request with this key is running",
+            detail="retry once the first request has been answered",
+            field=HEADER,
+            headers={"Retry-After": "1"},
+        )
     if reservation.claim is Claim.REPLAY:
         assert reservation.response is not None
         return _replay(reservation.response)
@@ -85,7 +100,9 @@ async def idempotency_middleware(request: web.Request, handler: Handler) -> web.
         return response
     body_text = response.text or ""
     headers = {h: response.headers[h] for h in _KEPT_HEADERS if h in response.headers}
-    await keys.complete(subject=subject, key=key,
-                        response=StoredResponse(status=response.status, body=body_text,
-                                                headers=headers))
+    await keys.complete(
+        subject=subject,
+        key=key,
+        response=StoredResponse(status=response.status, body=body_text, headers=headers),
+    )
     return response

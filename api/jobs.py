@@ -100,9 +100,7 @@ class JobRegistry:
             self._tasks.pop(job.id, None)
 
     def _finish(self, job_id: str, **changes: Any) -> None:
-        self._jobs[job_id] = replace(
-            self._jobs[job_id], finished_at=datetime.now(UTC), **changes
-        )
+        self._jobs[job_id] = replace(self._jobs[job_id], finished_at=datetime.now(UTC), **changes)
 
     def _forget_old(self) -> None:
         finished = [j for j in self._jobs.values() if j.state.is_finished]

@@ -11,11 +11,12 @@ from typing import Any
 from aiohttp import web
 
 from api.auth import Principal
-from api.config import ApiConfig
+from api.config import ApiConfig, PollTrigger
 from api.jobs import JobRegistry
 from api.pipelines import PipelineCache
 from engine.promotions import Promotions
 from engine.runtime import Database
+from engine.settings import Settings
 from engine.store.idempotency import IdempotencyKeys
 
 CONFIG = web.AppKey("config", ApiConfig)
@@ -24,6 +25,9 @@ PROMOTIONS = web.AppKey("promotions", Promotions)
 IDEMPOTENCY = web.AppKey("idempotency", IdempotencyKeys)
 JOBS = web.AppKey("jobs", JobRegistry)
 PIPELINES = web.AppKey("pipelines", PipelineCache)
+SETTINGS = web.AppKey("settings", Settings)
+#: what the Git webhook calls (the in-process watcher's, ApiConfig.poll_now, or None)
+POLL_TRIGGER: web.AppKey[PollTrigger | None] = web.AppKey("poll_trigger")
 #: free slots for live tails (see ApiConfig.max_streams)
 STREAM_SLOTS = web.AppKey("stream_slots", asyncio.Semaphore)
 #: the projection runner, when this process runs one (typed loosely: projections is optional)

@@ -20,9 +20,14 @@ MAX_NUMBER = 2**31 - 1  # release numbers are int4 in the read model
 
 def invalid(field: str, message: str) -> Problem:
     """A 422 naming the query parameter at fault."""
-    return Problem(422, "validation-error", "A query parameter is not valid",
-                   detail=f"{field}: {message}", field=field,
-                   errors=[{"field": field, "message": message}])
+    return Problem(
+        422,
+        "validation-error",
+        "A query parameter is not valid",
+        detail=f"{field}: {message}",
+        field=field,
+        errors=[{"field": field, "message": message}],
+    )
 
 
 def text(request: web.Request, name: str, *, max_length: int = 200) -> str | None:
@@ -35,8 +40,14 @@ def text(request: web.Request, name: str, *, max_length: int = 200) -> str | Non
     return value
 
 
-def integer(request: web.Request, name: str, *, default: int | None = None, low: int = 0,
-            high: int = MAX_POSITION) -> int | None:
+def integer(
+    request: web.Request,
+    name: str,
+    *,
+    default: int | None = None,
+    low: int = 0,
+    high: int = MAX_POSITION,
+) -> int | None:
     """An optional integer parameter within [low, high]."""
     value = request.query.get(name)
     if value is None:

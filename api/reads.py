@@ -106,14 +106,16 @@ def _environment(name: str, row: Row | None, spec: EnvironmentSpec | None) -> di
     phase = row.get("promotion_phase")
     in_flight = None
     if phase is not None and PromotionPhase(phase).is_in_flight:
-        in_flight = {"id": row["promotion_id"], "release": row["promotion_release"],
-                     "phase": phase}
+        in_flight = {"id": row["promotion_id"], "release": row["promotion_release"], "phase": phase}
     policy = None
     if spec is not None:
         p = spec.policy
-        policy = {"auto_promote": p.auto_promote, "approvals": p.approvals,
-                  "soak_seconds": p.soak.total_seconds(),
-                  "freeze": [w.name for w in p.freeze]}
+        policy = {
+            "auto_promote": p.auto_promote,
+            "approvals": p.approvals,
+            "soak_seconds": p.soak.total_seconds(),
+            "freeze": [w.name for w in p.freeze],
+        }
     return {
         "environment": name,
         "upstream": spec.upstream if spec else None,
@@ -124,8 +126,9 @@ def _environment(name: str, row: Row | None, spec: EnvironmentSpec | None) -> di
         "health": row.get("health", Health.UNKNOWN.value),
         "sync_status": row.get("sync_status", SyncStatus.UNKNOWN.value),
         "in_flight": in_flight,
-        "last_promotion": None if row.get("promotion_id") is None else {
-            "id": row["promotion_id"], "release": row["promotion_release"], "phase": phase},
+        "last_promotion": None
+        if row.get("promotion_id") is None
+        else {"id": row["promotion_id"], "release": row["promotion_release"], "phase": phase},
         "last_changed_at": row.get("last_changed_at"),
         "last_actor": row.get("last_actor"),
     }
@@ -151,7 +154,11 @@ async def lineage(app: web.Application, name: str, sha: str) -> dict[str, Any] |
 
 
 async def events_page(
-    app: web.Application, filters: EventFilter, *, limit: int, before: int | None,
+    app: web.Application,
+    filters: EventFilter,
+    *,
+    limit: int,
+    before: int | None,
     after: int | None,
 ) -> dict[str, Any]:
     """One page of the audit log and the cursor of the next (newest first unless `after`)."""
@@ -160,16 +167,27 @@ async def events_page(
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1]["position"] if more else None
-    return {"items": rows, "next_before": last if after is None else None,
-            "next_after": last if after is not None else None}
+    return {
+        "items": rows,
+        "next_before": last if after is None else None,
+        "next_after": last if after is not None else None,
+    }
 
 
-async def _audit(conn: Any, filters: EventFilter, *, limit: int, before: int | None,
-                 after: int | None) -> list[Row]:
+async def _audit(
+    conn: Any, filters: EventFilter, *, limit: int, before: int | None, after: int | None
+) -> list[Row]:
     return await queries.audit_page(
-        conn, app=filters.app, environment=filters.environment, actor=filters.actor,
-        action=filters.type, since=filters.since, until=filters.until,
-        before_position=before, after_position=after, limit=limit,
+        conn,
+        app=filters.app,
+        environment=filters.environment,
+        actor=filters.actor,
+        action=filters.type,
+        since=filters.since,
+        until=filters.until,
+        before_position=before,
+        after_position=after,
+        limit=limit,
     )
 
 
@@ -250,8 +268,14 @@ async def projection_status(app: web.Application) -> dict[str, Any]:
     return {
         "head_position": head,
         "projections": [
-            {"name": s.name, "version": s.version, "position": s.position, "lag": s.lag,
-             "updated_at": s.updated_at, "last_error": s.last_error}
+            {
+                "name": s.name,
+                "version": s.version,
+                "position": s.position,
+                "lag": s.lag,
+                "updated_at": s.updated_at,
+                "last_error": s.last_error,
+            }
             for s in statuses
         ],
     }

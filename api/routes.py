@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from api import openapi
-from api.views import admin, apps, health, history, promotions, stream, webhooks
+from api.views import admin, apps, health, history, metrics, promotions, stream, webhooks
 
 PREFIX = "/api/v1"
 
@@ -20,22 +20,32 @@ def setup_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/healthz", health.healthz, name="healthz")
     r.add_get(f"{PREFIX}/readyz", health.readyz, name="readyz")
     r.add_get(f"{PREFIX}/openapi.json", openapi.serve, name="openapi")
+    r.add_get(f"{PREFIX}/metrics", metrics.metrics, name="metrics")
 
     r.add_get(f"{PREFIX}/apps", apps.list_apps, name="list_apps")
     r.add_get(f"{PREFIX}/apps/{{app}}", apps.get_app, name="get_app")
     r.add_get(f"{PREFIX}/apps/{{app}}/releases", apps.list_releases, name="list_releases")
-    r.add_get(f"{PREFIX}/apps/{{app}}/releases/{{sha}}", apps.get_release,
-              name="get_release")
+    r.add_get(f"{PREFIX}/apps/{{app}}/releases/{{sha}}", apps.get_release, name="get_release")
 
     r.add_post(f"{PREFIX}/promotions", promotions.create_promotion, name="create_promotion")
-    r.add_get(f"{PREFIX}/promotions/{{promotion_id}}", promotions.get_promotion,
-              name="get_promotion")
-    r.add_post(f"{PREFIX}/promotions/{{promotion_id}}/approve", promotions.approve_promotion,
-               name="approve_promotion")
-    r.add_post(f"{PREFIX}/promotions/{{promotion_id}}/reject", promotions.reject_promotion,
-               name="reject_promotion")
-    r.add_post(f"{PREFIX}/promotions/{{promotion_id}}/cancel", promotions.cancel_promotion,
-               name="cancel_promotion")
+    r.add_get(
+        f"{PREFIX}/promotions/{{promotion_id}}", promotions.get_promotion, name="get_promotion"
+    )
+    r.add_post(
+        f"{PREFIX}/promotions/{{promotion_id}}/approve",
+        promotions.approve_promotion,
+        name="approve_promotion",
+    )
+    r.add_post(
+        f"{PREFIX}/promotions/{{promotion_id}}/reject",
+        promotions.reject_promotion,
+        name="reject_promotion",
+    )
+    r.add_post(
+        f"{PREFIX}/promotions/{{promotion_id}}/cancel",
+        promotions.cancel_promotion,
+        name="cancel_promotion",
+    )
     r.add_post(f"{PREFIX}/rollbacks", promotions.create_rollback, name="create_rollback")
 
     r.add_get(f"{PREFIX}/events", history.list_events, name="list_events")

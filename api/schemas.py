@@ -91,17 +91,22 @@ async def read_body(request: web.Request, model: type[M]) -> M:
     try:
         data: Any = json.loads(raw) if raw.strip() else {}
     except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(400, "invalid-json", "The body is not valid JSON", detail=str(exc),
-                      field="body") from None
+        raise Problem(
+            400, "invalid-json", "The body is not valid JSON", detail=str(exc), field="body"
+        ) from None
     if not isinstance(data, dict):
-        raise Problem(422, "validation-error", "The body must be a JSON object", field="body",
-                      errors=[{"field": "body", "message": "expected an object"}])
+        raise Problem(
+            422,
+            "validation-error",
+            "The body must be a JSON object",
+            field="body",
+            errors=[{"field": "body", "message": "expected an object"}],
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         problems = [
-            {"field": _field(e["loc"]), "message": e["msg"]}
-            for e in exc.errors(include_url=False)
+            {"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors(include_url=False)
         ]
         raise Problem(
             422,

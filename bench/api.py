@@ -12,6 +12,8 @@ its own process on loopback, and drives it from an aiohttp client with 32 connec
   appliers and is reported as pending, not estimated (target: p99 <= 100 ms).
 
     python bench/api.py [--events 1000000] [--apps 200] [--requests 3000]
+    python bench/api.py --tracing [...]   # the same with tracing off, then on (exporting
+                                          # OTLP/HTTP to a local receiver), p99 compared
 
 Prints a table, then one JSON line (last line).
 """
@@ -52,6 +54,7 @@ TOKEN = "bench-admin-token"
 CONNECTIONS = 32
 READ_P99_MS = 25.0
 PROMOTION_P99_MS = 100.0
+TRACING_P99_OVERHEAD = 0.15  # p99 with tracing on within 15% of tracing off
 
 
 def app_name(index: int) -> str:
@@ -76,17 +79,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def start_api(url: str, port: int) -> asyncio.subprocess.Process:
+async def start_api(url: str, port: int,
+                    extra_env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
     """The API in a process of its own, ready when /readyz says so."""
-    env = {
-        **os.environ,
-        "BATON_DATABASE_URL": url,
-        "BATON_TOKENS": f"bench:admin:{TOKEN}",
-        "BATON_API_PORT": str(port),
-        "BATON_API_POOL_SIZE": str(CONNECTIONS),
-        "BATON_LOG_LEVEL": "WARNING",
-    }
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "api", cwd=ROOT, env=env)
+    env = {**os.environ, "BATON_DATABASE_URL": url, "BATON_TOKENS": f"bench:admin:{TOKEN}",
+           "BATON_API_PORT": str(port), "BATON_API_POOL_SIZE": str(CONNECTIONS),
+           "BATON_LOG_LEVEL": "WARNING", **(extra_env or {})}
+    if extra_env is None:
+        for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+            env.pop(name, None)
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "api", cwd=ROOT,
+                                                   env=env)
     async with aiohttp.ClientSession() as session:
         for _ in range(600):
             try:
@@ -105,9 +108,8 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def drive(
-    session: aiohttp.ClientSession, base: str, make_path: Callable[[], str], requests: int
-) -> dict[str, float]:
+async def drive(session: aiohttp.ClientSession, base: str, make_path: Callable[[], str],
+                requests: int) -> dict[str, float]:
     """`requests` GETs over CONNECTIONS concurrent workers; rps and latency percentiles."""
     latencies: list[float] = []
     remaining = requests
@@ -127,11 +129,8 @@ async def drive(
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
     elapsed = time.perf_counter() - started
-    return {
-        "rps": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(_pct(latencies, 0.5), 2),
-        "p99_ms": round(_pct(latencies, 0.99), 2),
-    }
+    return {"rps": round(len(latencies) / elapsed, 1), "p50_ms": round(_pct(latencies, 0.5), 2),
+            "p99_ms": round(_pct(latencies, 0.99), 2)}
 
 
 async def _settle(service: Promotions, app: str, sha: str) -> None:
@@ -145,9 +144,9 @@ async def _settle(service: Promotions, app: str, sha: str) -> None:
     await repository.save(target, metadata=EventMetadata(actor="applier"))
 
 
-async def promotions_overhead(
-    url: str, session: aiohttp.ClientSession, base: str, apps: int, count: int
-) -> dict[str, dict[str, float]]:
+async def promotions_overhead(url: str, session: aiohttp.ClientSession, base: str,
+                              apps: int, count: int, *,
+                              series: int = 0) -> dict[str, dict[str, float]]:
     """POST /promotions into dev (no approval) → PromotionStarted committed, per promotion.
 
     Each app is promoted twice: first with its target not yet loaded by the API process
@@ -162,16 +161,10 @@ async def promotions_overhead(
         for index in range(count):
             app = app_name(index % apps)
             for round_, kind in enumerate(("cold", "warm")):
-                sha = f"{round_ + 1:02x}{index + 1:038x}"
-                await service.create_release(
-                    app,
-                    sha=sha,
-                    digest="d" * 64,
-                    message="bench",
-                    author="bench",
-                    committed_at=datetime.now(UTC),
-                    metadata=EventMetadata(actor="git-watcher"),
-                )
+                sha = f"{2 * series + round_ + 1:02x}{index + 1:038x}"  # new per series
+                await service.create_release(app, sha=sha, digest="d" * 64, message="bench",
+                                             author="bench", committed_at=datetime.now(UTC),
+                                             metadata=EventMetadata(actor="git-watcher"))
                 body = {"app": app, "environment": "dev", "release": sha, "reason": "bench"}
                 started = time.perf_counter()
                 async with session.post(base + "/promotions", json=body) as response:
@@ -183,10 +176,9 @@ async def promotions_overhead(
     finally:
         await store.close()
         await pool.close()
-    return {
-        kind: {"p50_ms": round(_pct(values, 0.5), 2), "p99_ms": round(_pct(values, 0.99), 2)}
-        for kind, values in latencies.items()
-    }
+    return {kind: {"p50_ms": round(_pct(values, 0.5), 2),
+                   "p99_ms": round(_pct(values, 0.99), 2)}
+            for kind, values in latencies.items()}
 
 
 async def run(events: int, apps: int, requests: int, promotions: int) -> dict[str, object]:
@@ -202,24 +194,13 @@ async def run(events: int, apps: int, requests: int, promotions: int) -> dict[st
             rebuild_s = time.perf_counter() - started
             async with pool.acquire() as conn:
                 low, high = await conn.fetchrow(
-                    "SELECT min(valid_from), max(valid_from) FROM target_history"
-                )
+                    "SELECT min(valid_from), max(valid_from) FROM target_history")
             await pool.close()
             port = _free_port()
             api = await start_api(url, port)
             try:
-                return await _measure(
-                    url,
-                    port,
-                    apps,
-                    requests,
-                    promotions,
-                    low,
-                    high,
-                    head=head,
-                    load_s=load_s,
-                    rebuild_s=rebuild_s,
-                )
+                return await _measure(url, port, apps, requests, promotions, low, high,
+                                      head=head, load_s=load_s, rebuild_s=rebuild_s)
             finally:
                 api.terminate()
                 await api.wait()
@@ -227,30 +208,19 @@ async def run(events: int, apps: int, requests: int, promotions: int) -> dict[st
         server.close()
 
 
-async def _measure(
-    url: str,
-    port: int,
-    apps: int,
-    requests: int,
-    promotions: int,
-    low: datetime,
-    high: datetime,
-    **facts: float,
-) -> dict[str, object]:
+async def _measure(url: str, port: int, apps: int, requests: int, promotions: int,
+                   low: datetime, high: datetime, series: int = 0,
+                   **facts: float) -> dict[str, object]:
     base = f"http://127.0.0.1:{port}/api/v1"
     rng = random.Random(7)
     span = (high - low).total_seconds()
     reads: dict[str, Callable[[], str]] = {
         "GET /apps/{app}": lambda: f"/apps/{app_name(rng.randrange(apps))}",
         "GET /events?app=&environment=": lambda: (
-            f"/events?app={app_name(rng.randrange(apps))}&environment={rng.choice(ENVIRONMENTS)}"
-        ),
-        "GET /state?as_of=": lambda: (
-            "/state?as_of="
-            + datetime.fromtimestamp(low.timestamp() + rng.random() * span, UTC)
-            .isoformat()
-            .replace("+00:00", "Z")
-        ),
+            f"/events?app={app_name(rng.randrange(apps))}"
+            f"&environment={rng.choice(ENVIRONMENTS)}"),
+        "GET /state?as_of=": lambda: "/state?as_of=" + datetime.fromtimestamp(
+            low.timestamp() + rng.random() * span, UTC).isoformat().replace("+00:00", "Z"),
     }
     connector = aiohttp.TCPConnector(limit=CONNECTIONS)
     headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -262,8 +232,79 @@ async def _measure(
         for name, make_path in reads.items():
             await drive(session, base, make_path, min(300, requests))
             results[name] = await drive(session, base, make_path, requests)
-        overhead = await promotions_overhead(url, session, base, apps, promotions)
+        overhead = await promotions_overhead(url, session, base, apps, promotions,
+                                             series=series)
     return {"reads": results, "promotion": overhead, **facts}
+
+
+async def run_tracing(events: int, apps: int, requests: int,
+                      promotions: int) -> dict[str, object]:
+    """The reads and the promotion overhead with tracing off, then on, on one database."""
+    from bench._otlp import OtlpReceiver
+
+    server = Server()
+    try:
+        async with server.database() as url:
+            head = await load_history(url, events=events, apps=apps)
+            pool = await create_pool(url, min_size=1, max_size=2)
+            await rebuild(pool, all_projections())
+            async with pool.acquire() as conn:
+                low, high = await conn.fetchrow(
+                    "SELECT min(valid_from), max(valid_from) FROM target_history")
+            await pool.close()
+            modes: dict[str, object] = {}
+            with OtlpReceiver() as receiver:
+                settings = {"off": None,
+                            "on": {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}}
+                for series, (mode, extra) in enumerate(settings.items()):
+                    port = _free_port()
+                    api = await start_api(url, port, extra)
+                    try:
+                        modes[mode] = await _measure(url, port, apps, requests, promotions,
+                                                     low, high, series=series)
+                    finally:
+                        api.terminate()
+                        await api.wait()
+                spans = len(receiver.spans)
+            return {"modes": modes, "head": head, "spans_exported": spans}
+    finally:
+        server.close()
+
+
+def _ratio(on: float, off: float) -> float:
+    return round(on / off, 3) if off else float("inf")
+
+
+def main_tracing(args: argparse.Namespace) -> None:
+    """Print the tracing overhead table and its JSON line."""
+    out = asyncio.run(run_tracing(args.events, args.apps, args.requests, args.promotions))
+    modes: dict[str, dict[str, dict[str, dict[str, float]]]] = out["modes"]  # type: ignore[assignment]
+    off, on = modes["off"], modes["on"]
+    rows: list[list[object]] = []
+    figures: dict[str, dict[str, float]] = {}
+    measures = [(f"GET {name.removeprefix('GET ')}", "reads", name) for name in off["reads"]]
+    measures += [(f"POST /promotions ({kind} target)", "promotion", kind)
+                 for kind in off["promotion"]]
+    for label, group, key in measures:
+        a, b = off[group][key], on[group][key]
+        ratio = _ratio(b["p99_ms"], a["p99_ms"])
+        figures[label] = {"off_p99_ms": a["p99_ms"], "on_p99_ms": b["p99_ms"], "ratio": ratio,
+                          "off_p50_ms": a["p50_ms"], "on_p50_ms": b["p50_ms"]}
+        rows.append([label, a["p50_ms"], b["p50_ms"], a["p99_ms"], b["p99_ms"],
+                     f"{(ratio - 1) * 100:+.1f}%",
+                     "ok" if ratio <= 1 + TRACING_P99_OVERHEAD else "MISSED"])
+    print_table(
+        f"Tracing overhead, {out['head']:,} events ({args.apps} apps), {CONNECTIONS} "
+        f"connections; on = OTLP/HTTP export to a local receiver "
+        f"({out['spans_exported']:,} spans received)",
+        ["measure", "p50 off", "p50 on", "p99 off", "p99 on", "p99 change", "verdict"], rows,
+    )
+    print_json_line({
+        "bench": "api-tracing", "events": out["head"], "apps": args.apps,
+        "spans_exported": out["spans_exported"], "target_p99_overhead": TRACING_P99_OVERHEAD,
+        "measures": figures,
+        "p99_ok": all(f["ratio"] <= 1 + TRACING_P99_OVERHEAD for f in figures.values()),
+    })
 
 
 def main() -> None:
@@ -272,65 +313,42 @@ def main() -> None:
     parser.add_argument("--apps", type=int, default=200)
     parser.add_argument("--requests", type=int, default=3000, help="per read endpoint")
     parser.add_argument("--promotions", type=int, default=200)
+    parser.add_argument("--tracing", action="store_true",
+                        help="compare tracing off and on (OTLP/HTTP to a local receiver)")
     args = parser.parse_args()
+    if args.tracing:
+        main_tracing(args)
+        return
     out = asyncio.run(run(args.events, args.apps, args.requests, args.promotions))
     reads: dict[str, dict[str, float]] = out["reads"]  # type: ignore[assignment]
     promotion: dict[str, dict[str, float]] = out["promotion"]  # type: ignore[assignment]
     rows: list[list[object]] = [
-        [
-            name,
-            r["rps"],
-            r["p50_ms"],
-            r["p99_ms"],
-            f"<= {READ_P99_MS}",
-            "ok" if r["p99_ms"] <= READ_P99_MS else "MISSED",
-        ]
+        [name, r["rps"], r["p50_ms"], r["p99_ms"], f"<= {READ_P99_MS}",
+         "ok" if r["p99_ms"] <= READ_P99_MS else "MISSED"]
         for name, r in reads.items()
     ]
     for kind, figures in promotion.items():
-        rows.append(
-            [
-                f"POST /promotions -> PromotionStarted committed ({kind} target)",
-                "-",
-                figures["p50_ms"],
-                figures["p99_ms"],
-                f"<= {PROMOTION_P99_MS}",
-                "ok" if figures["p99_ms"] <= PROMOTION_P99_MS else "MISSED",
-            ]
-        )
-    rows.append(
-        [
-            "POST /promotions -> first apply at kubesim",
-            "-",
-            "pending",
-            "pending",
-            f"<= {PROMOTION_P99_MS}",
-            "pending: appliers not built",
-        ]
-    )
+        rows.append([f"POST /promotions -> PromotionStarted committed ({kind} target)", "-",
+                     figures["p50_ms"], figures["p99_ms"], f"<= {PROMOTION_P99_MS}",
+                     "ok" if figures["p99_ms"] <= PROMOTION_P99_MS else "MISSED"])
+    rows.append(["POST /promotions -> first apply at kubesim", "-", "pending", "pending",
+                 f"<= {PROMOTION_P99_MS}", "pending: appliers not built"])
     print_table(
         f"REST API, {out['head']:,} events ({args.apps} apps), {CONNECTIONS} connections, "
         f"load {out['load_s']:.0f}s, projections rebuilt in {out['rebuild_s']:.0f}s",
-        ["measure", "req/s", "p50 ms", "p99 ms", "target p99", "verdict"],
-        rows,
+        ["measure", "req/s", "p50 ms", "p99 ms", "target p99", "verdict"], rows,
     )
     reads_ok = all(r["p99_ms"] <= READ_P99_MS for r in reads.values())
-    print_json_line(
-        {
-            "bench": "api",
-            "events": out["head"],
-            "apps": args.apps,
-            "connections": CONNECTIONS,
-            "reads": reads,
-            "promotion_to_started": promotion,
-            "promotion_to_kubesim_apply": "pending: appliers not built",
-            "reads_p99_ok": reads_ok,
-            "promotion_p99_ok": all(f["p99_ms"] <= PROMOTION_P99_MS for f in promotion.values()),
-            "load_seconds": round(float(out["load_s"]), 1),
-            "rebuild_seconds": round(float(out["rebuild_s"]), 1),
-            "mean_of_read_p99_ms": round(statistics.mean(r["p99_ms"] for r in reads.values()), 2),
-        }
-    )
+    print_json_line({
+        "bench": "api", "events": out["head"], "apps": args.apps, "connections": CONNECTIONS,
+        "reads": reads, "promotion_to_started": promotion,
+        "promotion_to_kubesim_apply": "pending: appliers not built",
+        "reads_p99_ok": reads_ok,
+        "promotion_p99_ok": all(f["p99_ms"] <= PROMOTION_P99_MS for f in promotion.values()),
+        "load_seconds": round(float(out["load_s"]), 1),
+        "rebuild_seconds": round(float(out["rebuild_s"]), 1),
+        "mean_of_read_p99_ms": round(statistics.mean(r["p99_ms"] for r in reads.values()), 2),
+    })
 
 
 if __name__ == "__main__":

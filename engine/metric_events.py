@@ -56,9 +56,11 @@ class EventMetrics:
         elif kind == "Target.DriftDetected":
             DRIFT.labels(environment).inc()
 
-    async def follow(self, store: EventStore, *, poll_interval: float = 1.0) -> None:
-        """Observe every event appended from now on, until cancelled."""
-        head = await store.head_position()
+    async def follow(
+        self, store: EventStore, *, poll_interval: float = 1.0, after: int | None = None
+    ) -> None:
+        """Observe every event appended from now on (or after `after`), until cancelled."""
+        head = await store.head_position() if after is None else after
         async for batch in store.subscribe(after=head, poll_interval=poll_interval):
             for event in batch:
                 try:

@@ -21,6 +21,7 @@ from engine.domain.promotion import Override, Promotion, ReleaseRef
 from engine.domain.target import Target
 from engine.repository import AggregateNotFound, Repository
 from engine.store import ConcurrencyError, EventMetadata
+from engine.telemetry import traced_command
 
 T = TypeVar("T")
 _ATTEMPTS = 5
@@ -35,6 +36,14 @@ class NoVerifiedRelease(errors.DomainError):
     """`from_environment` names an environment with nothing verified yet."""
 
     code = "no-verified-release"
+
+
+def _promotion_attributes(value: Promotion | Target) -> dict[str, Any]:
+    """Span attributes of a command's outcome: the promotion and its release."""
+    promotion = value.promotion if isinstance(value, Target) else value
+    if promotion is None:
+        return {}
+    return {"promotion_id": promotion.id, "release": promotion.release}
 
 
 class Promotions:
@@ -74,6 +83,7 @@ class Promotions:
         """The app's pipeline from the configuration in force."""
         return pipeline_from_config(app, (await self.app(app)).config)
 
+    @traced_command("register_app", "app")
     async def register_app(
         self, name: str, config: dict[str, Any], *, metadata: EventMetadata
     ) -> App:
@@ -85,6 +95,7 @@ class Promotions:
         await self.repository.save(app, metadata=metadata)
         return app
 
+    @traced_command("create_release", "app")
     async def create_release(
         self,
         app_name: str,
@@ -112,6 +123,7 @@ class Promotions:
         target = await self.target(app, environment)
         return target if target is not None else Target(app=app, environment=environment)
 
+    @traced_command("request_promotion", "app", "environment", result=_promotion_attributes)
     async def request(
         self,
         app_name: str,
@@ -178,6 +190,7 @@ class Promotions:
 
         return await self._retrying(attempt)
 
+    @traced_command("approve", "app", "environment", "promotion_id", result=_promotion_attributes)
     async def approve(
         self,
         app: str,
@@ -197,6 +210,7 @@ class Promotions:
             ),
         )
 
+    @traced_command("reject", "app", "environment", "promotion_id", result=_promotion_attributes)
     async def reject(
         self,
         app: str,
@@ -216,6 +230,7 @@ class Promotions:
             ),
         )
 
+    @traced_command("cancel", "app", "environment", "promotion_id", result=_promotion_attributes)
     async def cancel(
         self,
         app: str,
@@ -235,6 +250,7 @@ class Promotions:
             ),
         )
 
+    @traced_command("rollback", "app", "environment", result=_promotion_attributes)
     async def rollback(
         self,
         app_name: str,

@@ -8,12 +8,14 @@ continue the trace of the event that woke them with `context_of(metadata)`.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -22,15 +24,17 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+P = ParamSpec("P")
+R = TypeVar("R")
 SERVICE_NAME = "baton"
 _PROPAGATOR = TraceContextTextMapPropagator()
 tracer = trace.get_tracer("baton")
 
 
-def setup_tracing(
+def tracer_provider(
     *, env: Mapping[str, str] | None = None, processor: SpanProcessor | None = None
 ) -> TracerProvider:
-    """Install baton's tracer provider; export over OTLP/HTTP when an endpoint is set.
+    """baton's tracer provider; it exports over OTLP/HTTP when an endpoint is set.
 
     `processor` adds one more span processor (tests pass an in-memory exporter's).
     """
@@ -41,14 +45,93 @@ def setup_tracing(
     ):
         attributes["service.name"] = SERVICE_NAME
     provider = TracerProvider(resource=Resource.create(attributes))
-    if env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or (
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/") + "/v1/traces"
+        if env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        else None
+    )
+    if endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     if processor is not None:
         provider.add_span_processor(processor)
-    trace.set_tracer_provider(provider)
     return provider
+
+
+def setup_tracing(
+    *, env: Mapping[str, str] | None = None, processor: SpanProcessor | None = None
+) -> TracerProvider:
+    """Install baton's tracer provider for the process and trace Kubernetes requests.
+
+    Call once at start; call `shutdown()` on the provider returned at exit, so that the
+    last spans are exported.
+    """
+    provider = tracer_provider(env=env, processor=processor)
+    trace.set_tracer_provider(provider)
+    instrument_kubernetes_client()
+    return provider
+
+
+def traced_command(
+    name: str, *positional: str, result: Callable[[Any], Mapping[str, Any]] | None = None
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """Run an async command method in a span `command <name>`.
+
+    `positional` names the method's leading arguments after self (`app`, `environment`,
+    ...), which become `baton.<name>` attributes; `result` turns what the command
+    returned into more attributes (the promotion id, the release). A failure sets the
+    span's status and records the exception.
+    """
+
+    def decorate(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        @functools.wraps(method)
+        async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            attributes = {
+                f"baton.{key}": str(value)
+                for key, value in zip(positional, args[1:], strict=False)
+                if isinstance(value, str)
+            }
+            with tracer.start_as_current_span(f"command {name}", attributes=attributes) as span:
+                outcome = await method(*args, **kwargs)
+                if result is not None and span.is_recording():
+                    span.set_attributes(
+                        {f"baton.{k}": v for k, v in result(outcome).items() if v is not None}
+                    )
+                return outcome
+
+        return run
+
+    return decorate
+
+
+def instrument_kubernetes_client() -> None:
+    """Trace every Kubernetes request: kubernetes-asyncio's HTTP goes through aiohttp.
+
+    Instruments every aiohttp client session created from now on (the only ones baton
+    opens are the clusters'); a second call does nothing.
+    """
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+
+    instrumentor = AioHttpClientInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
+
+
+def uninstrument_kubernetes_client() -> None:
+    """Undo `instrument_kubernetes_client()` for sessions created from now on."""
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+
+    instrumentor = AioHttpClientInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.uninstrument()
+
+
+def trace_url(trace_id: str | None, base_url: str | None) -> str | None:
+    """The trace's page in Jaeger's UI (`BATON_JAEGER_URL`), or None."""
+    if not trace_id or not base_url:
+        return None
+    return f"{base_url.rstrip('/')}/trace/{trace_id}"
 
 
 def current_traceparent() -> str | None:
@@ -81,8 +164,24 @@ def trace_id_of(traceparent: str | None) -> str | None:
     return traceparent[3:35]
 
 
+_SECRETS = (
+    # a password in a URL (postgresql://user:secret@host), a bearer token, key=value secrets
+    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1***@"),
+    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1***"),
+    (re.compile(r"(?i)\b(password|passwd|secret|token|api_key)(\s*[=:]\s*)[^\s,;&]+"), r"\1\2***"),
+)
+
+
+def redact(text: str) -> str:
+    """`text` with passwords in URLs, bearer tokens and `secret=...` values masked."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 class JsonLogFormatter(logging.Formatter):
-    """One JSON object per line, with the trace and span of the record's context."""
+    """One JSON object per line, with the trace and span of the record's context; secrets
+    that slip into a message (a database URL, a token) are masked."""
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as a JSON line."""
@@ -90,14 +189,14 @@ class JsonLogFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         span_context = trace.get_current_span().get_span_context()
         if span_context.is_valid:
             entry["trace_id"] = f"{span_context.trace_id:032x}"
             entry["span_id"] = f"{span_context.span_id:016x}"
         if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+            entry["error"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 

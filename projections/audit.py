@@ -114,7 +114,7 @@ class AuditProjection(RangeProjection):
     """Every event, readable."""
 
     name: ClassVar[str] = "audit"
-    version: ClassVar[int] = 4
+    version: ClassVar[int] = 5
     tables: ClassVar[tuple[str, ...]] = ("audit",)
 
     async def apply_range(self, conn: asyncpg.Connection, after: int, upto: int) -> None:

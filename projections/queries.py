@@ -119,3 +119,9 @@ async def audit_page(
         limit,
     )
     return [dict(r) for r in rows]
+
+
+async def targets_by_health(conn: asyncpg.Connection) -> dict[str, int]:
+    """How many targets are in each health state."""
+    rows = await conn.fetch("SELECT health, count(*) AS n FROM targets GROUP BY health")
+    return {r["health"]: int(r["n"]) for r in rows if r["health"] is not None}

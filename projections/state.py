@@ -142,6 +142,12 @@ class _Batch:
             if t is not None and (pid := e.get("promotion_id")) is not None
         }
         await self.targets.load(conn, targets)
+        # a sync or a health change names no promotion, yet moves the target's current one
+        promotions |= {
+            (row["promotion_id"],)
+            for t in targets
+            if (row := self.targets.get(t)) is not None and row["promotion_id"] is not None
+        }
         await self.promotions.load(conn, promotions)
         lineage = set()
         for e, t in events:
@@ -405,7 +411,7 @@ class StateProjection(RowProjection):
         data->>'message' AS message, data->>'author' AS author,
         (data->>'committed_at')::timestamptz AS committed_at"""
     name: ClassVar[str] = "state"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 4
     tables: ClassVar[tuple[str, ...]] = (
         "targets",
         "promotions",

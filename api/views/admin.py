@@ -42,12 +42,18 @@ async def start_replay(request: web.Request) -> web.Response:
     caller = require(request, Role.ADMIN)
     body = await read_body(request, ReplayCreate)
     if (running := request.app[JOBS].running(REPLAY)) is not None:
-        raise Problem(409, "replay-running", "A replay is already running",
-                      detail=f"job {running.id} is still running", job_id=running.id)
+        raise Problem(
+            409,
+            "replay-running",
+            "A replay is already running",
+            detail=f"job {running.id} is still running",
+            job_id=running.id,
+        )
     work = reads.rebuild_work(request.app, reads.check_projections(body.projections))
     job = request.app[JOBS].start(kind=REPLAY, requested_by=caller.subject, work=work)
-    return json_response(job.to_json(), status=202,
-                         headers={"Location": f"{PREFIX}/admin/replay/{job.id}"})
+    return json_response(
+        job.to_json(), status=202, headers={"Location": f"{PREFIX}/admin/replay/{job.id}"}
+    )
 
 
 async def get_replay(request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ from api import params, reads
 from api.auth import Role
 from api.guard import require
 from api.render import dump_bytes, json_response
+from api.tracing import with_trace_link
 
 NDJSON = "application/x-ndjson"
 
@@ -38,6 +39,7 @@ async def list_events(request: web.Request) -> web.StreamResponse:
     if NDJSON in request.headers.get("Accept", ""):
         return await _stream_ndjson(request, filters, before=before, after=after)
     page = await reads.events_page(request.app, filters, limit=limit, before=before, after=after)
+    page["items"] = [with_trace_link(request.app, row) for row in page["items"]]
     return json_response(page)
 
 
@@ -47,7 +49,7 @@ async def _stream_ndjson(
     response = web.StreamResponse(headers={"Content-Type": NDJSON})
     await response.prepare(request)
     async for item in reads.iter_events(request.app, filters, before=before, after=after):
-        await response.write(dump_bytes(item) + b"\n")
+        await response.write(dump_bytes(with_trace_link(request.app, item)) + b"\n")
     await response.write_eof()
     return response
 

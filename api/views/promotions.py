@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from aiohttp import web
 
@@ -20,6 +21,7 @@ from api.guard import require
 from api.keys import PROMOTIONS
 from api.render import json_response, promotion_json
 from api.schemas import ApprovalBody, DecisionBody, PromotionCreate, RollbackCreate, read_body
+from api.tracing import current_trace_id, with_trace_link
 from engine.domain.promotion import Override, Promotion
 from engine.domain.target import Target
 from engine.repository import AggregateNotFound
@@ -35,14 +37,26 @@ async def _naming_fields() -> AsyncIterator[None]:
     except AggregateNotFound as exc:
         raise Problem(422, "unknown-app", "No such app", detail=str(exc), field="app") from None
     except KeyError as exc:
-        raise Problem(422, "unknown-environment", "No such environment",
-                      detail=str(exc.args[0]) if exc.args else str(exc),
-                      field="environment") from None
+        raise Problem(
+            422,
+            "unknown-environment",
+            "No such environment",
+            detail=str(exc.args[0]) if exc.args else str(exc),
+            field="environment",
+        ) from None
 
 
-def _accepted(app: str, environment: str, promotion: Promotion) -> web.Response:
+def _answer(request: web.Request, app: str, environment: str, promotion: Promotion) -> Any:
+    """The promotion, with the trace this call continued it in (and its Jaeger link)."""
+    body = {**promotion_json(app, environment, promotion), "trace_id": current_trace_id()}
+    return with_trace_link(request.app, body)
+
+
+def _accepted(
+    request: web.Request, app: str, environment: str, promotion: Promotion
+) -> web.Response:
     return json_response(
-        promotion_json(app, environment, promotion),
+        _answer(request, app, environment, promotion),
         status=202,
         headers={"Location": f"{PREFIX}/promotions/{promotion.id}"},
     )
@@ -66,7 +80,7 @@ async def create_promotion(request: web.Request) -> web.Response:
             reason=body.reason,
             override=override,
         )
-    return _accepted(body.app, body.environment, promotion)
+    return _accepted(request, body.app, body.environment, promotion)
 
 
 async def create_rollback(request: web.Request) -> web.Response:
@@ -81,7 +95,7 @@ async def create_rollback(request: web.Request) -> web.Response:
             to=body.release,
             reason=body.reason,
         )
-    return _accepted(body.app, body.environment, promotion)
+    return _accepted(request, body.app, body.environment, promotion)
 
 
 async def get_promotion(request: web.Request) -> web.Response:
@@ -90,13 +104,13 @@ async def get_promotion(request: web.Request) -> web.Response:
     found = await reads.promotion(request.app, promotion_id)
     if found is None:
         raise not_found("promotion", f"there is no promotion {promotion_id}")
-    return json_response(found)
+    return json_response(with_trace_link(request.app, found))
 
 
-def _current(promotion_id: str, target: Target) -> web.Response:
+def _current(request: web.Request, promotion_id: str, target: Target) -> web.Response:
     if target.promotion is None or target.promotion.id != promotion_id:
         raise not_found("promotion", f"there is no promotion {promotion_id}")
-    return json_response(promotion_json(target.app, target.environment, target.promotion))
+    return json_response(_answer(request, target.app, target.environment, target.promotion))
 
 
 async def approve_promotion(request: web.Request) -> web.Response:
@@ -108,7 +122,7 @@ async def approve_promotion(request: web.Request) -> web.Response:
     target = await request.app[PROMOTIONS].approve(
         app, environment, promotion_id, metadata=metadata_for(request), comment=body.comment
     )
-    return _current(promotion_id, target)
+    return _current(request, promotion_id, target)
 
 
 async def reject_promotion(request: web.Request) -> web.Response:
@@ -120,7 +134,7 @@ async def reject_promotion(request: web.Request) -> web.Response:
     target = await request.app[PROMOTIONS].reject(
         app, environment, promotion_id, metadata=metadata_for(request), reason=body.reason
     )
-    return _current(promotion_id, target)
+    return _current(request, promotion_id, target)
 
 
 async def cancel_promotion(request: web.Request) -> web.Response:
@@ -132,4 +146,4 @@ async def cancel_promotion(request: web.Request) -> web.Response:
     target = await request.app[PROMOTIONS].cancel(
         app, environment, promotion_id, metadata=metadata_for(request), reason=body.reason
     )
-    return _current(promotion_id, target)
+    return _current(request, promotion_id, target)

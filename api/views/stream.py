@@ -28,9 +28,14 @@ Match = Callable[[RecordedEvent], bool]
 
 def _position(text: str, field: str) -> int:
     if not text.isdigit() or len(text) > 18:
-        raise Problem(422, "validation-error", "Not a log position", field=field,
-                      detail=f"{field} must be a non-negative integer, got {text!r}",
-                      errors=[{"field": field, "message": "expected a non-negative integer"}])
+        raise Problem(
+            422,
+            "validation-error",
+            "Not a log position",
+            field=field,
+            detail=f"{field} must be a non-negative integer, got {text!r}",
+            errors=[{"field": field, "message": "expected a non-negative integer"}],
+        )
     return int(text)
 
 
@@ -69,9 +74,13 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     match = matcher(request)
     slots = request.app[STREAM_SLOTS]
     if slots.locked():
-        raise Problem(503, "too-many-streams", "Too many live tails",
-                      detail="every live tail holds a database connection; try again later",
-                      headers={"Retry-After": "5"})
+        raise Problem(
+            503,
+            "too-many-streams",
+            "Too many live tails",
+            detail="every live tail holds a database connection; try again later",
+            headers={"Retry-After": "5"},
+        )
     async with slots:
         return await _tail(request, store, after, match)
 
@@ -81,8 +90,11 @@ async def _tail(
 ) -> web.StreamResponse:
     heartbeat = request.app[CONFIG].heartbeat.total_seconds()
     response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                 "X-Accel-Buffering": "no"}
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
     )
     await response.prepare(request)
     await response.write(f": tailing after position {after}\n\n".encode())

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from api.errors import Problem
 from api.guard import public
-from api.keys import CONFIG
+from api.keys import CONFIG, POLL_TRIGGER
 from api.render import json_response
 
 
@@ -74,5 +74,6 @@ async def git_webhook(request: web.Request) -> web.Response:
         raise Problem(422, "validation-error", "Not a push payload",
                       detail="expected repository (GitHub) or project (GitLab)",
                       field="repository")
-    triggered = list(config.poll_now(urls, branch)) if config.poll_now and urls else []
+    poll_now = request.app[POLL_TRIGGER]
+    triggered = list(poll_now(urls, branch)) if poll_now is not None and urls else []
     return json_response({"triggered": sorted(triggered), "branch": branch}, status=202)

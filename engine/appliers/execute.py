@@ -14,6 +14,7 @@ from typing import Any
 from engine.appliers.cache import LiveCache
 from engine.appliers.objects import ObjectRef, owner_of, ref_of
 from engine.appliers.plan import Action, Live, SyncPlan
+from engine.appliers.tracing import object_span
 from engine.kube import ClusterClient
 
 
@@ -35,7 +36,9 @@ async def _apply(
     client: ClusterClient, cache: LiveCache, body: dict[str, Any], plan: SyncPlan, live: Live
 ) -> dict[str, Any]:
     ref = ref_of(body)
-    outcome = await client.apply(body)
+    with object_span("apply", body) as span:
+        outcome = await client.apply(body)
+        span.set_attribute("baton.attempts", outcome.attempts)
     if outcome.obj is not None:
         cache.put(outcome.obj)
     before = live.get(ref.identity)
@@ -73,7 +76,11 @@ async def execute(
         current = await client.get(ref.api_version, ref.kind, ref.namespace or None, ref.name)
         if current.obj is None or owner_of(current.obj) != owner:
             continue
-        outcome = await client.delete(ref.api_version, ref.kind, ref.namespace or None, ref.name)
+        shape = {"kind": ref.kind, "metadata": {"name": ref.name, "namespace": ref.namespace}}
+        with object_span("prune", shape):
+            outcome = await client.delete(
+                ref.api_version, ref.kind, ref.namespace or None, ref.name
+            )
         cache.drop(ref.identity)
         entries.append(entry(ref, Action.PRUNED, "", outcome.attempts))
     return entries

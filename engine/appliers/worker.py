@@ -42,6 +42,7 @@ from engine.appliers.plan import (
     plan_drift,
     plan_sync,
 )
+from engine.appliers.tracing import failed, pass_span, with_active_trace
 from engine.codec import to_domain_event
 from engine.config.model import AppSpec
 from engine.domain.enums import Health, SyncStatus
@@ -156,6 +157,12 @@ class TargetWorker:
     # --- one pass ----------------------------------------------------------------------
 
     async def reconcile(self) -> float:
+        """One pass, traced: part of the promotion's trace when it applies that promotion."""
+        await self._load()
+        with pass_span(self.app.name, self.env.name, self._target, self._cause):
+            return await self._reconcile()
+
+    async def _reconcile(self) -> float:
         """One observe → decide → act pass; returns seconds until the next one."""
         self.passes += 1
         self._outcome = None  # an outcome a failed pass did not record is void (abandoned)
@@ -224,20 +231,31 @@ class TargetWorker:
                 sync_id=sync_id, release=release, object_count=len(desired), reason=reason, now=now
             )
         )
-        try:
-            for namespace in self._namespaces:  # before anything that lives in it
-                await cache.ensure_namespace(namespace)
-            entries = await execute(
-                cache.client, cache, plan, live, owner=(self.app.name, self.env.name)
-            )
-        except KubeError as exc:
-            await self._sync_failed(sync_id, exc.what, exc.reason, exc.message, exc.attempts)
-            return live
-        except ClusterUnavailable as exc:
-            await self._sync_failed(
-                sync_id, self.env.cluster, "ClusterUnavailable", str(exc), exc.attempts
-            )
-            raise
+        with tracer.start_as_current_span(
+            "sync",
+            attributes={
+                "baton.sync_id": sync_id,
+                "baton.release": release,
+                "baton.sync_reason": reason,
+                "baton.objects": len(desired),
+            },
+        ) as span:
+            try:
+                for namespace in self._namespaces:  # before anything that lives in it
+                    await cache.ensure_namespace(namespace)
+                entries = await execute(
+                    cache.client, cache, plan, live, owner=(self.app.name, self.env.name)
+                )
+            except KubeError as exc:
+                failed(span, exc)
+                await self._sync_failed(sync_id, exc.what, exc.reason, exc.message, exc.attempts)
+                return live
+            except ClusterUnavailable as exc:
+                failed(span, exc)
+                await self._sync_failed(
+                    sync_id, self.env.cluster, "ClusterUnavailable", str(exc), exc.attempts
+                )
+                raise
         # recorded together with the health that follows, in one append (see _assess)
         self._outcome = (sync_id, release, entries)
         known = {ref_of(b).identity: live.get(ref_of(b).identity) for b in desired}
@@ -277,8 +295,12 @@ class TargetWorker:
     async def _assess(self, desired: list[dict[str, Any]], live: Live) -> float:
         """Record the sync's outcome (if any), the health, and the promotion's verdict, in
         one append; returns seconds until the next pass."""
-        results = [(ref_of(b).describe(), assess(live.get(ref_of(b).identity))) for b in desired]
-        health, reasons = combine(results)
+        with tracer.start_as_current_span("health") as span:
+            results = [
+                (ref_of(b).describe(), assess(live.get(ref_of(b).identity))) for b in desired
+            ]
+            health, reasons = combine(results)
+            span.set_attribute("baton.health", health.value)
         now = self.ctx.clock()
         outcome, self._outcome = self._outcome, None
         soak = self.env.policy.soak.total_seconds()
@@ -333,8 +355,8 @@ class TargetWorker:
         base = EventMetadata(actor=APPLIER_ACTOR)
         cause = self._cause
         if cause is not None and cause.data.get("release") == target.desired_release:
-            return base.caused_by(cause)
-        return base
+            base = base.caused_by(cause)
+        return with_active_trace(base)
 
     async def _record(self, command: Callable[[Target], T]) -> T:
         """Run a command on the current aggregate and save it; reload and redo on a race."""

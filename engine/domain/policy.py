@@ -15,18 +15,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from dateutil.rrule import rrulestr
 
-_DURATION = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
+_DURATION = re.compile(
+    r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s)?"
+    r"\s*(?:(\d+)ms)?\s*$"
+)
 # RRULEs without a DTSTART count from here; BYHOUR/BYMINUTE give the real start times
 _RRULE_EPOCH = datetime(2000, 1, 3, tzinfo=UTC)
 
 
 def parse_duration(text: str) -> timedelta:
-    """'90s', '10m', '1h30m', '2d' → timedelta; raises ValueError naming the text."""
+    """'90s', '0.5s', '250ms', '10m', '1h30m', '2d' → timedelta; ValueError naming the text."""
     match = _DURATION.match(text) if isinstance(text, str) else None
     if not match or not any(match.groups()):
         raise ValueError(f"{text!r} is not a duration like 30s, 10m, 1h30m or 2d")
-    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    days, hours, minutes, seconds, millis = (float(g) if g else 0.0 for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds, milliseconds=millis)
 
 
 @dataclass(frozen=True, kw_only=True)

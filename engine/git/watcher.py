@@ -32,12 +32,14 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from opentelemetry import trace
+from opentelemetry.trace import StatusCode
 
 from engine.config.model import AppSpec
 from engine.git.credentials import CredentialsError, GitAuth, resolve_auth
 from engine.git.manifests import mirror_path
 from engine.git.mirror import NETWORK_TIMEOUT_S, GitSourceError, Mirror
 from engine.git.plan import SourcePlan, SourceState, plan_poll
+from engine.metrics import GIT_POLL_ERRORS
 
 DEFAULT_INTERVAL = timedelta(seconds=30)
 # Git's own network calls are bounded in the mirror; this bounds the store's side.
@@ -131,7 +133,7 @@ class GitWatcher:
         slot = self._slot(app)
         async with slot.lock:
             started = time.perf_counter()
-            with tracer.start_as_current_span("git.poll", attributes={"baton.app": app}):
+            with tracer.start_as_current_span("git.poll", attributes={"baton.app": app}) as span:
                 try:
                     result = await self._poll(slot)
                 except (GitSourceError, CredentialsError) as exc:
@@ -143,6 +145,9 @@ class GitWatcher:
                     # A bug or a corrupt repo must not end the other apps' loops.
                     reason = slot.mirror.auth.redact(f"{type(exc).__name__}: {exc}")
                     result = PollResult(app=app, ok=False, reason=reason)
+                if not result.ok:
+                    GIT_POLL_ERRORS.labels(app).inc()
+                    span.set_status(StatusCode.ERROR, result.reason)
             _log_transition(slot.last, result)
             result = replace(result, seconds=round(time.perf_counter() - started, 4))
             slot.last = result

@@ -3,13 +3,16 @@
 Where it sits: beside the event log, for the API's POST requests. A request reserves its
 (subject, key) before it runs; the primary key lets exactly one of several concurrent
 duplicates win. The winner stores its answer when done; the others either replay that
-answer or, while it is still running, hear that it is in progress.
+answer or, while it is still running, hear that it is in progress. A reservation that
+was never answered (its process died mid-request) is given up after `stale_after`, so a
+key cannot stay blocked forever.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 
 import asyncpg
@@ -50,8 +53,11 @@ class Reservation:
 class IdempotencyKeys:
     """The `idempotency_keys` table."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, *, stale_after: timedelta = timedelta(minutes=5)
+    ) -> None:
         self.pool = pool
+        self.stale_after = stale_after
 
     async def claim(
         self, *, subject: str, key: str, method: str, path: str, request_hash: str
@@ -68,6 +74,21 @@ class IdempotencyKeys:
                 path,
                 request_hash,
             )
+            if not inserted:
+                # an unanswered reservation this old belongs to a request that died
+                inserted = await conn.fetchval(
+                    """UPDATE idempotency_keys
+                          SET method = $3, path = $4, request_hash = $5, created_at = now()
+                        WHERE subject = $1 AND key = $2 AND status IS NULL
+                          AND created_at < now() - $6::interval
+                    RETURNING true""",
+                    subject,
+                    key,
+                    method,
+                    path,
+                    request_hash,
+                    self.stale_after,
+                )
             if inserted:
                 return Reservation(claim=Claim.NEW)
             row = await conn.fetchrow(

@@ -10,7 +10,8 @@ import pytest
 from api.auth import Role, TokenBook, TokenConfigError, hash_token
 from tests.api.conftest import PEOPLE, SHA1, Api, problem
 
-PUBLIC = {"/api/v1/healthz", "/api/v1/readyz", "/api/v1/openapi.json", "/api/v1/webhooks/git"}
+PUBLIC = {"/api/v1/healthz", "/api/v1/readyz", "/api/v1/openapi.json", "/api/v1/webhooks/git",
+          "/api/v1/metrics"}
 
 
 def _routes(api: Api) -> list[tuple[str, str]]:

@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from applier_stage import ENVIRONMENTS, REAL_KUBECONFIG, Stage
 
 from engine.store import EventStore
 from kubesim import ControllerTiming, SimHandle, start_clusters_async
+from tests.appliers.applier_stage import ENVIRONMENTS, REAL_KUBECONFIG, Stage
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from applier_stage import Stage, config_map, web
 
 from engine.domain.enums import Health, PromotionKind, SyncStatus
+from tests.appliers.applier_stage import Stage, config_map, web
 
 pytestmark = pytest.mark.timeout(60)
 

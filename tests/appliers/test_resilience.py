@@ -9,7 +9,6 @@ from typing import Any
 import asyncpg
 import pytest
 import yaml
-from applier_stage import REAL_KUBECONFIG, TEST_RETRY, Stage, config_map, kubesim_only, web
 
 from engine.appliers.inprocess import running_appliers
 from engine.appliers.service import AppliersService
@@ -18,6 +17,14 @@ from engine.kube import RetryPolicy
 from engine.store import EventMetadata, EventStore
 from engine.store.database import create_pool
 from projections.runner import ProjectionRunner
+from tests.appliers.applier_stage import (
+    REAL_KUBECONFIG,
+    TEST_RETRY,
+    Stage,
+    config_map,
+    kubesim_only,
+    web,
+)
 
 pytestmark = pytest.mark.timeout(60)
 

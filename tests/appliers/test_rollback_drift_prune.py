@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from applier_stage import Stage, config_map, kubesim_only, web
 
 from engine.domain.enums import Health, PromotionKind, PromotionPhase
+from tests.appliers.applier_stage import Stage, config_map, kubesim_only, web
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -287,3 +287,14 @@ async def test_readers_see_the_old_model_until_the_rebuild_swaps_in(
     async with pool.acquire() as conn:
         after = await conn.fetch("SELECT * FROM targets ORDER BY environment")
     assert [dict(r) for r in after] == [dict(r) for r in before]
+
+
+async def test_a_runner_applying_one_event_at_a_time_builds_what_a_rebuild_builds(
+    story: Story, pool: asyncpg.Pool
+) -> None:
+    await story.walk()
+    runner = ProjectionRunner(pool, batch_size=1)
+    await runner.ensure()
+    await runner.catch_up()
+    report = await verify(pool, all_projections())
+    assert report.ok, report.differences

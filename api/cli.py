@@ -1,0 +1,276 @@
+"""The CLI commands that run or talk to a baton server: `serve`, `status`, `promote`,
+`approve`, `reject`, `rollback`, `history`, `diff`, `kubesim`.
+
+Registered as `baton.commands` entry points, so the engine's CLI never imports the API.
+Clients read the server from `--url`/`BATON_URL` and the token from `BATON_TOKEN`. Exit
+codes: 0 done, 1 refused by a policy or not found, 3 server unreachable, 4 not
+authenticated or not allowed, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import aiohttp
+import click
+from rich.console import Console
+from rich.table import Table
+
+from api.client import ApiError, Client
+from api.serve import Role, ServeOptions, running
+from engine.config.loader import ConfigError
+from engine.telemetry import instrument_kubernetes_client, setup_logging, setup_tracing
+
+T = TypeVar("T")
+console = Console()
+errors = Console(stderr=True)
+EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_FORBIDDEN = 1, 3, 4
+_URL = click.option(
+    "--url",
+    envvar="BATON_URL",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="The baton server (BATON_URL).",
+)
+
+
+def _call(work: Callable[[Client], Coroutine[Any, Any, T]], url: str) -> T:
+    async def run() -> T:
+        async with Client(url) as client:
+            return await work(client)
+
+    try:
+        return asyncio.run(run())
+    except ApiError as exc:
+        errors.print(f"[red]{exc}[/]")
+        sys.exit(EXIT_FORBIDDEN if exc.status in (401, 403) else EXIT_REFUSED)
+    except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+        errors.print(f"[red]cannot reach {url}:[/] {exc}")
+        sys.exit(EXIT_UNREACHABLE)
+
+
+@click.command()
+@click.option("--host", envvar="BATON_API_HOST", default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="BATON_API_PORT", default=8080, show_default=True, type=int)
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=Role.ALL.value,
+    show_default=True,
+    help="api: HTTP and projections; worker: Git and clusters.",
+)
+@click.option(
+    "--kubeconfig",
+    envvar="BATON_KUBECONFIG",
+    default=None,
+    help="Clusters' kubeconfig; without it kubesim:* clusters are emulated.",
+)
+def serve(host: str, port: int, role: str, kubeconfig: str | None) -> None:
+    """Run baton until interrupted."""
+    setup_logging()
+    setup_tracing()
+    instrument_kubernetes_client()
+    options = ServeOptions(host=host, port=port, role=Role(role), kubeconfig=kubeconfig)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with running(options) as state:
+            if state.url:
+                console.print(f"baton serving {state.url}/api/v1 (role {role})")
+            await stop.wait()
+
+    try:
+        asyncio.run(run())
+    except ConfigError as exc:
+        errors.print(f"[red]{exc}[/]")
+        sys.exit(2)
+
+
+def _short(sha: Any) -> str:
+    return str(sha)[:12] if sha else "-"
+
+
+@click.command()
+@click.argument("app", required=False)
+@_URL
+def status(app: str | None, url: str) -> None:
+    """The pipeline of APP (or of every app) as a table."""
+
+    async def work(client: Client) -> list[dict[str, Any]]:
+        if app:
+            return [await client.get(f"/apps/{app}")]
+        return list((await client.get("/apps"))["items"])
+
+    for pipeline in _call(work, url):
+        table = Table(title=f"{pipeline['name']}")
+        for column in (
+            "environment",
+            "desired",
+            "applied",
+            "health",
+            "sync",
+            "in flight",
+            "since",
+            "by",
+        ):
+            table.add_column(column)
+        for env in pipeline["environments"]:
+            flight = env.get("in_flight")
+            table.add_row(
+                env["environment"],
+                _short(env["desired_release"]),
+                _short(env["applied_release"]),
+                env["health"],
+                env["sync_status"],
+                f"{flight['id'][:8]} {flight['phase']}" if flight else "-",
+                str(env.get("last_changed_at") or "-")[:19],
+                env.get("last_actor") or "-",
+            )
+        console.print(table)
+
+
+@click.command()
+@click.argument("app")
+@click.option("--to", "environment", required=True, help="The environment to promote into.")
+@click.option("--release", default=None, help="A release SHA (or unique prefix).")
+@click.option(
+    "--from", "from_environment", default=None, help="Promote what this environment verified last."
+)
+@click.option("--reason", default="")
+@click.option(
+    "--override",
+    "override_reason",
+    default=None,
+    help="Admin: set pipeline order or a freeze window aside, for this reason.",
+)
+@_URL
+def promote(
+    app: str,
+    environment: str,
+    release: str | None,
+    from_environment: str | None,
+    reason: str,
+    override_reason: str | None,
+    url: str,
+) -> None:
+    """Ask for a release to run in an environment."""
+    if (release is None) == (from_environment is None):
+        raise click.UsageError("give exactly one of --release and --from")
+    body: dict[str, Any] = {"app": app, "environment": environment, "reason": reason}
+    body.update({"release": release} if release else {"from_environment": from_environment})
+    if override_reason:
+        body["override"] = {"reason": override_reason}
+    result = _call(lambda c: c.post("/promotions", body), url)
+    console.print(
+        f"promotion {result['id']} {result['phase']}: {_short(result['release'])} "
+        f"→ {app}/{environment}"
+    )
+
+
+def _decision(verb: str, promotion_id: str, body: dict[str, Any], url: str) -> None:
+    result = _call(lambda c: c.post(f"/promotions/{promotion_id}/{verb}", body), url)
+    console.print(f"promotion {promotion_id} {result['phase']}")
+
+
+@click.command()
+@click.argument("promotion_id")
+@click.option("--comment", default="")
+@_URL
+def approve(promotion_id: str, comment: str, url: str) -> None:
+    """Approve a promotion (as the token's subject)."""
+    _decision("approve", promotion_id, {"comment": comment}, url)
+
+
+@click.command()
+@click.argument("promotion_id")
+@click.option("--reason", default="")
+@_URL
+def reject(promotion_id: str, reason: str, url: str) -> None:
+    """Reject a promotion that awaits approval."""
+    _decision("reject", promotion_id, {"reason": reason}, url)
+
+
+@click.command()
+@click.argument("app")
+@click.option("--env", "environment", required=True)
+@click.option(
+    "--to",
+    "release",
+    default=None,
+    help="Default: the last release verified there before the current one.",
+)
+@click.option("--reason", default="")
+@_URL
+def rollback(app: str, environment: str, release: str | None, reason: str, url: str) -> None:
+    """Roll an environment back to a release that was healthy there."""
+    body = {"app": app, "environment": environment, "reason": reason, "release": release}
+    result = _call(lambda c: c.post("/rollbacks", {k: v for k, v in body.items() if v}), url)
+    console.print(
+        f"rollback {result['id']} {result['phase']}: {app}/{environment} → "
+        f"{_short(result['release'])}"
+    )
+
+
+@click.command()
+@click.argument("app")
+@click.option("--env", "environment", default=None)
+@click.option("--since", default=None, help="An ISO time, e.g. 2026-11-26T10:00:00Z.")
+@click.option("--limit", default=50, show_default=True)
+@_URL
+def history(app: str, environment: str | None, since: str | None, limit: int, url: str) -> None:
+    """Who did what, where and when, with trace ids: the audit trail of an app."""
+    page = _call(
+        lambda c: c.get("/events", app=app, environment=environment, since=since, limit=limit), url
+    )
+    table = Table(title=f"history of {app}")
+    for column in ("position", "time", "env", "actor", "action", "summary", "trace"):
+        table.add_column(column, overflow="fold")
+    for e in reversed(page["items"]):
+        table.add_row(
+            str(e["position"]),
+            str(e["recorded_at"])[:19],
+            e.get("environment") or "-",
+            e["actor"],
+            e["action"],
+            e["summary"],
+            (e.get("trace_id") or "-")[:16],
+        )
+    console.print(table)
+
+
+@click.command()
+@click.argument("app")
+@click.option("--from-time", "start", required=True, help="ISO time or log position.")
+@click.option("--to-time", "end", required=True, help="ISO time or log position.")
+@_URL
+def diff(app: str, start: str, end: str, url: str) -> None:
+    """What changed in APP's environments between two points in time."""
+    result = _call(lambda c: c.get("/state/diff", **{"from": start, "to": end}), url)
+    changes = [c for c in result["changes"] if c["app"] == app]
+    if not changes:
+        console.print(f"no change in {app} between {start} and {end}")
+        return
+    table = Table(title=f"{app}: {start} → {end}")
+    for column in ("environment", "field", "from", "to"):
+        table.add_column(column)
+    for c in changes:
+        table.add_row(c["environment"], c["field"], _short(c["from"]), _short(c["to"]))
+    console.print(table)
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def kubesim(ctx: click.Context) -> None:
+    """Run the Kubernetes emulator (the options of `python -m kubesim`)."""
+    from kubesim.__main__ import main as kubesim_main
+
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(kubesim_main(ctx.args))

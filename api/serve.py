@@ -1,0 +1,168 @@
+"""`baton serve`: the API, projections, Git watcher and appliers in one process.
+
+Where it sits: the composition root of a running baton. `running()` starts the parts the
+role asks for and yields handles to them (the demo and the tests drive them); roles let
+several processes split the work: `api` (HTTP and projections) and `worker` (Git watcher,
+appliers, automatic promotions). Environments whose cluster is `kubesim:<name>` get the
+built-in emulator when no kubeconfig is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from aiohttp import web
+
+from api.app import init_app
+from api.config import ApiConfig
+from api.gitpoll import watcher_trigger
+from engine.appliers.context import ApplierSettings
+from engine.appliers.inprocess import running_appliers
+from engine.config.loader import EnvironmentsConfig, load_environments
+from engine.config.sync import apply_config
+from engine.git.watcher import GitWatcher
+from engine.kube.clusters import KUBESIM_PREFIX
+from engine.metric_events import EventMetrics
+from engine.releases import build_watcher
+from engine.repository import Repository
+from engine.runtime import Database, open_database
+from engine.settings import Settings
+from engine.store import EventMetadata
+from kubesim import ControllerTiming, SimHandle, start_clusters_async
+
+log = logging.getLogger(__name__)
+
+
+class Role(StrEnum):
+    """Which parts of baton a process runs."""
+
+    ALL = "all"
+    API = "api"
+    WORKER = "worker"
+
+    @property
+    def serves_http(self) -> bool:
+        """True when this process answers the REST API (and runs the projections)."""
+        return self in (Role.ALL, Role.API)
+
+    @property
+    def works(self) -> bool:
+        """True when this process watches Git and reconciles clusters."""
+        return self in (Role.ALL, Role.WORKER)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServeOptions:
+    """How to run."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    role: Role = Role.ALL
+    kubeconfig: str | None = None
+    kubesim_timing: ControllerTiming | None = None
+    api: ApiConfig | None = None
+
+
+@dataclass
+class Running:
+    """Handles to a running baton."""
+
+    url: str | None
+    config: EnvironmentsConfig
+    database: Database
+    sim: SimHandle | None = None
+    watcher: GitWatcher | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def _kubesim_clusters(config: EnvironmentsConfig) -> list[str]:
+    names = {
+        env.cluster.removeprefix(KUBESIM_PREFIX)
+        for app in config.apps
+        for env in app.environments
+        if env.cluster.startswith(KUBESIM_PREFIX)
+    }
+    return sorted(names)
+
+
+def _task(running: Running, name: str, coro: Coroutine[Any, Any, None]) -> None:
+    async def logged() -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s stopped with an error", name)
+            raise
+
+    running.tasks.append(asyncio.create_task(logged(), name=name))
+
+
+@contextlib.asynccontextmanager
+async def running(
+    options: ServeOptions, *, settings: Settings | None = None
+) -> AsyncIterator[Running]:
+    """Start baton's parts for `options.role`; stop them all on exit."""
+    settings = settings or Settings.from_env()
+    config = load_environments(settings.environments_dir)
+    async with contextlib.AsyncExitStack() as stack:
+        db = await stack.enter_async_context(open_database(settings))
+        repository = Repository(db.store)
+        await apply_config(config, repository, metadata=EventMetadata(actor="config"))
+        state = Running(url=None, config=config, database=db)
+        kubeconfig = options.kubeconfig or os.environ.get("BATON_KUBECONFIG")
+        if options.role.works and kubeconfig is None and (names := _kubesim_clusters(config)):
+            sim_home = settings.home / "kubesim"
+            sim_home.mkdir(parents=True, exist_ok=True)
+            state.sim = await start_clusters_async(
+                names,
+                kubeconfig_path=sim_home / "kubeconfig",
+                timing=options.kubesim_timing or ControllerTiming.fast(),
+            )
+            stack.push_async_callback(state.sim.aclose)
+            kubeconfig = str(state.sim.kubeconfig_path)
+        if options.role.works:
+            state.watcher = build_watcher(config, settings=settings, repository=repository)
+            _task(state, "git-watcher", state.watcher.run())
+            await stack.enter_async_context(
+                running_appliers(
+                    store=db.store,
+                    config=config,
+                    kubeconfig=kubeconfig,
+                    home=settings.home,
+                    settings=ApplierSettings.from_env(),
+                )
+            )
+            _task(state, "metrics-feed", EventMetrics().follow(db.store))
+        if options.role.serves_http:
+            api_config = options.api or ApiConfig.from_env()
+            if state.watcher is not None:
+                api_config = replace(
+                    api_config, poll_now=watcher_trigger(state.watcher, config.apps)
+                )
+            runner = web.AppRunner(
+                init_app(settings=settings, config=api_config),
+                access_log=None,
+                handle_signals=False,
+            )
+            await runner.setup()
+            site = web.TCPSite(runner, options.host, options.port)
+            await site.start()
+            stack.push_async_callback(runner.cleanup)
+            server = site._server
+            assert server is not None
+            port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+            state.url = f"http://{options.host}:{port}"
+        try:
+            yield state
+        finally:
+            for task in state.tasks:
+                task.cancel()
+            await asyncio.gather(*state.tasks, return_exceptions=True)

@@ -1,0 +1,106 @@
+"""The demo's sample application repository: manifests with per-environment overlays.
+
+Creates a bare repository (what baton watches, as it would watch a Git server) and a
+working clone to commit into, like a developer pushing changes.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+from git import Actor, Repo
+
+AUTHOR = Actor("Dana Developer", "dana@example.com")
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+  labels: {{app: shop}}
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels: {{app: shop}}
+  template:
+    metadata:
+      labels: {{app: shop}}
+    spec:
+      containers:
+        - name: shop
+          image: registry.example.com/shop:{version}
+          ports: [{{containerPort: 8080}}]
+          envFrom: [{{configMapRef: {{name: shop-config}}}}]
+"""
+SERVICE = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: shop
+spec:
+  selector: {app: shop}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+CONFIG = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: shop-config
+data:
+  GREETING: "{greeting}"
+"""
+
+
+@dataclass(frozen=True)
+class SampleRepo:
+    """The bare repository baton watches and the clone the demo commits from."""
+
+    remote: Path
+    work: Path
+
+    def commit(self, files: dict[str, str], message: str) -> str:
+        """Write `files` (paths under the repository), commit, push; return the SHA."""
+        repo = Repo(self.work)
+        for name, text in files.items():
+            path = self.work / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            repo.index.add([name])
+        commit = repo.index.commit(message, author=AUTHOR, committer=AUTHOR)
+        repo.remote("origin").push("main").raise_if_error()
+        return commit.hexsha
+
+    def release(self, version: str, greeting: str, message: str) -> str:
+        """Commit the manifests of one version of the shop."""
+        return self.commit(manifests(version, greeting), message)
+
+
+def manifests(version: str, greeting: str) -> dict[str, str]:
+    """The shop's manifests: base, plus a prod overlay that runs three replicas."""
+    return {
+        "deploy/deployment.yaml": DEPLOYMENT.format(replicas=2, version=version),
+        "deploy/service.yaml": SERVICE,
+        "deploy/configmap.yaml": CONFIG.format(greeting=greeting),
+        "deploy/overlays/prod/deployment.yaml": DEPLOYMENT.format(replicas=3, version=version),
+        "README.md": textwrap.dedent("""\
+            # shop
+            The demo app that baton promotes: `deploy/` holds its manifests,
+            `deploy/overlays/<env>/` what differs per environment.
+            """),
+    }
+
+
+def create_sample_repo(root: Path) -> SampleRepo:
+    """A new bare repository `root/shop.git` and its working clone `root/shop`."""
+    root.mkdir(parents=True, exist_ok=True)
+    remote = root / "shop.git"
+    Repo.init(remote, bare=True, initial_branch="main")
+    work = root / "shop"
+    repo = Repo.clone_from(str(remote), work)
+    repo.git.checkout("-b", "main")
+    with repo.config_writer() as config:
+        config.set_value("user", "name", AUTHOR.name)
+        config.set_value("user", "email", AUTHOR.email)
+    return SampleRepo(remote=remote, work=work)

@@ -1,0 +1,95 @@
+"""The CLI against a running server, as a script would use it: output and exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import dataclass
+
+import pytest
+from conftest import TOKENS, Live
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+async def baton(
+    live: Live, *args: str, user: str | None = "alice", url: str | None = None
+) -> Result:
+    env = {k: v for k, v in os.environ.items() if k not in ("BATON_TOKEN", "BATON_URL")}
+    env.update(COLUMNS="200", BATON_URL=url or live.url)
+    if user:
+        env["BATON_TOKEN"] = TOKENS[user]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "engine",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return Result(process.returncode, out.decode(), err.decode())
+
+
+async def test_a_promotion_through_the_cli_with_an_approval(live: Live) -> None:
+    status = await baton(live, "status", "shop")
+    assert status.code == 0, status.err
+    assert "dev" in status.out and live.release[:12] in status.out and "Healthy" in status.out
+
+    promoted = await baton(
+        live, "promote", "shop", "--to", "staging", "--from", "dev", "--reason", "cli test"
+    )
+    assert promoted.code == 0, promoted.err
+    assert "awaiting_approval" in promoted.out
+    promotion_id = promoted.out.split()[1]
+
+    own = await baton(live, "approve", promotion_id)
+    assert own.code == 4, "alice is no approver"
+    approved = await baton(live, "approve", promotion_id, "--comment", "ok", user="bob")
+    assert approved.code == 0, approved.err
+    assert f"promotion {promotion_id} started" in approved.out
+
+    history = await baton(live, "history", "shop", "--env", "staging")
+    assert history.code == 0, history.err
+    assert "bob approved" in history.out and "cli test" in history.out
+
+
+async def test_refusals_and_failures_have_distinct_exit_codes(live: Live) -> None:
+    unknown = await baton(live, "promote", "shop", "--to", "staging", "--release", "0" * 40)
+    assert unknown.code == 1
+    assert "0000000" in unknown.err
+
+    skipping = await baton(live, "promote", "shop", "--to", "prod", "--release", live.release)
+    assert skipping.code == 1
+    assert "not been verified in staging" in skipping.err
+
+    nothing_to = await baton(live, "rollback", "shop", "--env", "dev")
+    assert nothing_to.code == 1
+    assert "no verified release before the current one" in nothing_to.err
+
+    usage = await baton(live, "promote", "shop", "--to", "staging")
+    assert usage.code == 2
+
+    anonymous = await baton(live, "status", user=None)
+    assert anonymous.code == 4
+
+    down = await baton(live, "status", url="http://127.0.0.1:9")
+    assert down.code == 3
+    assert "cannot reach" in down.err
+
+
+async def test_diff_shows_what_changed_between_two_moments(live: Live) -> None:
+    result = await baton(live, "diff", "shop", "--from-time", "1", "--to-time", "1000000")
+    assert result.code == 0, result.err
+    assert "dev" in result.out and "desired_release" in result.out
+    assert live.release[:12] in result.out
