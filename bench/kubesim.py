@@ -27,8 +27,9 @@ REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60)
 @contextmanager
 def kubesim_server() -> Iterator[str]:
     """Run kubesim in a child process; yield the URL of its cluster."""
-    proc = subprocess.Popen([sys.executable, "-m", "kubesim", "--cluster", "bench"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kubesim", "--cluster", "bench"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -44,15 +45,34 @@ def kubesim_server() -> Iterator[str]:
 def deployment(i: int, image: str) -> str:
     """A typical applied object: a Deployment with labels, env and ports, as JSON."""
     name = f"app-{i}"
-    return json.dumps({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "namespace": "default",
-                     "labels": {"app.kubernetes.io/managed-by": "baton", "app": name}},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [
-                     {"name": "main", "image": image, "ports": [{"containerPort": 8080}],
-                      "env": [{"name": "MODE", "value": "bench"}]}]}}},
-    })
+    return json.dumps(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": name,
+                "namespace": "default",
+                "labels": {"app.kubernetes.io/managed-by": "baton", "app": name},
+            },
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "main",
+                                "image": image,
+                                "ports": [{"containerPort": 8080}],
+                                "env": [{"name": "MODE", "value": "bench"}],
+                            }
+                        ]
+                    },
+                },
+            },
+        }
+    )
 
 
 async def apply_phase(url: str, count: int, clients: int, image: str) -> dict[str, float]:
@@ -63,8 +83,9 @@ async def apply_phase(url: str, count: int, clients: int, image: str) -> dict[st
     for i in range(count):
         queue.put_nowait(i)
     connector = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(url + "/", connector=connector,
-                                     timeout=REQUEST_TIMEOUT) as session:
+    async with aiohttp.ClientSession(
+        url + "/", connector=connector, timeout=REQUEST_TIMEOUT
+    ) as session:
 
         async def worker() -> None:
             nonlocal errors
@@ -72,9 +93,11 @@ async def apply_phase(url: str, count: int, clients: int, image: str) -> dict[st
                 i = queue.get_nowait()
                 started = time.perf_counter()
                 async with session.patch(
-                        f"apis/apps/v1/namespaces/default/deployments/app-{i}",
-                        params={"fieldManager": "baton", "force": "true"},
-                        data=deployment(i, image), headers={"Content-Type": APPLY}) as resp:
+                    f"apis/apps/v1/namespaces/default/deployments/app-{i}",
+                    params={"fieldManager": "baton", "force": "true"},
+                    data=deployment(i, image),
+                    headers={"Content-Type": APPLY},
+                ) as resp:
                     await resp.read()
                     if resp.status >= 300:
                         errors += 1
@@ -84,22 +107,28 @@ async def apply_phase(url: str, count: int, clients: int, image: str) -> dict[st
         await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - started
     latencies.sort()
-    return {"per_second": count / elapsed, "p50_ms": latencies[len(latencies) // 2] * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000, "errors": errors}
+    return {
+        "per_second": count / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "errors": errors,
+    }
 
 
 async def fanout_phase(url: str, watchers: int, events: int) -> dict[str, float]:
     """`watchers` watches of ConfigMaps receive `events` writes each."""
     received = [0] * watchers
     done = asyncio.Event()
-    async with aiohttp.ClientSession(url + "/", connector=aiohttp.TCPConnector(limit=0),
-                                     timeout=aiohttp.ClientTimeout(total=120)) as session:
+    async with aiohttp.ClientSession(
+        url + "/", connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=120)
+    ) as session:
         _, listed = await _get(session, "api/v1/namespaces/default/configmaps")
         rv = listed["metadata"]["resourceVersion"]
 
         async def watch(n: int) -> None:
-            async with session.get("api/v1/namespaces/default/configmaps",
-                                   params={"watch": "1", "resourceVersion": rv}) as resp:
+            async with session.get(
+                "api/v1/namespaces/default/configmaps", params={"watch": "1", "resourceVersion": rv}
+            ) as resp:
                 async for line in resp.content:
                     if line.strip():
                         received[n] += 1
@@ -112,16 +141,23 @@ async def fanout_phase(url: str, watchers: int, events: int) -> dict[str, float]
         await asyncio.sleep(0.5)  # let every watch get established
         started = time.perf_counter()
         for i in range(events):
-            body = {"apiVersion": "v1", "kind": "ConfigMap",
-                    "metadata": {"name": f"cm-{i}", "namespace": "default"}, "data": {"i": str(i)}}
+            body = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"cm-{i}", "namespace": "default"},
+                "data": {"i": str(i)},
+            }
             async with session.post("api/v1/namespaces/default/configmaps", json=body) as resp:
                 await resp.read()
         written = time.perf_counter() - started
         await asyncio.wait_for(done.wait(), 120)
         elapsed = time.perf_counter() - started
         await asyncio.gather(*tasks)
-    return {"writes_per_second": events / written,
-            "delivered_per_second": watchers * events / elapsed, "drain_seconds": elapsed}
+    return {
+        "writes_per_second": events / written,
+        "delivered_per_second": watchers * events / elapsed,
+        "drain_seconds": elapsed,
+    }
 
 
 async def _get(session: aiohttp.ClientSession, path: str) -> tuple[int, dict[str, Any]]:
@@ -148,25 +184,34 @@ def main() -> None:
     args = parser.parse_args()
     with kubesim_server() as url:
         figures = asyncio.run(run(args, url))
-    print(f"kubesim: {args.objects} Deployments, {args.clients} concurrent clients, "
-          f"{args.watchers} watchers x {args.events} events")
+    print(
+        f"kubesim: {args.objects} Deployments, {args.clients} concurrent clients, "
+        f"{args.watchers} watchers x {args.events} events"
+    )
     print(f"{'phase':<28}{'per second':>12}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
     for phase in ("create", "noop", "update"):
         f = figures[phase]
-        print(f"{'apply (' + phase + ')':<28}{f['per_second']:>12.0f}{f['p50_ms']:>10.1f}"
-              f"{f['p99_ms']:>10.1f}{f['errors']:>8.0f}")
+        print(
+            f"{'apply (' + phase + ')':<28}{f['per_second']:>12.0f}{f['p50_ms']:>10.1f}"
+            f"{f['p99_ms']:>10.1f}{f['errors']:>8.0f}"
+        )
     fan = figures["fanout"]
     print(f"{'watch writes':<28}{fan['writes_per_second']:>12.0f}")
-    print(f"{'watch events delivered':<28}{fan['delivered_per_second']:>12.0f}"
-          f"   (all drained in {fan['drain_seconds']:.2f} s)")
+    print(
+        f"{'watch events delivered':<28}{fan['delivered_per_second']:>12.0f}"
+        f"   (all drained in {fan['drain_seconds']:.2f} s)"
+    )
     summary = {
-        "bench": "kubesim", "clients": args.clients, "objects": args.objects,
+        "bench": "kubesim",
+        "clients": args.clients,
+        "objects": args.objects,
         "apply_create_per_s": round(figures["create"]["per_second"], 1),
         "apply_noop_per_s": round(figures["noop"]["per_second"], 1),
         "apply_update_per_s": round(figures["update"]["per_second"], 1),
         "apply_p99_ms": round(max(figures[p]["p99_ms"] for p in ("create", "noop", "update")), 2),
         "apply_errors": sum(int(figures[p]["errors"]) for p in ("create", "noop", "update")),
-        "watchers": args.watchers, "watch_events": args.events,
+        "watchers": args.watchers,
+        "watch_events": args.events,
         "watch_delivered_per_s": round(fan["delivered_per_second"], 1),
         "watch_drain_s": round(fan["drain_seconds"], 3),
     }

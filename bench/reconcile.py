@@ -223,7 +223,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     targets = len(apps) * len(ENVS)
     objects = targets * 4
     server = Server()
-    with tempfile.TemporaryDirectory(prefix="baton-bench-") as tmp:
+    try:
+        return await _measure(args, server, apps, targets, objects)
+    finally:
+        server.close()
+
+
+async def _measure(
+    args: argparse.Namespace, server: Server, apps: list[AppSpec], targets: int, objects: int
+) -> dict[str, Any]:
+    """The three measures, on `server`."""
+    with tempfile.TemporaryDirectory(prefix="baton-reconcile-") as tmp:
         kubeconfig = Path(tmp) / "kubeconfig"
         with kubesim_process([*ENVS, "ceiling"], kubeconfig) as urls:
             ceiling = await _apply_phase()(
@@ -237,7 +247,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     await prepare(store, apps)
                     setup = time.perf_counter() - setup_started
                     settings = ApplierSettings(
-                        drift_interval=3600, health_interval=0.5, lock_interval=5
+                        drift_interval=3600,
+                        health_interval=args.health_interval,
+                        lock_interval=5,
+                        concurrent_passes=args.passes,
                     )
                     async with running_appliers(
                         store=store,
@@ -290,6 +303,8 @@ def main() -> None:
     parser.add_argument("--apps", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--ceiling-objects", type=int, default=3000)
+    parser.add_argument("--passes", type=int, default=64, help="passes at once")
+    parser.add_argument("--health-interval", type=float, default=1.0)
     args = parser.parse_args()
     f = asyncio.run(run(args))
     flux = timedelta(minutes=4, seconds=16).total_seconds()

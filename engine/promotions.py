@@ -190,8 +190,7 @@ class Promotions:
 
         return await self._retrying(attempt)
 
-    @traced_command("approve", "app", "environment", "promotion_id",
-                    result=_promotion_attributes)
+    @traced_command("approve", "app", "environment", "promotion_id", result=_promotion_attributes)
     async def approve(
         self,
         app: str,
@@ -211,8 +210,7 @@ class Promotions:
             ),
         )
 
-    @traced_command("reject", "app", "environment", "promotion_id",
-                    result=_promotion_attributes)
+    @traced_command("reject", "app", "environment", "promotion_id", result=_promotion_attributes)
     async def reject(
         self,
         app: str,
@@ -232,8 +230,7 @@ class Promotions:
             ),
         )
 
-    @traced_command("cancel", "app", "environment", "promotion_id",
-                    result=_promotion_attributes)
+    @traced_command("cancel", "app", "environment", "promotion_id", result=_promotion_attributes)
     async def cancel(
         self,
         app: str,

@@ -168,8 +168,7 @@ _SECRETS = (
     # a password in a URL (postgresql://user:secret@host), a bearer token, key=value secrets
     (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1***@"),
     (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1***"),
-    (re.compile(r"(?i)\b(password|passwd|secret|token|api_key)(\s*[=:]\s*)[^\s,;&]+"),
-     r"\1\2***"),
+    (re.compile(r"(?i)\b(password|passwd|secret|token|api_key)(\s*[=:]\s*)[^\s,;&]+"), r"\1\2***"),
 )
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from engine.appliers.objects import OWNED_SELECTOR, Identity, ref_of
+from engine.appliers.objects import OWNED_SELECTOR, Identity, owner_of, ref_of
 from engine.kube import ClusterClient
 
 Kind = tuple[str, str]  # (apiVersion, kind)
@@ -39,6 +39,7 @@ class LiveCache:
         self._touched: dict[Identity, float] = {}
         self._kind_locks: dict[Kind, asyncio.Lock] = {}
         self._namespaces: dict[str, asyncio.Task[None]] = {}
+        self._by_owner: dict[tuple[str, str], set[Identity]] = {}
 
     async def ensure_namespace(self, body: dict[str, Any]) -> None:
         """Apply a namespace once per process, however many targets share it."""
@@ -80,8 +81,11 @@ class LiveCache:
         """Relist each kind listed longer than `max_age` seconds ago (one list at a time per
         kind, shared by every worker that asks): how rollouts see status changes cheaply."""
         for kind in kinds:
-            lock = self._kind_locks.setdefault(kind, asyncio.Lock())
             asked = time.monotonic()
+            listed = self._listed.get(kind)
+            if listed is not None and asked - listed <= max_age:
+                continue  # fresh enough: do not queue behind a list in progress
+            lock = self._kind_locks.setdefault(kind, asyncio.Lock())
             async with lock:
                 listed = self._listed.get(kind)
                 if listed is None or (listed < asked and asked - listed > max_age):
@@ -96,20 +100,32 @@ class LiveCache:
         return out
 
     def owned_by(self, app: str, environment: str) -> list[dict[str, Any]]:
-        """Live objects labelled for one target (prune candidates)."""
-        from engine.appliers.objects import owner_of
+        """Live objects labelled for one target (prune candidates), from an index."""
+        ids = self._by_owner.get((app, environment), ())
+        return [self._objects[i] for i in ids if i in self._objects]
 
-        return [o for o in self._objects.values() if owner_of(o) == (app, environment)]
+    def _store(self, identity: Identity, obj: dict[str, Any]) -> None:
+        self._remove(identity)
+        self._objects[identity] = obj
+        owner = owner_of(obj)
+        if owner is not None:
+            self._by_owner.setdefault(owner, set()).add(identity)
+
+    def _remove(self, identity: Identity) -> dict[str, Any] | None:
+        old = self._objects.pop(identity, None)
+        if old is not None and (owner := owner_of(old)) is not None:
+            self._by_owner.get(owner, set()).discard(identity)
+        return old
 
     def put(self, obj: dict[str, Any]) -> None:
         """A worker wrote or read `obj`: newer than any sweep in progress."""
         identity = ref_of(obj).identity
-        self._objects[identity] = obj
+        self._store(identity, obj)
         self._touched[identity] = time.monotonic()
 
     def drop(self, identity: Identity) -> None:
         """A worker deleted, or found absent, `identity`."""
-        self._objects.pop(identity, None)
+        self._remove(identity)
         self._touched[identity] = time.monotonic()
 
     async def sweep(self) -> None:
@@ -126,13 +142,15 @@ class LiveCache:
         changed: list[dict[str, Any]] = []
         for identity in [i for i in self._objects if i[1] == name and i not in fresh]:
             if self._touched.get(identity, 0.0) < started:
-                changed.append(self._objects.pop(identity))
+                gone = self._remove(identity)
+                if gone is not None:
+                    changed.append(gone)
         for identity, obj in fresh.items():
             if self._touched.get(identity, 0.0) < started:
                 before = self._objects.get(identity)
                 if before is None or _rv(before) != _rv(obj):
                     changed.append(obj)
-                self._objects[identity] = obj
+                self._store(identity, obj)
         self._listed[kind] = started
         if changed and self.on_change is not None and kind in self._listed:
             self.on_change(changed)

@@ -10,6 +10,9 @@ It starts, in one ``asyncio.TaskGroup`` of named tasks:
   that changed (a promotion started, a rollback);
 - ``appliers-sweep:<cluster>``: relists baton's objects in a cluster every drift interval
   and wakes that cluster's workers for a drift check;
+- ``appliers-refresh:<cluster>``: while a rollout is on in a cluster, relists the kinds
+  that have health rules every health interval; workers whose objects changed are woken
+  (rollouts progress on status changes, not on a get per object and target);
 - ``promoter``: automatic promotions and rollbacks (``engine.promoter``).
 """
 
@@ -191,7 +194,7 @@ class AppliersService:
                 cache = await self.ctx.cache(cluster)
                 # only kinds whose health rules read a status that controllers change
                 kinds = {k for k in cache.kinds if rule_for(*k) is not None}
-                await cache.refresh(kinds, max_age=self.settings.health_interval / 2)
+                await cache.refresh(kinds, max_age=self.settings.health_interval * 0.9)
             except (ClusterUnavailable, KubeError) as exc:
                 log.warning("appliers: status refresh of %s failed: %s", cluster, exc)
 

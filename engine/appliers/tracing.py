@@ -47,8 +47,7 @@ def applies_promotion(target: Target | None, cause: RecordedEvent | None) -> boo
         return False
     promotion = target.promotion
     return (
-        promotion.phase == PromotionPhase.STARTED
-        and cause.data.get("promotion_id") == promotion.id
+        promotion.phase == PromotionPhase.STARTED and cause.data.get("promotion_id") == promotion.id
     )
 
 

@@ -2,8 +2,8 @@
 
 Where it sits: started by ``service.py`` for each target whose advisory lock this process
 holds, and cancelled when the lock is lost. Woken by a new event on the target's stream
-(a promotion started, a rollback), by its cluster's drift-check sweep, or by its own
-timer while a rollout is under way. Each pass:
+(a promotion started, a rollback), by its cluster's drift-check sweep, by a status change
+of one of its objects (while a rollout is under way), or by its own timer. Each pass:
 
 1. observe: the Target aggregate (read incrementally), the rendered desired release, and
    the live objects (the cluster cache, or fresh reads while a rollout is on);
@@ -35,6 +35,7 @@ from engine.appliers.plan import (
     Live,
     Step,
     TargetView,
+    Verdict,
     decide_promotion,
     decide_step,
     next_wake,
@@ -76,6 +77,7 @@ class TargetWorker:
         self._cause: RecordedEvent | None = None  # the PromotionStarted we act upon
         self._desired: tuple[str, list[dict[str, Any]]] | None = None
         self._namespaces: list[dict[str, Any]] = []  # used but not declared by the release
+        self._outcome: tuple[str, str, list[dict[str, Any]]] | None = None  # sync to record
 
     def wake(self) -> None:
         """Run a pass soon."""
@@ -163,6 +165,7 @@ class TargetWorker:
     async def _reconcile(self) -> float:
         """One observe → decide → act pass; returns seconds until the next one."""
         self.passes += 1
+        self._outcome = None  # an outcome a failed pass did not record is void (abandoned)
         settings = self.ctx.settings
         with tracer.start_as_current_span("applier.observe", attributes={"target": self.name}):
             target = await self._load()
@@ -253,12 +256,8 @@ class TargetWorker:
                     sync_id, self.env.cluster, "ClusterUnavailable", str(exc), exc.attempts
                 )
                 raise
-        done = self.ctx.clock()
-        await self._record(
-            lambda t: t.record_sync(sync_id=sync_id, release=release, now=done, objects=entries)
-        )
-        if self._target is not None and self._target.drift:
-            await self._record(lambda t: t.correct_drift(sync_id=sync_id, now=done))
+        # recorded together with the health that follows, in one append (see _assess)
+        self._outcome = (sync_id, release, entries)
         known = {ref_of(b).identity: live.get(ref_of(b).identity) for b in desired}
         for body in desired:
             identity = ref_of(body).identity
@@ -294,7 +293,8 @@ class TargetWorker:
             )
 
     async def _assess(self, desired: list[dict[str, Any]], live: Live) -> float:
-        """Record the health, fail or verify the promotion; seconds until the next pass."""
+        """Record the sync's outcome (if any), the health, and the promotion's verdict, in
+        one append; returns seconds until the next pass."""
         with tracer.start_as_current_span("health") as span:
             results = [
                 (ref_of(b).describe(), assess(live.get(ref_of(b).identity))) for b in desired
@@ -302,19 +302,29 @@ class TargetWorker:
             health, reasons = combine(results)
             span.set_attribute("baton.health", health.value)
         now = self.ctx.clock()
-        await self._record(lambda t: t.record_health(health=health, reasons=reasons, now=now))
+        outcome, self._outcome = self._outcome, None
+        soak = self.env.policy.soak.total_seconds()
+
+        def command(t: Target) -> Verdict:
+            if outcome is not None:
+                sync_id, release, entries = outcome
+                t.record_sync(sync_id=sync_id, release=release, now=now, objects=entries)
+                if t.drift:
+                    t.correct_drift(sync_id=sync_id, now=now)
+            t.record_health(health=health, reasons=reasons, now=now)
+            view = view_of(t)
+            verdict = decide_promotion(view, soak_seconds=soak, now=now)
+            if verdict.fail is not None and view.promotion_id is not None:
+                why = f"{verdict.fail}: {'; '.join(reasons[:3])}"
+                t.fail(promotion_id=view.promotion_id, reason=why, now=now)
+            elif verdict.verify:
+                t.verify(soak_seconds=soak, now=now)
+            return verdict
+
+        verdict = await self._record(command)
         assert self._target is not None
-        view = view_of(self._target)
-        verdict = decide_promotion(view, soak_seconds=self.env.policy.soak.total_seconds(), now=now)
-        if verdict.fail is not None and view.promotion_id is not None:
-            pid, why = view.promotion_id, f"{verdict.fail}: {'; '.join(reasons[:3])}"
-            await self._record(lambda t: t.fail(promotion_id=pid, reason=why, now=now))
-        elif verdict.verify:
-            soak = self.env.policy.soak.total_seconds()
-            await self._record(lambda t: t.verify(soak_seconds=soak, now=now))
-        view = view_of(self._target)
         delay = next_wake(
-            view,
+            view_of(self._target),
             verdict,
             health_interval=self.ctx.settings.health_interval,
             drift_interval=self.ctx.settings.drift_interval,
