@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,37 +12,11 @@ import pytest
 from api.auth import TokenBook
 from api.client import Client
 from api.config import ApiConfig
-from api.serve import Running, ServeOptions, running
+from api.serve import ServeOptions, running
 from engine.git.sample import create_sample_repo
 from engine.settings import Settings
 from kubesim import ControllerTiming
-
-TOKENS = {"alice": "alice-token-123456", "bob": "bob-token-123456"}
-CONFIG = """\
-apps:
-  - name: shop
-    repo: {repo}
-    branch: main
-    path: deploy
-    pipeline:
-      - name: dev
-        cluster: kubesim:dev
-        policy: {{auto_promote: true}}
-      - name: staging
-        cluster: kubesim:staging
-        policy: {{approvals: 1}}
-      - name: prod
-        cluster: kubesim:prod
-"""
-
-
-@dataclass
-class Live:
-    """A served baton and what a user needs to talk to it."""
-
-    state: Running
-    url: str
-    release: str
+from tests.demo.live_server import CONFIG, TOKENS, Live
 
 
 @pytest.fixture

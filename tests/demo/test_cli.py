@@ -8,7 +8,8 @@ import sys
 from dataclasses import dataclass
 
 import pytest
-from conftest import TOKENS, Live
+
+from tests.demo.live_server import TOKENS, Live
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import TOKENS, Live
+
+from tests.demo.live_server import TOKENS, Live
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 pytestmark = pytest.mark.timeout(180)

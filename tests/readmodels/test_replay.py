@@ -187,7 +187,7 @@ async def test_a_failing_projection_is_reported_and_retried_without_stopping_oth
             async def statuses() -> dict[str, Any]:
                 return {s.name: s for s in await projection_status(conn)}
 
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(30):
                 while True:
                     s = await statuses()
                     if (
@@ -201,7 +201,7 @@ async def test_a_failing_projection_is_reported_and_retried_without_stopping_oth
             assert "Target.PromotionApproved" in s["state"].last_error
             assert "cannot read this approval" in s["state"].last_error
             Fragile.broken = False
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(30):
                 while (s := await statuses())["state"].position < head:
                     await asyncio.sleep(0.05)
             assert s["state"].last_error is None
