@@ -24,7 +24,7 @@ from rich.table import Table
 from api.client import ApiError, Client
 from api.serve import Role, ServeOptions, running
 from engine.config.loader import ConfigError
-from engine.telemetry import instrument_kubernetes_client, setup_logging, setup_tracing
+from engine.telemetry import setup_logging, setup_tracing
 
 T = TypeVar("T")
 console = Console()
@@ -74,7 +74,6 @@ def serve(host: str, port: int, role: str, kubeconfig: str | None) -> None:
     """Run baton until interrupted."""
     setup_logging()
     setup_tracing()
-    instrument_kubernetes_client()
     options = ServeOptions(host=host, port=port, role=Role(role), kubeconfig=kubeconfig)
 
     async def run() -> None:

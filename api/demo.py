@@ -37,7 +37,7 @@ from api.serve import Running, ServeOptions, running
 from engine.git.sample import SampleRepo, create_sample_repo
 from engine.settings import Settings
 from engine.store.database import ensure_database, with_database
-from engine.telemetry import instrument_kubernetes_client, setup_tracing, tracer
+from engine.telemetry import setup_tracing, tracer
 from kubesim import ControllerTiming
 from projections.catalog import all_projections
 from projections.rebuild import verify
@@ -345,7 +345,6 @@ async def _story(once: bool, home: Path) -> None:
         port=port, kubesim_timing=TIMING, api=replace(ApiConfig.from_env(), tokens=book)
     )
     setup_tracing()
-    instrument_kubernetes_client()
     console.print(f"[bold]baton demo[/]: home {run_home}")
     async with running(options, settings=settings) as state:
         database = (
@@ -402,7 +401,8 @@ def _try_next(state: Running, tokens: dict[str, str]) -> None:
 @click.option("--once", is_flag=True, help="Stop after the story instead of serving on.")
 def demo(once: bool) -> None:
     """Run the whole story on this machine: Git, Postgres, three clusters, the API."""
-    home = Path(os.environ.get("BATON_HOME", ".baton"))
+    # absolute: the config resolves relative repository paths from its own folder
+    home = Path(os.environ.get("BATON_HOME", ".baton")).resolve()
     try:
         asyncio.run(_story(once, home))
     except (StoryFailed, ApiError) as exc:

@@ -140,8 +140,9 @@ async def running(
                     settings=ApplierSettings.from_env(),
                 )
             )
-            _task(state, "metrics-feed", EventMetrics().follow(db.store))
         if options.role.serves_http:
+            # outcome counters for /metrics, once per process that serves it
+            _task(state, "metrics-feed", EventMetrics().follow(db.store))
             api_config = options.api or ApiConfig.from_env()
             if state.watcher is not None:
                 api_config = replace(

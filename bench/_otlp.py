@@ -121,3 +121,19 @@ class OtlpReceiver:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def serve_in_a_process() -> None:
+    """`python bench/_otlp.py`: a receiver in a process of its own (so that decoding does not
+    compete with a benchmark's client for its GIL); prints its endpoint, then, when its
+    standard input closes, the number of spans received."""
+    import sys
+
+    with OtlpReceiver() as receiver:
+        print(receiver.endpoint, flush=True)
+        sys.stdin.read()
+        print(len(receiver.spans), flush=True)
+
+
+if __name__ == "__main__":
+    serve_in_a_process()

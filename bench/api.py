@@ -54,7 +54,6 @@ TOKEN = "bench-admin-token"
 CONNECTIONS = 32
 READ_P99_MS = 25.0
 PROMOTION_P99_MS = 100.0
-TRACING_P99_OVERHEAD = 0.15  # p99 with tracing on within 15% of tracing off
 
 
 def app_name(index: int) -> str:
@@ -88,7 +87,8 @@ async def start_api(url: str, port: int,
     if extra_env is None:
         for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
             env.pop(name, None)
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "api", cwd=ROOT,
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "api", "--role", "api",
+                                                   cwd=ROOT,
                                                    env=env)
     async with aiohttp.ClientSession() as session:
         for _ in range(600):
@@ -108,10 +108,10 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def drive(session: aiohttp.ClientSession, base: str, make_path: Callable[[], str],
-                requests: int) -> dict[str, float]:
-    """`requests` GETs over CONNECTIONS concurrent workers; rps and latency percentiles."""
-    latencies: list[float] = []
+async def latencies(session: aiohttp.ClientSession, base: str, make_path: Callable[[], str],
+                    requests: int) -> list[float]:
+    """`requests` GETs over CONNECTIONS concurrent workers; each one's latency in ms."""
+    out: list[float] = []
     remaining = requests
 
     async def worker() -> None:
@@ -124,13 +124,20 @@ async def drive(session: aiohttp.ClientSession, base: str, make_path: Callable[[
                 await response.read()
                 if response.status != 200:
                     raise RuntimeError(f"GET {path}: {response.status}")
-            latencies.append((time.perf_counter() - started) * 1000)
+            out.append((time.perf_counter() - started) * 1000)
 
-    started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+    return out
+
+
+async def drive(session: aiohttp.ClientSession, base: str, make_path: Callable[[], str],
+                requests: int) -> dict[str, float]:
+    """Requests per second and latency percentiles of `latencies`."""
+    started = time.perf_counter()
+    measured = await latencies(session, base, make_path, requests)
     elapsed = time.perf_counter() - started
-    return {"rps": round(len(latencies) / elapsed, 1), "p50_ms": round(_pct(latencies, 0.5), 2),
-            "p99_ms": round(_pct(latencies, 0.99), 2)}
+    return {"rps": round(len(measured) / elapsed, 1), "p50_ms": round(_pct(measured, 0.5), 2),
+            "p99_ms": round(_pct(measured, 0.99), 2)}
 
 
 async def _settle(service: Promotions, app: str, sha: str) -> None:
@@ -237,76 +244,6 @@ async def _measure(url: str, port: int, apps: int, requests: int, promotions: in
     return {"reads": results, "promotion": overhead, **facts}
 
 
-async def run_tracing(events: int, apps: int, requests: int,
-                      promotions: int) -> dict[str, object]:
-    """The reads and the promotion overhead with tracing off, then on, on one database."""
-    from bench._otlp import OtlpReceiver
-
-    server = Server()
-    try:
-        async with server.database() as url:
-            head = await load_history(url, events=events, apps=apps)
-            pool = await create_pool(url, min_size=1, max_size=2)
-            await rebuild(pool, all_projections())
-            async with pool.acquire() as conn:
-                low, high = await conn.fetchrow(
-                    "SELECT min(valid_from), max(valid_from) FROM target_history")
-            await pool.close()
-            modes: dict[str, object] = {}
-            with OtlpReceiver() as receiver:
-                settings = {"off": None,
-                            "on": {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}}
-                for series, (mode, extra) in enumerate(settings.items()):
-                    port = _free_port()
-                    api = await start_api(url, port, extra)
-                    try:
-                        modes[mode] = await _measure(url, port, apps, requests, promotions,
-                                                     low, high, series=series)
-                    finally:
-                        api.terminate()
-                        await api.wait()
-                spans = len(receiver.spans)
-            return {"modes": modes, "head": head, "spans_exported": spans}
-    finally:
-        server.close()
-
-
-def _ratio(on: float, off: float) -> float:
-    return round(on / off, 3) if off else float("inf")
-
-
-def main_tracing(args: argparse.Namespace) -> None:
-    """Print the tracing overhead table and its JSON line."""
-    out = asyncio.run(run_tracing(args.events, args.apps, args.requests, args.promotions))
-    modes: dict[str, dict[str, dict[str, dict[str, float]]]] = out["modes"]  # type: ignore[assignment]
-    off, on = modes["off"], modes["on"]
-    rows: list[list[object]] = []
-    figures: dict[str, dict[str, float]] = {}
-    measures = [(f"GET {name.removeprefix('GET ')}", "reads", name) for name in off["reads"]]
-    measures += [(f"POST /promotions ({kind} target)", "promotion", kind)
-                 for kind in off["promotion"]]
-    for label, group, key in measures:
-        a, b = off[group][key], on[group][key]
-        ratio = _ratio(b["p99_ms"], a["p99_ms"])
-        figures[label] = {"off_p99_ms": a["p99_ms"], "on_p99_ms": b["p99_ms"], "ratio": ratio,
-                          "off_p50_ms": a["p50_ms"], "on_p50_ms": b["p50_ms"]}
-        rows.append([label, a["p50_ms"], b["p50_ms"], a["p99_ms"], b["p99_ms"],
-                     f"{(ratio - 1) * 100:+.1f}%",
-                     "ok" if ratio <= 1 + TRACING_P99_OVERHEAD else "MISSED"])
-    print_table(
-        f"Tracing overhead, {out['head']:,} events ({args.apps} apps), {CONNECTIONS} "
-        f"connections; on = OTLP/HTTP export to a local receiver "
-        f"({out['spans_exported']:,} spans received)",
-        ["measure", "p50 off", "p50 on", "p99 off", "p99 on", "p99 change", "verdict"], rows,
-    )
-    print_json_line({
-        "bench": "api-tracing", "events": out["head"], "apps": args.apps,
-        "spans_exported": out["spans_exported"], "target_p99_overhead": TRACING_P99_OVERHEAD,
-        "measures": figures,
-        "p99_ok": all(f["ratio"] <= 1 + TRACING_P99_OVERHEAD for f in figures.values()),
-    })
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -317,7 +254,9 @@ def main() -> None:
                         help="compare tracing off and on (OTLP/HTTP to a local receiver)")
     args = parser.parse_args()
     if args.tracing:
-        main_tracing(args)
+        from bench import api_tracing
+
+        api_tracing.main(args)
         return
     out = asyncio.run(run(args.events, args.apps, args.requests, args.promotions))
     reads: dict[str, dict[str, float]] = out["reads"]  # type: ignore[assignment]

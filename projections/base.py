@@ -54,6 +54,12 @@ class RowProjection(Projection):
     async def apply(self, conn: asyncpg.Connection, events: Sequence[EventRow]) -> None:
         """Apply a batch of events, in order, inside the caller's transaction."""
 
+    def begin_bulk(self) -> None:
+        """A rebuild into empty tables starts; a projection may keep rows in memory."""
+
+    async def end_bulk(self, conn: asyncpg.Connection) -> None:
+        """The rebuild's last batch is applied: write whatever was kept in memory."""
+
 
 class RangeProjection(Projection):
     """A projection computed inside Postgres from a range of positions."""

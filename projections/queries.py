@@ -50,7 +50,7 @@ async def list_releases(
 ) -> list[Row]:
     """An app's releases, newest first; page with `before_number`."""
     rows = await conn.fetch(
-        "SELECT * FROM releases WHERE app = $1 AND ($2::int IS NULL OR number < $2)"
+        "SELECT * FROM releases WHERE app = $1 AND ($2::bigint IS NULL OR number < $2)"
         " ORDER BY number DESC LIMIT $3",
         app,
         before_number,
@@ -64,10 +64,10 @@ async def release_lineage(conn: asyncpg.Connection, app: str, sha: str) -> Row |
 
     `sha` may be a unique prefix of at least 7 characters.
     """
+    if len(sha) < 7 or not sha.isalnum():
+        return None
     matches = await conn.fetch(
-        "SELECT * FROM releases WHERE app = $1 AND sha LIKE $2 || '%' LIMIT 2",
-        app,
-        sha if len(sha) >= 7 else sha + "\x00",
+        "SELECT * FROM releases WHERE app = $1 AND starts_with(sha, $2) LIMIT 2", app, sha
     )
     if len(matches) != 1:
         return None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from projections.base import Projection
+from projections.base import Projection, RowProjection
 from projections.feed import apply_batch, head_position
 
 REBUILD_SCHEMA = "baton_rebuild"
@@ -72,6 +72,8 @@ async def _build(
             async with conn.transaction():
                 await conn.execute(f"SET LOCAL search_path TO {schema}, public")
                 await conn.execute(projection.table_ddl())
+            if isinstance(projection, RowProjection):
+                projection.begin_bulk()
             position, batches = 0, 0
             while True:
                 async with conn.transaction():
@@ -87,6 +89,8 @@ async def _build(
                     await conn.execute(f"ANALYZE {tables}")
             async with conn.transaction():
                 await conn.execute(f"SET LOCAL search_path TO {schema}, public")
+                if isinstance(projection, RowProjection):
+                    await projection.end_bulk(conn)
                 await conn.execute(projection.index_ddl())
             return position
 

@@ -23,6 +23,7 @@ from api.render import dumps, event_json
 from engine.store import EventStore, RecordedEvent
 
 _QUEUE = 1000
+_CHECK_S = 1.0  # how often an idle tail looks whether its client is still there
 Match = Callable[[RecordedEvent], bool]
 
 
@@ -60,9 +61,12 @@ def matcher(request: web.Request) -> Match:
 
 
 async def _pump(store: EventStore, after: int, queue: asyncio.Queue[RecordedEvent]) -> None:
-    async for batch in store.subscribe(after=after, poll_interval=0.5):
-        for event in batch:
-            await queue.put(event)
+    # aclosing: when the pump is cancelled while the subscription waits at its `yield`,
+    # the subscription must still close now, giving its LISTEN connection back
+    async with contextlib.aclosing(store.subscribe(after=after, poll_interval=0.5)) as batches:
+        async for batch in batches:
+            for event in batch:
+                await queue.put(event)
 
 
 async def stream_events(request: web.Request) -> web.StreamResponse:
@@ -85,6 +89,12 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
         return await _tail(request, store, after, match)
 
 
+def _gone(request: web.Request) -> bool:
+    """True once the client has closed the connection (frees the slot within a second)."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
 async def _tail(
     request: web.Request, store: EventStore, after: int, match: Match
 ) -> web.StreamResponse:
@@ -100,14 +110,18 @@ async def _tail(
     await response.write(f": tailing after position {after}\n\n".encode())
     queue: asyncio.Queue[RecordedEvent] = asyncio.Queue(maxsize=_QUEUE)
     pump = asyncio.create_task(_pump(store, after, queue), name=f"sse-pump:{id(request)}")
+    idle = 0.0
     try:
-        while True:
+        while not _gone(request):
             try:
-                event = await asyncio.wait_for(queue.get(), timeout=heartbeat)
+                event = await asyncio.wait_for(queue.get(), timeout=_CHECK_S)
             except TimeoutError:
                 if pump.done():
                     pump.result()  # a dead pump ends the stream with its error
-                await response.write(b": keep-alive\n\n")
+                idle += _CHECK_S
+                if idle >= heartbeat:
+                    idle = 0.0
+                    await response.write(b": keep-alive\n\n")
                 continue
             if match(event):
                 data = dumps(event_json(event))

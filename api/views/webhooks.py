@@ -38,8 +38,18 @@ def push_of(payload: dict[str, Any]) -> tuple[list[str], str | None]:
     for holder in ("repository", "project"):
         repo = payload.get(holder)
         if isinstance(repo, dict):
-            for key in ("clone_url", "ssh_url", "git_url", "html_url", "url",
-                        "git_http_url", "git_ssh_url", "web_url", "http_url", "ssh_url"):
+            for key in (
+                "clone_url",
+                "ssh_url",
+                "git_url",
+                "html_url",
+                "url",
+                "git_http_url",
+                "git_ssh_url",
+                "web_url",
+                "http_url",
+                "ssh_url",
+            ):
                 value = repo.get(key)
                 if isinstance(value, str) and value and value not in urls:
                     urls.append(value)
@@ -53,13 +63,21 @@ async def git_webhook(request: web.Request) -> web.Response:
     """Check the signature, find the repository, ask for an immediate poll."""
     config = request.app[CONFIG]
     if not config.webhook_secret:
-        raise Problem(404, "webhooks-disabled", "Webhooks are not configured",
-                      detail="set BATON_WEBHOOK_SECRET to accept Git webhooks")
+        raise Problem(
+            404,
+            "webhooks-disabled",
+            "Webhooks are not configured",
+            detail="set BATON_WEBHOOK_SECRET to accept Git webhooks",
+        )
     body = await request.read()
     if not _signature_ok(request, config.webhook_secret, body):
-        raise Problem(401, "bad-signature", "Webhook signature does not match",
-                      detail="send X-Hub-Signature-256 (GitHub) or X-Gitlab-Token (GitLab)",
-                      field="X-Hub-Signature-256")
+        raise Problem(
+            401,
+            "bad-signature",
+            "Webhook signature does not match",
+            detail="send X-Hub-Signature-256 (GitHub) or X-Gitlab-Token (GitLab)",
+            field="X-Hub-Signature-256",
+        )
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -71,9 +89,13 @@ async def git_webhook(request: web.Request) -> web.Response:
         return json_response({"triggered": [], "ignored": event}, status=202)
     urls, branch = push_of(payload)
     if not urls and event is None:
-        raise Problem(422, "validation-error", "Not a push payload",
-                      detail="expected repository (GitHub) or project (GitLab)",
-                      field="repository")
+        raise Problem(
+            422,
+            "validation-error",
+            "Not a push payload",
+            detail="expected repository (GitHub) or project (GitLab)",
+            field="repository",
+        )
     poll_now = request.app[POLL_TRIGGER]
     triggered = list(poll_now(urls, branch)) if poll_now is not None and urls else []
     return json_response({"triggered": sorted(triggered), "branch": branch}, status=202)

@@ -304,10 +304,18 @@ class _Listener:
             return
         try:
             conn = await asyncio.wait_for(self._pool.acquire(), timeout=5)
-            await conn.add_listener(NOTIFY_CHANNEL, self._notified)
         except (OSError, asyncpg.PostgresError, TimeoutError):
             self._conn = None  # keep polling; try again at the next poll
             return
+        try:
+            await conn.add_listener(NOTIFY_CHANNEL, self._notified)
+        except BaseException as exc:
+            # also on cancellation: a connection acquired here must go back to the pool
+            await self._pool.release(conn)
+            if isinstance(exc, (OSError, asyncpg.PostgresError, TimeoutError)):
+                self._conn = None
+                return
+            raise
         self._conn = conn
 
     async def close(self) -> None:

@@ -80,21 +80,44 @@ class Api:
             headers["Authorization"] = f"Bearer {token_of(subject)}"
         return headers
 
-    async def get(self, path: str, *, as_: str | None = "viewer",
-                  headers: dict[str, str] | None = None, **kw: Any) -> ClientResponse:
+    async def get(
+        self,
+        path: str,
+        *,
+        as_: str | None = "viewer",
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> ClientResponse:
         return await self.client.get(f"/api/v1{path}", headers=self._headers(as_, headers), **kw)
 
-    async def post(self, path: str, body: Any = None, *, as_: str | None,
-                   headers: dict[str, str] | None = None, **kw: Any) -> ClientResponse:
+    async def post(
+        self,
+        path: str,
+        body: Any = None,
+        *,
+        as_: str | None,
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> ClientResponse:
         if body is not None:
             kw["json"] = body
         return await self.client.post(f"/api/v1{path}", headers=self._headers(as_, headers), **kw)
 
-    async def promote(self, env: str, release: str = SHA1, *, as_: str = "dev",
-                      headers: dict[str, str] | None = None, **body: Any) -> ClientResponse:
-        return await self.post("/promotions", {"app": "web", "environment": env,
-                                               "release": release, **body}, as_=as_,
-                               headers=headers)
+    async def promote(
+        self,
+        env: str,
+        release: str = SHA1,
+        *,
+        as_: str = "dev",
+        headers: dict[str, str] | None = None,
+        **body: Any,
+    ) -> ClientResponse:
+        return await self.post(
+            "/promotions",
+            {"app": "web", "environment": env, "release": release, **body},
+            as_=as_,
+            headers=headers,
+        )
 
     async def caught_up(self) -> None:
         """Wait until the read models have applied the whole log."""
@@ -120,8 +143,14 @@ async def seed(promotions: Promotions) -> None:
     await promotions.register_app("web", CONFIG, metadata=meta)
     for number, sha in enumerate((SHA1, SHA2, SHA3), start=1):
         await promotions.create_release(
-            "web", sha=sha, digest="d" * 64, message=f"change {number}", author="dev",
-            committed_at=datetime(2026, 11, 1, number, tzinfo=UTC), metadata=meta)
+            "web",
+            sha=sha,
+            digest="d" * 64,
+            message=f"change {number}",
+            author="dev",
+            committed_at=datetime(2026, 11, 1, number, tzinfo=UTC),
+            metadata=meta,
+        )
 
 
 @pytest.fixture
@@ -133,8 +162,11 @@ def config() -> ApiConfig:
 @pytest.fixture
 async def api(database_url: str, config: ApiConfig, tmp_path: Path) -> AsyncIterator[Api]:
     """The running API with the `web` app registered."""
-    settings = Settings(database_url=database_url, home=tmp_path / "home",
-                        environments_dir=tmp_path / "environments")
+    settings = Settings(
+        database_url=database_url,
+        home=tmp_path / "home",
+        environments_dir=tmp_path / "environments",
+    )
     app = init_app(settings=settings, config=config)
     async with TestClient(TestServer(app)) as client:
         api = Api(client)

@@ -10,8 +10,13 @@ import pytest
 from api.auth import Role, TokenBook, TokenConfigError, hash_token
 from tests.api.conftest import PEOPLE, SHA1, Api, problem
 
-PUBLIC = {"/api/v1/healthz", "/api/v1/readyz", "/api/v1/openapi.json", "/api/v1/webhooks/git",
-          "/api/v1/metrics"}
+PUBLIC = {
+    "/api/v1/healthz",
+    "/api/v1/readyz",
+    "/api/v1/openapi.json",
+    "/api/v1/webhooks/git",
+    "/api/v1/metrics",
+}
 
 
 def _routes(api: Api) -> list[tuple[str, str]]:
@@ -54,12 +59,30 @@ async def _prepared(api: Api) -> dict[str, str]:
 
 
 # (subject, allowed) per write: environment scoping included
-PROMOTE_PROD = {"viewer": False, "dev": False, "release-manager": True, "approver": False,
-                "lead": True, "admin": True}
-PROMOTE_DEV = {"viewer": False, "dev": True, "release-manager": False, "approver": False,
-               "lead": False, "admin": True}
-APPROVE_PROD = {"viewer": False, "dev": False, "release-manager": False, "approver": True,
-                "lead": True, "admin": True}
+PROMOTE_PROD = {
+    "viewer": False,
+    "dev": False,
+    "release-manager": True,
+    "approver": False,
+    "lead": True,
+    "admin": True,
+}
+PROMOTE_DEV = {
+    "viewer": False,
+    "dev": True,
+    "release-manager": False,
+    "approver": False,
+    "lead": False,
+    "admin": True,
+}
+APPROVE_PROD = {
+    "viewer": False,
+    "dev": False,
+    "release-manager": False,
+    "approver": True,
+    "lead": True,
+    "admin": True,
+}
 
 
 @pytest.mark.parametrize("env,matrix", [("prod", PROMOTE_PROD), ("dev", PROMOTE_DEV)])
@@ -102,8 +125,7 @@ async def test_cancel_and_rollback_need_the_promoter_role(api: Api) -> None:
     ok = await api.post(f"/promotions/{ids['awaiting']}/cancel", as_="release-manager")
     assert ok.status == 200
     for subject in ("viewer", "approver", "release-manager"):
-        response = await api.post("/rollbacks", {"app": "web", "environment": "dev"},
-                                  as_=subject)
+        response = await api.post("/rollbacks", {"app": "web", "environment": "dev"}, as_=subject)
         await problem(response, 403, "forbidden")
 
 
@@ -128,8 +150,10 @@ def test_tokens_load_from_a_file_and_the_environment_and_are_kept_hashed(tmp_pat
         "  - {subject: ci, roles: ['promoter:dev,staging'], token: ci-secret-1}\n"
         f"  - {{subject: ops, roles: [admin], sha256: {hash_token('ops-secret-2')}}}\n"
     )
-    env = {"BATON_TOKENS_FILE": str(path),
-           "BATON_TOKENS": "amy:approver@prod+viewer:amy-secret-3; vic:viewer:vic-secret-4"}
+    env = {
+        "BATON_TOKENS_FILE": str(path),
+        "BATON_TOKENS": "amy:approver@prod+viewer:amy-secret-3; vic:viewer:vic-secret-4",
+    }
     book = TokenBook.from_env(env)
     assert len(book) == 4
     ci = book.authenticate("ci-secret-1")
@@ -145,12 +169,17 @@ def test_tokens_load_from_a_file_and_the_environment_and_are_kept_hashed(tmp_pat
     assert "ci-secret-1" not in json.dumps(vars(book), default=str)
 
 
-@pytest.mark.parametrize("text", ["amy:root:secret-123", "amy::secret-123",
-                                  "amy:viewer@prod:secret-123", "amy:viewer:short",
-                                  "a\x01b:viewer:secret-123"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "amy:root:secret-123",
+        "amy::secret-123",
+        "amy:viewer@prod:secret-123",
+        "amy:viewer:short",
+        "a\x01b:viewer:secret-123",
+    ],
+)
 def test_bad_token_entries_are_refused_without_echoing_the_token(text: str) -> None:
     with pytest.raises(TokenConfigError) as caught:
         TokenBook().load_text(text)
     assert "secret-123" not in str(caught.value)
-
-

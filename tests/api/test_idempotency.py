@@ -65,8 +65,9 @@ async def test_concurrent_duplicates_write_once(api: Api) -> None:
 
 
 async def test_a_bad_key_is_a_400(api: Api) -> None:
-    response = await api.post("/promotions", BODY, as_="dev",
-                              headers={"Idempotency-Key": "x" * 201})
+    response = await api.post(
+        "/promotions", BODY, as_="dev", headers={"Idempotency-Key": "x" * 201}
+    )
     await problem(response, 400, "invalid-idempotency-key")
 
 
@@ -76,6 +77,8 @@ async def test_a_key_whose_request_died_unanswered_is_freed_after_a_while(api: A
         await conn.execute(
             "INSERT INTO idempotency_keys (subject, key, method, path, request_hash, created_at)"
             " VALUES ('dev', 'orphan', 'POST', '/api/v1/promotions', $1,"
-            " now() - interval '1 hour')", "0" * 64)
+            " now() - interval '1 hour')",
+            "0" * 64,
+        )
     response = await api.post("/promotions", BODY, as_="dev", headers={"Idempotency-Key": "orphan"})
     assert response.status == 202

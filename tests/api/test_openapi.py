@@ -47,18 +47,35 @@ async def test_schemathesis_finds_no_server_error_and_no_response_outside_the_sc
     server = api.client.server
     base = f"http://{server.host}:{server.port}/api/v1"
     command = [
-        str(Path(sys.executable).parent / "schemathesis"), "run", f"{base}/openapi.json",
-        "--url", base,
-        "--checks", "not_a_server_error,response_schema_conformance",
-        "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED),
-        "--workers", "1", "--generation-database", "none",
-        "--exclude-path", "/events/stream",  # endless by design
-        "--header", f"Authorization: Bearer {token_of('admin')}",
-        "--request-timeout", "10", "--no-color",
+        str(Path(sys.executable).parent / "schemathesis"),
+        "run",
+        f"{base}/openapi.json",
+        "--url",
+        base,
+        "--checks",
+        "not_a_server_error,response_schema_conformance",
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--seed",
+        str(SEED),
+        "--workers",
+        "1",
+        "--generation-database",
+        "none",
+        "--exclude-path",
+        "/events/stream",  # endless by design
+        "--header",
+        f"Authorization: Bearer {token_of('admin')}",
+        "--request-timeout",
+        "10",
+        "--no-color",
     ]
     process = await asyncio.create_subprocess_exec(
-        *command, cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"},
+        *command,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "NO_COLOR": "1"},
     )
     output, _ = await asyncio.wait_for(process.communicate(), timeout=100)
     text = output.decode(errors="replace")

@@ -15,10 +15,15 @@ from api.config import ApiConfig
 from api.gitpoll import normalise
 from tests.api.conftest import WEBHOOK_SECRET, Api, api_config, problem
 
-PUSH = {"ref": "refs/heads/main",
-        "repository": {"clone_url": "https://git.example/web.git", "full_name": "x/web"}}
-GITLAB_PUSH = {"ref": "refs/heads/main", "object_kind": "push",
-               "project": {"git_http_url": "https://git.example/web.git"}}
+PUSH = {
+    "ref": "refs/heads/main",
+    "repository": {"clone_url": "https://git.example/web.git", "full_name": "x/web"},
+}
+GITLAB_PUSH = {
+    "ref": "refs/heads/main",
+    "object_kind": "push",
+    "project": {"git_http_url": "https://git.example/web.git"},
+}
 polled: list[tuple[tuple[str, ...], str | None]] = []
 
 
@@ -37,8 +42,11 @@ def config(request: pytest.FixtureRequest) -> ApiConfig:
 
 def _signed(body: bytes, secret: str = WEBHOOK_SECRET) -> dict[str, str]:
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {"X-Hub-Signature-256": f"sha256={digest}", "X-GitHub-Event": "push",
-            "Content-Type": "application/json"}
+    return {
+        "X-Hub-Signature-256": f"sha256={digest}",
+        "X-GitHub-Event": "push",
+        "Content-Type": "application/json",
+    }
 
 
 async def test_healthz_and_readyz_report_ok(api: Api) -> None:
@@ -53,8 +61,13 @@ async def test_audit_verify_reports_the_intact_chain(api: Api) -> None:
     await api.promote("dev")
     body = await (await api.get("/audit/verify")).json()
     head = await api.promotions.repository.store.head_position()
-    assert body == {"ok": True, "checked": head, "head_position": head, "broken_at": None,
-                    "reason": None}
+    assert body == {
+        "ok": True,
+        "checked": head,
+        "head_position": head,
+        "broken_at": None,
+        "reason": None,
+    }
 
 
 async def test_a_signed_github_push_triggers_a_poll_of_its_app(api: Api) -> None:
@@ -66,9 +79,12 @@ async def test_a_signed_github_push_triggers_a_poll_of_its_app(api: Api) -> None
 
 
 async def test_a_gitlab_push_with_the_token_triggers_a_poll(api: Api) -> None:
-    response = await api.post("/webhooks/git", GITLAB_PUSH, as_=None,
-                              headers={"X-Gitlab-Token": WEBHOOK_SECRET,
-                                       "X-Gitlab-Event": "Push Hook"})
+    response = await api.post(
+        "/webhooks/git",
+        GITLAB_PUSH,
+        as_=None,
+        headers={"X-Gitlab-Token": WEBHOOK_SECRET, "X-Gitlab-Event": "Push Hook"},
+    )
     assert response.status == 202
     assert (await response.json())["triggered"] == ["web"]
 
@@ -90,10 +106,16 @@ async def test_without_a_watcher_the_webhook_answers_with_nothing_triggered(
     assert (await response.json())["triggered"] == []
 
 
-@pytest.mark.parametrize("url", [
-    "https://github.com/org/web.git", "https://GitHub.com/org/web", "git@github.com:org/web.git",
-    "ssh://git@github.com/org/web.git", "https://user:pw@github.com/org/web/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://github.com/org/web.git",
+        "https://GitHub.com/org/web",
+        "git@github.com:org/web.git",
+        "ssh://git@github.com/org/web.git",
+        "https://user:pw@github.com/org/web/",
+    ],
+)
 def test_the_forms_of_one_repository_url_compare_equal(url: str) -> None:
     assert normalise(url) == "github.com/org/web"
 

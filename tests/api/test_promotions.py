@@ -48,8 +48,11 @@ async def test_a_malformed_traceparent_is_ignored_rather_than_failing_the_write(
 async def test_promotion_from_an_environment_takes_its_last_verified_release(api: Api) -> None:
     await api.promote("dev")
     await api.verify_in("dev", SHA1)
-    response = await api.post("/promotions", {"app": "web", "environment": "staging",
-                                              "from_environment": "dev"}, as_="dev")
+    response = await api.post(
+        "/promotions",
+        {"app": "web", "environment": "staging", "from_environment": "dev"},
+        as_="dev",
+    )
     body = await response.json()
     assert response.status == 202, body
     assert body["release"] == SHA1 and body["from_environment"] == "dev"
@@ -66,8 +69,9 @@ async def test_promotion_to_prod_needs_an_approval_from_someone_else(api: Api) -
     own = await api.post(f"/promotions/{promotion['id']}/approve", {}, as_="lead")
     await problem(own, 403, "self-approval")
 
-    approved = await api.post(f"/promotions/{promotion['id']}/approve", {"comment": "lgtm"},
-                              as_="approver")
+    approved = await api.post(
+        f"/promotions/{promotion['id']}/approve", {"comment": "lgtm"}, as_="approver"
+    )
     body = await approved.json()
     assert approved.status == 200, body
     assert body["phase"] == "started"
@@ -95,8 +99,9 @@ async def _awaiting_prod(api: Api) -> dict[str, Any]:
 
 async def test_a_rejected_promotion_ends_and_frees_the_target(api: Api) -> None:
     promotion = await _awaiting_prod(api)
-    rejected = await api.post(f"/promotions/{promotion['id']}/reject", {"reason": "not today"},
-                              as_="approver")
+    rejected = await api.post(
+        f"/promotions/{promotion['id']}/reject", {"reason": "not today"}, as_="approver"
+    )
     body = await rejected.json()
     assert rejected.status == 200, body
     assert body["phase"] == "rejected" and "not today" in body["outcome"]
@@ -106,8 +111,9 @@ async def test_a_rejected_promotion_ends_and_frees_the_target(api: Api) -> None:
 
 async def test_a_cancelled_promotion_cannot_be_approved_afterwards(api: Api) -> None:
     promotion = await _awaiting_prod(api)
-    cancelled = await api.post(f"/promotions/{promotion['id']}/cancel", {"reason": "oops"},
-                               as_="release-manager")
+    cancelled = await api.post(
+        f"/promotions/{promotion['id']}/cancel", {"reason": "oops"}, as_="release-manager"
+    )
     assert cancelled.status == 200
     assert (await cancelled.json())["phase"] == "cancelled"
     late = await api.post(f"/promotions/{promotion['id']}/approve", as_="approver")
@@ -149,17 +155,32 @@ async def test_only_an_admin_may_override(api: Api) -> None:
 
 
 async def test_a_freeze_window_refuses_promotions_unless_an_admin_overrides(api: Api) -> None:
-    config = {"repo": "https://git.example/api.git", "environments": [
-        {"name": "dev", "policy": {"freeze": [
-            {"name": "always", "schedule": "* * * * *", "duration": "2m"}]}}]}
+    config = {
+        "repo": "https://git.example/api.git",
+        "environments": [
+            {
+                "name": "dev",
+                "policy": {
+                    "freeze": [{"name": "always", "schedule": "* * * * *", "duration": "2m"}]
+                },
+            }
+        ],
+    }
     await api.promotions.register_app("frozen", config, metadata=EventMetadata(actor="t"))
-    await api.promotions.create_release("frozen", sha=SHA1, digest="d" * 64, message="m",
-                                        author="a", committed_at=datetime.now(UTC),
-                                        metadata=EventMetadata(actor="t"))
+    await api.promotions.create_release(
+        "frozen",
+        sha=SHA1,
+        digest="d" * 64,
+        message="m",
+        author="a",
+        committed_at=datetime.now(UTC),
+        metadata=EventMetadata(actor="t"),
+    )
     body = {"app": "frozen", "environment": "dev", "release": SHA1}
     await problem(await api.post("/promotions", body, as_="dev"), 409, "environment-frozen")
-    forced = await api.post("/promotions", {**body, "override": {"reason": "incident"}},
-                            as_="admin")
+    forced = await api.post(
+        "/promotions", {**body, "override": {"reason": "incident"}}, as_="admin"
+    )
     assert forced.status == 202
     assert (await forced.json())["overrides"] == ["freeze-window:always"]
 
@@ -169,8 +190,9 @@ async def test_a_rollback_goes_back_to_the_last_verified_release(api: Api) -> No
     await api.verify_in("dev", SHA1)
     await api.promote("dev", SHA2)
     await api.verify_in("dev", SHA2)
-    response = await api.post("/rollbacks", {"app": "web", "environment": "dev",
-                                             "reason": "500s"}, as_="dev")
+    response = await api.post(
+        "/rollbacks", {"app": "web", "environment": "dev", "reason": "500s"}, as_="dev"
+    )
     body = await response.json()
     assert response.status == 202, body
     assert body["kind"] == "rollback" and body["release"] == SHA1
@@ -186,8 +208,9 @@ async def test_a_rollback_with_nothing_verified_before_is_refused(api: Api) -> N
 async def test_a_rollback_to_a_release_never_verified_there_is_refused(api: Api) -> None:
     await api.promote("dev", SHA1)
     await api.verify_in("dev", SHA1)
-    response = await api.post("/rollbacks", {"app": "web", "environment": "dev",
-                                             "release": SHA2}, as_="dev")
+    response = await api.post(
+        "/rollbacks", {"app": "web", "environment": "dev", "release": SHA2}, as_="dev"
+    )
     await problem(response, 409, "no-rollback-target")
 
 
@@ -211,12 +234,14 @@ async def test_bodies_are_validated_types_unknown_fields_and_one_source(api: Api
         ([1, 2], "body"),
     ]
     for body, field in cases:
-        answer = await problem(await api.post("/promotions", body, as_="dev"), 422,
-                               "validation-error")
+        answer = await problem(
+            await api.post("/promotions", body, as_="dev"), 422, "validation-error"
+        )
         assert answer["field"] == field, answer
         assert answer["errors"]
-    garbage = await api.post("/promotions", as_="dev", data=b"{not json",
-                             headers={"Content-Type": "application/json"})
+    garbage = await api.post(
+        "/promotions", as_="dev", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     await problem(garbage, 400, "invalid-json")
 
 
@@ -227,8 +252,9 @@ async def test_a_body_over_the_size_limit_is_refused(api: Api) -> None:
 
 async def test_an_unknown_promotion_is_404(api: Api) -> None:
     await problem(await api.get("/promotions/nope"), 404)
-    await problem(await api.post("/promotions/nope/approve", as_="approver"), 404,
-                  "unknown-promotion")
+    await problem(
+        await api.post("/promotions/nope/approve", as_="approver"), 404, "unknown-promotion"
+    )
 
 
 async def test_promoting_what_the_target_already_runs_is_refused(api: Api) -> None:
@@ -238,8 +264,11 @@ async def test_promoting_what_the_target_already_runs_is_refused(api: Api) -> No
 
 
 async def test_promoting_from_an_environment_with_nothing_verified_is_refused(api: Api) -> None:
-    response = await api.post("/promotions", {"app": "web", "environment": "staging",
-                                              "from_environment": "dev"}, as_="dev")
+    response = await api.post(
+        "/promotions",
+        {"app": "web", "environment": "staging", "from_environment": "dev"},
+        as_="dev",
+    )
     body = await problem(response, 409, "no-verified-release")
     assert body["field"] == "from_environment"
 
@@ -248,11 +277,20 @@ async def test_two_approvals_must_come_from_two_people(api: Api) -> None:
     meta = EventMetadata(actor="t")
     config = {"environments": [{"name": "prod", "policy": {"approvals": 2}}]}
     await api.promotions.register_app("bank", config, metadata=meta)
-    await api.promotions.create_release("bank", sha=SHA1, digest="d" * 64, message="m",
-                                        author="a", committed_at=datetime.now(UTC),
-                                        metadata=meta)
-    created = await api.post("/promotions", {"app": "bank", "environment": "prod",
-                                             "release": SHA1}, as_="release-manager")
+    await api.promotions.create_release(
+        "bank",
+        sha=SHA1,
+        digest="d" * 64,
+        message="m",
+        author="a",
+        committed_at=datetime.now(UTC),
+        metadata=meta,
+    )
+    created = await api.post(
+        "/promotions",
+        {"app": "bank", "environment": "prod", "release": SHA1},
+        as_="release-manager",
+    )
     promotion = await created.json()
     first = await api.post(f"/promotions/{promotion['id']}/approve", as_="approver")
     assert (await first.json())["phase"] == "awaiting_approval"
@@ -268,8 +306,9 @@ def test_an_active_span_wins_over_the_traceparent_header() -> None:
 
     from api.context import trace_context
 
-    request = make_mocked_request("POST", "/api/v1/promotions",
-                                  headers={"traceparent": TRACEPARENT})
+    request = make_mocked_request(
+        "POST", "/api/v1/promotions", headers={"traceparent": TRACEPARENT}
+    )
     assert trace_context(request) == (TRACEPARENT, None)
     tracer = TracerProvider().get_tracer("test")
     with tracer.start_as_current_span("handler") as span:

@@ -31,8 +31,11 @@ async def test_the_pipeline_shows_each_environment_in_order_with_what_is_in_flig
     assert [e["environment"] for e in app["environments"]] == ["dev", "staging", "prod"]
     assert envs["dev"]["desired_release"] == SHA1 and envs["dev"]["applied_release"] == SHA1
     assert envs["dev"]["health"] == "Healthy" and envs["dev"]["in_flight"] is None
-    assert envs["prod"]["in_flight"] == {"id": promotion["id"], "release": SHA1,
-                                         "phase": "awaiting_approval"}
+    assert envs["prod"]["in_flight"] == {
+        "id": promotion["id"],
+        "release": SHA1,
+        "phase": "awaiting_approval",
+    }
     assert envs["prod"]["policy"]["approvals"] == 1 and envs["prod"]["upstream"] == "staging"
 
 
@@ -84,8 +87,7 @@ async def test_the_audit_log_filters_and_pages_with_a_cursor(api: Api) -> None:
     assert len(page["items"]) == 3 and page["next_before"] == page["items"][-1]["position"]
     seen = [i["position"] for i in page["items"]]
     while page["next_before"] is not None:
-        page = await (await api.get(f"/events?app=web&limit=3&before={page['next_before']}"))\
-            .json()
+        page = await (await api.get(f"/events?app=web&limit=3&before={page['next_before']}")).json()
         seen += [i["position"] for i in page["items"]]
     assert seen == sorted(set(seen), reverse=True)
     everything = await (await api.get("/events?app=web&limit=500")).json()
@@ -103,8 +105,11 @@ async def test_the_audit_log_streams_as_ndjson(api: Api) -> None:
 
 
 async def test_bad_filters_are_422_naming_the_parameter(api: Api) -> None:
-    for query, field in (("since=yesterday", "since"), ("limit=0", "limit"),
-                         ("before=-1", "before")):
+    for query, field in (
+        ("since=yesterday", "since"),
+        ("limit=0", "limit"),
+        ("before=-1", "before"),
+    ):
         body = await problem(await api.get(f"/events?{query}"), 422, "validation-error")
         assert body["field"] == field
 
@@ -128,8 +133,13 @@ async def test_time_travel_answers_what_ran_where_by_position_and_time_and_diffs
     assert by_time["targets"] == []
 
     diff = await (await api.get(f"/state/diff?from={middle}")).json()
-    assert {"app": "web", "environment": "dev", "field": "desired_release", "from": SHA1,
-            "to": SHA2} in diff["changes"]
+    assert {
+        "app": "web",
+        "environment": "dev",
+        "field": "desired_release",
+        "from": SHA1,
+        "to": SHA2,
+    } in diff["changes"]
     await problem(await api.get("/state/diff"), 422, "validation-error")
     await problem(await api.get("/state?as_of=soon"), 422, "validation-error")
 

@@ -27,11 +27,13 @@ def upstream(tmp_path: Path) -> Upstream:
 
 
 @pytest.fixture
-async def client(database_url: str, tmp_path: Path, upstream: Upstream
-                 ) -> AsyncIterator[TestClient]:
+async def client(
+    database_url: str, tmp_path: Path, upstream: Upstream
+) -> AsyncIterator[TestClient]:
     environments = tmp_path / "environments"
     environments.mkdir()
-    (environments / "shop.yaml").write_text(textwrap.dedent(f"""\
+    (environments / "shop.yaml").write_text(
+        textwrap.dedent(f"""\
         apps:
           - name: shop
             repo: {upstream.url}
@@ -41,9 +43,11 @@ async def client(database_url: str, tmp_path: Path, upstream: Upstream
             pipeline:
               - name: dev
                 cluster: kubesim:dev
-        """))
-    settings = Settings(database_url=database_url, home=tmp_path / "home",
-                        environments_dir=environments)
+        """)
+    )
+    settings = Settings(
+        database_url=database_url, home=tmp_path / "home", environments_dir=environments
+    )
     app = init_app(settings=settings, config=replace(api_config(), watch_git=True))
     async with TestClient(TestServer(app)) as client:
         yield client
@@ -66,8 +70,11 @@ async def test_a_push_webhook_makes_the_watcher_poll_at_once(
     sha = upstream.commit({"deploy/web.yaml": deployment("web", "nginx:1.28")}, "bump")
     response = await client.post(
         "/api/v1/webhooks/git",
-        json={"object_kind": "push", "ref": "refs/heads/main",
-              "project": {"git_http_url": upstream.url}},
+        json={
+            "object_kind": "push",
+            "ref": "refs/heads/main",
+            "project": {"git_http_url": upstream.url},
+        },
         headers={"X-Gitlab-Token": WEBHOOK_SECRET, "X-Gitlab-Event": "Push Hook"},
     )
     assert response.status == 202

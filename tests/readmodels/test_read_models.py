@@ -55,6 +55,9 @@ async def test_lineage_tells_where_a_release_went_and_where_it_was_rolled_back(
         first = await queries.release_lineage(conn, "web", ids["r1"][:10])
         second = await queries.release_lineage(conn, "web", ids["r2"])
         releases = await queries.list_releases(conn, "web", limit=1)
+        too_short = await queries.release_lineage(conn, "web", ids["r1"][:6])
+        wildcard = await queries.release_lineage(conn, "web", "1111111%")
+    assert too_short is None and wildcard is None, "a prefix is at least 7 hex digits"
     assert first is not None and second is not None
     reached = {e["environment"]: e for e in first["environments"]}
     assert set(reached) == {"dev", "staging", "prod"}
