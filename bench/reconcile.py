@@ -312,7 +312,7 @@ def main() -> None:
         f"appliers: {f['apps']} apps x 3 environments x 4 objects = {f['objects']} objects "
         f"on kubesim (setup of the log: {f['setup_s']:.1f} s)"
     )
-    print(f"{'measure':<44}{'value':>14}{'target / anchor':>28}")
+    print(f"{'measure':<44}{'value':>14}  {'target / anchor':<30}")
     rows = [
         ("raw server-side apply (ceiling)", f"{f['ceiling_per_s']:.0f}/s", "bench/kubesim.py"),
         ("first converge: all synced", f"{f['synced_s']:.1f} s", f"Flux 1,000 Ks: {flux:.0f} s"),
@@ -328,7 +328,7 @@ def main() -> None:
         ("events during the sweep", f"{f['sweep_events']}", "0"),
     ]
     for name, value, target in rows:
-        print(f"{name:<44}{value:>14}{target:>28}")
+        print(f"{name:<44}{value:>14}  {target:<30}")
     print(
         json.dumps(
             {
