@@ -191,7 +191,8 @@ class ProjectionRunner:
             if applied:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):
+                    await wake.wait()
 
     async def _record_failure(self, failure: ProjectionFailed) -> None:
         try:
@@ -227,7 +228,8 @@ class ProjectionRunner:
         while not await reached():
             async with self._advanced:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._advanced.wait(), timeout=0.1)
+                    async with asyncio.timeout(0.1):
+                        await self._advanced.wait()
 
 
 async def _batch_span(

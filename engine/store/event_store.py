@@ -274,8 +274,11 @@ class EventStore:
                     position = batch[-1].position
                     yield batch
                     continue
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that races with the wake-up, and the subscriber never stops
                 try:
-                    await asyncio.wait_for(wake.wait(), timeout=poll_interval)
+                    async with asyncio.timeout(poll_interval):
+                        await wake.wait()
                 except TimeoutError:
                     await listener.ensure_listening()
         finally:
