@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import aiohttp
 
 from bench._db import Server, print_json_line, print_table
-from bench._events import ENVIRONMENTS
 from bench.api import (
     CONNECTIONS,
     ROOT,
@@ -33,6 +30,7 @@ from bench.api import (
     app_name,
     latencies,
     load_history,
+    read_paths,
     start_api,
 )
 from engine.promotions import Promotions
@@ -55,16 +53,7 @@ def _order(turn: int) -> tuple[str, ...]:
 async def reads(session: aiohttp.ClientSession, bases: dict[str, str], apps: int,
                 requests: int, low: datetime, high: datetime) -> Rounds:
     """Read latencies per endpoint and mode, measured in alternating rounds."""
-    rng = random.Random(7)
-    span = (high - low).total_seconds()
-    paths: dict[str, Callable[[], str]] = {
-        "GET /apps/{app}": lambda: f"/apps/{app_name(rng.randrange(apps))}",
-        "GET /events?app=&environment=": lambda: (
-            f"/events?app={app_name(rng.randrange(apps))}"
-            f"&environment={rng.choice(ENVIRONMENTS)}"),
-        "GET /state?as_of=": lambda: "/state?as_of=" + datetime.fromtimestamp(
-            low.timestamp() + rng.random() * span, UTC).isoformat().replace("+00:00", "Z"),
-    }
+    paths = read_paths(apps, low, high)
     for base in bases.values():  # warm up: every app once, then each endpoint
         turn = iter(range(apps))
         await latencies(session, base, lambda it=turn: f"/apps/{app_name(next(it))}", apps)

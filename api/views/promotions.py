@@ -7,9 +7,9 @@ with the caller as actor; the domain's refusals become problems in `api.errors`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -20,11 +20,22 @@ from api.errors import Problem, not_found
 from api.guard import require
 from api.keys import PROMOTIONS
 from api.render import json_response, promotion_json
-from api.schemas import ApprovalBody, DecisionBody, PromotionCreate, RollbackCreate, read_body
+from api.schemas import (
+    ApprovalBody,
+    Body,
+    DecisionBody,
+    PromotionCreate,
+    RollbackCreate,
+    read_body,
+)
 from api.tracing import current_trace_id, with_trace_link
 from engine.domain.promotion import Override, Promotion
 from engine.domain.target import Target
+from engine.promotions import Promotions
 from engine.repository import AggregateNotFound
+from engine.store import EventMetadata
+
+B = TypeVar("B", bound=Body)
 
 PREFIX = "/api/v1"
 
@@ -113,37 +124,53 @@ def _current(request: web.Request, promotion_id: str, target: Target) -> web.Res
     return json_response(_answer(request, target.app, target.environment, target.promotion))
 
 
+async def _decide(
+    request: web.Request,
+    body_type: type[B],
+    role: Role,
+    act: Callable[[Promotions, str, str, str, EventMetadata, B], Awaitable[Target]],
+) -> web.Response:
+    """Locate the promotion's target, check the caller may act there, act, answer."""
+    promotion_id = params.path_part(request, "promotion_id", params.ID, "promotion")
+    body = await read_body(request, body_type)
+    service = request.app[PROMOTIONS]
+    app, environment = await service.locate(promotion_id)
+    require(request, role, environment)
+    target = await act(service, app, environment, promotion_id, metadata_for(request), body)
+    return _current(request, promotion_id, target)
+
+
 async def approve_promotion(request: web.Request) -> web.Response:
     """POST /promotions/{id}/approve: one approval, by someone other than the requester."""
-    promotion_id = params.path_part(request, "promotion_id", params.ID, "promotion")
-    body = await read_body(request, ApprovalBody)
-    app, environment = await request.app[PROMOTIONS].locate(promotion_id)
-    require(request, Role.APPROVER, environment)
-    target = await request.app[PROMOTIONS].approve(
-        app, environment, promotion_id, metadata=metadata_for(request), comment=body.comment
+    return await _decide(
+        request,
+        ApprovalBody,
+        Role.APPROVER,
+        lambda s, app, env, pid, meta, body: s.approve(
+            app, env, pid, metadata=meta, comment=body.comment
+        ),
     )
-    return _current(request, promotion_id, target)
 
 
 async def reject_promotion(request: web.Request) -> web.Response:
     """POST /promotions/{id}/reject: refuse a promotion that awaits approval."""
-    promotion_id = params.path_part(request, "promotion_id", params.ID, "promotion")
-    body = await read_body(request, DecisionBody)
-    app, environment = await request.app[PROMOTIONS].locate(promotion_id)
-    require(request, Role.APPROVER, environment)
-    target = await request.app[PROMOTIONS].reject(
-        app, environment, promotion_id, metadata=metadata_for(request), reason=body.reason
+    return await _decide(
+        request,
+        DecisionBody,
+        Role.APPROVER,
+        lambda s, app, env, pid, meta, body: s.reject(
+            app, env, pid, metadata=meta, reason=body.reason
+        ),
     )
-    return _current(request, promotion_id, target)
 
 
 async def cancel_promotion(request: web.Request) -> web.Response:
     """POST /promotions/{id}/cancel: withdraw a promotion before it starts."""
-    promotion_id = params.path_part(request, "promotion_id", params.ID, "promotion")
-    body = await read_body(request, DecisionBody)
-    app, environment = await request.app[PROMOTIONS].locate(promotion_id)
-    require(request, Role.PROMOTER, environment)
-    target = await request.app[PROMOTIONS].cancel(
-        app, environment, promotion_id, metadata=metadata_for(request), reason=body.reason
+    return await _decide(
+        request,
+        DecisionBody,
+        Role.PROMOTER,
+        lambda s, app, env, pid, meta, body: s.cancel(
+            app, env, pid, metadata=meta, reason=body.reason
+        ),
     )
-    return _current(request, promotion_id, target)
