@@ -54,11 +54,13 @@ class RowProjection(Projection):
     async def apply(self, conn: asyncpg.Connection, events: Sequence[EventRow]) -> None:
         """Apply a batch of events, in order, inside the caller's transaction."""
 
-    def begin_bulk(self) -> None:
-        """A rebuild into empty tables starts; a projection may keep rows in memory."""
+    async def load(self, conn: asyncpg.Connection, upto: int) -> int:
+        """Fill the empty tables from the events up to `upto` set-wise, for a rebuild.
 
-    async def end_bulk(self, conn: asyncpg.Connection) -> None:
-        """The rebuild's last batch is applied: write whatever was kept in memory."""
+        Returns the position loaded up to; 0 (the default) means it has no such load and
+        is rebuilt batch by batch through `apply`.
+        """
+        return 0
 
 
 class RangeProjection(Projection):

@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from projections.base import Projection, RowProjection
+from projections.base import Projection, RangeProjection, RowProjection
 from projections.feed import apply_batch, head_position
 
 REBUILD_SCHEMA = "baton_rebuild"
 VERIFY_SCHEMA = "baton_verify"
 _LOCK = 0x0BA7_0002  # one rebuild or verify at a time
+# Loading the whole log at once sorts and hashes it: in memory rather than in temporary
+# files, and index builds sort in memory too. Per transaction, only while rebuilding.
+_BULK_MEMORY = "SET LOCAL work_mem = '256MB'; SET LOCAL maintenance_work_mem = '512MB'"
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,9 @@ async def _build(
     """Create the tables in `schema` and load the whole log; returns each one's position.
 
     Each projection loads on its own connection, concurrently: while Python works on one,
-    Postgres works on another.
+    Postgres works on another. Range projections and row projections with a set-wise
+    `load` take the log up to the head in one go; what others have, and what arrives
+    meanwhile, goes batch by batch.
     """
     async with pool.acquire() as conn:
         await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
@@ -70,14 +75,17 @@ async def _build(
     async def load(projection: Projection) -> int:
         async with pool.acquire() as conn:
             async with conn.transaction():
-                await conn.execute(f"SET LOCAL search_path TO {schema}, public")
+                await conn.execute(f"{_in_schema(schema)}; {_BULK_MEMORY}")
                 await conn.execute(projection.table_ddl())
-            if isinstance(projection, RowProjection):
-                projection.begin_bulk()
-            position, batches = 0, 0
+                position = await head_position(conn)
+                if isinstance(projection, RangeProjection):
+                    await projection.apply_range(conn, 0, position)
+                elif isinstance(projection, RowProjection):
+                    position = await projection.load(conn, position)
+            batches = 0
             while True:
                 async with conn.transaction():
-                    await conn.execute(f"SET LOCAL search_path TO {schema}, public")
+                    await conn.execute(_in_schema(schema))
                     new = await apply_batch(conn, [projection], after=position, limit=batch_size)
                 if new == position:
                     break
@@ -88,14 +96,16 @@ async def _build(
                     tables = ", ".join(f"{schema}.{t}" for t in projection.tables)
                     await conn.execute(f"ANALYZE {tables}")
             async with conn.transaction():
-                await conn.execute(f"SET LOCAL search_path TO {schema}, public")
-                if isinstance(projection, RowProjection):
-                    await projection.end_bulk(conn)
+                await conn.execute(f"{_in_schema(schema)}; {_BULK_MEMORY}")
                 await conn.execute(projection.index_ddl())
             return position
 
     positions = await asyncio.gather(*(load(p) for p in projections))
     return {p.name: position for p, position in zip(projections, positions, strict=True)}
+
+
+def _in_schema(schema: str) -> str:
+    return f"SET LOCAL search_path TO {schema}, public"
 
 
 async def _catch_up(
@@ -108,7 +118,7 @@ async def _catch_up(
     batch_size: int,
 ) -> None:
     """Bring each projection in `schema` from its position to `upto`, in this transaction."""
-    await conn.execute(f"SET LOCAL search_path TO {schema}, public")
+    await conn.execute(_in_schema(schema))
     for projection in projections:
         position = positions.get(projection.name, 0)
         while position < upto:

@@ -29,12 +29,6 @@ class KeyedRows:
         self.dirty: set[Key] = set()
         self._loaded: set[Key] = set()
 
-    def reset(self) -> None:
-        """Forget everything (at the start of each batch)."""
-        self.rows.clear()
-        self.dirty.clear()
-        self._loaded.clear()
-
     async def load(self, conn: asyncpg.Connection, keys: Iterable[Key]) -> None:
         """Fetch the rows for `keys` that are not in memory yet."""
         wanted = {k for k in keys if k not in self._loaded}
@@ -68,20 +62,13 @@ class KeyedRows:
         self.dirty.add(key)
         return self.rows[key]
 
-    async def flush(self, conn: asyncpg.Connection, *, into_empty: bool = False) -> None:
-        """Write the changed rows back: a few rows by a prepared upsert, many by COPY.
-
-        `into_empty`: the table had no rows when these were loaded (a rebuild), so they
-        are copied straight in.
-        """
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        """Write the changed rows back: a few rows by a prepared upsert, many by COPY."""
         if not self.dirty:
             return
         row_values = itemgetter(*self.columns)
         records = [row_values(self.rows[k]) for k in self.dirty]
         self.dirty.clear()
-        if into_empty:
-            await conn.copy_records_to_table(self.table, records=records, columns=self.columns)
-            return
         column_list = ", ".join(self.columns)
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.columns if c not in self.keys)
         conflict = f"ON CONFLICT ({', '.join(self.keys)}) DO UPDATE SET {updates}"

@@ -14,6 +14,7 @@ from typing import ClassVar
 import asyncpg
 
 from engine.domain.enums import Health, PromotionPhase, SyncStatus
+from projections import state_bulk
 from projections.base import EventRow, RowProjection, target_of
 from projections.rows import KeyedRows, Row
 
@@ -92,9 +93,6 @@ _FINISHED = {
     "Target.PromotionFailed": PromotionPhase.FAILED,
 }
 
-
-# rows a rebuild keeps in memory before writing them out
-_BULK_ROWS = 400_000
 # an event with the target its stream belongs to (None for app streams)
 Located = tuple[EventRow, tuple[str, str] | None]
 
@@ -421,35 +419,16 @@ class StateProjection(RowProjection):
         "release_environments",
     )
 
-    def __init__(self) -> None:
-        # during a rebuild the rows stay in memory across batches (see begin_bulk)
-        self._bulk: _Batch | None = None
-        self._tables_empty = False
-
-    def begin_bulk(self) -> None:
-        """A rebuild into empty tables starts: keep rows in memory, write them at the end."""
-        self._bulk, self._tables_empty = _Batch(), True
-
-    async def end_bulk(self, conn: asyncpg.Connection) -> None:
-        """Write what the rebuild kept in memory."""
-        if self._bulk is not None:
-            for rows in self._bulk.all():
-                await rows.flush(conn, into_empty=self._tables_empty)
-            self._bulk = None
+    async def load(self, conn: asyncpg.Connection, upto: int) -> int:
+        """Fill the empty tables set-wise inside Postgres (see `state_bulk`)."""
+        await state_bulk.load(conn, upto)
+        return upto
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[EventRow]) -> None:
         """Prefetch the rows the batch touches, run the handlers, write back."""
         located = [(e, target_of(e["stream_id"])) for e in events]
-        batch = self._bulk or _Batch()
-        if not (self._bulk is not None and self._tables_empty):
-            await batch.prefetch(conn, located)
+        batch = _Batch()
+        await batch.prefetch(conn, located)
         batch.apply(located)
-        if self._bulk is None:
-            for rows in batch.all():
-                await rows.flush(conn)
-        elif sum(len(rows.rows) for rows in batch.all()) > _BULK_ROWS:
-            # bounded memory: write out, forget, and read back what later batches need
-            for rows in batch.all():
-                await rows.flush(conn, into_empty=self._tables_empty)
-                rows.reset()
-            self._tables_empty = False
+        for rows in batch.all():
+            await rows.flush(conn)

@@ -260,11 +260,12 @@ async def test_a_new_projection_version_is_rebuilt_at_start_up(
 class SlowState(StateProjection):
     gate: ClassVar[Gate | None] = None
 
-    async def apply(self, conn: asyncpg.Connection, events: Sequence[EventRow]) -> None:
-        await super().apply(conn, events)
+    async def load(self, conn: asyncpg.Connection, upto: int) -> int:
+        position = await super().load(conn, upto)
         if self.gate is not None:
             self.gate.entered.set()
             await self.gate.release.wait()
+        return position
 
 
 async def test_readers_see_the_old_model_until_the_rebuild_swaps_in(
