@@ -6,6 +6,7 @@ Start named clusters on loopback and get a kubeconfig naming each as a context:
     handle.kubeconfig_path, handle.url("dev")
     handle.cluster("prod").fail_image(":broken")
     handle.cluster("dev").faults.error_rate = 0.1
+    stop = handle.cluster("dev").observers.add(print)  # each request as it arrives
     handle.stop()
 
 Inside a running event loop use `await start_clusters_async(...)` and `await handle.aclose()`.
@@ -13,6 +14,7 @@ Inside a running event loop use `await start_clusters_async(...)` and `await han
 
 from kubesim.cluster import Cluster, ControllerTiming
 from kubesim.faults import DropMode, Faults
+from kubesim.observers import Arrival
 from kubesim.server import (
     SimHandle,
     create_app,
@@ -22,6 +24,7 @@ from kubesim.server import (
 )
 
 __all__ = [
+    "Arrival",
     "Cluster",
     "ControllerTiming",
     "DropMode",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubesim.faults import Faults
+from kubesim.observers import Observers
 from kubesim.operations import Operations, WriteOptions
 from kubesim.resources import Registry
 from kubesim.store import Store
@@ -77,6 +78,8 @@ class Cluster:
     ops: Operations = field(init=False)
     # Queues of open watch streams; `None` put on one ends that stream (server shutdown).
     watch_queues: set[asyncio.Queue[Any]] = field(default_factory=set)
+    # Told of each API request as it arrives (`observers.add(fn)`; see observers.py).
+    observers: Observers = field(default_factory=Observers)
 
     def __post_init__(self) -> None:
         self.ops = Operations(self.store, self.registry)

@@ -17,6 +17,7 @@ from aiohttp import web
 from kubesim import discovery, errors, openapi, protobuf
 from kubesim.cluster import Cluster
 from kubesim.listing import ListOptions
+from kubesim.observers import Arrival
 from kubesim.operations import WriteOptions
 from kubesim.patches import PatchType
 from kubesim.routing import Route, Target, resolve
@@ -75,6 +76,8 @@ async def handle(request: web.Request, cluster: Cluster, path: str, prefix: str,
     """Answer one request addressed to a cluster."""
     try:
         route = resolve(cluster.registry, path)
+        if cluster.observers:
+            cluster.observers.tell(_arrival(request, cluster, route, path))
         await cluster.faults.before_request(discovery=route.target.is_discovery,
                                             method=request.method)
         if route.target.is_discovery:
@@ -89,6 +92,13 @@ async def handle(request: web.Request, cluster: Cluster, path: str, prefix: str,
         log.exception("kubesim failed on %s %s", request.method, request.path_qs)
         return error_response(errors.ApiError(500, errors.StatusReason.INTERNAL_ERROR,
                                               f"Internal error occurred: {exc!r}"))
+
+
+def _arrival(request: web.Request, cluster: Cluster, route: Route, path: str) -> Arrival:
+    return Arrival(cluster=cluster.name, method=request.method, path="/" + path.lstrip("/"),
+                   content_type=request.headers.get("Content-Type", ""),
+                   resource=route.rt.plural if route.rt else "", namespace=route.namespace,
+                   name=route.name)
 
 
 def _discovery(request: web.Request, cluster: Cluster, route: Route, prefix: str,
