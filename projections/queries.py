@@ -7,6 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from projections import audit
+
 Row = dict[str, Any]
 
 
@@ -98,16 +100,16 @@ async def audit_page(
     `after_position` oldest first instead (for tailing)."""
     order = "ASC" if after_position is not None else "DESC"
     rows = await conn.fetch(
-        f"""SELECT * FROM audit
-             WHERE ($1::text IS NULL OR app = $1)
-               AND ($2::text IS NULL OR environment = $2)
-               AND ($3::text IS NULL OR actor = $3)
-               AND ($4::text IS NULL OR action = $4 OR event_type = $4)
-               AND ($5::timestamptz IS NULL OR recorded_at >= $5)
-               AND ($6::timestamptz IS NULL OR recorded_at < $6)
-               AND ($7::bigint IS NULL OR position < $7)
-               AND ($8::bigint IS NULL OR position > $8)
-             ORDER BY position {order} LIMIT $9""",
+        f"""SELECT {audit.ROW} FROM {audit.ROW_SOURCE}
+             WHERE ($1::text IS NULL OR a.app = $1)
+               AND ($2::text IS NULL OR a.environment = $2)
+               AND ($3::text IS NULL OR a.actor = $3)
+               AND ($4::text IS NULL OR a.action = $4 OR e.type = $4)
+               AND ($5::timestamptz IS NULL OR e.recorded_at >= $5)
+               AND ($6::timestamptz IS NULL OR e.recorded_at < $6)
+               AND ($7::bigint IS NULL OR a.position < $7)
+               AND ($8::bigint IS NULL OR a.position > $8)
+             ORDER BY a.position {order} LIMIT $9""",
         app,
         environment,
         actor,

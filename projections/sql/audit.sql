@@ -1,19 +1,12 @@
--- The `audit` projection: every event as one human-readable row.
+-- The `audit` projection: what readers filter every event by. The rest of a row (time,
+-- type, summary, trace) is read from the event itself (`projections/audit.py`, ROW).
 CREATE TABLE audit (
-    position       bigint      PRIMARY KEY,
-    recorded_at    timestamptz NOT NULL,
-    app            text,
-    environment    text,
-    actor          text        NOT NULL,
-    action         text        NOT NULL,
-    event_type     text        NOT NULL,
-    summary        text        NOT NULL,
-    trace_id       text,
-    correlation_id text,
-    stream_id      text        NOT NULL
+    position    bigint PRIMARY KEY,
+    app         text,
+    environment text,
+    actor       text   NOT NULL,
+    action      text   NOT NULL
 );
-
--- Time filters become position ranges through events.recorded_at: no index on time here.
 
 -- indexes
 CREATE INDEX audit_by_target ON audit (app, environment, position DESC);
