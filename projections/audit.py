@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import asyncpg
 
-from projections.base import RangeProjection
+from projections.base import WHOLE_LOG_TIMEOUT, RangeProjection
 
 # One line per event type; `left(x, 12)` shortens SHAs like `git log --oneline`.
 _SUMMARY = """
@@ -125,4 +125,4 @@ class AuditProjection(RangeProjection):
 
     async def apply_range(self, conn: asyncpg.Connection, after: int, upto: int) -> None:
         """One INSERT ... SELECT for the positions (after, upto]."""
-        await conn.execute(_INSERT, after, upto)
+        await conn.execute(_INSERT, after, upto, timeout=WHOLE_LOG_TIMEOUT)

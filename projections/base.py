@@ -19,6 +19,9 @@ import asyncpg
 EventRow = asyncpg.Record
 _SQL = Path(__file__).parent / "sql"
 _INDEX_MARKER = "-- indexes"
+#: client-side limit for statements that may go through the whole log (a rebuild takes
+#: minutes on a big log; the pool's default command timeout is for requests)
+WHOLE_LOG_TIMEOUT = 6 * 3600.0
 
 
 class Projection(ABC):

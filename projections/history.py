@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import asyncpg
 
-from projections.base import RangeProjection
+from projections.base import WHOLE_LOG_TIMEOUT, RangeProjection
 
 # A change that repeats the release already current is no period: comparing with the
 # previous change in the batch (or the open period) is enough, because a repeated change
@@ -68,9 +68,9 @@ class HistoryProjection(RangeProjection):
     """When each release was desired and applied, per target."""
 
     name: ClassVar[str] = "history"
-    version: ClassVar[int] = 4
+    version: ClassVar[int] = 5
     tables: ClassVar[tuple[str, ...]] = ("target_history", "target_history_open")
 
     async def apply_range(self, conn: asyncpg.Connection, after: int, upto: int) -> None:
         """Close the open period of each change, open the new ones; one statement."""
-        await conn.execute(_APPLY, after, upto)
+        await conn.execute(_APPLY, after, upto, timeout=WHOLE_LOG_TIMEOUT)

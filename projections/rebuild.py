@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from projections.base import Projection, RangeProjection, RowProjection
+from projections.base import WHOLE_LOG_TIMEOUT, Projection, RangeProjection, RowProjection
 from projections.feed import apply_batch, head_position
 
 REBUILD_SCHEMA = "baton_rebuild"
@@ -97,7 +97,11 @@ async def _build(
                     await conn.execute(f"ANALYZE {tables}")
             async with conn.transaction():
                 await conn.execute(f"{_in_schema(schema)}; {_BULK_MEMORY}")
-                await conn.execute(projection.index_ddl())
+                await conn.execute(projection.index_ddl(), timeout=WHOLE_LOG_TIMEOUT)
+            # statistics for the planner, and a visibility map so that readers can answer
+            # from covering indexes without visiting the table
+            tables = ", ".join(f"{schema}.{t}" for t in projection.tables)
+            await conn.execute(f"VACUUM (ANALYZE) {tables}", timeout=WHOLE_LOG_TIMEOUT)
             return position
 
     positions = await asyncio.gather(*(load(p) for p in projections))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncpg
 
 from engine.domain.enums import Health, PromotionPhase, SyncStatus
+from projections.base import WHOLE_LOG_TIMEOUT
 
 _REQUESTED = "'Target.PromotionRequested'"
 _STARTED = "'Target.PromotionStarted'"
@@ -233,4 +234,4 @@ SELECT l.app, l.release, l.environment, l.id, l.kind, l.requested_by, l.requeste
 
 async def load(conn: asyncpg.Connection, upto: int) -> None:
     """Fill the empty `state` tables from the events at positions up to `upto`."""
-    await conn.execute(_LOAD, upto)
+    await conn.execute(_LOAD, upto, timeout=WHOLE_LOG_TIMEOUT)

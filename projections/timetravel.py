@@ -1,7 +1,8 @@
 """Time travel: the state of every target as of a time or a log position, and diffs.
 
 Answered from the temporal `target_history` table by GiST range lookups, never by
-replaying the log.
+replaying the log. A time is the last position recorded by then: the log's times never go
+backwards along its positions, so both name the same state.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import asyncpg
 
 Row = dict[str, Any]
 
-# Closed periods that contain the point, plus the open periods that began by then.
+# Closed periods that contain the position, plus the open periods that began by then.
 _AS_OF = """
 WITH periods AS (
     SELECT app, environment, kind, release, valid_from, actor, promotion_id
-      FROM target_history WHERE {closed}
+      FROM target_history WHERE positions @> $1::bigint
     UNION ALL
     SELECT app, environment, kind, release, valid_from, actor, promotion_id
-      FROM target_history_open WHERE {open}
+      FROM target_history_open WHERE from_position <= $1
 )
 SELECT app, environment,
        max(release) FILTER (WHERE kind = 'desired') AS desired_release,
@@ -33,8 +34,7 @@ SELECT app, environment,
  GROUP BY app, environment
  ORDER BY app, environment
 """
-_BY_TIME = _AS_OF.format(closed="period @> $1::timestamptz", open="valid_from <= $1")
-_BY_POSITION = _AS_OF.format(closed="positions @> $1::bigint", open="from_position <= $1")
+_POSITION_AT = "SELECT coalesce(max(position), 0) FROM events WHERE recorded_at <= $1"
 
 
 async def state_as_of(
@@ -44,9 +44,8 @@ async def state_as_of(
     if (at is None) == (position is None):
         raise ValueError("give exactly one of a time or a position")
     if at is not None:
-        rows = await conn.fetch(_BY_TIME, at)
-    else:
-        rows = await conn.fetch(_BY_POSITION, position)
+        position = await conn.fetchval(_POSITION_AT, at)
+    rows = await conn.fetch(_AS_OF, position)
     return [dict(r) for r in rows]
 
 
