@@ -98,13 +98,15 @@ async def _build(
             async with conn.transaction():
                 await conn.execute(f"{_in_schema(schema)}; {_BULK_MEMORY}")
                 await conn.execute(projection.index_ddl(), timeout=WHOLE_LOG_TIMEOUT)
-            # statistics for the planner, and a visibility map so that readers can answer
-            # from covering indexes without visiting the table
-            tables = ", ".join(f"{schema}.{t}" for t in projection.tables)
-            await conn.execute(f"VACUUM (ANALYZE) {tables}", timeout=WHOLE_LOG_TIMEOUT)
             return position
 
     positions = await asyncio.gather(*(load(p) for p in projections))
+    # Statistics for the planner, and a visibility map so that readers answer from covering
+    # indexes without visiting the table. Only once every load has committed: rows are not
+    # visible to all while another load's transaction is still open.
+    tables = ", ".join(f"{schema}.{t}" for p in projections for t in p.tables)
+    async with pool.acquire() as conn:
+        await conn.execute(f"VACUUM (ANALYZE) {tables}", timeout=WHOLE_LOG_TIMEOUT)
     return {p.name: position for p, position in zip(projections, positions, strict=True)}
 
 

@@ -61,17 +61,19 @@ _ISO_AT = """to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
 
 _LOAD = f"""
 WITH ev AS MATERIALIZED (
-    -- one pass over the log; whole documents only for the rarer events that need them
+    -- One pass over the log; whole documents only for the rarer events that need them.
+    -- Health changes, the most frequent events, matter only as each target's last one:
+    -- those are looked up per target (see `known`).
     SELECT position, stream_id, type, recorded_at, metadata->>'actor' AS actor,
            data->>'promotion_id' AS promotion_id, data->>'release' AS release,
            (data->>'at')::timestamptz AS at,
-           CASE WHEN type = 'Target.HealthChanged' THEN data->>'health' END AS health,
            CASE WHEN type IN ({_REQUESTED}, {_APPROVED}, {_OVERRIDDEN}, {_FINISHED_TYPES},
                              'App.ReleaseCreated') THEN data END AS data,
            CASE WHEN type = {_REQUESTED}
                 THEN substring(metadata->>'traceparent' from 4 for 32) END AS trace_id
       FROM events
-     WHERE position <= $1 AND (stream_id LIKE 'target:%' OR type = 'App.ReleaseCreated')
+     WHERE position <= $1 AND type <> 'Target.HealthChanged'
+       AND (stream_id LIKE 'target:%' OR type = 'App.ReleaseCreated')
 ), requests AS MATERIALIZED (
     SELECT position, stream_id, split_part(stream_id, ':', 2) AS app,
            split_part(stream_id, ':', 3) AS environment, promotion_id AS id, release,
@@ -149,20 +151,27 @@ WITH ev AS MATERIALIZED (
 ), new_promotions AS (
     INSERT INTO promotions SELECT * FROM promotion_rows
 ), last AS (
-    SELECT stream_id, max(position) AS position,
-           max(position) FILTER (WHERE type = {_STARTED}) AS started,
+    SELECT stream_id, max(position) FILTER (WHERE type = {_STARTED}) AS started,
            max(position) FILTER (WHERE type = {_SYNCED}) AS synced,
-           max(position) FILTER (WHERE type = 'Target.HealthChanged') AS health,
            max(position) FILTER (WHERE type = {_VERIFIED}) AS verified,
            max(position) FILTER (WHERE type IN ({_STATUS_TYPES})) AS status,
            max(position) FILTER (WHERE type = {_REQUESTED}) AS request
       FROM ev WHERE stream_id LIKE 'target:%' GROUP BY stream_id
 ), known AS (
-    SELECT l.*, e.recorded_at, e.metadata->>'actor' AS actor, d.release AS desired,
+    SELECT l.*, e.position, e.recorded_at, e.actor, hc.health, d.release AS desired,
            (SELECT data->>'release' FROM events WHERE position = l.synced) AS applied,
            (SELECT type FROM events WHERE position = l.status) AS status_type,
            h.head, sy.position AS phase_synced
-      FROM last l JOIN events e ON e.position = l.position
+      FROM last l
+      -- every target stream starts with Target.Created, so each has a row in `last`
+      CROSS JOIN LATERAL (
+          SELECT position, recorded_at, metadata->>'actor' AS actor FROM events
+           WHERE stream_id = l.stream_id AND position <= $1
+           ORDER BY stream_version DESC LIMIT 1) e
+      LEFT JOIN LATERAL (
+          SELECT data->>'health' AS health FROM events
+           WHERE stream_id = l.stream_id AND position <= $1 AND type = 'Target.HealthChanged'
+           ORDER BY stream_version DESC LIMIT 1) hc ON true
       LEFT JOIN events s ON s.position = l.started
       LEFT JOIN requests d ON d.id = s.data->>'promotion_id'
       LEFT JOIN (SELECT stream_id, max(head_at) AS head FROM phases GROUP BY stream_id) h
@@ -173,8 +182,7 @@ WITH ev AS MATERIALIZED (
     INSERT INTO targets
     SELECT split_part(k.stream_id, ':', 2), split_part(k.stream_id, ':', 3), k.desired,
            k.applied,
-           coalesce((SELECT data->>'health' FROM events WHERE position = k.health),
-                    '{Health.UNKNOWN.value}'),
+           coalesce(k.health, '{Health.UNKNOWN.value}'),
            CASE
              WHEN k.status_type IS NULL THEN '{SyncStatus.UNKNOWN.value}'
              WHEN k.status_type = 'Target.SyncStarted' THEN '{SyncStatus.SYNCING.value}'
