@@ -39,6 +39,10 @@ class GitRenderer:
         self._done: dict[tuple[str, str, str], Rendered] = {}
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
+    def rendered(self, app: str, sha: str, environment: str) -> bool:
+        """Whether that release is rendered already (so applying it reads no Git)."""
+        return (app, sha, environment) in self._done
+
     async def render(self, app: AppSpec, sha: str, environment: str) -> Rendered:
         """Render once per (app, sha, environment)."""
         key = (app.name, sha, environment)

@@ -7,7 +7,9 @@ It starts, in one ``asyncio.TaskGroup`` of named tasks:
   processes share the targets; a process that loses its connection stops its workers);
 - ``applier:<app>/<env>``: one worker per target held (``worker.py``);
 - ``appliers-wake``: follows the event log and wakes the worker of each target stream
-  that changed (a promotion started, a rollback);
+  that changed (a promotion started, a rollback); a new release is rendered at once for
+  the targets held here (``prerender:<app>/<env>``), as Argo CD renders a new revision
+  when it sees it, so that promoting it later waits on no Git read;
 - ``appliers-sweep:<cluster>``: relists baton's objects in a cluster every drift interval
   and wakes that cluster's workers for a drift check;
 - ``appliers-refresh:<cluster>``: while a rollout is on in a cluster, relists the kinds
@@ -30,6 +32,7 @@ from engine.appliers.objects import owner_of
 from engine.appliers.render import GitRenderer, Renderer
 from engine.appliers.worker import TargetWorker
 from engine.config.loader import EnvironmentsConfig
+from engine.config.model import AppSpec
 from engine.domain.ids import target_stream
 from engine.health import rule_for
 from engine.kube import Clusters, ClusterUnavailable, KubeError
@@ -103,6 +106,7 @@ class AppliersService:
             for env in app.environments
             for worker in [TargetWorker(self.ctx, app, env)]
         }
+        self._apps = {app.name: app for app in config.apps}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._group: asyncio.TaskGroup | None = None
         self._rejoin_at = 0.0  # after losing the lock connection, let others go first
@@ -215,6 +219,25 @@ class AppliersService:
                 worker = self.workers.get(event.stream_id)
                 if worker is not None and event.metadata.actor != "applier":
                     worker.wake()
+                elif event.type == "App.ReleaseCreated":
+                    self._prerender(event.stream_id.removeprefix("app:"), event.data["sha"])
+
+    def _prerender(self, name: str, sha: str) -> None:
+        """Render a new release for each target of its app held here, in the background."""
+        app = self._apps.get(name)
+        if app is None:
+            return
+        owned = self.owned
+        for env in app.environments:
+            if target_stream(app.name, env.name) in owned:
+                task = f"prerender:{app.name}/{env.name}"
+                self._spawn(task, self._render_ahead(app, sha, env.name))
+
+    async def _render_ahead(self, app: AppSpec, sha: str, environment: str) -> None:
+        try:
+            await self.ctx.renderer.render(app, sha, environment)
+        except Exception as exc:  # the worker renders again, and reports, if it is promoted
+            log.info("appliers: rendering %s of %s ahead failed: %s", sha[:12], app.name, exc)
 
     async def _sweep_loop(self, cluster: str) -> None:
         while True:
