@@ -34,7 +34,14 @@ SELECT app, environment,
  GROUP BY app, environment
  ORDER BY app, environment
 """
-_POSITION_AT = "SELECT coalesce(max(position), 0) FROM events WHERE recorded_at <= $1"
+
+# the last position recorded by then: a walk back along the index on recorded_at, over the
+# events recorded at that same instant only (max(position) with a recorded_at filter would
+# walk back along positions, visiting every event after the time asked for)
+_POSITION_AT = """
+SELECT coalesce((SELECT position FROM events WHERE recorded_at <= $1
+                  ORDER BY recorded_at DESC, position DESC LIMIT 1), 0)
+"""
 
 
 async def state_as_of(
