@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from projections import audit
+from projections import audit, audit_text
 
 Row = dict[str, Any]
 
@@ -120,7 +120,14 @@ async def audit_page(
         after_position,
         limit,
     )
-    return [dict(r) for r in rows]
+    return [_audit_row(r) for r in rows]
+
+
+def _audit_row(record: asyncpg.Record) -> Row:
+    row = dict(record)
+    data = row.pop("data")
+    row["summary"] = audit_text.summary(row["event_type"], data)
+    return row
 
 
 async def targets_by_health(conn: asyncpg.Connection) -> dict[str, int]:

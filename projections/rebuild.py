@@ -64,10 +64,10 @@ async def _build(
 ) -> dict[str, int]:
     """Create the tables in `schema` and load the whole log; returns each one's position.
 
-    Each projection loads on its own connection, concurrently: while Python works on one,
-    Postgres works on another. Range projections and row projections with a set-wise
-    `load` take the log up to the head in one go; what others have, and what arrives
-    meanwhile, goes batch by batch.
+    Each projection loads on its own connection, concurrently (a backend, so a core, each).
+    Range projections and row projections with a set-wise `load` take the log up to the
+    head in one statement; what others have, and what arrives meanwhile, goes batch by
+    batch.
     """
     async with pool.acquire() as conn:
         await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")

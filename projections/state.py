@@ -17,6 +17,7 @@ from engine.domain.enums import Health, PromotionPhase, SyncStatus
 from projections import state_bulk
 from projections.base import EventRow, RowProjection, target_of
 from projections.rows import KeyedRows, Row
+from projections.state_bulk import FINISHED
 
 TARGET_COLUMNS = (
     "app",
@@ -86,12 +87,6 @@ LINEAGE_COLUMNS = (
     "rolled_back_by",
     "rolled_back_reason",
 )
-_FINISHED = {
-    "Target.PromotionRejected": PromotionPhase.REJECTED,
-    "Target.PromotionCancelled": PromotionPhase.CANCELLED,
-    "Target.PromotionSuperseded": PromotionPhase.SUPERSEDED,
-    "Target.PromotionFailed": PromotionPhase.FAILED,
-}
 
 # an event with the target its stream belongs to (None for app streams)
 Located = tuple[EventRow, tuple[str, str] | None]
@@ -127,7 +122,7 @@ class _Batch:
             "Target.SyncAbandoned": self.sync_status(SyncStatus.OUT_OF_SYNC),
             "Target.DriftDetected": self.sync_status(SyncStatus.OUT_OF_SYNC),
             "Target.DriftCorrected": self.drift_corrected,
-            **{name: self.finished for name in _FINISHED},
+            **{name: self.finished for name in FINISHED},
         }
 
     def all(self) -> tuple[KeyedRows, ...]:
@@ -311,7 +306,7 @@ class _Batch:
 
     def finished(self, e: EventRow, app: str, env: str, target: Row) -> None:
         d = e
-        phase = _FINISHED[e["type"]]
+        phase = FINISHED[e["type"]]
         outcome = {
             PromotionPhase.SUPERSEDED: lambda: f"superseded by {d.get('by_promotion')}",
             PromotionPhase.FAILED: lambda: str(d.get("reason", "")),

@@ -26,13 +26,14 @@ _SYNCED = "'Target.SyncSucceeded'"
 _VERIFIED = "'Target.PromotionVerified'"
 _APPROVED = "'Target.PromotionApproved'"
 _OVERRIDDEN = "'Target.PolicyOverridden'"
-_FINISHED = {
+#: the events that end a promotion, and the phase each ends it in
+FINISHED = {
     "Target.PromotionRejected": PromotionPhase.REJECTED,
     "Target.PromotionCancelled": PromotionPhase.CANCELLED,
     "Target.PromotionSuperseded": PromotionPhase.SUPERSEDED,
     "Target.PromotionFailed": PromotionPhase.FAILED,
 }
-_FINISHED_TYPES = ", ".join(f"'{t}'" for t in _FINISHED)
+_FINISHED_TYPES = ", ".join(f"'{t}'" for t in FINISHED)
 # the event types after which the target's sync status is known from that event alone
 _STATUS_TYPES = (
     "'Target.PromotionStarted', 'Target.SyncSucceeded', 'Target.SyncStarted',"
@@ -42,7 +43,7 @@ _STATUS_TYPES = (
 # a phase for each finishing event type, and the outcome text the handlers write
 _FINISHED_PHASE = (
     "CASE type "
-    + " ".join(f"WHEN '{t}' THEN '{p.value}'" for t, p in _FINISHED.items())
+    + " ".join(f"WHEN '{t}' THEN '{p.value}'" for t, p in FINISHED.items())
     + f" WHEN 'Target.PromotionVerified' THEN '{PromotionPhase.COMPLETED.value}' END"
 )
 # Python's f-strings print a missing value as "None"
