@@ -11,7 +11,8 @@ while a promotion is measured, as in a busy pipeline.
 The clock starts just before the POST is sent and stops when kubesim's request observer
 sees the first server-side apply for the target's namespace; the harness awaits a future
 the observer resolves, so it adds no polling of its own. A promotion is "cold" when its
-target has not applied that release before (the applier renders it from Git first).
+target has not applied that release before (the applier rendered it when it was created,
+but has not read it into its caches yet).
 """
 
 from __future__ import annotations

@@ -295,7 +295,7 @@ def main() -> None:
                      "ok" if figures["p99_ms"] <= PROMOTION_P99_MS else "MISSED"])
     labels = {"all": f"all {to_apply['all']['n']}, {args.apply_apps} targets",
               "warm": "release applied in the target before",
-              "cold": "release new to the target: rendered from Git"}
+              "cold": "release new to the target"}
     for kind, label in labels.items():
         if kind not in to_apply:
             continue
