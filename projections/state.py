@@ -2,7 +2,8 @@
 
 Mirrors what the Target and App aggregates decide, from their events alone, so the API
 answers "what runs where, who promoted it, with whose approval" without loading
-aggregates.
+aggregates. The handlers here apply each batch the runner reads; a rebuild computes the
+same rows set-wise inside Postgres (`state_bulk`).
 """
 
 from __future__ import annotations
