@@ -70,6 +70,7 @@ class HistoryProjection(RangeProjection):
     name: ClassVar[str] = "history"
     version: ClassVar[int] = 5
     tables: ClassVar[tuple[str, ...]] = ("target_history", "target_history_open")
+    index_only: ClassVar[tuple[str, ...]] = ("target_history",)
 
     async def apply_range(self, conn: asyncpg.Connection, after: int, upto: int) -> None:
         """Close the open period of each change, open the new ones; one statement."""

@@ -101,12 +101,15 @@ async def _build(
             return position
 
     positions = await asyncio.gather(*(load(p) for p in projections))
-    # Statistics for the planner, and a visibility map so that readers answer from covering
-    # indexes without visiting the table. Only once every load has committed: rows are not
-    # visible to all while another load's transaction is still open.
-    tables = ", ".join(f"{schema}.{t}" for p in projections for t in p.tables)
+    # Statistics for the planner, and a visibility map where readers answer from covering
+    # indexes. Only once every load has committed: rows are not visible to all while
+    # another load's transaction is still open.
+    vacuumed = [f"{schema}.{t}" for p in projections for t in p.index_only]
+    analysed = [f"{schema}.{t}" for p in projections for t in p.tables if t not in p.index_only]
     async with pool.acquire() as conn:
-        await conn.execute(f"VACUUM (ANALYZE) {tables}", timeout=WHOLE_LOG_TIMEOUT)
+        for command, tables in (("VACUUM (ANALYZE)", vacuumed), ("ANALYZE", analysed)):
+            if tables:
+                await conn.execute(f"{command} {', '.join(tables)}", timeout=WHOLE_LOG_TIMEOUT)
     return {p.name: position for p, position in zip(projections, positions, strict=True)}
 
 
