@@ -32,3 +32,5 @@ class Live:
     state: Running
     url: str
     release: str
+
+
