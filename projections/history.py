@@ -2,7 +2,8 @@
 
 A period opens when a target's desired release changes (PromotionStarted) or its applied
 release changes (SyncSucceeded with another release), and closes when the next one
-opens. Computed set-wise inside Postgres for each batch of positions.
+opens; each carries both releases, so an as-of reads one row per target. Computed
+set-wise inside Postgres for each batch of positions.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import asyncpg
 from projections.base import WHOLE_LOG_TIMEOUT, RangeProjection
 
 # A change that repeats the release already current is no period: comparing with the
-# previous change in the batch (or the open period) is enough, because a repeated change
-# carries the same release as the current one. The big table only ever gets inserts.
+# previous change of its kind in the batch (or the open period) is enough, because a
+# repeated change carries the same release as the current one. Each period carries both
+# releases: the last change of each kind up to its start, in the batch or else in the
+# open period. The big table only ever gets inserts.
 _APPLY = """
 WITH changes AS (
     SELECT split_part(stream_id, ':', 2) AS app, split_part(stream_id, ':', 3) AS environment,
@@ -31,35 +34,68 @@ effective AS (
       FROM (SELECT *, lag(release) OVER w AS previous
               FROM changes WINDOW w AS (PARTITION BY app, environment, kind ORDER BY position)
            ) c
-      LEFT JOIN target_history_open o USING (app, environment, kind)
-     WHERE c.release IS DISTINCT FROM coalesce(c.previous, o.release)
+      LEFT JOIN target_history_open o USING (app, environment)
+     WHERE c.release IS DISTINCT FROM coalesce(
+               c.previous,
+               CASE c.kind WHEN 'desired' THEN o.desired_release ELSE o.applied_release END)
+),
+starts AS (
+    SELECT *,
+           max(position) FILTER (WHERE kind = 'desired') OVER w AS desired_at,
+           max(position) FILTER (WHERE kind = 'applied') OVER w AS applied_at,
+           lead(recorded_at) OVER w AS valid_to, lead(position) OVER w AS to_position
+      FROM effective WINDOW w AS (PARTITION BY app, environment ORDER BY position)
 ),
 periods AS (
-    SELECT *, lead(recorded_at) OVER w AS valid_to, lead(position) OVER w AS to_position
-      FROM effective WINDOW w AS (PARTITION BY app, environment, kind ORDER BY position)
+    SELECT s.app, s.environment, s.kind, s.release, s.actor, s.promotion_id AS change_promotion_id,
+           s.recorded_at AS valid_from, s.valid_to, s.position AS from_position, s.to_position,
+           CASE WHEN s.desired_at IS NULL THEN o.desired_release ELSE d.release END
+               AS desired_release,
+           CASE WHEN s.applied_at IS NULL THEN o.applied_release ELSE a.release END
+               AS applied_release,
+           CASE WHEN s.desired_at IS NULL THEN o.desired_since ELSE d.recorded_at END
+               AS desired_since,
+           CASE WHEN s.applied_at IS NULL THEN o.applied_since ELSE a.recorded_at END
+               AS applied_since,
+           CASE WHEN s.desired_at IS NULL THEN o.desired_by ELSE d.actor END AS desired_by,
+           CASE WHEN s.desired_at IS NULL THEN o.promotion_id ELSE d.promotion_id END
+               AS promotion_id
+      FROM starts s
+      LEFT JOIN effective d ON d.position = s.desired_at
+      LEFT JOIN effective a ON a.position = s.applied_at
+      LEFT JOIN target_history_open o ON o.app = s.app AND o.environment = s.environment
 ),
 firsts AS (
-    SELECT DISTINCT ON (app, environment, kind) app, environment, kind, recorded_at, position
-      FROM effective ORDER BY app, environment, kind, position
+    SELECT DISTINCT ON (app, environment) app, environment, recorded_at, position
+      FROM effective ORDER BY app, environment, position
 ),
 ended AS (
-    INSERT INTO target_history (app, environment, kind, release, valid_from, valid_to,
-                                from_position, to_position, actor, promotion_id)
-    SELECT o.app, o.environment, o.kind, o.release, o.valid_from, f.recorded_at,
-           o.from_position, f.position, o.actor, o.promotion_id
-      FROM target_history_open o JOIN firsts f USING (app, environment, kind)
+    INSERT INTO target_history
+        (app, environment, kind, release, actor, change_promotion_id, valid_from, valid_to,
+         from_position, to_position, desired_release, applied_release, desired_since,
+         applied_since, desired_by, promotion_id)
+    SELECT o.app, o.environment, o.kind, o.release, o.actor, o.change_promotion_id,
+           o.valid_from, f.recorded_at, o.from_position, f.position, o.desired_release,
+           o.applied_release, o.desired_since, o.applied_since, o.desired_by, o.promotion_id
+      FROM target_history_open o JOIN firsts f USING (app, environment)
     UNION ALL
-    SELECT app, environment, kind, release, recorded_at, valid_to, position, to_position,
-           actor, promotion_id
+    SELECT app, environment, kind, release, actor, change_promotion_id, valid_from, valid_to,
+           from_position, to_position, desired_release, applied_release, desired_since,
+           applied_since, desired_by, promotion_id
       FROM periods WHERE to_position IS NOT NULL
 )
-INSERT INTO target_history_open (app, environment, kind, release, valid_from, from_position,
-                                 actor, promotion_id)
-SELECT app, environment, kind, release, recorded_at, position, actor, promotion_id
+INSERT INTO target_history_open
+    (app, environment, kind, release, actor, change_promotion_id, valid_from, from_position,
+     desired_release, applied_release, desired_since, applied_since, desired_by, promotion_id)
+SELECT app, environment, kind, release, actor, change_promotion_id, valid_from, from_position,
+       desired_release, applied_release, desired_since, applied_since, desired_by, promotion_id
   FROM periods WHERE to_position IS NULL
-ON CONFLICT (app, environment, kind) DO UPDATE
-   SET release = EXCLUDED.release, valid_from = EXCLUDED.valid_from,
-       from_position = EXCLUDED.from_position, actor = EXCLUDED.actor,
+ON CONFLICT (app, environment) DO UPDATE
+   SET kind = EXCLUDED.kind, release = EXCLUDED.release, actor = EXCLUDED.actor,
+       change_promotion_id = EXCLUDED.change_promotion_id, valid_from = EXCLUDED.valid_from,
+       from_position = EXCLUDED.from_position, desired_release = EXCLUDED.desired_release,
+       applied_release = EXCLUDED.applied_release, desired_since = EXCLUDED.desired_since,
+       applied_since = EXCLUDED.applied_since, desired_by = EXCLUDED.desired_by,
        promotion_id = EXCLUDED.promotion_id
 """
 
@@ -68,7 +104,7 @@ class HistoryProjection(RangeProjection):
     """When each release was desired and applied, per target."""
 
     name: ClassVar[str] = "history"
-    version: ClassVar[int] = 5
+    version: ClassVar[int] = 6
     tables: ClassVar[tuple[str, ...]] = ("target_history", "target_history_open")
     index_only: ClassVar[tuple[str, ...]] = ("target_history",)
 

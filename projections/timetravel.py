@@ -14,25 +14,16 @@ import asyncpg
 
 Row = dict[str, Any]
 
-# Closed periods that contain the position, plus the open periods that began by then.
+# The closed period of each target that contains the position, or its open one.
 _AS_OF = """
-WITH periods AS (
-    SELECT app, environment, kind, release, valid_from, actor, promotion_id
-      FROM target_history WHERE positions @> $1::bigint
-    UNION ALL
-    SELECT app, environment, kind, release, valid_from, actor, promotion_id
-      FROM target_history_open WHERE from_position <= $1
-)
-SELECT app, environment,
-       max(release) FILTER (WHERE kind = 'desired') AS desired_release,
-       max(release) FILTER (WHERE kind = 'applied') AS applied_release,
-       max(valid_from) FILTER (WHERE kind = 'desired') AS desired_since,
-       max(valid_from) FILTER (WHERE kind = 'applied') AS applied_since,
-       max(actor) FILTER (WHERE kind = 'desired') AS desired_by,
-       max(promotion_id) FILTER (WHERE kind = 'desired') AS promotion_id
-  FROM periods
- GROUP BY app, environment
- ORDER BY app, environment
+SELECT app, environment, desired_release, applied_release, desired_since, applied_since,
+       desired_by, promotion_id
+  FROM target_history WHERE positions @> $1::bigint
+UNION ALL
+SELECT app, environment, desired_release, applied_release, desired_since, applied_since,
+       desired_by, promotion_id
+  FROM target_history_open WHERE from_position <= $1
+ORDER BY app, environment
 """
 
 # the last position recorded by then: a walk back along the index on recorded_at, over the
@@ -91,11 +82,13 @@ async def changes_between(
 ) -> list[Row]:
     """Every period that began in (since, until]: what changed, where, when, by whom."""
     rows = await conn.fetch(
-        "SELECT app, environment, kind, release, valid_from, from_position, actor, promotion_id"
-        " FROM target_history WHERE valid_from > $1 AND valid_from <= $2"
+        "SELECT app, environment, kind, release, valid_from, from_position, actor,"
+        " change_promotion_id AS promotion_id FROM target_history"
+        " WHERE valid_from > $1 AND valid_from <= $2"
         " UNION ALL"
-        " SELECT app, environment, kind, release, valid_from, from_position, actor, promotion_id"
-        " FROM target_history_open WHERE valid_from > $1 AND valid_from <= $2"
+        " SELECT app, environment, kind, release, valid_from, from_position, actor,"
+        " change_promotion_id FROM target_history_open"
+        " WHERE valid_from > $1 AND valid_from <= $2"
         " ORDER BY from_position",
         since,
         until,
