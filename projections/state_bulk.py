@@ -246,5 +246,7 @@ async def load(conn: asyncpg.Connection, upto: int) -> None:
     # Row estimates through a dozen CTEs are guesses (none at all on a log never analysed);
     # a nested loop chosen on a guess of one row where there are 100,000 is quadratic.
     # Hash and merge joins cost little more when the guess is right.
-    await conn.execute("SET LOCAL enable_nestloop = off")
+    # Disabling a plan type adds a huge constant to its cost, which would make Postgres
+    # JIT-compile this statement even for a tiny log: seconds of compiling for nothing.
+    await conn.execute("SET LOCAL enable_nestloop = off; SET LOCAL jit = off")
     await conn.execute(_LOAD, upto, timeout=WHOLE_LOG_TIMEOUT)
