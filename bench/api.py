@@ -154,6 +154,23 @@ async def _settle(service: Promotions, app: str, sha: str) -> None:
     await repository.save(target, metadata=EventMetadata(actor="applier"))
 
 
+async def promote_timed(service: Promotions, session: aiohttp.ClientSession, base: str,
+                        app: str, sha: str) -> float:
+    """Release `sha` of `app`, POST its promotion into dev, settle it; ms the POST took."""
+    await service.create_release(app, sha=sha, digest="d" * 64, message="bench",
+                                 author="bench", committed_at=datetime.now(UTC),
+                                 metadata=EventMetadata(actor="git-watcher"))
+    body = {"app": app, "environment": "dev", "release": sha, "reason": "bench"}
+    started = time.perf_counter()
+    async with session.post(base + "/promotions", json=body) as response:
+        answer = await response.json()
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status != 202 or answer["phase"] != "started":
+        raise RuntimeError(f"promotion of {sha[:12]} in {app}: {response.status} {answer}")
+    await _settle(service, app, sha)
+    return elapsed
+
+
 async def promotions_overhead(url: str, session: aiohttp.ClientSession, base: str,
                               apps: int, count: int, *,
                               series: int = 0) -> dict[str, dict[str, float]]:
@@ -172,17 +189,7 @@ async def promotions_overhead(url: str, session: aiohttp.ClientSession, base: st
             app = app_name(index % apps)
             for round_, kind in enumerate(("cold", "warm")):
                 sha = f"{2 * series + round_ + 1:02x}{index + 1:038x}"  # new per series
-                await service.create_release(app, sha=sha, digest="d" * 64, message="bench",
-                                             author="bench", committed_at=datetime.now(UTC),
-                                             metadata=EventMetadata(actor="git-watcher"))
-                body = {"app": app, "environment": "dev", "release": sha, "reason": "bench"}
-                started = time.perf_counter()
-                async with session.post(base + "/promotions", json=body) as response:
-                    answer = await response.json()
-                latencies[kind].append((time.perf_counter() - started) * 1000)
-                if response.status != 202 or answer["phase"] != "started":
-                    raise RuntimeError(f"promotion {index}: {response.status} {answer}")
-                await _settle(service, app, sha)
+                latencies[kind].append(await promote_timed(service, session, base, app, sha))
     finally:
         await store.close()
         await pool.close()

@@ -14,8 +14,7 @@ import argparse
 import asyncio
 import statistics
 import sys
-import time
-from datetime import UTC, datetime
+from datetime import datetime
 
 import aiohttp
 
@@ -26,16 +25,16 @@ from bench.api import (
     TOKEN,
     _free_port,
     _pct,
-    _settle,
     app_name,
     latencies,
     load_history,
+    promote_timed,
     read_paths,
     start_api,
 )
 from engine.promotions import Promotions
 from engine.repository import Repository
-from engine.store import EventMetadata, EventStore
+from engine.store import EventStore
 from engine.store.database import create_pool
 from projections.catalog import all_projections
 from projections.rebuild import rebuild
@@ -83,19 +82,8 @@ async def promotions(url: str, session: aiohttp.ClientSession, bases: dict[str, 
                 for mode in _order(index):
                     series = 4 + 2 * round_ + MODES.index(mode)  # bench/api.py uses 1-2
                     sha = f"{series:02x}{index + 1:038x}"
-                    await service.create_release(
-                        app, sha=sha, digest="d" * 64, message="bench", author="bench",
-                        committed_at=datetime.now(UTC),
-                        metadata=EventMetadata(actor="git-watcher"))
-                    body = {"app": app, "environment": "dev", "release": sha, "reason": "bench"}
-                    started = time.perf_counter()
-                    async with session.post(bases[mode] + "/promotions", json=body) as response:
-                        answer = await response.json()
-                    elapsed = (time.perf_counter() - started) * 1000
+                    elapsed = await promote_timed(service, session, bases[mode], app, sha)
                     out[kind][mode][index * ROUNDS // count].append(elapsed)
-                    if response.status != 202 or answer["phase"] != "started":
-                        raise RuntimeError(f"promotion {index}: {response.status} {answer}")
-                    await _settle(service, app, sha)
     finally:
         await store.close()
         await pool.close()
