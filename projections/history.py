@@ -18,10 +18,12 @@ from projections.base import WHOLE_LOG_TIMEOUT, RangeProjection
 # previous change of its kind in the batch (or the open period) is enough, because a
 # repeated change carries the same release as the current one. Each period carries both
 # releases: the last change of each kind up to its start, in the batch or else in the
-# open period. The big table only ever gets inserts.
+# open period. The big table only ever gets inserts. Targets are keyed in the "C"
+# collation, so the window sorts compare bytes, not the locale's order.
 _APPLY = """
 WITH changes AS (
-    SELECT split_part(stream_id, ':', 2) AS app, split_part(stream_id, ':', 3) AS environment,
+    SELECT split_part(stream_id, ':', 2) COLLATE "C" AS app,
+           split_part(stream_id, ':', 3) COLLATE "C" AS environment,
            CASE type WHEN 'Target.PromotionStarted' THEN 'desired' ELSE 'applied' END AS kind,
            data->>'release' AS release, recorded_at, position,
            coalesce(metadata->>'actor', '') AS actor, data->>'promotion_id' AS promotion_id

@@ -1,11 +1,13 @@
 -- The `audit` projection: what readers filter every event by. The rest of a row (time,
 -- type, summary, trace) is read from the event itself (`projections/audit.py`, ROW).
+-- Names compare as bytes ("C"): a replay builds these indexes over every event, and
+-- sorting by the locale's order costs more for an order nobody reads differently.
 CREATE TABLE audit (
     position    bigint PRIMARY KEY,
-    app         text,
-    environment text,
-    actor       text   NOT NULL,
-    action      text   NOT NULL
+    app         text COLLATE "C",
+    environment text COLLATE "C",
+    actor       text COLLATE "C"   NOT NULL,
+    action      text COLLATE "C"   NOT NULL
 );
 
 -- indexes
