@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -84,6 +85,9 @@ def serve(host: str, port: int, role: str, kubeconfig: str | None) -> None:
         async with running(options) as state:
             if state.url:
                 console.print(f"baton serving {state.url}/api/v1 (role {role})")
+            # What start-up loaded lives as long as the process: keep it out of the
+            # collector's full passes, which walk every object and stall every request
+            gc.freeze()
             await stop.wait()
 
     try:
