@@ -4,7 +4,10 @@ Loads ~1M realistic events (bench/_events.py), builds the read models, starts th
 its own process on loopback, and drives it from an aiohttp client with 32 connections:
 
 - reads: requests per second and p50/p99 latency of `GET /apps/{app}`,
-  `GET /events?app=&environment=` and `GET /state?as_of=<time>` (targets: p99 <= 25 ms);
+  `GET /events?app=&environment=` and `GET /state?as_of=<time>` (targets: p99 <= 25 ms),
+  with 32 connections each sending its next request when the last is answered (so the
+  latency is mostly the queue behind the other 31), then open loop at half the rate
+  those reached (the latency a client sees when the server is not saturated);
 - promotion overhead, over 200 promotions into an environment that needs no approval:
   `POST /promotions` until `PromotionStarted` is committed (the 202 is sent after the
   commit), for a target the API has not loaded yet (cold) and for one it has (warm);
@@ -57,6 +60,7 @@ TOKEN = "bench-admin-token"
 CONNECTIONS = 32
 READ_P99_MS = 25.0
 PROMOTION_P99_MS = 100.0
+PACED_SECONDS = 8  # how long the open-loop run at half the throughput lasts, at most
 
 
 def app_name(index: int) -> str:
@@ -141,6 +145,30 @@ async def drive(session: aiohttp.ClientSession, base: str, make_path: Callable[[
     elapsed = time.perf_counter() - started
     return {"rps": round(len(measured) / elapsed, 1), "p50_ms": round(_pct(measured, 0.5), 2),
             "p99_ms": round(_pct(measured, 0.99), 2)}
+
+
+async def paced(session: aiohttp.ClientSession, base: str, make_path: Callable[[], str],
+                rate: float, requests: int) -> dict[str, float]:
+    """Open loop: GETs sent at `rate` a second, whatever the answers; latency percentiles.
+
+    Each latency counts from when the request was due, not from when it was sent, so a
+    stall delays every request behind it as it would independent clients.
+    """
+    loop = asyncio.get_running_loop()
+    out: list[float] = []
+
+    async def one(due: float, path: str) -> None:
+        await asyncio.sleep(due - loop.time())
+        async with session.get(base + path) as response:
+            await response.read()
+            if response.status != 200:
+                raise RuntimeError(f"GET {path}: {response.status}")
+        out.append((loop.time() - due) * 1000)
+
+    start = loop.time() + 0.05
+    await asyncio.gather(*(one(start + i / rate, make_path()) for i in range(requests)))
+    return {"rps": round(rate, 1), "p50_ms": round(_pct(out, 0.5), 2),
+            "p99_ms": round(_pct(out, 0.99), 2)}
 
 
 async def _settle(service: Promotions, app: str, sha: str) -> None:
@@ -258,6 +286,7 @@ async def _measure(url: str, port: int, apps: int, requests: int, promotions: in
     connector = aiohttp.TCPConnector(limit=CONNECTIONS)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     results: dict[str, dict[str, float]] = {}
+    half: dict[str, dict[str, float]] = {}
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
         # warm up: every app once (the API caches each app's pipeline), then each endpoint
         apps_in_turn = iter(range(apps))
@@ -265,9 +294,12 @@ async def _measure(url: str, port: int, apps: int, requests: int, promotions: in
         for name, make_path in reads.items():
             await drive(session, base, make_path, min(300, requests))
             results[name] = await drive(session, base, make_path, requests)
+            rate = results[name]["rps"] / 2
+            half[name] = await paced(session, base, make_path, rate,
+                                     min(requests, int(rate * PACED_SECONDS)))
         overhead = await promotions_overhead(url, session, base, apps, promotions,
                                              series=series)
-    return {"reads": results, "promotion": overhead, **facts}
+    return {"reads": results, "reads_at_half_load": half, "promotion": overhead, **facts}
 
 
 def main() -> None:
@@ -296,6 +328,9 @@ def main() -> None:
          "ok" if r["p99_ms"] <= READ_P99_MS else "MISSED"]
         for name, r in reads.items()
     ]
+    half: dict[str, dict[str, float]] = out["reads_at_half_load"]  # type: ignore[assignment]
+    rows += [[f"{name}, open loop at half that rate", r["rps"], r["p50_ms"], r["p99_ms"], "-", "-"]
+             for name, r in half.items()]
     for kind, figures in promotion.items():
         rows.append([f"POST /promotions -> PromotionStarted committed ({kind} target)", "-",
                      figures["p50_ms"], figures["p99_ms"], f"<= {PROMOTION_P99_MS}",
@@ -319,7 +354,8 @@ def main() -> None:
     reads_ok = all(r["p99_ms"] <= READ_P99_MS for r in reads.values())
     print_json_line({
         "bench": "api", "events": out["head"], "apps": args.apps, "connections": CONNECTIONS,
-        "reads": reads, "promotion_to_started": promotion,
+        "reads": reads, "reads_open_loop_at_half_rate": half,
+        "promotion_to_started": promotion,
         "promotion_to_kubesim_apply": {**to_apply, "targets": args.apply_apps},
         "promotion_to_kubesim_apply_p99_ok": to_apply["all"]["p99_ms"] <= PROMOTION_P99_MS,
         "reads_p99_ok": reads_ok,
