@@ -18,7 +18,7 @@ from aiohttp import web
 
 from api.keys import CONFIG, DATABASE, PIPELINES, PROMOTIONS, RUNNER
 from api.params import Moment, invalid
-from api.render import promotion_json
+from api.render import dump_bytes, promotion_json
 from engine.domain import errors
 from engine.domain.enums import Health, PromotionPhase, SyncStatus
 from engine.domain.pipeline import EnvironmentSpec
@@ -217,15 +217,16 @@ def _point(moment: Moment | None) -> datetime | int:
     return moment.at
 
 
-async def state(app: web.Application, moment: Moment | None) -> dict[str, Any]:
-    """State of every target at a moment (default: now)."""
+async def state(app: web.Application, moment: Moment | None) -> bytes:
+    """State of every target at a moment (default: now), as a JSON body."""
     point = _point(moment)
     async with _conn(app) as conn:
         if isinstance(point, int):
-            rows = await timetravel.state_as_of(conn, position=point)
+            targets = await timetravel.state_as_of_json(conn, position=point)
         else:
-            rows = await timetravel.state_as_of(conn, at=point)
-    return {"as_of": _echo(point), "targets": rows}
+            targets = await timetravel.state_as_of_json(conn, at=point)
+    # Postgres wrote the targets' JSON; it goes out as it came
+    return b'{"as_of":' + dump_bytes(_echo(point)) + b',"targets":' + targets.encode() + b"}"
 
 
 async def diff(app: web.Application, start: Moment, end: Moment | None) -> dict[str, Any]:

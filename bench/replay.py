@@ -100,12 +100,19 @@ async def query_latencies(
         head = await conn.fetchval("SELECT position FROM event_head")
         as_of_time: list[float] = []
         as_of_position: list[float] = []
+        as_of_time_json: list[float] = []
+        as_of_position_json: list[float] = []
         audit: list[float] = []
         span = (last - first).total_seconds()
         for _ in range(queries_n):
             at = first + timedelta(seconds=rng.random() * span)
+            position = rng.randint(1, head)
             await timed(as_of_time, timetravel.state_as_of(conn, at=at))
-            await timed(as_of_position, timetravel.state_as_of(conn, position=rng.randint(1, head)))
+            await timed(as_of_position, timetravel.state_as_of(conn, position=position))
+            # the same answers as the JSON the API sends (built by Postgres)
+            await timed(as_of_time_json, timetravel.state_as_of_json(conn, at=at))
+            await timed(as_of_position_json,
+                        timetravel.state_as_of_json(conn, position=position))
             await timed(
                 audit,
                 queries.audit_page(
@@ -116,6 +123,8 @@ async def query_latencies(
     return {
         "as_of_time": percentiles(as_of_time),
         "as_of_position": percentiles(as_of_position),
+        "as_of_time_json": percentiles(as_of_time_json),
+        "as_of_position_json": percentiles(as_of_position_json),
         "audit_app_env_first_page": percentiles(audit),
     }
 

@@ -19,6 +19,7 @@ import asyncpg
 
 from engine.domain.enums import Health, PromotionPhase, SyncStatus
 from projections.base import WHOLE_LOG_TIMEOUT
+from projections.jsontext import iso_utc
 
 _REQUESTED = "'Target.PromotionRequested'"
 _STARTED = "'Target.PromotionStarted'"
@@ -55,10 +56,8 @@ _OUTCOME = """CASE type
   ELSE lower(substr(type, 17)) || ' by ' || coalesce(data->>'by', 'None') || ': '
        || coalesce(data->>'reason', 'None')
 END"""
-# how orjson writes a UTC datetime (isoformat: microseconds only when there are some)
-_ISO_AT = """to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
-  || CASE WHEN extract(microseconds FROM at)::bigint % 1000000 <> 0
-          THEN to_char(at AT TIME ZONE 'UTC', '.US') ELSE '' END || '+00:00'"""
+# how the handlers' JSON writes an approval's time
+_ISO_AT = iso_utc("at")
 
 _LOAD = f"""
 WITH ev AS MATERIALIZED (

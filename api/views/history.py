@@ -58,7 +58,8 @@ async def state_as_of(request: web.Request) -> web.Response:
     """GET /state?as_of=<time|position>: what ran where at that moment (default: now)."""
     require(request, Role.VIEWER)
     moment = params.moment(request, "as_of", required=False)
-    return json_response(await reads.state(request.app, moment))
+    body = await reads.state(request.app, moment)
+    return web.Response(body=body, content_type="application/json")
 
 
 async def state_diff(request: web.Request) -> web.Response:

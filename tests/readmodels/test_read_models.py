@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import orjson
 import pytest
 from storyline import Story
 
 from projections import queries, timetravel
+from projections.jsontext import iso_utc
 from projections.runner import ProjectionRunner, projection_status
 
 pytestmark = pytest.mark.store
@@ -119,6 +121,24 @@ async def test_time_travel_answers_what_ran_where_at_any_moment(
     assert [
         c["release"] for c in changes if c["environment"] == "dev" and c["kind"] == "desired"
     ] == [ids["r1"], ids["r2"], ids["r1"]]
+
+
+async def test_the_state_as_json_is_what_the_rows_encode_to_at_every_position(
+    story: Story, runner: ProjectionRunner, pool: asyncpg.Pool
+) -> None:
+    await story.walk()
+    await runner.catch_up()
+    async with pool.acquire() as conn:
+        head = await conn.fetchval("SELECT position FROM event_head")
+        for position in range(head + 2):
+            rows = await timetravel.state_as_of(conn, position=position)
+            text = await timetravel.state_as_of_json(conn, position=position)
+            assert orjson.loads(text) == orjson.loads(orjson.dumps(rows)), position
+        assert orjson.loads(text), "the walk leaves targets with releases"
+        for moment in (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+                       datetime(2026, 1, 2, 3, 4, 5, 120, tzinfo=UTC)):
+            written = await conn.fetchval(f"SELECT {iso_utc('$1::timestamptz')}", moment)
+            assert orjson.dumps(moment).decode() == f'"{written}"'
 
 
 async def test_status_shows_checkpoints_and_lag(
