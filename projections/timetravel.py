@@ -32,8 +32,8 @@ SELECT app, environment, desired_release, applied_release, desired_since, applie
 _TARGET = itemgetter(0, 1)
 
 # The same rows as one JSON array, in the API's format, written by Postgres: the API sends
-# it as it is, where decoding a few thousand rows into dicts and encoding them again
-# costs more than the query, and stalls the tail of the latencies on each allocation.
+# it as it is. Decoding a few thousand rows into dicts and encoding them again cost the
+# API process more than the query, and their allocations widened the latencies' tail.
 _AS_OF_JSON = f"""
 SELECT coalesce(json_agg(json_build_object(
            'app', app, 'environment', environment, 'desired_release', desired_release,
