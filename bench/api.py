@@ -303,7 +303,7 @@ async def _measure(url: str, port: int, apps: int, requests: int, promotions: in
                                      min(requests, int(rate * PACED_SECONDS)))
         overhead = await promotions_overhead(url, session, base, apps, promotions,
                                              series=series)
-    return {"reads": results, "reads_at_half_load": half, "promotion": overhead, **facts}
+    return {"reads": results, "reads_open_loop_at_half_rate": half, "promotion": overhead, **facts}
 
 
 def main() -> None:
@@ -332,7 +332,7 @@ def main() -> None:
          "ok" if r["p99_ms"] <= READ_P99_MS else "MISSED"]
         for name, r in reads.items()
     ]
-    half: dict[str, dict[str, float]] = out["reads_at_half_load"]  # type: ignore[assignment]
+    half: dict[str, dict[str, float]] = out["reads_open_loop_at_half_rate"]  # type: ignore[assignment]
     rows += [[f"{name}, open loop at half that rate", r["rps"], r["p50_ms"], r["p99_ms"], "-", "-"]
              for name, r in half.items()]
     for kind, figures in promotion.items():
