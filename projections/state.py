@@ -18,7 +18,6 @@ from engine.domain.enums import Health, PromotionPhase, SyncStatus
 from projections import state_bulk
 from projections.base import EventRow, RowProjection, target_of
 from projections.rows import KeyedRows, Row
-from projections.state_bulk import FINISHED
 
 TARGET_COLUMNS = (
     "app",
@@ -123,7 +122,7 @@ class _Batch:
             "Target.SyncAbandoned": self.sync_status(SyncStatus.OUT_OF_SYNC),
             "Target.DriftDetected": self.sync_status(SyncStatus.OUT_OF_SYNC),
             "Target.DriftCorrected": self.drift_corrected,
-            **{name: self.finished for name in FINISHED},
+            **{name: self.finished for name in state_bulk.FINISHED},
         }
 
     def all(self) -> tuple[KeyedRows, ...]:
@@ -307,7 +306,7 @@ class _Batch:
 
     def finished(self, e: EventRow, app: str, env: str, target: Row) -> None:
         d = e
-        phase = FINISHED[e["type"]]
+        phase = state_bulk.FINISHED[e["type"]]
         outcome = {
             PromotionPhase.SUPERSEDED: lambda: f"superseded by {d.get('by_promotion')}",
             PromotionPhase.FAILED: lambda: str(d.get("reason", "")),
