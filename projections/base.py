@@ -33,9 +33,6 @@ class Projection(ABC):
     version: ClassVar[int]
     #: tables it owns, in the order they are created
     tables: ClassVar[tuple[str, ...]]
-    #: tables read through covering indexes: a rebuild vacuums them so that those reads
-    #: need not visit the table (the others it only analyses)
-    index_only: ClassVar[tuple[str, ...]] = ()
 
     def table_ddl(self) -> str:
         """CREATE TABLE statements (run before a bulk load)."""

@@ -13,6 +13,11 @@ from typing import ClassVar
 import asyncpg
 
 from projections.base import WHOLE_LOG_TIMEOUT, RangeProjection
+from projections.jsontext import iso_utc
+
+#: an ended period is filed under each epoch of 2^EPOCH_BITS positions it overlaps
+#: (`sql/history.sql`); more bits file fewer copies, and an as-of reads more rows
+EPOCH_BITS = 14
 
 # A change that repeats the release already current is no period: comparing with the
 # previous change of its kind in the batch (or the open period) is enough, because a
@@ -20,7 +25,7 @@ from projections.base import WHOLE_LOG_TIMEOUT, RangeProjection
 # releases: the last change of each kind up to its start, in the batch or else in the
 # open period. The big table only ever gets inserts. Targets are keyed in the "C"
 # collation, so the window sorts compare bytes, not the locale's order.
-_APPLY = """
+_APPLY = f"""
 WITH changes AS (
     SELECT split_part(stream_id, ':', 2) COLLATE "C" AS app,
            split_part(stream_id, ':', 3) COLLATE "C" AS environment,
@@ -48,7 +53,7 @@ starts AS (
            lead(recorded_at) OVER w AS valid_to, lead(position) OVER w AS to_position
       FROM effective WINDOW w AS (PARTITION BY app, environment ORDER BY position)
 ),
-periods AS (
+changed AS (
     SELECT s.app, s.environment, s.kind, s.release, s.actor, s.promotion_id AS change_promotion_id,
            s.recorded_at AS valid_from, s.valid_to, s.position AS from_position, s.to_position,
            CASE WHEN s.desired_at IS NULL THEN o.desired_release ELSE d.release END
@@ -67,30 +72,54 @@ periods AS (
       LEFT JOIN effective a ON a.position = s.applied_at
       LEFT JOIN target_history_open o ON o.app = s.app AND o.environment = s.environment
 ),
+periods AS (
+    -- the target as an as-of answers it, in the API's JSON, written once here rather than
+    -- for each of the thousands of targets of every as-of
+    SELECT c.*, row_to_json(t)::text AS target_json
+      FROM changed c,
+           LATERAL (SELECT c.app, c.environment, c.desired_release, c.applied_release,
+                           {iso_utc("c.desired_since")} AS desired_since,
+                           {iso_utc("c.applied_since")} AS applied_since,
+                           c.desired_by, c.promotion_id) t
+),
 firsts AS (
     SELECT DISTINCT ON (app, environment) app, environment, recorded_at, position
       FROM effective ORDER BY app, environment, position
 ),
-ended AS (
-    INSERT INTO target_history
-        (app, environment, kind, release, actor, change_promotion_id, valid_from, valid_to,
-         from_position, to_position, desired_release, applied_release, desired_since,
-         applied_since, desired_by, promotion_id)
+closing AS (
     SELECT o.app, o.environment, o.kind, o.release, o.actor, o.change_promotion_id,
-           o.valid_from, f.recorded_at, o.from_position, f.position, o.desired_release,
-           o.applied_release, o.desired_since, o.applied_since, o.desired_by, o.promotion_id
+           o.valid_from, f.recorded_at AS valid_to, o.from_position, f.position AS to_position,
+           o.desired_release, o.applied_release, o.desired_since, o.applied_since,
+           o.desired_by, o.promotion_id, o.target_json
       FROM target_history_open o JOIN firsts f USING (app, environment)
     UNION ALL
     SELECT app, environment, kind, release, actor, change_promotion_id, valid_from, valid_to,
            from_position, to_position, desired_release, applied_release, desired_since,
-           applied_since, desired_by, promotion_id
+           applied_since, desired_by, promotion_id, target_json
       FROM periods WHERE to_position IS NOT NULL
+),
+ended AS (
+    INSERT INTO target_history
+    SELECT app, environment, kind, release, actor, change_promotion_id, valid_from, valid_to,
+           from_position, to_position, desired_release, applied_release, desired_since,
+           applied_since, desired_by, promotion_id
+      FROM closing
+),
+filed AS (
+    INSERT INTO target_history_epochs
+    SELECT epoch, app, environment, from_position, to_position, target_json
+      FROM closing,
+           generate_series((from_position >> {EPOCH_BITS})::int,
+                           ((to_position - 1) >> {EPOCH_BITS})::int) AS epoch
+     ORDER BY epoch, app, environment, from_position
 )
 INSERT INTO target_history_open
     (app, environment, kind, release, actor, change_promotion_id, valid_from, from_position,
-     desired_release, applied_release, desired_since, applied_since, desired_by, promotion_id)
+     desired_release, applied_release, desired_since, applied_since, desired_by, promotion_id,
+     target_json)
 SELECT app, environment, kind, release, actor, change_promotion_id, valid_from, from_position,
-       desired_release, applied_release, desired_since, applied_since, desired_by, promotion_id
+       desired_release, applied_release, desired_since, applied_since, desired_by, promotion_id,
+       target_json
   FROM periods WHERE to_position IS NULL
 ON CONFLICT (app, environment) DO UPDATE
    SET kind = EXCLUDED.kind, release = EXCLUDED.release, actor = EXCLUDED.actor,
@@ -98,7 +127,7 @@ ON CONFLICT (app, environment) DO UPDATE
        from_position = EXCLUDED.from_position, desired_release = EXCLUDED.desired_release,
        applied_release = EXCLUDED.applied_release, desired_since = EXCLUDED.desired_since,
        applied_since = EXCLUDED.applied_since, desired_by = EXCLUDED.desired_by,
-       promotion_id = EXCLUDED.promotion_id
+       promotion_id = EXCLUDED.promotion_id, target_json = EXCLUDED.target_json
 """
 
 
@@ -106,9 +135,9 @@ class HistoryProjection(RangeProjection):
     """When each release was desired and applied, per target."""
 
     name: ClassVar[str] = "history"
-    version: ClassVar[int] = 6
-    tables: ClassVar[tuple[str, ...]] = ("target_history", "target_history_open")
-    index_only: ClassVar[tuple[str, ...]] = ("target_history",)
+    version: ClassVar[int] = 7
+    tables: ClassVar[tuple[str, ...]] = (
+        "target_history", "target_history_open", "target_history_epochs")
 
     async def apply_range(self, conn: asyncpg.Connection, after: int, upto: int) -> None:
         """Close the open period of each change, open the new ones; one statement."""

@@ -73,6 +73,7 @@ async def _build(
         await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
 
     async def load(projection: Projection) -> int:
+        tables = ", ".join(f"{schema}.{t}" for t in projection.tables)
         async with pool.acquire() as conn:
             async with conn.transaction():
                 await conn.execute(f"{_in_schema(schema)}; {_BULK_MEMORY}")
@@ -93,28 +94,15 @@ async def _build(
                 if batches & (batches - 1) == 0:
                     # fresh tables have no statistics; without them the planner scans whole
                     # tables for each batch's lookups. Refresh as they double in size.
-                    tables = ", ".join(f"{schema}.{t}" for t in projection.tables)
                     await conn.execute(f"ANALYZE {tables}")
-            analysed = [f"{schema}.{t}" for t in projection.tables
-                        if t not in projection.index_only]
             async with conn.transaction():
                 await conn.execute(f"{_in_schema(schema)}; {_BULK_MEMORY}")
                 await conn.execute(projection.index_ddl(), timeout=WHOLE_LOG_TIMEOUT)
                 # statistics for the planner, while other projections are still loading
-                if analysed:
-                    await conn.execute(f"ANALYZE {', '.join(analysed)}",
-                                       timeout=WHOLE_LOG_TIMEOUT)
+                await conn.execute(f"ANALYZE {tables}", timeout=WHOLE_LOG_TIMEOUT)
             return position
 
     positions = await asyncio.gather(*(load(p) for p in projections))
-    # A visibility map where readers answer from covering indexes, and statistics. Only
-    # once every load has committed: rows are not visible to all while another load's
-    # transaction is still open.
-    vacuumed = [f"{schema}.{t}" for p in projections for t in p.index_only]
-    if vacuumed:
-        async with pool.acquire() as conn:
-            await conn.execute(f"VACUUM (ANALYZE) {', '.join(vacuumed)}",
-                               timeout=WHOLE_LOG_TIMEOUT)
     return {p.name: position for p, position in zip(projections, positions, strict=True)}
 
 
