@@ -25,6 +25,7 @@ from api.keys import (
     JOBS,
     PIPELINES,
     PROMOTIONS,
+    READS,
     RUNNER,
     SETTINGS,
     STREAM_SLOTS,
@@ -38,6 +39,7 @@ from engine.promotions import Promotions
 from engine.repository import Repository
 from engine.runtime import open_database
 from engine.settings import Settings
+from engine.store.database import create_pool
 from engine.store.idempotency import IdempotencyKeys
 
 
@@ -45,10 +47,15 @@ def _database_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterat
     async def database(app: web.Application) -> AsyncIterator[None]:
         async with open_database(settings, max_size=app[CONFIG].pool_size) as db:
             app[DATABASE] = db
+            app[READS] = await create_pool(db.url, min_size=1, max_size=app[CONFIG].pool_size,
+                                           reads_only=True)
             app[PROMOTIONS] = Promotions(Repository(db.store))
             app[PIPELINES] = PipelineCache(app[PROMOTIONS])
             app[IDEMPOTENCY] = IdempotencyKeys(db.store.pool)
-            yield
+            try:
+                yield
+            finally:
+                await app[READS].close()
 
     return database
 

@@ -17,10 +17,13 @@ from api.pipelines import PipelineCache
 from engine.promotions import Promotions
 from engine.runtime import Database
 from engine.settings import Settings
+from engine.store.database import Pool
 from engine.store.idempotency import IdempotencyKeys
 
 CONFIG = web.AppKey("config", ApiConfig)
 DATABASE = web.AppKey("database", Database)
+#: connections for the read views' queries only (see `create_pool(reads_only=True)`)
+READS = web.AppKey("reads", Pool)
 PROMOTIONS = web.AppKey("promotions", Promotions)
 IDEMPOTENCY = web.AppKey("idempotency", IdempotencyKeys)
 JOBS = web.AppKey("jobs", JobRegistry)

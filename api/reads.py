@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from api.keys import CONFIG, DATABASE, PIPELINES, PROMOTIONS, RUNNER
+from api.keys import CONFIG, DATABASE, PIPELINES, PROMOTIONS, READS, RUNNER
 from api.params import Moment, invalid
 from api.render import dump_bytes, promotion_json
 from engine.domain import errors
@@ -316,4 +316,4 @@ async def projections_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def _conn(app: web.Application) -> Any:
-    return app[DATABASE].store.pool.acquire()
+    return app[READS].acquire()

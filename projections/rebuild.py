@@ -103,6 +103,12 @@ async def _build(
             return position
 
     positions = await asyncio.gather(*(load(p) for p in projections))
+    # only once every load has committed: rows are not visible to all while another load's
+    # transaction is still open, and vacuum would leave their pages as it found them
+    vacuumed = ", ".join(f"{schema}.{t}" for p in projections for t in p.vacuumed)
+    if vacuumed:
+        async with pool.acquire() as conn:
+            await conn.execute(f"VACUUM {vacuumed}", timeout=WHOLE_LOG_TIMEOUT)
     return {p.name: position for p, position in zip(projections, positions, strict=True)}
 
 
