@@ -132,6 +132,7 @@ class AppliersService:
     async def run(self) -> None:
         """Until cancelled."""
         clusters = sorted({w.env.cluster for w in self.workers.values()})
+        await self._open_clients(clusters)
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
@@ -155,6 +156,14 @@ class AppliersService:
             self._group = None
             await self.locks.close()
             await self.ctx.clusters.aclose()
+
+    async def _open_clients(self, clusters: list[str]) -> None:
+        """Open each cluster's client now rather than in the first promotion's path."""
+        for cluster in clusters:
+            try:
+                await self.ctx.clusters.client(cluster)
+            except Exception as exc:  # the first worker that needs it reports it
+                log.warning("appliers: cannot open a client for %s yet: %s", cluster, exc)
 
     async def _claim(self) -> None:
         """Stop workers whose lock is gone; start workers for locks newly won."""
