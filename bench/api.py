@@ -10,7 +10,8 @@ its own process on loopback, and drives it from an aiohttp client with 32 connec
   those reached (the latency a client sees when the server is not saturated);
 - promotion overhead, over 200 promotions into an environment that needs no approval:
   `POST /promotions` until `PromotionStarted` is committed (the 202 is sent after the
-  commit), for a target the API has not loaded yet (cold) and for one it has (warm);
+  commit), for a target the API has not loaded yet, with no snapshot (cold) or with one
+  left by an earlier process (restarted), and for one it has loaded (warm);
 - the engine's promotion overhead, over as many promotions: `POST /promotions` until the
   applier's first server-side apply for the target reaches kubesim, with baton running
   in this process as `baton serve` does, on a fresh database (`bench/_promotion_apply.py`;
@@ -47,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 from bench._db import Server, print_json_line, print_table  # noqa: E402
 from bench._events import ENVIRONMENTS, Generator, load  # noqa: E402
 from bench._promotion_apply import measure as promotion_to_apply  # noqa: E402
+from engine.domain.app import App  # noqa: E402
 from engine.domain.enums import Health  # noqa: E402
 from engine.domain.target import Target  # noqa: E402
 from engine.promotions import Promotions  # noqa: E402
@@ -61,6 +63,7 @@ TOKEN = "bench-admin-token"
 CONNECTIONS = 32
 READ_P99_MS = 25.0
 PROMOTION_P99_MS = 100.0
+NO_SNAPSHOTS = 10**9  # a Repository's snapshot_every that never takes one
 PACED_SECONDS = 8  # how long the open-loop run at half the throughput lasts, at most
 
 
@@ -208,18 +211,27 @@ async def promotions_overhead(url: str, session: aiohttp.ClientSession, base: st
                               series: int = 0) -> dict[str, dict[str, float]]:
     """POST /promotions into dev (no approval) → PromotionStarted committed, per promotion.
 
-    Each app is promoted twice: first with its target not yet loaded by the API process
-    (cold: the whole stream is replayed), then again once the first promotion has been
-    verified (warm: the API's repository reads only the newer events).
+    Each app is promoted twice: first with its target not yet loaded by the API process,
+    then again once the first promotion has been verified (warm: the API's repository
+    reads only the newer events). The first is "cold" for every other app: the whole
+    stream is replayed, as happens once in a target's life; for the others a process
+    (this one, standing for the API process before a restart) has loaded the target
+    before, which left a snapshot: "restarted".
     """
     pool = await create_pool(url, min_size=1, max_size=2)
     store = EventStore(pool)
-    service = Promotions(Repository(store))
-    latencies: dict[str, list[float]] = {"cold": [], "warm": []}
+    # this process's own loads (the Git watcher's and the applier's part) leave no snapshot
+    service = Promotions(Repository(store, snapshot_every=NO_SNAPSHOTS))
+    latencies: dict[str, list[float]] = {"cold": [], "restarted": [], "warm": []}
     try:
+        earlier = Repository(store, snapshot_every=1)
+        for index in range(1, min(count, apps), 2):
+            await earlier.get(App, f"app:{app_name(index)}")
+            await earlier.get(Target, f"target:{app_name(index)}:dev")
         for index in range(count):
             app = app_name(index % apps)
-            for round_, kind in enumerate(("cold", "warm")):
+            first = "restarted" if index % apps % 2 else "cold"
+            for round_, kind in enumerate((first, "warm")):
                 sha = f"{2 * series + round_ + 1:02x}{index + 1:038x}"  # new per series
                 latencies[kind].append(await promote_timed(service, session, base, app, sha))
     finally:
@@ -227,7 +239,7 @@ async def promotions_overhead(url: str, session: aiohttp.ClientSession, base: st
         await pool.close()
     return {kind: {"p50_ms": round(_pct(values, 0.5), 2),
                    "p99_ms": round(_pct(values, 0.99), 2)}
-            for kind, values in latencies.items()}
+            for kind, values in latencies.items() if values}
 
 
 def _figures(values: list[float]) -> dict[str, float]:

@@ -2,19 +2,22 @@
 
 Loaded and saved aggregates are kept in a small LRU cache: the next load of the same
 stream copies the cached aggregate and reads only the events recorded after it, instead
-of replaying the whole stream (a busy target has thousands of events). The store stays
-the truth — every load still asks it for newer events — so several processes can share
-the log.
+of replaying the whole stream (a busy target has thousands of events). With a cold cache
+a load starts from the stream's snapshot (`engine.snapshots`), taken whenever a load has
+read `snapshot_every` events past the last one. The store stays the truth — every load
+still asks it for newer events — so several processes can share the log.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 from collections import OrderedDict
 from typing import Any, Protocol, TypeVar
 
 from eventsourcing.domain import Aggregate
 
+from engine import snapshots
 from engine.codec import EventRegistry, to_domain_event, to_new_event
 from engine.domain.app import App
 from engine.domain.target import Target
@@ -22,6 +25,7 @@ from engine.store import EventMetadata, EventStore
 from engine.store.types import AppendResult
 
 A = TypeVar("A", bound=Aggregate)
+log = logging.getLogger(__name__)
 
 
 class HasStream(Protocol):
@@ -48,19 +52,29 @@ class Repository:
     """Aggregates in, aggregates out."""
 
     def __init__(
-        self, store: EventStore, registry: EventRegistry | None = None, *, cache_size: int = 4096
+        self,
+        store: EventStore,
+        registry: EventRegistry | None = None,
+        *,
+        cache_size: int = 4096,
+        snapshot_every: int = 100,
     ) -> None:
         self.store = store
         self.registry = registry or default_registry()
         self._cache: OrderedDict[str, Aggregate] = OrderedDict()
         self._cache_size = cache_size
+        #: a load that finds this many events after the last snapshot takes a new one
+        self.snapshot_every = snapshot_every
+        self._snapshot_versions: dict[str, int] = {}
 
     async def find(self, cls: type[A], stream_id: str) -> A | None:
         """The aggregate stored in `stream_id`, or None when the stream is empty."""
         cached = self._cache.get(stream_id)
         # a copy: the caller's commands must not reach the cached state before a save
         aggregate: Any = copy.deepcopy(cached) if cached is not None else None
-        after = cached.version if cached is not None else 0
+        if aggregate is None:
+            aggregate = await self._from_snapshot(cls, stream_id)
+        after = aggregate.version if aggregate is not None else 0
         recorded = await self.store.read_stream(stream_id, after_version=after)
         for event in recorded:
             aggregate = to_domain_event(self.registry, event).mutate(aggregate)
@@ -68,10 +82,38 @@ class Repository:
             raise TypeError(f"{stream_id} holds a {type(aggregate).__name__}, not {cls.__name__}")
         if recorded and aggregate is not None:
             self._remember(stream_id, aggregate)
+            if aggregate.version - self._snapshot_versions.get(stream_id, 0) >= self.snapshot_every:
+                await self._snapshot(stream_id, aggregate)
         elif cached is not None:
             self._cache.move_to_end(stream_id)
         found: A | None = aggregate
         return found
+
+    async def _from_snapshot(self, cls: type[A], stream_id: str) -> A | None:
+        found = await self.store.read_snapshot(stream_id, snapshots.fingerprint())
+        if found is None:
+            return None
+        version, state = found
+        try:
+            aggregate = snapshots.restore(cls, state)
+        except (snapshots.SnapshotUnreadable, TypeError, ValueError) as exc:
+            log.warning("snapshot of %s at version %d ignored: %s", stream_id, version, exc)
+            return None
+        self._snapshot_versions[stream_id] = version
+        return aggregate
+
+    async def _snapshot(self, stream_id: str, aggregate: Aggregate) -> None:
+        """Keep the aggregate's state, so that a load with a cold cache starts from here."""
+        self._snapshot_versions[stream_id] = aggregate.version
+        try:
+            state = snapshots.take(aggregate)
+            await self.store.write_snapshot(
+                stream_id, aggregate.version, snapshots.fingerprint(), state
+            )
+        except Exception as exc:
+            # a cache that could not be filled must not fail the load it came from: the
+            # next cold load replays the stream instead
+            log.warning("no snapshot of %s at version %d: %s", stream_id, aggregate.version, exc)
 
     def _remember(self, stream_id: str, aggregate: Aggregate) -> None:
         self._cache[stream_id] = copy.deepcopy(aggregate)

@@ -231,6 +231,33 @@ class EventStore:
             )
         return version
 
+    async def read_snapshot(self, stream_id: str, code: str) -> tuple[int, dict[str, Any]] | None:
+        """(version, state) of the stream's snapshot taken by `code`, if there is one."""
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT version, state FROM snapshots WHERE stream_id = $1 AND code = $2",
+                stream_id,
+                code,
+            )
+        return None if row is None else (row["version"], row["state"])
+
+    async def write_snapshot(
+        self, stream_id: str, version: int, code: str, state: dict[str, Any]
+    ) -> None:
+        """Keep this snapshot of the stream, unless one as recent by the same code is kept."""
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO snapshots (stream_id, version, code, state)"
+                " VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version,"
+                " code = EXCLUDED.code, state = EXCLUDED.state, taken_at = now()"
+                " WHERE snapshots.code <> EXCLUDED.code OR snapshots.version < EXCLUDED.version",
+                stream_id,
+                version,
+                code,
+                state,
+            )
+
     async def read_all(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         """Up to `limit` events after global position `after`, in order."""
         async with self.pool.acquire() as conn:
