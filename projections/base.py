@@ -43,7 +43,7 @@ class Projection(ABC):
         return _ddl(self.name)[0]
 
     def index_ddl(self) -> str:
-        """CREATE INDEX statements (run after a bulk load: faster than indexing per row)."""
+        """Keys and indexes (run after a bulk load: faster than indexing per row)."""
         return _ddl(self.name)[1]
 
 

@@ -83,6 +83,8 @@ async def _build(
                     await projection.apply_range(conn, 0, position)
                 elif isinstance(projection, RowProjection):
                     position = await projection.load(conn, position)
+                # keys and indexes once the bulk is in (the batches below upsert on keys)
+                await conn.execute(projection.index_ddl(), timeout=WHOLE_LOG_TIMEOUT)
             batches = 0
             while True:
                 async with conn.transaction():
@@ -95,11 +97,8 @@ async def _build(
                     # fresh tables have no statistics; without them the planner scans whole
                     # tables for each batch's lookups. Refresh as they double in size.
                     await conn.execute(f"ANALYZE {tables}")
-            async with conn.transaction():
-                await conn.execute(f"{_in_schema(schema)}; {_BULK_MEMORY}")
-                await conn.execute(projection.index_ddl(), timeout=WHOLE_LOG_TIMEOUT)
-                # statistics for the planner, while other projections are still loading
-                await conn.execute(f"ANALYZE {tables}", timeout=WHOLE_LOG_TIMEOUT)
+            # statistics for the planner, while other projections are still loading
+            await conn.execute(f"ANALYZE {tables}", timeout=WHOLE_LOG_TIMEOUT)
             return position
 
     positions = await asyncio.gather(*(load(p) for p in projections))

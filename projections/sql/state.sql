@@ -14,12 +14,11 @@ CREATE TABLE targets (
     last_verified_release text,
     last_position         bigint      NOT NULL,
     last_changed_at       timestamptz NOT NULL,
-    last_actor            text        NOT NULL,
-    PRIMARY KEY (app, environment)
+    last_actor            text        NOT NULL
 );
 
 CREATE TABLE promotions (
-    id                 text        PRIMARY KEY,
+    id                 text        NOT NULL,
     app                text        NOT NULL,
     environment        text        NOT NULL,
     release            text        NOT NULL,
@@ -52,8 +51,7 @@ CREATE TABLE releases (
     author           text        NOT NULL,
     committed_at     timestamptz,
     created_at       timestamptz NOT NULL,
-    created_position bigint      NOT NULL,
-    PRIMARY KEY (app, sha)
+    created_position bigint      NOT NULL
 );
 
 -- Where a release went: one row per release and environment it was promoted to.
@@ -73,10 +71,15 @@ CREATE TABLE release_environments (
     outcome            text,
     rolled_back_at     timestamptz,
     rolled_back_by     text,
-    rolled_back_reason text,
-    PRIMARY KEY (app, sha, environment)
+    rolled_back_reason text
 );
 
 -- indexes
+-- Keys too, built once the rows are in: a rebuild's bulk load then inserts into bare
+-- tables, and sorting a key once costs less than inserting every row into it.
+ALTER TABLE targets ADD PRIMARY KEY (app, environment);
+ALTER TABLE promotions ADD PRIMARY KEY (id);
+ALTER TABLE releases ADD PRIMARY KEY (app, sha);
+ALTER TABLE release_environments ADD PRIMARY KEY (app, sha, environment);
 CREATE INDEX promotions_by_target ON promotions (app, environment, requested_at DESC);
 CREATE INDEX releases_by_number ON releases (app, number DESC);

@@ -291,6 +291,29 @@ async def test_readers_see_the_old_model_until_the_rebuild_swaps_in(
     assert [dict(r) for r in after] == [dict(r) for r in before]
 
 
+async def test_events_appended_during_a_rebuild_are_in_the_model_it_swaps_in(
+    story: Story, runner: ProjectionRunner, pool: asyncpg.Pool
+) -> None:
+    await story.walk()
+    await runner.catch_up()
+    SlowState.gate = Gate()
+    try:
+        rebuilding = asyncio.create_task(rebuild(pool, [SlowState()], batch_size=3))
+        await asyncio.wait_for(SlowState.gate.entered.wait(), 5)
+        r3 = await story.release(3)
+        await story.service.request("web", "dev", release=r3, metadata=EventMetadata(actor="c"))
+        SlowState.gate.release.set()
+        await asyncio.wait_for(rebuilding, 10)
+    finally:
+        SlowState.gate = None
+    async with pool.acquire() as conn:
+        desired = await conn.fetchval(
+            "SELECT desired_release FROM targets WHERE environment = 'dev'")
+    assert desired == r3
+    await runner.catch_up()
+    assert (await verify(pool, all_projections())).ok
+
+
 async def test_a_runner_applying_one_event_at_a_time_builds_what_a_rebuild_builds(
     story: Story, pool: asyncpg.Pool
 ) -> None:
