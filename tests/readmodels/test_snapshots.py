@@ -33,13 +33,22 @@ async def streams_of(pool: asyncpg.Pool) -> list[str]:
         return [r[0] for r in await conn.fetch("SELECT DISTINCT stream_id FROM events ORDER BY 1")]
 
 
-async def test_a_cold_load_starts_from_the_snapshot_and_equals_a_replay(
+@pytest.fixture
+async def snapshotted(
     story: Story, store: EventStore, pool: asyncpg.Pool
-) -> None:
+) -> tuple[list[str], dict[str, Any]]:
+    """The storyline walked; its streams, their states by replay, and a snapshot of each."""
     await story.walk()
     streams = await streams_of(pool)
     replayed = await states(store, streams, snapshot_every=NEVER)
-    await states(store, streams, snapshot_every=1)  # takes one of every stream
+    await states(store, streams, snapshot_every=1)
+    return streams, replayed
+
+
+async def test_a_cold_load_starts_from_the_snapshot_and_equals_a_replay(
+    snapshotted: tuple[list[str], dict[str, Any]], store: EventStore, pool: asyncpg.Pool
+) -> None:
+    streams, replayed = snapshotted
     async with pool.acquire() as conn:
         kept = dict(await conn.fetch("SELECT stream_id, version FROM snapshots"))
         heads = dict(await conn.fetch(
@@ -56,10 +65,9 @@ async def test_a_cold_load_starts_from_the_snapshot_and_equals_a_replay(
 
 
 async def test_events_after_the_snapshot_are_applied_on_top_of_it(
-    story: Story, store: EventStore, pool: asyncpg.Pool
+    snapshotted: tuple[list[str], dict[str, Any]], story: Story, store: EventStore,
+    pool: asyncpg.Pool,
 ) -> None:
-    await story.walk()
-    await states(store, await streams_of(pool), snapshot_every=1)
     r3 = await story.release(3)
     await story.service.request("web", "dev", release=r3, metadata=EventMetadata(actor="carol"))
     await story.settle("dev")
@@ -75,12 +83,9 @@ async def test_events_after_the_snapshot_are_applied_on_top_of_it(
 
 
 async def test_a_snapshot_of_other_code_or_unreadable_is_ignored(
-    story: Story, store: EventStore, pool: asyncpg.Pool
+    snapshotted: tuple[list[str], dict[str, Any]], store: EventStore, pool: asyncpg.Pool
 ) -> None:
-    await story.walk()
-    streams = await streams_of(pool)
-    replayed = await states(store, streams, snapshot_every=NEVER)
-    await states(store, streams, snapshot_every=1)
+    streams, replayed = snapshotted
     async with pool.acquire() as conn:
         # another code version's snapshot, and one naming a type this code does not build
         await conn.execute(
