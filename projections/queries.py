@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from projections import audit, audit_text
+from projections.base import short_type
 
 Row = dict[str, Any]
 
@@ -99,12 +100,18 @@ async def audit_page(
     """Audit rows matching the filters. Newest first, paged by `before_position`; with
     `after_position` oldest first instead (for tailing)."""
     order = "ASC" if after_position is not None else "DESC"
+    # `action` is an event type, short (`PromotionApproved`) or full: both filter on the
+    # audit's action, which its index serves (a condition on the event's own type could not
+    # use it, and an action no event has meant joining the whole log); a full type also
+    # has to match the event's.
+    event_type = action if action is not None and "." in action else None
     rows = await conn.fetch(
         f"""SELECT {audit.ROW} FROM {audit.ROW_SOURCE}
              WHERE ($1::text IS NULL OR a.app = $1)
                AND ($2::text IS NULL OR a.environment = $2)
                AND ($3::text IS NULL OR a.actor = $3)
-               AND ($4::text IS NULL OR a.action = $4 OR e.type = $4)
+               AND ($4::text IS NULL OR a.action = $4)
+               AND ($10::text IS NULL OR e.type = $10)
                AND ($5::timestamptz IS NULL OR e.recorded_at >= $5)
                AND ($6::timestamptz IS NULL OR e.recorded_at < $6)
                AND ($7::bigint IS NULL OR a.position < $7)
@@ -113,12 +120,13 @@ async def audit_page(
         app,
         environment,
         actor,
-        action,
+        short_type(action) if action is not None else None,
         since,
         until,
         before_position,
         after_position,
         limit,
+        event_type,
     )
     return [_audit_row(r) for r in rows]
 

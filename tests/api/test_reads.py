@@ -94,6 +94,19 @@ async def test_the_audit_log_filters_and_pages_with_a_cursor(api: Api) -> None:
     assert seen == [i["position"] for i in everything["items"]]
 
 
+async def test_the_audit_log_filters_by_event_type_short_or_full(api: Api) -> None:
+    promotion = await _walk_to_prod(api)
+    await api.post(f"/promotions/{promotion['id']}/approve", as_="approver")
+    await api.caught_up()
+    short = await (await api.get("/events?type=PromotionApproved")).json()
+    assert short["items"] and {i["event_type"] for i in short["items"]} == {
+        "Target.PromotionApproved"}
+    full = await (await api.get("/events?type=Target.PromotionApproved")).json()
+    assert full["items"] == short["items"]
+    assert (await (await api.get("/events?type=App.PromotionApproved")).json())["items"] == []
+    assert (await (await api.get("/events?type=PolicyOverridden")).json())["items"] == []
+
+
 async def test_the_audit_log_streams_as_ndjson(api: Api) -> None:
     await _walk_to_prod(api)
     response = await api.get("/events?app=web", headers={"Accept": "application/x-ndjson"})
