@@ -84,6 +84,15 @@ async def release_lineage(conn: asyncpg.Connection, app: str, sha: str) -> Row |
     return release
 
 
+# The last position recorded before the time in parameter {}, by one step back along the
+# index on recorded_at (0 if none). Time filters become position bounds, which the
+# audit's indexes serve: positions and times of the log go up together (the append takes
+# its time once it holds the log's head). Filtering on the events' times instead walked
+# back through every event after the range, looking for matches it could not have.
+_LAST_BEFORE = """SELECT coalesce((SELECT position FROM events WHERE recorded_at < ${}
+                                 ORDER BY recorded_at DESC, position DESC LIMIT 1), 0)"""
+
+
 async def audit_page(
     conn: asyncpg.Connection,
     *,
@@ -112,8 +121,8 @@ async def audit_page(
                AND ($3::text IS NULL OR a.actor = $3)
                AND ($4::text IS NULL OR a.action = $4)
                AND ($10::text IS NULL OR e.type = $10)
-               AND ($5::timestamptz IS NULL OR e.recorded_at >= $5)
-               AND ($6::timestamptz IS NULL OR e.recorded_at < $6)
+               AND ($5::timestamptz IS NULL OR a.position > ({_LAST_BEFORE.format(5)}))
+               AND ($6::timestamptz IS NULL OR a.position <= ({_LAST_BEFORE.format(6)}))
                AND ($7::bigint IS NULL OR a.position < $7)
                AND ($8::bigint IS NULL OR a.position > $8)
              ORDER BY a.position {order} LIMIT $9""",

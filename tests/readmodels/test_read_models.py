@@ -175,13 +175,13 @@ async def test_the_audit_filters_by_time_range(
     await runner.catch_up()
     async with pool.acquire() as conn:
         times = await conn.fetch("SELECT position, recorded_at FROM events ORDER BY position")
-        middle, later = times[len(times) // 3], times[2 * len(times) // 3]
-        window = await queries.audit_page(
-            conn, since=middle["recorded_at"], until=later["recorded_at"], limit=1000
-        )
-    expected = [
-        t["position"]
-        for t in times
-        if middle["recorded_at"] <= t["recorded_at"] < later["recorded_at"]
-    ]
-    assert sorted(r["position"] for r in window) == expected
+        # every event's own time as a bound, and a microsecond either side of it
+        moments = sorted({t["recorded_at"] + timedelta(microseconds=d)
+                          for t in times[::4] for d in (-1, 0, 1)})
+        for since, until in [(m, None) for m in moments] + [(None, m) for m in moments] + [
+                (a, b) for a, b in zip(moments, moments[len(moments) // 2:], strict=False)]:
+            window = await queries.audit_page(conn, since=since, until=until, limit=1000)
+            expected = [t["position"] for t in times
+                        if (since is None or since <= t["recorded_at"])
+                        and (until is None or t["recorded_at"] < until)]
+            assert sorted(r["position"] for r in window) == expected, (since, until)
