@@ -3,13 +3,15 @@
 Where it sits: under the read views. The read models hold targets but not the app's
 configuration; loading the App aggregate for every request would replay all its releases,
 so the pipeline is kept here and reloaded only when the app's stream has moved on. The
-stream's version is looked up at most once a second per app: a pipeline shown a second
-late is harmless (commands never use this cache; they load the App aggregate).
+stream's version is looked up at most once a second per app, for every app a request
+shows in one query: a pipeline shown a second late is harmless (commands never use this
+cache; they load the App aggregate).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,14 +39,34 @@ class PipelineCache:
 
     async def get(self, app: str) -> tuple[Pipeline, dict[str, Any]] | None:
         """(pipeline, Git source) of `app`, or None when no such app is registered."""
-        entry = self._entries.get(app)
+        return (await self.get_many([app]))[app]
+
+    async def get_many(
+        self, apps: Sequence[str]
+    ) -> dict[str, tuple[Pipeline, dict[str, Any]] | None]:
+        """`get` for each of `apps`, with one look at the log for all the stale ones."""
         now = time.monotonic()
-        if entry is not None and now - entry.checked_at < _RECHECK_S:
-            return entry.pipeline, entry.source
-        version = await self._promotions.repository.store.stream_version(app_stream(app))
+        stale = [a for a in apps if not self._fresh(a, now)]
+        if stale:
+            store = self._promotions.repository.store
+            versions = await store.stream_versions([app_stream(a) for a in stale])
+            for app, version in zip(stale, versions, strict=True):
+                await self._refresh(app, version, now)
+        found: dict[str, tuple[Pipeline, dict[str, Any]] | None] = {}
+        for app in apps:
+            entry = self._entries.get(app)
+            found[app] = None if entry is None else (entry.pipeline, entry.source)
+        return found
+
+    def _fresh(self, app: str, now: float) -> bool:
+        entry = self._entries.get(app)
+        return entry is not None and now - entry.checked_at < _RECHECK_S
+
+    async def _refresh(self, app: str, version: int, now: float) -> None:
+        entry = self._entries.get(app)
         if version == 0:
             self._entries.pop(app, None)
-            return None
+            return
         if entry is None or entry.version != version:
             aggregate = await self._promotions.app(app)
             config = aggregate.config
@@ -53,4 +75,3 @@ class PipelineCache:
         else:
             entry = _Entry(entry.version, entry.pipeline, entry.source, now)
         self._entries[app] = entry
-        return entry.pipeline, entry.source

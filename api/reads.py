@@ -21,7 +21,7 @@ from api.params import Moment, invalid
 from api.render import dump_bytes, promotion_json
 from engine.domain import errors
 from engine.domain.enums import Health, PromotionPhase, SyncStatus
-from engine.domain.pipeline import EnvironmentSpec
+from engine.domain.pipeline import EnvironmentSpec, Pipeline
 from engine.store.database import create_pool
 from projections import catalog, queries, timetravel
 from projections.base import Projection
@@ -73,23 +73,25 @@ async def all_apps(app: web.Application) -> list[dict[str, Any]]:
     by_app: dict[str, list[Row]] = {}
     for row in targets:
         by_app.setdefault(row["app"], []).append(row)
-    return [await _app_json(app, name, by_app.get(name, [])) for name in names]
+    pipelines = await app[PIPELINES].get_many(names)
+    return [_app_json(name, by_app.get(name, []), pipelines[name]) for name in names]
 
 
 async def one_app(app: web.Application, name: str) -> dict[str, Any] | None:
     """One app's pipeline, or None."""
     async with _conn(app) as conn:
         targets = await queries.list_targets(conn, app=name)
-    found = await _app_json(app, name, targets)
+    found = _app_json(name, targets, await app[PIPELINES].get(name))
     if not targets and found.get("source") is None:
         return None
     return found
 
 
-async def _app_json(app: web.Application, name: str, targets: list[Row]) -> dict[str, Any]:
+def _app_json(
+    name: str, targets: list[Row], known: tuple[Pipeline, dict[str, Any]] | None
+) -> dict[str, Any]:
     """The pipeline in its configured order, each environment with its target's state."""
     rows = {r["environment"]: r for r in targets}
-    known = await app[PIPELINES].get(name)
     environments: list[dict[str, Any]] = []
     if known is not None:
         pipeline, source = known

@@ -231,6 +231,17 @@ class EventStore:
             )
         return version
 
+    async def stream_versions(self, stream_ids: Sequence[str]) -> list[int]:
+        """`stream_version` of each stream, in one query."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT (SELECT coalesce(max(stream_version), 0) FROM events"
+                "         WHERE stream_id = s.id)"
+                "  FROM unnest($1::text[]) WITH ORDINALITY AS s (id, n) ORDER BY s.n",
+                list(stream_ids),
+            )
+        return [r[0] for r in rows]
+
     async def read_snapshot(self, stream_id: str, code: str) -> tuple[int, dict[str, Any]] | None:
         """(version, state) of the stream's snapshot taken by `code`, if there is one."""
         async with self.pool.acquire() as conn:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Any
 
-from tests.api.conftest import SHA1, SHA2, SHA3, Api, problem
+import pytest
+
+from engine.domain.app import App
+from engine.store import EventMetadata
+from tests.api.conftest import CONFIG, SHA1, SHA2, SHA3, Api, problem
 
 
 async def _walk_to_prod(api: Api) -> dict[str, Any]:
@@ -37,6 +42,31 @@ async def test_the_pipeline_shows_each_environment_in_order_with_what_is_in_flig
         "phase": "awaiting_approval",
     }
     assert envs["prod"]["policy"]["approvals"] == 1 and envs["prod"]["upstream"] == "staging"
+
+
+async def test_the_apps_show_a_changed_pipeline_and_a_new_app(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("api.pipelines._RECHECK_S", 0.0)  # no second's grace for stale
+    before = await (await api.get("/apps")).json()
+    assert before["items"][0]["environments"][2]["policy"]["approvals"] == 1
+    repository = api.promotions.repository
+    web = await repository.get(App, "app:web")
+    stricter = {**CONFIG, "environments": [*CONFIG["environments"][:2],
+                                           {"name": "prod", "policy": {"approvals": 2}}]}
+    assert web.change_config(stricter)
+    await repository.save(web, metadata=EventMetadata(actor="config"))
+    config = EventMetadata(actor="config")
+    await api.promotions.register_app("shop", CONFIG, metadata=config)
+    await api.promotions.create_release("shop", sha=SHA1, digest="d" * 64, message="one",
+                                        author="dev", committed_at=datetime.now(UTC),
+                                        metadata=config)
+    await api.caught_up()
+    after = await (await api.get("/apps")).json()
+    assert [a["name"] for a in after["items"]] == ["shop", "web"]
+    assert [a["environments"][2]["policy"]["approvals"] for a in after["items"]] == [1, 2]
+    web_alone = await (await api.get("/apps/web")).json()
+    assert web_alone["environments"][2]["policy"]["approvals"] == 2
 
 
 async def test_an_unknown_app_is_404(api: Api) -> None:
