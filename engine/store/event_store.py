@@ -224,15 +224,10 @@ class EventStore:
 
     async def stream_version(self, stream_id: str) -> int:
         """The stream's current version (0 when it has no events)."""
-        async with self.pool.acquire() as conn:
-            version: int = await conn.fetchval(
-                "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
-                stream_id,
-            )
-        return version
+        return (await self.stream_versions([stream_id]))[0]
 
     async def stream_versions(self, stream_ids: Sequence[str]) -> list[int]:
-        """`stream_version` of each stream, in one query."""
+        """The current version of each stream (0 for one with no events), in one query."""
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT (SELECT coalesce(max(stream_version), 0) FROM events"
