@@ -33,10 +33,6 @@ class Projection(ABC):
     version: ClassVar[int]
     #: tables it owns, in the order they are created
     tables: ClassVar[tuple[str, ...]]
-    #: tables whose readers each scan thousands of rows: a rebuild vacuums them, or the
-    #: first readers after it would set hint bits on every page they read (and autovacuum
-    #: would soon scan them while readers wait for a core)
-    vacuumed: ClassVar[tuple[str, ...]] = ()
 
     def table_ddl(self) -> str:
         """CREATE TABLE statements (run before a bulk load)."""

@@ -138,7 +138,6 @@ class HistoryProjection(RangeProjection):
     version: ClassVar[int] = 7
     tables: ClassVar[tuple[str, ...]] = (
         "target_history", "target_history_open", "target_history_epochs")
-    vacuumed: ClassVar[tuple[str, ...]] = ("target_history_epochs",)
 
     async def apply_range(self, conn: asyncpg.Connection, after: int, upto: int) -> None:
         """Close the open period of each change, open the new ones; one statement."""

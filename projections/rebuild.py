@@ -108,12 +108,14 @@ async def _build(
             return position
 
     positions = await asyncio.gather(*(load(p) for p in projections))
-    # only once every load has committed: rows are not visible to all while another load's
-    # transaction is still open, and vacuum would leave their pages as it found them
-    vacuumed = ", ".join(f"{schema}.{t}" for p in projections for t in p.vacuumed)
-    if vacuumed:
-        async with pool.acquire() as conn:
-            await conn.execute(f"VACUUM {vacuumed}", timeout=WHOLE_LOG_TIMEOUT)
+    # Done here, the work autovacuum would start on every rebuilt table soon after the swap,
+    # on the cores readers need; and the first readers do not set hint bits on each page
+    # they read. Only once every load has committed: rows are not visible to all while
+    # another load's transaction is still open, and vacuum would leave their pages as it
+    # found them.
+    tables = ", ".join(f"{schema}.{t}" for p in projections for t in p.tables)
+    async with pool.acquire() as conn:
+        await conn.execute(f"VACUUM {tables}", timeout=WHOLE_LOG_TIMEOUT)
     return {p.name: position for p, position in zip(projections, positions, strict=True)}
 
 
