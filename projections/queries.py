@@ -94,10 +94,10 @@ async def release_lineage(conn: asyncpg.Connection, app: str, sha: str) -> Row |
     return release
 
 
-# The last position recorded before the time in parameter {}, by one step back along the
-# index on (recorded_at, position) (0 if none). Time filters become position bounds, which the
-# audit's indexes serve: positions and times of the log go up together (the append takes
-# its time once it holds the log's head). Filtering on the events' times instead walked
+# The last position recorded before the time in parameter {}, by one step back along
+# the index on (recorded_at, position) (0 if none). Time filters become position bounds,
+# which the audit's indexes serve: positions and times of the log go up together (the
+# append takes its time once it holds the log's head). Filtering on the events' times instead walked
 # back through every event after the range, looking for matches it could not have.
 _LAST_BEFORE = """SELECT coalesce((SELECT position FROM events WHERE recorded_at < ${}
                                  ORDER BY recorded_at DESC, position DESC LIMIT 1), 0)"""
