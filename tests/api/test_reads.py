@@ -48,6 +48,7 @@ async def test_the_apps_show_a_changed_pipeline_and_a_new_app(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("api.pipelines._RECHECK_S", 0.0)  # no second's grace for stale
+    await api.caught_up()
     before = await (await api.get("/apps")).json()
     assert before["items"][0]["environments"][2]["policy"]["approvals"] == 1
     repository = api.promotions.repository
