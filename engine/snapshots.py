@@ -16,7 +16,6 @@ import hashlib
 import inspect
 from datetime import datetime
 from enum import Enum
-from functools import cache
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -45,9 +44,7 @@ class SnapshotUnreadable(Exception):
     """A snapshot holds a value this code does not know how to build."""
 
 
-@cache
-def fingerprint() -> str:
-    """Identifies the domain code: snapshots taken by other code are not read."""
+def _source_hash() -> str:
     digest = hashlib.sha256()
     try:
         for module in _MODULES:
@@ -55,6 +52,15 @@ def fingerprint() -> str:
     except OSError:  # installed without sources: trust no snapshot another process took
         return uuid4().hex
     return digest.hexdigest()[:16]
+
+
+# read once at import: the sources are files, and loads run on the event loop
+_FINGERPRINT = _source_hash()
+
+
+def fingerprint() -> str:
+    """Identifies the domain code: snapshots taken by other code are not read."""
+    return _FINGERPRINT
 
 
 def take(aggregate: Aggregate) -> dict[str, Any]:

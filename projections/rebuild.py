@@ -22,9 +22,10 @@ VERIFY_SCHEMA = "baton_verify"
 _LOCK = 0x0BA7_0002  # one rebuild or verify at a time
 # Loading the whole log at once sorts and hashes it: in memory rather than in temporary
 # files, and index builds sort in memory too. Its row estimates, compounded through a dozen
-# CTEs, are astronomical: Postgres would JIT-compile and optimise a hundred functions for
-# the history statement, costing more (0.6-1 s) than they save. Per transaction, only
-# while rebuilding.
+# CTEs, are astronomical (and the state statement disables nested loops, which inflates
+# its cost even for a tiny log): Postgres would JIT-compile and optimise a hundred
+# functions for the history statement, costing more (0.6-1 s) than they save. Per
+# transaction, only while rebuilding.
 _BULK_SETTINGS = (
     "SET LOCAL work_mem = '256MB'; SET LOCAL maintenance_work_mem = '512MB';"
     " SET LOCAL jit = off"
