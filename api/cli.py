@@ -16,6 +16,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 import click
@@ -24,6 +25,7 @@ from rich.table import Table
 
 from api.client import ApiError, Client
 from api.serve import Role, ServeOptions, running
+from api.workers import extra_workers, until_orphaned
 from engine.config.loader import ConfigError
 from engine.telemetry import setup_logging, setup_tracing
 
@@ -71,20 +73,51 @@ def _call(work: Callable[[Client], Coroutine[Any, Any, T]], url: str) -> T:
     default=None,
     help="Clusters' kubeconfig; without it kubesim:* clusters are emulated.",
 )
-def serve(host: str, port: int, role: str, kubeconfig: str | None) -> None:
+@click.option(
+    "--workers",
+    envvar="BATON_API_WORKERS",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Processes answering the REST API on the port (one per core is a good start).",
+)
+@click.option("--worker-of", type=int, default=None, hidden=True)
+def serve(
+    host: str, port: int, role: str, kubeconfig: str | None, workers: int, worker_of: int | None
+) -> None:
     """Run baton until interrupted."""
     setup_logging()
     setup_tracing()
-    options = ServeOptions(host=host, port=port, role=Role(role), kubeconfig=kubeconfig)
+    if workers > 1 and not Role(role).serves_http:
+        raise click.BadParameter(f"role {role} serves no HTTP", param_hint="--workers")
+    options = ServeOptions(
+        host=host,
+        port=port,
+        role=Role(role),
+        kubeconfig=kubeconfig,
+        reuse_port=workers > 1 or worker_of is not None,
+    )
 
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with running(options) as state:
-            if state.url:
-                console.print(f"baton serving {state.url}/api/v1 (role {role})")
+        async with running(options) as state, contextlib.AsyncExitStack() as stack:
+            if worker_of is not None:
+                orphaned = asyncio.create_task(until_orphaned(worker_of))
+                orphaned.add_done_callback(lambda _: stop.set())
+                stack.callback(orphaned.cancel)
+            elif state.url:
+                if workers > 1:
+                    actual_port = urlsplit(state.url).port or port
+                    await stack.enter_async_context(
+                        extra_workers(
+                            workers - 1, host=host, port=actual_port, kubeconfig=kubeconfig
+                        )
+                    )
+                processes = f", {workers} processes" if workers > 1 else ""
+                console.print(f"baton serving {state.url}/api/v1 (role {role}{processes})")
             # What start-up loaded lives as long as the process: keep it out of the
             # collector's full passes, which walk every object and stall every request
             gc.freeze()

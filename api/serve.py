@@ -66,6 +66,8 @@ class ServeOptions:
     port: int = 8080
     role: Role = Role.ALL
     kubeconfig: str | None = None
+    #: bind the port with SO_REUSEPORT, beside other processes serving it (`--workers`)
+    reuse_port: bool = False
     kubesim_timing: ControllerTiming | None = None
     api: ApiConfig | None = None
 
@@ -154,7 +156,9 @@ async def running(
                 handle_signals=False,
             )
             await runner.setup()
-            site = web.TCPSite(runner, options.host, options.port)
+            site = web.TCPSite(
+                runner, options.host, options.port, reuse_port=options.reuse_port or None
+            )
             await site.start()
             stack.push_async_callback(runner.cleanup)
             server = site._server

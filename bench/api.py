@@ -1,13 +1,16 @@
 """REST API benchmark: read latency with a million events, and the engine's promotion overhead.
 
-Loads ~1M realistic events (bench/_events.py), builds the read models, starts the API in
-its own process on loopback, and drives it from an aiohttp client with 32 connections:
+Loads ~1M realistic events (bench/_events.py), builds the read models, starts the API
+(`baton serve --workers N`, one process per core by default) on loopback, and drives it
+with 32 connections:
 
 - reads: requests per second and p50/p99 latency of `GET /apps/{app}`,
   `GET /events?app=&environment=` and `GET /state?as_of=<time>` (targets: p99 <= 25 ms),
   with 32 connections each sending its next request when the last is answered (so the
-  latency is mostly the queue behind the other 31), then open loop at half the rate
-  those reached (the latency a client sees when the server is not saturated);
+  latency is mostly the queue behind the other 31), from `wrk` when the machine has it
+  (Debian's package) and else from an aiohttp client, which takes a core of its own;
+  then open loop at half the rate those reached (the latency a client sees when the
+  server is not saturated). The same with a single API process, as the peer;
 - promotion overhead, over 200 promotions into an environment that needs no approval:
   `POST /promotions` until `PromotionStarted` is committed (the 202 is sent after the
   commit), for a target the API has not loaded yet, with no snapshot (cold) or with one
@@ -17,7 +20,8 @@ its own process on loopback, and drives it from an aiohttp client with 32 connec
   in this process as `baton serve` does, on a fresh database (`bench/_promotion_apply.py`;
   target: p99 <= 100 ms).
 
-    python bench/api.py [--events 1000000] [--apps 200] [--requests 3000] [--apply-apps 10]
+    python bench/api.py [--events 1000000] [--apps 200] [--workers 2] [--seconds 10]
+                        [--requests 3000] [--apply-apps 10]
     python bench/api.py --tracing [...]   # the same with tracing off, then on (exporting
                                           # OTLP/HTTP to a local receiver), p99 compared
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import random
 import socket
@@ -36,6 +41,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -45,6 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("COLUMNS", "150")  # room for the table
 sys.path.insert(0, str(ROOT))
 
+from bench import _wrk  # noqa: E402
 from bench._db import Server, print_json_line, print_table  # noqa: E402
 from bench._events import ENVIRONMENTS, Generator, load  # noqa: E402
 from bench._promotion_apply import measure as promotion_to_apply  # noqa: E402
@@ -65,6 +72,9 @@ READ_P99_MS = 25.0
 PROMOTION_P99_MS = 100.0
 NO_SNAPSHOTS = 10**9  # a Repository's snapshot_every that never takes one
 PACED_SECONDS = 8  # how long the open-loop run at half the throughput lasts, at most
+CLOSED_SECONDS = 10.0  # each closed-loop run with wrk
+WARM_SECONDS = 4.0
+PATHS = 4000  # distinct request paths per endpoint, sent in turn
 
 
 def app_name(index: int) -> str:
@@ -92,11 +102,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def start_api(url: str, port: int,
-                    extra_env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
-    """The API in a process of its own, ready when /readyz says so."""
+async def start_api(url: str, port: int, extra_env: dict[str, str] | None = None, *,
+                    workers: int = 1) -> asyncio.subprocess.Process:
+    """The API (`workers` processes on one port) as its own process, ready when /readyz says so."""
     env = {**os.environ, "BATON_DATABASE_URL": url, "BATON_TOKENS": f"bench:admin:{TOKEN}",
-           "BATON_API_PORT": str(port), "BATON_API_POOL_SIZE": str(CONNECTIONS),
+           "BATON_API_PORT": str(port), "BATON_API_WORKERS": str(workers),
+           # the 32 connections are spread over the processes
+           "BATON_API_POOL_SIZE": str(-(-CONNECTIONS // workers)),
            "BATON_LOG_LEVEL": "WARNING", **(extra_env or {})}
     if extra_env is None:
         for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
@@ -248,7 +260,8 @@ def _figures(values: list[float]) -> dict[str, float]:
 
 
 async def run(events: int, apps: int, requests: int, promotions: int,
-              apply_apps: int = 10) -> dict[str, object]:
+              apply_apps: int = 10, workers: int = 2,
+              seconds: float = CLOSED_SECONDS) -> dict[str, object]:
     server = Server()
     try:
         async with server.database() as url:
@@ -263,14 +276,22 @@ async def run(events: int, apps: int, requests: int, promotions: int,
                 low, high = await conn.fetchrow(
                     "SELECT min(valid_from), max(valid_from) FROM target_history")
             await pool.close()
-            port = _free_port()
-            api = await start_api(url, port)
-            try:
-                out = await _measure(url, port, apps, requests, promotions, low, high,
-                                     head=head, load_s=load_s, rebuild_s=rebuild_s)
-            finally:
-                api.terminate()
-                await api.wait()
+            out: dict[str, object] = {"head": head, "load_s": load_s, "rebuild_s": rebuild_s}
+            # one process first (the peer), and the promotions on it: with several, a
+            # target one process loaded is cold to the next that a POST lands on
+            for count in sorted({1, workers}):
+                port = _free_port()
+                api = await start_api(url, port, workers=count)
+                try:
+                    closed, half = await measure_reads(port, apps, requests, low, high,
+                                                       seconds)
+                    out[f"reads_{count}"], out[f"half_{count}"] = closed, half
+                    if count == 1:
+                        out["promotion"] = await promotions_overhead_on(
+                            url, f"http://127.0.0.1:{port}/api/v1", apps, promotions)
+                finally:
+                    api.terminate()
+                    await api.wait()
         async with server.database() as url:
             applied = await promotion_to_apply(url, TOKEN, apps=apply_apps, count=promotions)
         out["to_apply"] = {"all": _figures(applied["cold"] + applied["warm"]),
@@ -294,28 +315,42 @@ def read_paths(apps: int, low: datetime, high: datetime) -> dict[str, Callable[[
     }
 
 
-async def _measure(url: str, port: int, apps: int, requests: int, promotions: int,
-                   low: datetime, high: datetime, series: int = 0,
-                   **facts: float) -> dict[str, object]:
-    base = f"http://127.0.0.1:{port}/api/v1"
-    reads = read_paths(apps, low, high)
-    connector = aiohttp.TCPConnector(limit=CONNECTIONS)
+async def measure_reads(port: int, apps: int, requests: int, low: datetime,
+                        high: datetime, seconds: float
+                        ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Each read endpoint closed loop (wrk when installed), then open loop at half that rate."""
     headers = {"Authorization": f"Bearer {TOKEN}"}
     results: dict[str, dict[str, float]] = {}
     half: dict[str, dict[str, float]] = {}
+    connector = aiohttp.TCPConnector(limit=CONNECTIONS)
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-        # warm up: every app once (the API caches each app's pipeline), then each endpoint
-        apps_in_turn = iter(range(apps))
-        await drive(session, base, lambda: f"/apps/{app_name(next(apps_in_turn))}", apps)
-        for name, make_path in reads.items():
-            await drive(session, base, make_path, min(300, requests))
-            results[name] = await drive(session, base, make_path, requests)
+        base = f"http://127.0.0.1:{port}/api/v1"
+
+        async def closed(paths: list[str], duration: float) -> dict[str, float]:
+            if _wrk.available():
+                return await _wrk.closed_loop(f"http://127.0.0.1:{port}",
+                                              [f"/api/v1{p}" for p in paths], headers,
+                                              connections=CONNECTIONS, seconds=duration)
+            return await drive(session, base, partial(next, itertools.cycle(paths)), requests)
+
+        for name, make_path in read_paths(apps, low, high).items():
+            paths = [make_path() for _ in range(PATHS)]
+            # warm-up, long enough for every process to have read every app once
+            await closed(paths, WARM_SECONDS)
+            results[name] = await closed(paths, seconds)
             rate = results[name]["rps"] / 2
-            half[name] = await paced(session, base, make_path, rate,
+            half[name] = await paced(session, base, partial(next, itertools.cycle(paths)), rate,
                                      min(requests, int(rate * PACED_SECONDS)))
-        overhead = await promotions_overhead(url, session, base, apps, promotions,
-                                             series=series)
-    return {"reads": results, "reads_open_loop_at_half_rate": half, "promotion": overhead, **facts}
+    return results, half
+
+
+async def promotions_overhead_on(url: str, base: str, apps: int,
+                                 promotions: int) -> dict[str, dict[str, float]]:
+    """`promotions_overhead` through a session of its own."""
+    connector = aiohttp.TCPConnector(limit=CONNECTIONS)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+        return await promotions_overhead(url, session, base, apps, promotions)
 
 
 def main() -> None:
@@ -326,6 +361,10 @@ def main() -> None:
     parser.add_argument("--promotions", type=int, default=200)
     parser.add_argument("--apply-apps", type=int, default=10,
                         help="apps the promotions to apply go round-robin over")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="API processes on the port (baton serve --workers)")
+    parser.add_argument("--seconds", type=float, default=CLOSED_SECONDS,
+                        help="each closed-loop run, when wrk drives it")
     parser.add_argument("--tracing", action="store_true",
                         help="compare tracing off and on (OTLP/HTTP to a local receiver)")
     args = parser.parse_args()
@@ -335,8 +374,9 @@ def main() -> None:
         api_tracing.main(args)
         return
     out = asyncio.run(run(args.events, args.apps, args.requests, args.promotions,
-                          args.apply_apps))
-    reads: dict[str, dict[str, float]] = out["reads"]  # type: ignore[assignment]
+                          args.apply_apps, args.workers, args.seconds))
+    reads: dict[str, dict[str, float]] = out[f"reads_{args.workers}"]  # type: ignore[assignment]
+    one: dict[str, dict[str, float]] = out["reads_1"]  # type: ignore[assignment]
     promotion: dict[str, dict[str, float]] = out["promotion"]  # type: ignore[assignment]
     to_apply: dict[str, dict[str, float]] = out["to_apply"]  # type: ignore[assignment]
     rows: list[list[object]] = [
@@ -344,7 +384,10 @@ def main() -> None:
          "ok" if r["p99_ms"] <= READ_P99_MS else "MISSED"]
         for name, r in reads.items()
     ]
-    half: dict[str, dict[str, float]] = out["reads_open_loop_at_half_rate"]  # type: ignore[assignment]
+    if args.workers != 1:
+        rows += [[f"{name}, 1 process", r["rps"], r["p50_ms"], r["p99_ms"], "-", "-"]
+                 for name, r in one.items()]
+    half: dict[str, dict[str, float]] = out[f"half_{args.workers}"]  # type: ignore[assignment]
     rows += [[f"{name}, open loop at half that rate", r["rps"], r["p50_ms"], r["p99_ms"], "-", "-"]
              for name, r in half.items()]
     for kind, figures in promotion.items():
@@ -362,15 +405,18 @@ def main() -> None:
             if kind == "all" else "-"
         rows.append([f"POST /promotions -> first apply at kubesim ({label})", "-",
                      figures["p50_ms"], figures["p99_ms"], f"<= {PROMOTION_P99_MS}", verdict])
+    generator = "wrk" if _wrk.available() else "aiohttp"
     print_table(
-        f"REST API, {out['head']:,} events ({args.apps} apps), {CONNECTIONS} connections, "
+        f"REST API, {out['head']:,} events ({args.apps} apps), {args.workers} API processes, "
+        f"{CONNECTIONS} connections from {generator}, "
         f"load {out['load_s']:.0f}s, projections rebuilt in {out['rebuild_s']:.0f}s",
         ["measure", "req/s", "p50 ms", "p99 ms", "target p99", "verdict"], rows,
     )
     reads_ok = all(r["p99_ms"] <= READ_P99_MS for r in reads.values())
     print_json_line({
         "bench": "api", "events": out["head"], "apps": args.apps, "connections": CONNECTIONS,
-        "reads": reads, "reads_open_loop_at_half_rate": half,
+        "load_generator": generator, "api_processes": args.workers,
+        "reads": reads, "reads_one_process": one, "reads_open_loop_at_half_rate": half,
         "promotion_to_started": promotion,
         "promotion_to_kubesim_apply": {**to_apply, "targets": args.apply_apps},
         "promotion_to_kubesim_apply_p99_ok": to_apply["all"]["p99_ms"] <= PROMOTION_P99_MS,

@@ -1,0 +1,114 @@
+"""`baton serve --workers N`: more processes answering the REST API on the same port.
+
+Where it sits: beside `serve`. One Python process answers about two thousand small reads
+a second; the others are parsing and rendering JSON, not waiting on Postgres, so more
+throughput needs more processes. Every process binds the port with SO_REUSEPORT and the
+kernel spreads new connections across them. The first process runs what the role asks
+for; the extra ones (`--role api` with projections and the Git watcher off) only answer
+HTTP. Nothing the API answers lives in one process's memory only: pipelines are checked
+against stream versions, idempotency keys and replay jobs are in Postgres, a webhook
+reaches the watcher by NOTIFY, and each process's aggregates are checked on append.
+
+The first process restarts an extra one that exits, and stops them all when it stops;
+an extra one stops by itself when its parent is gone, so none outlives a killed server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Sequence
+
+log = logging.getLogger(__name__)
+_STOP_TIMEOUT_S = 10.0
+_RESTART_DELAY_S = 1.0
+PARENT_CHECK_S = 1.0
+
+
+def worker_command(host: str, port: int, kubeconfig: str | None) -> list[str]:
+    """The command line of an extra HTTP process of this one."""
+    command = [
+        sys.executable,
+        "-m",
+        "api",
+        "--role",
+        "api",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--worker-of",
+        str(os.getpid()),
+    ]
+    if kubeconfig:
+        command += ["--kubeconfig", kubeconfig]
+    return command
+
+
+def worker_env() -> dict[str, str]:
+    """This process's environment, with the parts that must run once turned off."""
+    return {**os.environ, "BATON_API_PROJECTIONS": "0", "BATON_API_WATCH_GIT": "0"}
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), _STOP_TIMEOUT_S)
+    except TimeoutError:
+        log.warning(
+            "HTTP worker %s did not stop within %ss; killing it", process.pid, _STOP_TIMEOUT_S
+        )
+        process.kill()
+        await process.wait()
+
+
+async def _supervise(
+    command: Sequence[str],
+    env: dict[str, str],
+    processes: dict[int, asyncio.subprocess.Process],
+    slot: int,
+    started: asyncio.Event,
+) -> None:
+    while True:
+        process = processes[slot] = await asyncio.create_subprocess_exec(*command, env=env)
+        started.set()
+        code = await process.wait()
+        log.warning("HTTP worker %s exited with %s; starting another", process.pid, code)
+        await asyncio.sleep(_RESTART_DELAY_S)
+
+
+@contextlib.asynccontextmanager
+async def extra_workers(
+    count: int, *, host: str, port: int, kubeconfig: str | None = None
+) -> AsyncIterator[list[int]]:
+    """Run `count` extra HTTP processes on `port`, restarted when they exit; yields pids."""
+    command, env = worker_command(host, port, kubeconfig), worker_env()
+    processes: dict[int, asyncio.subprocess.Process] = {}
+    started = [asyncio.Event() for _ in range(count)]
+    tasks = [
+        asyncio.create_task(
+            _supervise(command, env, processes, slot, started[slot]), name=f"http-worker-{slot}"
+        )
+        for slot in range(count)
+    ]
+    try:
+        await asyncio.gather(*(event.wait() for event in started))
+        yield [processes[slot].pid for slot in range(count)]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(_stop(p) for p in processes.values()))
+
+
+async def until_orphaned(parent: int) -> None:
+    """Return once `parent` no longer is this process's parent (it died)."""
+    # nothing signals a parent's death portably; a killed parent re-parents its children
+    while os.getppid() == parent:  # noqa: ASYNC110
+        await asyncio.sleep(PARENT_CHECK_S)
