@@ -61,7 +61,7 @@ def _database_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterat
 
 
 async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[JOBS] = JobRegistry()
+    app[JOBS] = JobRegistry(app[DATABASE].store.pool)
     yield
     await app[JOBS].close()
 

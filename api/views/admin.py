@@ -1,7 +1,8 @@
 """Operations: verify the hash chain, replay (rebuild) projections, see projection lag.
 
 Where it sits: the operator's corner of the API. Replays run as background jobs
-(`api.jobs`) that the client polls; `/audit/verify` recomputes the log's hash chain.
+(`api.jobs`) that the client polls through any API process; `/audit/verify` recomputes the
+log's hash chain.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from api import reads
 from api.auth import Role
 from api.errors import Problem, not_found
 from api.guard import require
+from api.jobs import JobRunning
 from api.keys import DATABASE, JOBS
 from api.render import json_response
 from api.schemas import ReplayCreate, read_body
@@ -41,16 +43,17 @@ async def start_replay(request: web.Request) -> web.Response:
     """POST /admin/replay: rebuild projections in the background; 202 with the job."""
     caller = require(request, Role.ADMIN)
     body = await read_body(request, ReplayCreate)
-    if (running := request.app[JOBS].running(REPLAY)) is not None:
+    work = reads.rebuild_work(request.app, reads.check_projections(body.projections))
+    try:
+        job = await request.app[JOBS].start(kind=REPLAY, requested_by=caller.subject, work=work)
+    except JobRunning as running:
         raise Problem(
             409,
             "replay-running",
             "A replay is already running",
-            detail=f"job {running.id} is still running",
-            job_id=running.id,
-        )
-    work = reads.rebuild_work(request.app, reads.check_projections(body.projections))
-    job = request.app[JOBS].start(kind=REPLAY, requested_by=caller.subject, work=work)
+            detail=f"job {running.job.id} is still running",
+            job_id=running.job.id,
+        ) from None
     return json_response(
         job.to_json(), status=202, headers={"Location": f"{PREFIX}/admin/replay/{job.id}"}
     )
@@ -59,7 +62,7 @@ async def start_replay(request: web.Request) -> web.Response:
 async def get_replay(request: web.Request) -> web.Response:
     """GET /admin/replay/{job_id}: a replay job's state and result."""
     require(request, Role.ADMIN)
-    job = request.app[JOBS].get(request.match_info["job_id"])
+    job = await request.app[JOBS].get(request.match_info["job_id"])
     if job is None or job.kind != REPLAY:
         raise not_found("job", f"there is no replay job {request.match_info['job_id']}")
     return json_response(job.to_json())

@@ -67,11 +67,11 @@ def _alive(pid: int) -> bool:
     return "\nState:\tZ" not in status  # a zombie has exited, just not been reaped
 
 
-async def _eventually(check: object, what: str, timeout: float = READY_S) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _eventually(check: object, what: str, within: float = READY_S) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while not check():  # type: ignore[operator]
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
+            raise AssertionError(f"not within {within}s: {what}")
         await asyncio.sleep(0.1)
 
 
@@ -134,5 +134,5 @@ async def test_extra_processes_stop_when_the_server_is_killed(
     child = _children(pid)[0]
     os.kill(pid, signal.SIGKILL)  # no chance to stop its children itself
     await _eventually(lambda: not _alive(child), "the orphaned extra process exiting",
-                      timeout=10)
+                      within=10)
     assert _listening_inodes(port) == set()
