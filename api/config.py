@@ -8,14 +8,14 @@ does not start its own.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from api.auth import TokenBook
 
-#: takes the repository URLs (and branch) a push named; returns the apps it woke
-PollTrigger = Callable[[Sequence[str], str | None], Sequence[str]]
+#: takes the repository URLs (and branch) a push named; returns the apps it asked to poll
+PollTrigger = Callable[[Sequence[str], str | None], Awaitable[Sequence[str]]]
 
 MAX_BODY_BYTES = 64 * 1024
 

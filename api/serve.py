@@ -27,6 +27,7 @@ from engine.appliers.context import ApplierSettings
 from engine.appliers.inprocess import running_appliers
 from engine.config.loader import EnvironmentsConfig, load_environments
 from engine.config.sync import apply_config
+from engine.git.wakeups import polls_on_notify
 from engine.git.watcher import GitWatcher
 from engine.kube.clusters import KUBESIM_PREFIX
 from engine.metric_events import EventMetrics
@@ -133,6 +134,8 @@ async def running(
         if options.role.works:
             state.watcher = build_watcher(config, settings=settings, repository=repository)
             _task(state, "git-watcher", state.watcher.run())
+            # the webhooks of API processes without a watcher reach it through Postgres
+            await stack.enter_async_context(polls_on_notify(db.store.pool, state.watcher))
             await stack.enter_async_context(
                 running_appliers(
                     store=db.store,

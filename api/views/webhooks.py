@@ -4,6 +4,8 @@ Where it sits: public (no bearer token), but signed. GitHub signs the body with
 HMAC-SHA256 (`X-Hub-Signature-256: sha256=<hex>`); GitLab sends the shared secret as
 `X-Gitlab-Token`. Both are compared in constant time with BATON_WEBHOOK_SECRET. The
 webhook only triggers a poll: what is new is still read from Git, never from the payload.
+The poll is asked of the watcher in this process, or through Postgres of the process
+that runs it (`api.gitpoll`).
 """
 
 from __future__ import annotations
@@ -97,5 +99,5 @@ async def git_webhook(request: web.Request) -> web.Response:
             field="repository",
         )
     poll_now = request.app[POLL_TRIGGER]
-    triggered = list(poll_now(urls, branch)) if poll_now is not None and urls else []
+    triggered = list(await poll_now(urls, branch)) if poll_now is not None and urls else []
     return json_response({"triggered": sorted(triggered), "branch": branch}, status=202)

@@ -20,6 +20,7 @@ from opentelemetry import trace
 from engine.metrics import APPEND_SECONDS
 from engine.store.errors import ConcurrencyError, EventValidationError
 from engine.store.group_commit import AppendRequest, GroupCommit
+from engine.store.listen import Listener
 from engine.store.types import (
     AppendResult,
     EventMetadata,
@@ -297,7 +298,7 @@ class EventStore:
     ) -> AsyncIterator[list[RecordedEvent]]:
         """Yield batches of events after `after`, forever: woken by NOTIFY, else by polling."""
         wake = asyncio.Event()
-        listener = await _Listener.start(self.pool, wake)
+        listener = await Listener.start(self.pool, NOTIFY_CHANNEL, lambda _payload: wake.set())
         try:
             position = after
             while True:
@@ -316,52 +317,6 @@ class EventStore:
                     await listener.ensure_listening()
         finally:
             await listener.close()
-
-
-class _Listener:
-    """A LISTEN connection that sets an event on NOTIFY; polling covers its outages."""
-
-    def __init__(self, pool: asyncpg.Pool, wake: asyncio.Event) -> None:
-        self._pool = pool
-        self._wake = wake
-        self._conn: asyncpg.Connection | None = None
-
-    @classmethod
-    async def start(cls, pool: asyncpg.Pool, wake: asyncio.Event) -> _Listener:
-        listener = cls(pool, wake)
-        await listener.ensure_listening()
-        return listener
-
-    def _notified(self, *_: object) -> None:
-        self._wake.set()
-
-    async def ensure_listening(self) -> None:
-        if self._conn is not None and not self._conn.is_closed():
-            return
-        try:
-            conn = await asyncio.wait_for(self._pool.acquire(), timeout=5)
-        except (OSError, asyncpg.PostgresError, TimeoutError):
-            self._conn = None  # keep polling; try again at the next poll
-            return
-        try:
-            await conn.add_listener(NOTIFY_CHANNEL, self._notified)
-        except BaseException as exc:
-            # also on cancellation: a connection acquired here must go back to the pool
-            await self._pool.release(conn)
-            if isinstance(exc, (OSError, asyncpg.PostgresError, TimeoutError)):
-                self._conn = None
-                return
-            raise
-        self._conn = conn
-
-    async def close(self) -> None:
-        if self._conn is None:
-            return
-        conn, self._conn = self._conn, None
-        try:
-            await conn.remove_listener(NOTIFY_CHANNEL, self._notified)
-        finally:
-            await self._pool.release(conn)
 
 
 def _settle_error(requests: Sequence[AppendRequest], exc: BaseException) -> None:

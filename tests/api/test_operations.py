@@ -27,7 +27,7 @@ GITLAB_PUSH = {
 polled: list[tuple[tuple[str, ...], str | None]] = []
 
 
-def _poll_now(urls: Sequence[str], branch: str | None) -> list[str]:
+async def _poll_now(urls: Sequence[str], branch: str | None) -> list[str]:
     polled.append((tuple(urls), branch))
     return ["web"] if "https://git.example/web.git" in urls else []
 
