@@ -23,6 +23,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from api.auth import TokenConfigError
 from api.client import ApiError, Client
 from api.serve import Role, ServeOptions, running
 from api.workers import extra_workers, until_orphaned
@@ -113,7 +114,11 @@ def serve(
                     actual_port = urlsplit(state.url).port or port
                     await stack.enter_async_context(
                         extra_workers(
-                            workers - 1, host=host, port=actual_port, kubeconfig=kubeconfig
+                            workers - 1,
+                            host=host,
+                            port=actual_port,
+                            database_url=state.database.url,
+                            kubeconfig=kubeconfig,
                         )
                     )
                 processes = f", {workers} processes" if workers > 1 else ""
@@ -125,7 +130,7 @@ def serve(
 
     try:
         asyncio.run(run())
-    except ConfigError as exc:
+    except (ConfigError, TokenConfigError) as exc:
         errors.print(f"[red]{exc}[/]")
         sys.exit(2)
 

@@ -108,6 +108,12 @@ def _task(running: Running, name: str, coro: Coroutine[Any, Any, None]) -> None:
     running.tasks.append(asyncio.create_task(logged(), name=name))
 
 
+async def _stop_tasks(running: Running) -> None:
+    for task in running.tasks:
+        task.cancel()
+    await asyncio.gather(*running.tasks, return_exceptions=True)
+
+
 @contextlib.asynccontextmanager
 async def running(
     options: ServeOptions, *, settings: Settings | None = None
@@ -120,6 +126,9 @@ async def running(
         repository = Repository(db.store)
         await apply_config(config, repository, metadata=EventMetadata(actor="config"))
         state = Running(url=None, config=config, database=db)
+        # before the database closes, and also when a later part fails to start: a task
+        # left running would hold the process open after the failure
+        stack.push_async_callback(_stop_tasks, state)
         kubeconfig = options.kubeconfig or os.environ.get("BATON_KUBECONFIG")
         if options.role.works and kubeconfig is None and (names := _kubesim_clusters(config)):
             sim_home = settings.home / "kubesim"
@@ -168,9 +177,4 @@ async def running(
             assert server is not None
             port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
             state.url = f"http://{options.host}:{port}"
-        try:
-            yield state
-        finally:
-            for task in state.tasks:
-                task.cancel()
-            await asyncio.gather(*state.tasks, return_exceptions=True)
+        yield state

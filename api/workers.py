@@ -49,9 +49,16 @@ def worker_command(host: str, port: int, kubeconfig: str | None) -> list[str]:
     return command
 
 
-def worker_env() -> dict[str, str]:
+def worker_env(database_url: str) -> dict[str, str]:
     """This process's environment, with the parts that must run once turned off."""
-    return {**os.environ, "BATON_API_PROJECTIONS": "0", "BATON_API_WATCH_GIT": "0"}
+    return {
+        **os.environ,
+        # this process's database: when it is the embedded server, an extra process must
+        # use it, not start (and, stopping, stop) the server itself
+        "BATON_DATABASE_URL": database_url,
+        "BATON_API_PROJECTIONS": "0",
+        "BATON_API_WATCH_GIT": "0",
+    }
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
@@ -85,10 +92,10 @@ async def _supervise(
 
 @contextlib.asynccontextmanager
 async def extra_workers(
-    count: int, *, host: str, port: int, kubeconfig: str | None = None
+    count: int, *, host: str, port: int, database_url: str, kubeconfig: str | None = None
 ) -> AsyncIterator[list[int]]:
     """Run `count` extra HTTP processes on `port`, restarted when they exit; yields pids."""
-    command, env = worker_command(host, port, kubeconfig), worker_env()
+    command, env = worker_command(host, port, kubeconfig), worker_env(database_url)
     processes: dict[int, asyncio.subprocess.Process] = {}
     started = [asyncio.Event() for _ in range(count)]
     tasks = [

@@ -136,3 +136,27 @@ async def test_extra_processes_stop_when_the_server_is_killed(
     await _eventually(lambda: not _alive(child), "the orphaned extra process exiting",
                       within=10)
     assert _listening_inodes(port) == set()
+
+
+async def test_a_server_that_cannot_start_exits_with_the_reason(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "BATON_DATABASE_URL": database_url,
+        "BATON_HOME": str(tmp_path),
+        "BATON_TOKENS": "ci:viewer:short",
+        "BATON_LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "api", "--workers", "2", "--port", str(_free_port()),
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        # the Git watcher and the other parts already started must not hold it open
+        _, stderr = await asyncio.wait_for(process.communicate(), READY_S)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    assert process.returncode == 2
+    assert "token of ci: shorter than 8 characters" in stderr.decode()
