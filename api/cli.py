@@ -25,6 +25,7 @@ from rich.table import Table
 
 from api.auth import TokenConfigError
 from api.client import ApiError, Client
+from api.config import ApiConfig
 from api.serve import Role, ServeOptions, running
 from api.workers import extra_workers, until_orphaned
 from engine.config.loader import ConfigError
@@ -91,12 +92,20 @@ def serve(
     setup_tracing()
     if workers > 1 and not Role(role).serves_http:
         raise click.BadParameter(f"role {role} serves no HTTP", param_hint="--workers")
+    try:
+        # tokens are checked before anything starts: a part already running (the Git
+        # watcher's threads among them) can hold up the exit after a failed start
+        api_config = ApiConfig.from_env() if Role(role).serves_http else None
+    except TokenConfigError as exc:
+        errors.print(f"[red]{exc}[/]")
+        sys.exit(2)
     options = ServeOptions(
         host=host,
         port=port,
         role=Role(role),
         kubeconfig=kubeconfig,
         reuse_port=workers > 1 or worker_of is not None,
+        api=api_config,
     )
 
     async def run() -> None:
@@ -130,7 +139,7 @@ def serve(
 
     try:
         asyncio.run(run())
-    except (ConfigError, TokenConfigError) as exc:
+    except ConfigError as exc:
         errors.print(f"[red]{exc}[/]")
         sys.exit(2)
 

@@ -41,10 +41,17 @@ def _listening_inodes(port: int) -> set[str]:
 
 def _sockets_of(pid: int) -> set[str]:
     found = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        with_target = os.readlink(fd) if fd.is_symlink() else ""
-        if with_target.startswith("socket:["):
-            found.add(with_target[8:-1])
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except FileNotFoundError:
+        return found  # the process is gone
+    for fd in fds:
+        try:
+            target = os.readlink(fd)
+        except FileNotFoundError:
+            continue  # closed since the listing: a running process opens and closes files
+        if target.startswith("socket:["):
+            found.add(target[8:-1])
     return found
 
 
@@ -52,6 +59,11 @@ def _listeners(port: int, pids: list[int]) -> list[int]:
     """The processes among `pids` that listen on `port`."""
     inodes = _listening_inodes(port)
     return [pid for pid in pids if _alive(pid) and _sockets_of(pid) & inodes]
+
+
+def _both_listen(pid: int, port: int) -> bool:
+    """True when the server and its one extra process both listen on `port`."""
+    return len(_listeners(port, [pid, *_children(pid)])) == 2
 
 
 def _children(pid: int) -> list[int]:
@@ -77,7 +89,8 @@ async def _eventually(check: object, what: str, within: float = READY_S) -> None
 
 @pytest.fixture
 async def server(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[int, int]]:
-    """`python -m api --role api --workers 2` on a free port: (its pid, the port)."""
+    """`python -m api --role api --workers 2` on a free port, both processes listening:
+    (its pid, the port)."""
     port = _free_port()
     env = {
         **os.environ,
@@ -92,6 +105,8 @@ async def server(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[int, 
         cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL,
     )
     try:
+        await _eventually(lambda: _both_listen(process.pid, port),
+                          "the server and one extra process listening on the port")
         yield process.pid, port
     finally:
         if process.returncode is None:
@@ -103,8 +118,6 @@ async def test_two_processes_serve_the_port_and_a_dead_one_is_replaced(
     server: tuple[int, int],
 ) -> None:
     pid, port = server
-    await _eventually(lambda: len(_listeners(port, [pid, *_children(pid)])) == 2,
-                      "the server and one extra process listening on the port")
     first_child = _children(pid)[0]
     headers = {"Authorization": f"Bearer {token_of('viewer')}"}
     async with aiohttp.ClientSession(headers=headers) as session:
@@ -119,8 +132,7 @@ async def test_two_processes_serve_the_port_and_a_dead_one_is_replaced(
 
     os.kill(first_child, signal.SIGKILL)
     await _eventually(
-        lambda: any(c != first_child for c in _children(pid))
-        and len(_listeners(port, [pid, *_children(pid)])) == 2,
+        lambda: any(c != first_child for c in _children(pid)) and _both_listen(pid, port),
         "another extra process listening in place of the killed one",
     )
 
@@ -129,8 +141,6 @@ async def test_extra_processes_stop_when_the_server_is_killed(
     server: tuple[int, int],
 ) -> None:
     pid, port = server
-    await _eventually(lambda: len(_listeners(port, [pid, *_children(pid)])) == 2,
-                      "the server and one extra process listening on the port")
     child = _children(pid)[0]
     os.kill(pid, signal.SIGKILL)  # no chance to stop its children itself
     await _eventually(lambda: not _alive(child), "the orphaned extra process exiting",
