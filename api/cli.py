@@ -90,19 +90,20 @@ def serve(
     """Run baton until interrupted."""
     setup_logging()
     setup_tracing()
-    if workers > 1 and not Role(role).serves_http:
+    serving = Role(role)
+    if workers > 1 and not serving.serves_http:
         raise click.BadParameter(f"role {role} serves no HTTP", param_hint="--workers")
     try:
         # tokens are checked before anything starts: a part already running (the Git
         # watcher's threads among them) can hold up the exit after a failed start
-        api_config = ApiConfig.from_env() if Role(role).serves_http else None
+        api_config = ApiConfig.from_env() if serving.serves_http else None
     except TokenConfigError as exc:
         errors.print(f"[red]{exc}[/]")
         sys.exit(2)
     options = ServeOptions(
         host=host,
         port=port,
-        role=Role(role),
+        role=serving,
         kubeconfig=kubeconfig,
         reuse_port=workers > 1 or worker_of is not None,
         api=api_config,

@@ -26,10 +26,10 @@ from collections.abc import AsyncIterator, Sequence
 log = logging.getLogger(__name__)
 _STOP_TIMEOUT_S = 10.0
 _RESTART_DELAY_S = 1.0
-PARENT_CHECK_S = 1.0
+_PARENT_CHECK_S = 1.0
 
 
-def worker_command(host: str, port: int, kubeconfig: str | None) -> list[str]:
+def _command(host: str, port: int, kubeconfig: str | None) -> list[str]:
     """The command line of an extra HTTP process of this one."""
     command = [
         sys.executable,
@@ -49,7 +49,7 @@ def worker_command(host: str, port: int, kubeconfig: str | None) -> list[str]:
     return command
 
 
-def worker_env(database_url: str) -> dict[str, str]:
+def _env(database_url: str) -> dict[str, str]:
     """This process's environment, with the parts that must run once turned off."""
     return {
         **os.environ,
@@ -80,11 +80,9 @@ async def _supervise(
     env: dict[str, str],
     processes: dict[int, asyncio.subprocess.Process],
     slot: int,
-    started: asyncio.Event,
 ) -> None:
     while True:
         process = processes[slot] = await asyncio.create_subprocess_exec(*command, env=env)
-        started.set()
         code = await process.wait()
         log.warning("HTTP worker %s exited with %s; starting another", process.pid, code)
         await asyncio.sleep(_RESTART_DELAY_S)
@@ -93,20 +91,16 @@ async def _supervise(
 @contextlib.asynccontextmanager
 async def extra_workers(
     count: int, *, host: str, port: int, database_url: str, kubeconfig: str | None = None
-) -> AsyncIterator[list[int]]:
-    """Run `count` extra HTTP processes on `port`, restarted when they exit; yields pids."""
-    command, env = worker_command(host, port, kubeconfig), worker_env(database_url)
+) -> AsyncIterator[None]:
+    """Run `count` extra HTTP processes on `port`, restarted when they exit."""
+    command, env = _command(host, port, kubeconfig), _env(database_url)
     processes: dict[int, asyncio.subprocess.Process] = {}
-    started = [asyncio.Event() for _ in range(count)]
     tasks = [
-        asyncio.create_task(
-            _supervise(command, env, processes, slot, started[slot]), name=f"http-worker-{slot}"
-        )
+        asyncio.create_task(_supervise(command, env, processes, slot), name=f"http-worker-{slot}")
         for slot in range(count)
     ]
     try:
-        await asyncio.gather(*(event.wait() for event in started))
-        yield [processes[slot].pid for slot in range(count)]
+        yield
     finally:
         for task in tasks:
             task.cancel()
@@ -118,4 +112,4 @@ async def until_orphaned(parent: int) -> None:
     """Return once `parent` no longer is this process's parent (it died)."""
     # nothing signals a parent's death portably; a killed parent re-parents its children
     while os.getppid() == parent:  # noqa: ASYNC110
-        await asyncio.sleep(PARENT_CHECK_S)
+        await asyncio.sleep(_PARENT_CHECK_S)

@@ -218,9 +218,8 @@ async def promote_timed(service: Promotions, session: aiohttp.ClientSession, bas
     return elapsed
 
 
-async def promotions_overhead(url: str, session: aiohttp.ClientSession, base: str,
-                              apps: int, count: int, *,
-                              series: int = 0) -> dict[str, dict[str, float]]:
+async def promotions_overhead(url: str, base: str, apps: int,
+                              count: int) -> dict[str, dict[str, float]]:
     """POST /promotions into dev (no approval) → PromotionStarted committed, per promotion.
 
     Each app is promoted twice: first with its target not yet loaded by the API process,
@@ -235,6 +234,7 @@ async def promotions_overhead(url: str, session: aiohttp.ClientSession, base: st
     # this process's own loads (the Git watcher's and the applier's part) leave no snapshot
     service = Promotions(Repository(store, snapshot_every=NO_SNAPSHOTS))
     latencies: dict[str, list[float]] = {"cold": [], "restarted": [], "warm": []}
+    session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"})
     try:
         earlier = Repository(store, snapshot_every=1)
         for index in range(1, min(count, apps), 2):
@@ -244,9 +244,10 @@ async def promotions_overhead(url: str, session: aiohttp.ClientSession, base: st
             app = app_name(index % apps)
             first = "restarted" if index % apps % 2 else "cold"
             for round_, kind in enumerate((first, "warm")):
-                sha = f"{2 * series + round_ + 1:02x}{index + 1:038x}"  # new per series
+                sha = f"{round_ + 1:02x}{index + 1:038x}"
                 latencies[kind].append(await promote_timed(service, session, base, app, sha))
     finally:
+        await session.close()
         await store.close()
         await pool.close()
     return {kind: {"p50_ms": round(_pct(values, 0.5), 2),
@@ -287,7 +288,7 @@ async def run(events: int, apps: int, requests: int, promotions: int,
                                                        seconds)
                     out[f"reads_{count}"], out[f"half_{count}"] = closed, half
                     if count == 1:
-                        out["promotion"] = await promotions_overhead_on(
+                        out["promotion"] = await promotions_overhead(
                             url, f"http://127.0.0.1:{port}/api/v1", apps, promotions)
                 finally:
                     api.terminate()
@@ -342,15 +343,6 @@ async def measure_reads(port: int, apps: int, requests: int, low: datetime,
             half[name] = await paced(session, base, partial(next, itertools.cycle(paths)), rate,
                                      min(requests, int(rate * PACED_SECONDS)))
     return results, half
-
-
-async def promotions_overhead_on(url: str, base: str, apps: int,
-                                 promotions: int) -> dict[str, dict[str, float]]:
-    """`promotions_overhead` through a session of its own."""
-    connector = aiohttp.TCPConnector(limit=CONNECTIONS)
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-        return await promotions_overhead(url, session, base, apps, promotions)
 
 
 def main() -> None:
