@@ -30,8 +30,9 @@ WITH changes AS (
     SELECT split_part(stream_id, ':', 2) COLLATE "C" AS app,
            split_part(stream_id, ':', 3) COLLATE "C" AS environment,
            CASE type WHEN 'Target.PromotionStarted' THEN 'desired' ELSE 'applied' END AS kind,
-           data->>'release' AS release, recorded_at, position,
-           coalesce(metadata->>'actor', '') AS actor, data->>'promotion_id' AS promotion_id
+           data->>'release' AS release, recorded_at, {iso_utc("recorded_at")} AS recorded_iso,
+           position, coalesce(metadata->>'actor', '') AS actor,
+           data->>'promotion_id' AS promotion_id
       FROM events
      WHERE position > $1 AND position <= $2
        AND type IN ('Target.PromotionStarted', 'Target.SyncSucceeded')
@@ -64,6 +65,10 @@ changed AS (
                AS desired_since,
            CASE WHEN s.applied_at IS NULL THEN o.applied_since ELSE a.recorded_at END
                AS applied_since,
+           CASE WHEN s.desired_at IS NULL THEN {iso_utc("o.desired_since")}
+                ELSE d.recorded_iso END AS desired_since_iso,
+           CASE WHEN s.applied_at IS NULL THEN {iso_utc("o.applied_since")}
+                ELSE a.recorded_iso END AS applied_since_iso,
            CASE WHEN s.desired_at IS NULL THEN o.desired_by ELSE d.actor END AS desired_by,
            CASE WHEN s.desired_at IS NULL THEN o.promotion_id ELSE d.promotion_id END
                AS promotion_id
@@ -74,12 +79,12 @@ changed AS (
 ),
 periods AS (
     -- the target as an as-of answers it, in the API's JSON, written once here rather than
-    -- for each of the thousands of targets of every as-of
+    -- for each of the thousands of targets of every as-of (its times written once a change)
     SELECT c.*, row_to_json(t)::text AS target_json
       FROM changed c,
            LATERAL (SELECT c.app, c.environment, c.desired_release, c.applied_release,
-                           {iso_utc("c.desired_since")} AS desired_since,
-                           {iso_utc("c.applied_since")} AS applied_since,
+                           c.desired_since_iso AS desired_since,
+                           c.applied_since_iso AS applied_since,
                            c.desired_by, c.promotion_id) t
 ),
 firsts AS (
@@ -111,7 +116,7 @@ filed AS (
       FROM closing,
            generate_series((from_position >> {EPOCH_BITS})::int,
                            ((to_position - 1) >> {EPOCH_BITS})::int) AS epoch
-     ORDER BY epoch, app, environment, from_position
+     ORDER BY epoch
 )
 INSERT INTO target_history_open
     (app, environment, kind, release, actor, change_promotion_id, valid_from, from_position,

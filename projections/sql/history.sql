@@ -24,8 +24,8 @@ CREATE TABLE target_history (
 
 -- "What ran where at position P" reads one epoch (2^14 positions) of this table: each
 -- ended period is filed under every epoch it overlaps, so the periods containing P are
--- among the few thousand rows of P's epoch, written together in target order (a batch's
--- rows are inserted sorted), so they lie on a few hundred consecutive pages. A GiST index
+-- among the few thousand rows of P's epoch, written together (a batch's rows are inserted
+-- in epoch order), so they lie on a few hundred consecutive pages. A GiST index
 -- on position ranges answered the same from pages scattered over an index larger than
 -- the table, and took four times longer to build in a replay.
 CREATE TABLE target_history_epochs (
