@@ -44,7 +44,7 @@ class AuditProjection(RangeProjection):
     """Every event, readable."""
 
     name: ClassVar[str] = "audit"
-    version: ClassVar[int] = 7
+    version: ClassVar[int] = 8
     tables: ClassVar[tuple[str, ...]] = ("audit",)
 
     async def apply_range(self, conn: asyncpg.Connection, after: int, upto: int) -> None:

@@ -157,6 +157,18 @@ async def _catch_up(
     await conn.execute("SET LOCAL search_path TO public")
 
 
+async def _move_statistics(conn: asyncpg.Connection) -> None:
+    """Move the rebuilt tables' extended statistics to public (a table moves without them)."""
+    names = await conn.fetch(
+        "SELECT stxname FROM pg_statistic_ext WHERE stxnamespace = $1::regnamespace",
+        REBUILD_SCHEMA,
+    )
+    for row in names:
+        await conn.execute(
+            f"ALTER STATISTICS {REBUILD_SCHEMA}.{row['stxname']} SET SCHEMA public"
+        )
+
+
 async def _lock_checkpoints(
     conn: asyncpg.Connection, projections: Sequence[Projection]
 ) -> dict[str, int]:
@@ -202,6 +214,7 @@ async def rebuild(
                         projection.version,
                         head,
                     )
+                await _move_statistics(conn)
                 await conn.execute(f"DROP SCHEMA {REBUILD_SCHEMA} CASCADE")
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK)
