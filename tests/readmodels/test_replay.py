@@ -43,6 +43,24 @@ async def test_a_rebuild_equals_the_live_model_and_is_deterministic(
     assert (await verify(pool, all_projections())).ok
 
 
+async def test_a_rebuild_keeps_the_statistics_its_tables_are_planned_with(
+    story: Story, runner: ProjectionRunner, pool: asyncpg.Pool
+) -> None:
+    statistics = (
+        "SELECT stxrelid::regclass::text AS table_name, stxname FROM pg_statistic_ext"
+        " WHERE stxnamespace = 'public'::regnamespace ORDER BY stxname"
+    )
+    await story.walk()
+    await runner.catch_up()
+    async with pool.acquire() as conn:
+        before = [tuple(r) for r in await conn.fetch(statistics)]
+    await rebuild(pool, all_projections())
+    async with pool.acquire() as conn:
+        after = [tuple(r) for r in await conn.fetch(statistics)]
+    assert ("audit", "audit_action_hash") in before
+    assert after == before
+
+
 async def test_verify_reports_a_live_row_that_the_log_does_not_support(
     story: Story, runner: ProjectionRunner, pool: asyncpg.Pool
 ) -> None:
