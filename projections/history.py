@@ -112,11 +112,11 @@ ended AS (
 ),
 filed AS (
     INSERT INTO target_history_epochs
-    SELECT epoch, app, environment, from_position, to_position, target_json
+    SELECT epoch, from_position, to_position, app, environment, target_json
       FROM closing,
            generate_series((from_position >> {EPOCH_BITS})::int,
                            ((to_position - 1) >> {EPOCH_BITS})::int) AS epoch
-     ORDER BY epoch
+     ORDER BY epoch, from_position
 )
 INSERT INTO target_history_open
     (app, environment, kind, release, actor, change_promotion_id, valid_from, from_position,
@@ -140,7 +140,7 @@ class HistoryProjection(RangeProjection):
     """When each release was desired and applied, per target."""
 
     name: ClassVar[str] = "history"
-    version: ClassVar[int] = 7
+    version: ClassVar[int] = 8
     tables: ClassVar[tuple[str, ...]] = (
         "target_history", "target_history_open", "target_history_epochs")
 

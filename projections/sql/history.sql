@@ -24,16 +24,17 @@ CREATE TABLE target_history (
 
 -- "What ran where at position P" reads one epoch (2^14 positions) of this table: each
 -- ended period is filed under every epoch it overlaps, so the periods containing P are
--- among the few thousand rows of P's epoch, written together (a batch's rows are inserted
--- in epoch order), so they lie on a few hundred consecutive pages. A GiST index
+-- among the few thousand rows of P's epoch. A batch inserts its rows in the key's order
+-- (epoch, then position: two integers, quick to sort), so an as-of reads a few hundred
+-- consecutive pages one after the other along the index. A GiST index
 -- on position ranges answered the same from pages scattered over an index larger than
 -- the table, and took four times longer to build in a replay.
 CREATE TABLE target_history_epochs (
     epoch           integer     NOT NULL,
-    app             text        COLLATE "C" NOT NULL,
-    environment     text        COLLATE "C" NOT NULL,
     from_position   bigint      NOT NULL,
     to_position     bigint      NOT NULL,
+    app             text        COLLATE "C" NOT NULL,
+    environment     text        COLLATE "C" NOT NULL,
     -- the target's releases then, as the API's JSON (an as-of joins them into its answer)
     target_json     text        NOT NULL
 );
@@ -58,8 +59,7 @@ CREATE TABLE target_history_open (
 );
 
 -- indexes
--- unique, as a period's first epoch holds it once: no two periods of a target start at
--- one position
-CREATE UNIQUE INDEX target_history_epochs_key
-    ON target_history_epochs (epoch, app, environment, from_position);
+-- unique: a position is one event, so no two periods start at one; a period's first epoch
+-- holds it once
+CREATE UNIQUE INDEX target_history_epochs_key ON target_history_epochs (epoch, from_position);
 CREATE INDEX target_history_from ON target_history (valid_from);
