@@ -114,7 +114,9 @@ async def _build(
                     await conn.execute(f"ANALYZE {tables}")
             # statistics for the planner, while other projections are still loading
             async with conn.transaction():
-                await conn.execute(f"{_ANALYZE_SAMPLE}; ANALYZE {tables}", timeout=WHOLE_LOG_TIMEOUT)
+                await conn.execute(
+                    f"{_ANALYZE_SAMPLE}; ANALYZE {tables}", timeout=WHOLE_LOG_TIMEOUT
+                )
             return position
 
     async def vacuum(projection: Projection) -> None:
