@@ -26,9 +26,9 @@ CREATE TABLE target_history (
 -- ended period is filed under every epoch it overlaps, so the periods containing P are
 -- among the few thousand rows of P's epoch. A batch inserts its rows in the key's order
 -- (epoch, then position: two integers, quick to sort), so an as-of reads a few hundred
--- consecutive pages one after the other along the index. A GiST index
--- on position ranges answered the same from pages scattered over an index larger than
--- the table, and took four times longer to build in a replay.
+-- consecutive pages one after the other along the index. A GiST index on position ranges
+-- answered the same from pages scattered over an index larger than the table, and took
+-- four times longer to build in a replay.
 CREATE TABLE target_history_epochs (
     epoch           integer     NOT NULL,
     from_position   bigint      NOT NULL,
