@@ -127,8 +127,7 @@ async def audit_page(
     rows = await conn.fetch(
         f"""SELECT {audit.ROW} FROM {audit.ROW_SOURCE}
              WHERE ($1::text IS NULL OR hashtext(a.app) = hashtext($1) AND a.app = $1)
-               AND ($2::text IS NULL
-                    OR hashtext(a.environment) = hashtext($2) AND a.environment = $2)
+               AND ($2::text IS NULL OR a.environment = $2)
                AND ($3::text IS NULL OR hashtext(a.actor) = hashtext($3) AND a.actor = $3)
                AND ($4::text IS NULL OR hashtext(a.action) = hashtext($4) AND a.action = $4)
                AND ($10::text IS NULL OR e.type = $10)
