@@ -63,8 +63,12 @@ class FreezeWindow:
         if self.is_cron:
             if not croniter.is_valid(self.schedule):
                 raise ValueError(f"freeze window {self.name!r}: {self.schedule!r} is not cron")
-            # the start at `at` itself counts as inside the window
-            start: datetime = croniter(self.schedule, at + timedelta(seconds=1)).get_prev(datetime)
+            # croniter's previous start is strictly before the time it is given: a microsecond
+            # on, a start at `at` itself counts (a second on, a start within the next second
+            # would, and `at` would be outside every window for that second)
+            start: datetime = croniter(
+                self.schedule, at + timedelta(microseconds=1)
+            ).get_prev(datetime)
             return start
         try:
             rule = rrulestr(self.schedule, dtstart=_RRULE_EPOCH.replace(tzinfo=zone))

@@ -32,6 +32,20 @@ def test_a_cron_window_follows_its_time_zone(at: datetime, frozen: bool) -> None
 
 
 @pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2026, 11, 26, 18, 49, 0, tzinfo=UTC),  # as one window starts
+        datetime(2026, 11, 26, 18, 49, 30, tzinfo=UTC),
+        datetime(2026, 11, 26, 18, 49, 59, 500_000, tzinfo=UTC),  # the next starts in 0.5 s
+        datetime(2026, 11, 26, 18, 49, 59, 999_999, tzinfo=UTC),
+    ],
+)
+def test_a_window_starting_every_minute_covers_every_moment(at: datetime) -> None:
+    always = FreezeWindow(name="always", schedule="* * * * *", duration=timedelta(minutes=2))
+    assert is_frozen(Policy(freeze=(always,)), at) is always
+
+
+@pytest.mark.parametrize(
     ("at", "frozen"),
     [
         (datetime(2026, 12, 23, 23, 59, tzinfo=UTC), False),
