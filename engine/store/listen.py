@@ -56,14 +56,14 @@ class Listener:
             await self._pool.release(conn)  # a no-op when the pool has taken it back already
         try:
             conn = await asyncio.wait_for(self._pool.acquire(), timeout=_ACQUIRE_TIMEOUT_S)
-        except (OSError, asyncpg.PostgresError, TimeoutError):
+        except _CONNECTION_ERRORS:
             return  # the caller's polling covers the outage; try again at its next check
         try:
             await conn.add_listener(self._channel, self._notified)
         except BaseException as exc:
             # also on cancellation: a connection acquired here must go back to the pool
             await self._pool.release(conn)
-            if isinstance(exc, (OSError, asyncpg.PostgresError, TimeoutError)):
+            if isinstance(exc, _CONNECTION_ERRORS):
                 return
             raise
         self._conn = conn
