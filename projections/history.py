@@ -17,7 +17,7 @@ from projections.jsontext import iso_utc
 
 #: an ended period is filed under each epoch of 2^EPOCH_BITS positions it overlaps
 #: (`sql/history.sql`); more bits file fewer copies, and an as-of reads more rows
-EPOCH_BITS = 14
+EPOCH_BITS = 15
 
 # A change that repeats the release already current is no period: comparing with the
 # previous change of its kind in the batch (or the open period) is enough, because a
@@ -140,7 +140,7 @@ class HistoryProjection(RangeProjection):
     """When each release was desired and applied, per target."""
 
     name: ClassVar[str] = "history"
-    version: ClassVar[int] = 8
+    version: ClassVar[int] = 9
     tables: ClassVar[tuple[str, ...]] = (
         "target_history", "target_history_open", "target_history_epochs")
 

@@ -22,7 +22,7 @@ CREATE TABLE target_history (
     promotion_id        text
 );
 
--- "What ran where at position P" reads one epoch (2^14 positions) of this table: each
+-- "What ran where at position P" reads one epoch (2^15 positions) of this table: each
 -- ended period is filed under every epoch it overlaps, so the periods containing P are
 -- among the few thousand rows of P's epoch. A batch inserts its rows in the key's order
 -- (epoch, then position: two integers, quick to sort), so an as-of reads a few hundred

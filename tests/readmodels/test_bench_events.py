@@ -54,7 +54,7 @@ async def test_as_of_is_right_on_both_sides_of_every_epoch_boundary(
 
     async with pool.acquire() as conn:
         count = await load(conn, chain(generator.start(), releases(generator.apps, 300),
-                                       releases(busy, 1600), releases(resting, 300)))
+                                       releases(busy, 3400), releases(resting, 300)))
     runner = ProjectionRunner(pool, batch_size=5_000)
     await runner.ensure()
     await runner.catch_up()
