@@ -36,6 +36,10 @@ from projections.catalog import all_projections
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
 
+# full event types an audit page is filtered by: common, rare, and one no event has
+TYPES = ("Target.PromotionApproved", "Target.PromotionFailed", "Target.ReleaseRolledBack",
+         "App.Registered", "Target.Paused")
+
 
 async def raw_read(url: str, batch: int = 10_000) -> float:
     """Every event through an asyncpg cursor, jsonb decoded: the ceiling."""
@@ -108,6 +112,7 @@ async def query_latencies(
         as_of_time_rows: list[float] = []
         as_of_position_rows: list[float] = []
         audit: list[float] = []
+        audit_type: list[float] = []
         span = (last - first).total_seconds()
         for _ in range(queries_n):
             at = first + timedelta(seconds=rng.random() * span)
@@ -124,6 +129,8 @@ async def query_latencies(
                     conn, app=rng.choice(apps), environment=rng.choice(ENVIRONMENTS), limit=50
                 ),
             )
+            # by full event type, rare ones among them (`/events?type=Target.PromotionFailed`)
+            await timed(audit_type, queries.audit_page(conn, action=rng.choice(TYPES), limit=50))
     await pool.close()
     return {
         "as_of_time": percentiles(as_of_time),
@@ -131,6 +138,7 @@ async def query_latencies(
         "as_of_time_rows": percentiles(as_of_time_rows),
         "as_of_position_rows": percentiles(as_of_position_rows),
         "audit_app_env_first_page": percentiles(audit),
+        "audit_type_first_page": percentiles(audit_type),
     }
 
 

@@ -90,6 +90,42 @@ async def test_the_audit_reads_as_sentences_and_filters_by_target_and_actor(
     assert [r["position"] for r in page + older] == list(range(head, head - 6, -1))
 
 
+async def test_every_combination_of_audit_filters_picks_what_each_filter_picks(
+    story: Story, runner: ProjectionRunner, pool: asyncpg.Pool
+) -> None:
+    await story.walk()
+    await runner.catch_up()
+    async with pool.acquire() as conn:
+        everything = await queries.audit_page(conn, limit=10_000)
+        middle = everything[len(everything) // 2]
+        values = {
+            "app": "web", "environment": "prod", "actor": "bob",
+            "action": "Target.PromotionStarted", "since": everything[-1]["recorded_at"],
+            "until": middle["recorded_at"], "before_position": middle["position"] + 3,
+        }
+        checks = {
+            "app": lambda r, v: r["app"] == v,
+            "environment": lambda r, v: r["environment"] == v,
+            "actor": lambda r, v: r["actor"] == v,
+            "action": lambda r, v: r["event_type"] == v,
+            "since": lambda r, v: r["recorded_at"] >= v,
+            "until": lambda r, v: r["recorded_at"] < v,
+            "before_position": lambda r, v: r["position"] < v,
+        }
+        # each filter alone, each pair, and all at once; and the same on one connection,
+        # where each combination must not take another's plan
+        combinations = [[n] for n in values] + [
+            [a, b] for i, a in enumerate(values) for b in list(values)[i + 1:]] + [list(values)]
+        for names in combinations:
+            filters = {n: values[n] for n in names}
+            got = await queries.audit_page(conn, limit=10_000, **filters)
+            expected = [r["position"] for r in everything
+                        if all(checks[n](r, v) for n, v in filters.items())]
+            assert [r["position"] for r in got] == expected, names
+        assert await queries.audit_page(conn, action="App.PromotionStarted") == [], \
+            "a full type matches the event's aggregate too"
+
+
 async def test_time_travel_answers_what_ran_where_at_any_moment(
     story: Story, runner: ProjectionRunner, pool: asyncpg.Pool
 ) -> None:
