@@ -17,7 +17,7 @@ from aiohttp import web
 from engine.domain import errors as domain
 from engine.promotions import NoVerifiedRelease
 from engine.repository import AggregateNotFound
-from engine.store import ConcurrencyError
+from engine.store import DATABASE_UNAVAILABLE, ConcurrencyError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:baton:problem:"
@@ -139,6 +139,11 @@ def to_problem(request: web.Request, exc: Exception) -> Problem | None:
         return Problem(409, "concurrent-change", "Changed concurrently; try again", detail=str(exc))
     if isinstance(exc, web.HTTPException):
         return from_http(exc) if exc.status >= 400 else None
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        # nothing the client sent is wrong: a retry can succeed once the server takes work
+        log.warning("database unavailable in %s %s: %r", request.method, request.path, exc)
+        return Problem(503, "database-unavailable", "The database is unavailable; try again",
+                       detail=type(exc).__name__, headers={"Retry-After": "1"})
     log.exception("unhandled error in %s %s", request.method, request.path, exc_info=exc)
     return Problem(500, "internal", "Internal server error")
 

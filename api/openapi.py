@@ -40,7 +40,7 @@ _REASONS = {
     409: "Refused by a rule or the target's state (see `type`)",
     413: "The body is too large",
     422: "A field is not valid (see `field` and `errors`)",
-    503: "Not ready",
+    503: "Not ready, or the database is unavailable: retry after `Retry-After` seconds",
 }
 
 
@@ -103,7 +103,8 @@ def _op(
     }
     if secured:
         op["security"] = [{"bearer": []}]
-        op["responses"] = {**_problems(401), **responses}
+        # every authorised operation reads or writes the database, which can be unavailable
+        op["responses"] = {**_problems(401, 503), **responses}
     else:
         op["security"] = []
     return op

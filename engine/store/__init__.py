@@ -5,6 +5,7 @@ Commands in the domain produce events; the repository hands them here; readers
 """
 
 from engine.store.errors import (
+    DATABASE_UNAVAILABLE,
     ConcurrencyError,
     EventValidationError,
     MigrationError,
@@ -14,6 +15,7 @@ from engine.store.event_store import EventStore
 from engine.store.types import EventMetadata, NewEvent, RecordedEvent
 
 __all__ = [
+    "DATABASE_UNAVAILABLE",
     "ConcurrencyError",
     "EventMetadata",
     "EventStore",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncpg
+
 
 class StoreError(Exception):
     """Base class of event store errors."""
@@ -29,3 +31,15 @@ class MigrationError(StoreError):
 
 class ChainBroken(StoreError):
     """The hash chain does not match at a position (see `engine.store.audit`)."""
+
+
+#: What asyncpg raises when the server cannot take work now: down or unreachable, starting
+#: or shutting down, or out of connection slots. Worth a retry, unlike every other error.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    ConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
