@@ -88,6 +88,13 @@ def serve(
     host: str, port: int, role: str, kubeconfig: str | None, workers: int, worker_of: int | None
 ) -> None:
     """Run baton until interrupted."""
+    # A young collection every 50,000 allocations rather than 700: at thousands of requests
+    # a second, 700 came every millisecond, the objects of the requests in flight survived
+    # it into the oldest generation, and that set off full passes over every cached
+    # aggregate: a dozen in the first half minute, of up to 48 ms, each a stall for every
+    # connection of the process (measured with 32 connections on GET /apps/{app}: p99
+    # 22-34 ms after the first seconds, 18-20 with this; one full pass over 5 ms, not 12).
+    gc.set_threshold(50_000, 10, 10)
     setup_logging()
     setup_tracing()
     serving = Role(role)
@@ -136,14 +143,6 @@ def serve(
             # What start-up loaded lives as long as the process: keep it out of the
             # collector's full passes, which walk every object and stall every request
             gc.freeze()
-            # A young collection every 50,000 allocations rather than 700: at thousands of
-            # requests a second, 700 came every millisecond, the objects of the requests
-            # in flight survived it into the oldest generation, and that set off full
-            # passes over every cached aggregate: a dozen in the first half minute, of up
-            # to 48 ms, each a stall for every connection of the process (measured with
-            # 32 connections on GET /apps/{app}: p99 22-34 ms after the first seconds,
-            # 18-20 with this; one full pass over 5 ms instead of twelve).
-            gc.set_threshold(50_000, 10, 10)
             await stop.wait()
 
     try:
