@@ -16,7 +16,8 @@ from projections.base import WHOLE_LOG_TIMEOUT, RangeProjection
 from projections.jsontext import iso_utc
 
 #: an ended period is filed under each epoch of 2^EPOCH_BITS positions it overlaps
-#: (`sql/history.sql`); more bits file fewer copies, and an as-of reads more rows
+#: (`sql/history.sql`); more bits file fewer copies, and an as-of reads more rows (at a
+#: million events 15 bits write 370k rows against 14's 455k, and as-ofs take as long)
 EPOCH_BITS = 15
 
 # A change that repeats the release already current is no period: comparing with the
