@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import shutil
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -116,6 +117,8 @@ class SimHandle:
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
     _stopped: bool = field(default=False)
+    #: the folder made for the kubeconfig when the caller named none; removed on stop
+    _own_folder: Path | None = None
 
     def __enter__(self) -> SimHandle:
         return self
@@ -154,6 +157,9 @@ class SimHandle:
         if not self._stopped:
             self._stopped = True
             await self.runner.cleanup()
+            if self._own_folder is not None:
+                # one small file: not worth a thread hop
+                shutil.rmtree(self._own_folder, ignore_errors=True)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving; from any thread when started by `start_clusters`."""
@@ -205,12 +211,14 @@ async def start_clusters_async(
         bound = server.sockets[0].getsockname()[1]
         runner.app[PORTS][bound] = cluster.name
         urls[cluster.name] = f"http://{url_host}:{bound}"
+    own_folder = None
     if kubeconfig_path is None:
-        kubeconfig_path = Path(tempfile.mkdtemp(prefix="kubesim-")) / "kubeconfig"
+        own_folder = Path(tempfile.mkdtemp(prefix="kubesim-"))
+        kubeconfig_path = own_folder / "kubeconfig"
     path = Path(kubeconfig_path)
     # A few hundred bytes on local disk: not worth a thread hop.
     path.write_text(yaml.safe_dump(kubeconfig(urls), sort_keys=False))  # noqa: ASYNC240
-    return SimHandle({c.name: c for c in clusters}, urls, path, runner)
+    return SimHandle({c.name: c for c in clusters}, urls, path, runner, _own_folder=own_folder)
 
 
 def start_clusters(

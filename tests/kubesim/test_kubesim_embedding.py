@@ -44,6 +44,17 @@ def test_three_named_clusters_from_one_process(tmp_path: Path) -> None:
         assert handle.cluster("prod").timing.step == ControllerTiming.fast().step
 
 
+def test_a_kubeconfig_kubesim_wrote_for_itself_goes_when_it_stops(tmp_path: Path) -> None:
+    with start_clusters(["dev"], timing=ControllerTiming.fast()) as own:
+        written = own.kubeconfig_path
+        assert yaml.safe_load(written.read_text())["current-context"] == "dev"
+    assert not written.parent.exists(), "its folder is left behind"
+    named = tmp_path / "kubeconfig"
+    with start_clusters(["dev"], kubeconfig_path=named, timing=ControllerTiming.fast()):
+        pass
+    assert named.exists(), "a kubeconfig the caller named is the caller's"
+
+
 def test_a_fresh_cluster_has_what_kubectl_users_expect(tmp_path: Path) -> None:
     timing = ControllerTiming.fast()
     timing.nodes = 2
