@@ -207,7 +207,8 @@ async def start_clusters_async(
         site = web.TCPSite(runner, host, port + index if port else 0, reuse_address=True)
         await site.start()
         server = site._server
-        assert server is not None and isinstance(server, asyncio.base_events.Server)
+        # asyncio's Server or uvloop's: both list their sockets
+        assert server is not None
         bound = server.sockets[0].getsockname()[1]
         runner.app[PORTS][bound] = cluster.name
         urls[cluster.name] = f"http://{url_host}:{bound}"
