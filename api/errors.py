@@ -18,6 +18,7 @@ from engine.domain import errors as domain
 from engine.promotions import NoVerifiedRelease
 from engine.repository import AggregateNotFound
 from engine.store import DATABASE_UNAVAILABLE, ConcurrencyError
+from engine.store.errors import KeyTakenOver, StoreError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:baton:problem:"
@@ -137,13 +138,19 @@ def to_problem(request: web.Request, exc: Exception) -> Problem | None:
         return not_found("resource", str(exc))
     if isinstance(exc, ConcurrencyError):
         return Problem(409, "concurrent-change", "Changed concurrently; try again", detail=str(exc))
+    if isinstance(exc, KeyTakenOver):
+        return Problem(409, "idempotency-key-taken-over",
+                       "A retry with the same Idempotency-Key took this request over",
+                       detail="this attempt wrote nothing; the retry's answer stands",
+                       field="Idempotency-Key")
     if isinstance(exc, web.HTTPException):
         return from_http(exc) if exc.status >= 400 else None
     if isinstance(exc, DATABASE_UNAVAILABLE):
         # nothing the client sent is wrong: a retry can succeed once the server takes work
         log.warning("database unavailable in %s %s: %r", request.method, request.path, exc)
         return Problem(503, "database-unavailable", "The database is unavailable; try again",
-                       detail=type(exc).__name__, headers={"Retry-After": "1"})
+                       detail=str(exc) if isinstance(exc, StoreError) else type(exc).__name__,
+                       headers={"Retry-After": "1"})
     log.exception("unhandled error in %s %s", request.method, request.path, exc_info=exc)
     return Problem(500, "internal", "Internal server error")
 

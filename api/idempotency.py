@@ -1,26 +1,72 @@
 """`Idempotency-Key` on POST: a retried request gets the first answer and writes nothing twice.
 
 Where it sits: a middleware after authentication (keys belong to a subject). The first
-request with a key reserves it, runs, and stores its answer (success or a 4xx refusal);
-a retry with the same key and the same request replays that answer; the same key with a
-different request is refused (422); a retry while the first is still running gets 409.
-A 5xx or a crash releases the key, since the client may rightly try again.
+request with a key reserves it and runs. A view whose command appends events names how it
+answers (`answer_with`), and the answer is committed in the same transaction as the events
+(`engine.store.idempotency`); any other answer (a 4xx refusal) is stored afterwards. A
+retry with the same key and the same request replays that answer; the same key with a
+different request is refused (422); a retry while the first is still running waits for
+it, for a few seconds, then gets 409 with Retry-After. A 5xx or a crash releases the key,
+since the client may rightly try again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import math
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
 from api.context import principal
 from api.errors import Handler, Problem, to_problem
 from api.keys import IDEMPOTENCY, PRINCIPAL
-from engine.store.idempotency import Claim, StoredResponse
+from engine.store.idempotency import (
+    PENDING_ANSWER,
+    Claim,
+    IdempotencyKeys,
+    PendingAnswer,
+    Reservation,
+    StoredResponse,
+)
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 _KEPT_HEADERS = ("Location", "Content-Type")
+#: how long a retry waits for the first request with its key to be answered
+WAIT_S = 5.0
+_POLL_S = 0.05
+
+
+def stored(response: web.Response) -> StoredResponse:
+    """What is kept of an answer to replay it."""
+    headers = {h: response.headers[h] for h in _KEPT_HEADERS if h in response.headers}
+    return StoredResponse(status=response.status, body=response.text or "", headers=headers)
+
+
+def answer_with(render: Callable[[Any], web.Response]) -> None:
+    """Commit a keyed request's answer with its events: `render` answers from the aggregate
+    its command saved (the last one, when it saves several)."""
+    pending = PENDING_ANSWER.get()
+    if pending is not None:
+        pending.render = lambda aggregates: stored(render(aggregates[-1]))
+
+
+async def _claim(keys: IdempotencyKeys, request: web.Request, key: str, digest: str) -> Reservation:
+    """Reserve the key, waiting a while for a first request that is still running."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_S
+    subject = principal(request).subject
+    while True:
+        reservation = await keys.claim(
+            subject=subject, key=key, method=request.method, path=request.path,
+            request_hash=digest,
+        )  # fmt: skip
+        if reservation.claim is not Claim.IN_PROGRESS or loop.time() >= deadline:
+            return reservation
+        await asyncio.sleep(_POLL_S)
 
 
 def _check_key(key: str) -> str:
@@ -66,9 +112,7 @@ async def idempotency_middleware(request: web.Request, handler: Handler) -> web.
     body = await request.read()
     digest = hashlib.sha256(request.path_qs.encode() + b"\n" + body).hexdigest()
     keys = request.app[IDEMPOTENCY]
-    reservation = await keys.claim(
-        subject=subject, key=key, method=request.method, path=request.path, request_hash=digest
-    )
+    reservation = await _claim(keys, request, key, digest)
     if reservation.claim is Claim.MISMATCH:
         raise Problem(
             422,
@@ -85,24 +129,26 @@ async def idempotency_middleware(request: web.Request, handler: Handler) -> web.
             "A request with this key is running",
             detail="retry once the first request has been answered",
             field=HEADER,
-            headers={"Retry-After": "1"},
+            headers={"Retry-After": str(max(1, math.ceil(reservation.lease_left)))},
         )
     if reservation.claim is Claim.REPLAY:
         assert reservation.response is not None
         return _replay(reservation.response)
+    assert reservation.owner is not None
+    owner = reservation.owner
+    pending = PendingAnswer(subject=subject, key=key, owner=owner)
+    token = PENDING_ANSWER.set(pending)
     try:
         response = await _answer(request, handler)
     except BaseException:
-        await keys.release(subject=subject, key=key)
+        await keys.release(subject=subject, key=key, owner=owner)
         raise
-    if response.status >= 500 or not isinstance(response, web.Response):
-        await keys.release(subject=subject, key=key)
+    finally:
+        PENDING_ANSWER.reset(token)
+    if pending.recorded:  # committed with the request's events
         return response
-    body_text = response.text or ""
-    headers = {h: response.headers[h] for h in _KEPT_HEADERS if h in response.headers}
-    await keys.complete(
-        subject=subject,
-        key=key,
-        response=StoredResponse(status=response.status, body=body_text, headers=headers),
-    )
+    if response.status >= 500 or not isinstance(response, web.Response):
+        await keys.release(subject=subject, key=key, owner=owner)
+        return response
+    await keys.complete(subject=subject, key=key, owner=owner, response=stored(response))
     return response

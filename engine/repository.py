@@ -22,6 +22,7 @@ from engine.codec import EventRegistry, to_domain_event, to_new_event
 from engine.domain.app import App
 from engine.domain.target import Target
 from engine.store import EventMetadata, EventStore
+from engine.store.idempotency import answer_for, answered
 from engine.store.types import AppendResult
 
 A = TypeVar("A", bound=Aggregate)
@@ -140,15 +141,18 @@ class Repository:
             batches.append((stream_id, [to_new_event(self.registry, e) for e in pending], expected))
         if not batches:
             return []
+        # a keyed API request commits its answer with its events (engine.store.idempotency)
+        answer = answer_for(aggregates)
         if len(batches) == 1:
             stream_id, events, expected = batches[0]
             results = [
                 await self.store.append(
-                    stream_id, events, expected_version=expected, metadata=metadata
+                    stream_id, events, expected_version=expected, metadata=metadata, answer=answer
                 )
             ]
         else:
-            results = await self.store.append_many(batches, metadata=metadata)
+            results = await self.store.append_many(batches, metadata=metadata, answer=answer)
+        answered(answer)
         # only now, once stored, is the aggregate's state the stream's state
         for aggregate in aggregates:
             self._remember(_stream_id(aggregate), aggregate)

@@ -18,6 +18,7 @@ from api.auth import Role
 from api.context import metadata_for
 from api.errors import Problem, not_found
 from api.guard import require
+from api.idempotency import answer_with
 from api.keys import PROMOTIONS
 from api.render import json_response, promotion_json
 from api.schemas import (
@@ -81,6 +82,7 @@ async def create_promotion(request: web.Request) -> web.Response:
     if body.override is not None:
         require(request, Role.ADMIN)
         override = Override(by=caller.subject, reason=body.override.reason)
+    answer_with(lambda t: _accepted(request, body.app, body.environment, t.promotion))
     async with _naming_fields():
         promotion = await request.app[PROMOTIONS].request(
             body.app,
@@ -98,6 +100,7 @@ async def create_rollback(request: web.Request) -> web.Response:
     """POST /rollbacks: go back to a release verified before (default: the last one)."""
     body = await read_body(request, RollbackCreate)
     require(request, Role.PROMOTER, body.environment)
+    answer_with(lambda t: _accepted(request, body.app, body.environment, t.promotion))
     async with _naming_fields():
         promotion = await request.app[PROMOTIONS].rollback(
             body.app,
@@ -136,6 +139,7 @@ async def _decide(
     service = request.app[PROMOTIONS]
     app, environment = await service.locate(promotion_id)
     require(request, role, environment)
+    answer_with(lambda t: _current(request, promotion_id, t))
     target = await act(service, app, environment, promotion_id, metadata_for(request), body)
     return _current(request, promotion_id, target)
 

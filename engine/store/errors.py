@@ -25,6 +25,23 @@ class EventValidationError(StoreError, ValueError):
     """An event or its metadata cannot be stored; nothing was written."""
 
 
+class AppendOutcomeUnknown(StoreError):
+    """The connection died with an append in flight, and the log could not say whether it
+    committed. Nothing is retried in the dark: the caller retries, and its expected version
+    or idempotency key makes that retry safe."""
+
+    def __init__(self, streams: list[str], cause: BaseException) -> None:
+        self.streams = streams
+        super().__init__(
+            f"the database connection was lost while appending to {', '.join(streams)} "
+            f"({type(cause).__name__}); whether it was recorded is not known yet"
+        )
+
+
+class KeyTakenOver(StoreError):
+    """An idempotency key's lease ran out and a retry took it over: this attempt stands down."""
+
+
 class MigrationError(StoreError):
     """A migration file is missing, malformed, failed, or changed after it was applied."""
 
@@ -42,4 +59,5 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
+    AppendOutcomeUnknown,
 )

@@ -9,6 +9,7 @@ a reader that has seen position N has seen everything before it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -18,8 +19,16 @@ import orjson
 from opentelemetry import trace
 
 from engine.metrics import APPEND_SECONDS
-from engine.store.errors import ConcurrencyError, EventValidationError
+from engine.store.append_call import AppendCall
+from engine.store.errors import (
+    DATABASE_UNAVAILABLE,
+    AppendOutcomeUnknown,
+    ConcurrencyError,
+    EventValidationError,
+    KeyTakenOver,
+)
 from engine.store.group_commit import AppendRequest, GroupCommit
+from engine.store.idempotency import KeyAnswer
 from engine.store.listen import Listener
 from engine.store.types import (
     AppendResult,
@@ -36,12 +45,12 @@ _SELECT = (
     "SELECT position, stream_id, stream_version, type, schema_version, data, metadata,"
     " recorded_at, hash FROM events"
 )
-_APPEND = (
-    "SELECT batch, first_position, last_position, last_version, actual_version, recorded_at"
-    " FROM baton_append($1::text[], $2::bigint[], $3, $4::int[], $5::text[], $6::int[],"
-    " $7::text[]::jsonb[], $8::text[]::jsonb[])"
-)
 _STREAM_CONFLICT = "BT409"
+_KEY_TAKEN_OVER = "BT410"
+#: how long the store waits for a connection to find out whether a lost append committed
+_RESOLVE_TIMEOUT_S = 2.0
+#: what a connection that died mid-call raises (asyncpg's InterfaceError: "connection is closed")
+_LOST = (*DATABASE_UNAVAILABLE, asyncpg.InterfaceError, TimeoutError)
 
 EncodedEvent = tuple[str, int, str, str]  # type, schema version, data json, metadata json
 
@@ -95,7 +104,10 @@ class EventStore:
         """Give the writer connection back to the pool."""
         if self._writer is not None:
             writer, self._writer = self._writer, None
-            await self.pool.release(writer)
+            try:
+                await self.pool.release(writer)
+            except Exception:  # it died with the server: nothing to give back
+                writer.terminate()
 
     async def _writer_connection(self) -> asyncpg.Connection:
         if self._writer is not None and self._writer.is_closed():
@@ -112,13 +124,17 @@ class EventStore:
         *,
         expected_version: int | None,
         metadata: EventMetadata,
+        answer: KeyAnswer | None = None,
     ) -> AppendResult:
         """Append `events` to a stream at `expected_version` (None: any version).
 
         Raises ConcurrencyError when the stream has moved on; nothing is written then.
+        `answer`: an idempotency key's answer, committed in the same transaction.
         """
         encoded = encode_batch(stream_id, events, metadata)
-        request = AppendRequest(streams=[(stream_id, expected_version, encoded)], atomic=False)
+        request = AppendRequest(
+            streams=[(stream_id, expected_version, encoded)], atomic=False, answer=answer
+        )
         with tracer.start_as_current_span(
             "append", attributes={"baton.stream": stream_id, "baton.events": len(events)}
         ) as span:
@@ -134,6 +150,7 @@ class EventStore:
         batches: Sequence[tuple[str, Sequence[NewEvent], int | None]],
         *,
         metadata: EventMetadata,
+        answer: KeyAnswer | None = None,
     ) -> list[AppendResult]:
         """Append to several streams in one transaction: all batches or none."""
         streams = [
@@ -144,7 +161,9 @@ class EventStore:
             "append", attributes={"baton.streams": [s for s, _, _ in streams]}
         ) as span:
             started = time.perf_counter()
-            results = await self._group.submit(AppendRequest(streams=streams, atomic=True))
+            results = await self._group.submit(
+                AppendRequest(streams=streams, atomic=True, answer=answer)
+            )
             APPEND_SECONDS.observe(time.perf_counter() - started)
             span.set_attribute("baton.position", results[-1].last_position)
         return results
@@ -154,7 +173,8 @@ class EventStore:
         try:
             await self._call(requests)
         except asyncpg.PostgresError as exc:
-            if len(requests) == 1 or exc.sqlstate == _STREAM_CONFLICT:
+            unavailable = isinstance(exc, DATABASE_UNAVAILABLE)
+            if len(requests) == 1 or unavailable or exc.sqlstate == _STREAM_CONFLICT:
                 _settle_error(requests, exc)
                 return
             # One bad request must not fail its neighbours: retry each on its own.
@@ -168,50 +188,51 @@ class EventStore:
             raise
 
     async def _call(self, requests: Sequence[AppendRequest]) -> None:
-        streams: list[str] = []
-        expected: list[int | None] = []
-        e_batch: list[int] = []
-        columns: tuple[list[Any], list[Any], list[Any], list[Any]] = ([], [], [], [])
-        owners: list[tuple[AppendRequest, int]] = []
-        for request in requests:
-            for stream_id, version, events in request.streams:
-                streams.append(stream_id)
-                expected.append(version)
-                owners.append((request, len(streams)))
-                for event in events:
-                    e_batch.append(len(streams))
-                    for column, value in zip(columns, event, strict=True):
-                        column.append(value)
-        atomic = len(requests) == 1 and requests[0].atomic
-        conn = await self._writer_connection()
-        rows = await conn.fetch(_APPEND, streams, expected, atomic, e_batch, *columns)
-        by_batch = {row["batch"]: row for row in rows}
-        results: dict[int, list[AppendResult]] = {}
-        conflicts: dict[int, ConcurrencyError] = {}
-        for request, batch in owners:
-            row = by_batch[batch]
-            stream_id = streams[batch - 1]
-            if row["first_position"] is None:
-                version = expected[batch - 1]
-                assert version is not None
-                conflicts[id(request)] = ConcurrencyError(stream_id, version, row["actual_version"])
-                continue
-            results.setdefault(id(request), []).append(
-                AppendResult(
-                    stream_id=stream_id,
-                    first_position=row["first_position"],
-                    last_position=row["last_position"],
-                    last_version=row["last_version"],
-                    recorded_at=row["recorded_at"],
-                )
-            )
-        for request in requests:
-            if request.future.done():
-                continue
-            if id(request) in conflicts:
-                request.future.set_exception(conflicts[id(request)])
-            else:
-                request.future.set_result(results[id(request)])
+        call = AppendCall.of(requests)
+        conn = await self._writer_connection()  # a failure here sent nothing: plain error
+        try:
+            try:
+                rows = await call.run(conn)
+            except _LOST as exc:
+                await self._drop_writer()
+                rows = await self._after_lost_call(call, exc)
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate == _KEY_TAKEN_OVER:
+                raise KeyTakenOver(str(exc)) from None
+            raise
+        call.settle(rows)
+
+    async def _drop_writer(self) -> None:
+        """Forget the writer connection and every idle one: the server went away."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.terminate()
+            with contextlib.suppress(Exception):
+                await self.pool.release(writer)
+        # idle connections died with it: open new ones rather than fail once on each
+        self.pool.expire_connections()
+
+    async def _after_lost_call(
+        self, call: AppendCall, exc: BaseException
+    ) -> list[dict[str, Any]]:
+        """The connection died with `call` in flight: learn from the log whether it committed.
+
+        A call is one transaction. Where every batch names its expected version, the log
+        says it: if any batch's events stand at the versions after it, the call committed
+        (the other batches were conflicts); if none does, nothing was written and the call
+        is sent once more, where the versions guard against a double write.
+        """
+        unknown = AppendOutcomeUnknown(call.streams, exc)
+        if any(expected is None for _, expected, _ in call.batches):
+            raise unknown from exc
+        try:
+            async with asyncio.timeout(_RESOLVE_TIMEOUT_S), self.pool.acquire() as conn:
+                committed = await call.find_committed(conn)
+                if committed is None:
+                    return await call.run(conn)
+                return committed
+        except _LOST:
+            raise unknown from exc
 
     async def read_stream(self, stream_id: str, *, after_version: int = 0) -> list[RecordedEvent]:
         """Every event of a stream after `after_version`, oldest first."""
@@ -323,7 +344,7 @@ def _settle_error(requests: Sequence[AppendRequest], exc: BaseException) -> None
     error: BaseException = exc
     if isinstance(exc, asyncpg.PostgresError) and exc.sqlstate == _STREAM_CONFLICT:
         error = _conflict_from(requests[0], exc)
-    elif isinstance(exc, asyncpg.PostgresError):
+    elif isinstance(exc, asyncpg.PostgresError) and not isinstance(exc, DATABASE_UNAVAILABLE):
         error = EventValidationError(f"the database refused the append: {exc}")
     for request in requests:
         if not request.future.done():

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from engine.store.idempotency import KeyAnswer
 from engine.store.types import AppendResult
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,16 @@ class AppendRequest:
 
     streams: Sequence[tuple[str, int | None, Sequence[tuple[str, int, str, str]]]]
     atomic: bool
+    #: an idempotency key's answer to commit with the events (the request then goes alone)
+    answer: KeyAnswer | None = None
     future: asyncio.Future[list[AppendResult]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+
+    @property
+    def goes_alone(self) -> bool:
+        """True when the request is its own transaction."""
+        return self.atomic or self.answer is not None
 
     @property
     def event_count(self) -> int:
@@ -73,13 +81,14 @@ class GroupCommit:
                 log.debug("append group failed", exc_info=True)
 
     def _take(self) -> list[AppendRequest]:
-        """Take the next group: atomic requests go alone, the rest up to `max_events`."""
+        """Take the next group: atomic and answered requests go alone, the rest up to
+        `max_events`."""
         first = self._pending.popleft()
         group = [first]
-        if first.atomic:
+        if first.goes_alone:
             return group
         events = first.event_count
-        while self._pending and not self._pending[0].atomic:
+        while self._pending and not self._pending[0].goes_alone:
             nxt = self._pending[0]
             if events + nxt.event_count > self._max_events:
                 break
