@@ -22,4 +22,5 @@ ENV BATON_HOME=/var/lib/baton \
     BATON_API_HOST=0.0.0.0 \
     BATON_API_PORT=8080
 EXPOSE 8080
-CMD ["sh", "-c", "baton migrate && baton serve --host 0.0.0.0 --port 8080"]
+# exec: baton, not the shell, is the process that receives SIGTERM
+CMD ["sh", "-c", "baton migrate && exec baton serve --host 0.0.0.0 --port 8080"]

@@ -83,9 +83,23 @@ def _call(work: Callable[[Client], Coroutine[Any, Any, T]], url: str) -> T:
     type=click.IntRange(min=1),
     help="Processes answering the REST API on the port (one per core is a good start).",
 )
+@click.option(
+    "--loop",
+    envvar="BATON_LOOP",
+    type=click.Choice(["auto", "uvloop", "asyncio"]),
+    default="auto",
+    show_default=True,
+    help="The event loop: uvloop where installed (auto), or asyncio's own.",
+)
 @click.option("--worker-of", type=int, default=None, hidden=True)
 def serve(
-    host: str, port: int, role: str, kubeconfig: str | None, workers: int, worker_of: int | None
+    host: str,
+    port: int,
+    role: str,
+    kubeconfig: str | None,
+    workers: int,
+    loop: str,
+    worker_of: int | None,
 ) -> None:
     """Run baton until interrupted."""
     # A young collection every 50,000 allocations rather than 700: at thousands of requests
@@ -146,20 +160,24 @@ def serve(
             await stop.wait()
 
     try:
-        _serve_forever(run())
+        _serve_forever(run(), loop)
     except ConfigError as exc:
         errors.print(f"[red]{exc}[/]")
         sys.exit(2)
 
 
-def _serve_forever(main: Coroutine[Any, Any, None]) -> None:
-    """Run the server on uvloop where it is installed, else on asyncio's own loop."""
+def _serve_forever(main: Coroutine[Any, Any, None], loop: str = "auto") -> None:
+    """Run the server on uvloop where it is installed (or asked for), else on asyncio's own."""
     # uvloop (libuv) reads, writes and schedules in C what asyncio's loop does in Python.
     # One process, 32 connections, 1M events: GET /apps/{app} 2,460-2,800 req/s against
     # 2,030-2,450 on asyncio's loop, GET /events 955-1,035 against 840-965.
     try:
+        if loop == "asyncio":
+            raise ImportError("asyncio's own loop asked for")
         import uvloop
-    except ImportError:  # not built for this platform (Windows)
+    except ImportError:  # asked for, or not built for this platform (Windows)
+        if loop == "uvloop":
+            raise click.UsageError("uvloop is not installed", ctx=None) from None
         asyncio.run(main)
         return
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

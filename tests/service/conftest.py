@@ -1,0 +1,16 @@
+"""Fixtures of the service tests: a site (database, Git repo, config) for real processes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tests.service.baton_process import Site
+
+
+@pytest.fixture
+async def site(database_url: str, tmp_path: Path) -> Site:
+    """A sample repo with one release and the environment a baton process runs in."""
+    return await asyncio.to_thread(Site.create, tmp_path, database_url)
