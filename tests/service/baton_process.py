@@ -134,7 +134,9 @@ class Baton:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(5)
-            raise AssertionError(f"baton did not stop within {timeout}s:\n{self.output()}")
+            raise AssertionError(
+                f"baton did not stop within {timeout}s:\n{self.output()}"
+            ) from None
 
 
 def call(

@@ -18,6 +18,7 @@ from tests.service.baton_process import (
     Site,
     free_port,
     promote_and_see_applied,
+    wait_for,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,20 +45,23 @@ async def test_serve_as_the_readme_shows_it_promotes_on_either_event_loop(
 
 async def test_serve_with_a_kubeconfig_of_clusters_started_apart(site: Site) -> None:
     kubeconfig = site.root / "kubeconfig"
-    sim = subprocess.Popen(
-        [BATON, "kubesim", "--cluster", "dev", "--cluster", "staging", "--cluster", "prod",
-         "--kubeconfig", str(kubeconfig)],
-        env=site.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        for _ in range(200):
-            if kubeconfig.exists() and kubeconfig.stat().st_size:
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.to_thread(_serve_and_promote, site, "--kubeconfig", str(kubeconfig))
-    finally:
-        sim.terminate()
-        sim.wait(10)
+
+    def run() -> None:
+        sim = subprocess.Popen(
+            [BATON, "kubesim", "--cluster", "dev", "--cluster", "staging", "--cluster", "prod",
+             "--kubeconfig", str(kubeconfig)],
+            env=site.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_for(
+                "kubesim's kubeconfig", lambda: kubeconfig.exists() and kubeconfig.stat().st_size
+            )
+            _serve_and_promote(site, "--kubeconfig", str(kubeconfig))
+        finally:
+            sim.terminate()
+            sim.wait(10)
+
+    await asyncio.to_thread(run)
 
 
 async def test_an_api_process_and_a_worker_process_share_the_work(site: Site) -> None:
