@@ -17,7 +17,7 @@ from aiohttp import web
 from engine.domain import errors as domain
 from engine.promotions import NoVerifiedRelease
 from engine.repository import AggregateNotFound
-from engine.store import DATABASE_UNAVAILABLE, ConcurrencyError
+from engine.store import ConcurrencyError, is_database_unavailable
 from engine.store.errors import KeyTakenOver, StoreError
 
 PROBLEM_JSON = "application/problem+json"
@@ -145,7 +145,7 @@ def to_problem(request: web.Request, exc: Exception) -> Problem | None:
                        field="Idempotency-Key")
     if isinstance(exc, web.HTTPException):
         return from_http(exc) if exc.status >= 400 else None
-    if isinstance(exc, DATABASE_UNAVAILABLE):
+    if is_database_unavailable(exc):
         # nothing the client sent is wrong: a retry can succeed once the server takes work
         log.warning("database unavailable in %s %s: %r", request.method, request.path, exc)
         return Problem(503, "database-unavailable", "The database is unavailable; try again",

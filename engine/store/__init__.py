@@ -10,6 +10,7 @@ from engine.store.errors import (
     EventValidationError,
     MigrationError,
     StoreError,
+    is_database_unavailable,
 )
 from engine.store.event_store import EventStore
 from engine.store.types import EventMetadata, NewEvent, RecordedEvent
@@ -24,4 +25,5 @@ __all__ = [
     "NewEvent",
     "RecordedEvent",
     "StoreError",
+    "is_database_unavailable",
 ]

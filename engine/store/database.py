@@ -12,8 +12,11 @@ import logging
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from typing import Any
+
 import asyncpg
 
+from engine.store.errors import DatabaseUnreachable
 from engine.store.event_store import init_connection
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,17 @@ async def resolve_url(database_url: str | None, home: Path) -> str:
 Pool = asyncpg.Pool
 
 
+async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+    """asyncpg.connect, with a server that is not there (a socket file gone while it
+    restarts, an unreachable host) told apart from other OS errors: DatabaseUnreachable."""
+    try:
+        return await asyncpg.connect(*args, **kwargs)
+    except ConnectionError:
+        raise
+    except OSError as exc:
+        raise DatabaseUnreachable(f"cannot connect to the database: {exc}") from exc
+
+
 async def _no_session_state(conn: asyncpg.Connection) -> None:
     """Nothing to reset: asyncpg has already rolled back any open transaction."""
 
@@ -92,6 +106,7 @@ async def create_pool(
         timeout=10,
         command_timeout=60,
         reset=_no_session_state if reads_only else None,
+        connect=_connect,
     )
     assert pool is not None
     return pool

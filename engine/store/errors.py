@@ -46,6 +46,10 @@ class MigrationError(StoreError):
     """A migration file is missing, malformed, failed, or changed after it was applied."""
 
 
+class DatabaseUnreachable(StoreError, ConnectionError):
+    """No connection could be opened: the server is down, restarting or out of reach."""
+
+
 class ChainBroken(StoreError):
     """The hash chain does not match at a position (see `engine.store.audit`)."""
 
@@ -61,3 +65,20 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.CrashShutdownError,
     AppendOutcomeUnknown,
 )
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True when `exc`, or what it was raised in handling, means the server cannot take work.
+
+    A connection that dies mid-query can fail again as it goes back to the pool (asyncpg's
+    InternalClientError, "another operation is in progress"): that second error hides the
+    first one in its context.
+    """
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, DATABASE_UNAVAILABLE):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -110,9 +110,13 @@ class EventStore:
                 writer.terminate()
 
     async def _writer_connection(self) -> asyncpg.Connection:
-        if self._writer is not None and self._writer.is_closed():
-            await self.pool.release(self._writer)
-            self._writer = None
+        if self._writer is not None:
+            try:
+                closed = self._writer.is_closed()
+            except asyncpg.InterfaceError:  # given back to the pool by a failed release
+                closed = True
+            if closed:
+                await self._drop_writer()
         if self._writer is None:
             self._writer = await self.pool.acquire()
         return self._writer
