@@ -29,7 +29,7 @@ from api.config import ApiConfig
 from api.serve import Role, ServeOptions, running
 from api.workers import extra_workers, until_orphaned
 from engine.cli_console import make_console
-from engine.cli_errors import ExitCode, Failure, bind_failure, fail
+from engine.cli_errors import ExitCode, Failure, bind_failure, check_can_listen, fail
 from engine.telemetry import setup_logging, setup_tracing
 
 T = TypeVar("T")
@@ -104,6 +104,9 @@ def serve(
     serving = Role(role)
     if workers > 1 and not serving.serves_http:
         raise click.BadParameter(f"role {role} serves no HTTP", param_hint="--workers")
+    # a taken port fails before the database is touched (extra workers share it by design)
+    if serving.serves_http and worker_of is None and (taken := check_can_listen(host, port)):
+        fail(taken)
     try:
         # tokens are checked before anything starts: a part already running (the Git
         # watcher's threads among them) can hold up the exit after a failed start

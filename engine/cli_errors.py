@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,6 +104,25 @@ def bind_failure(exc: BaseException, host: str, port: int) -> Failure | None:
         "stop what holds it or choose another --port (BATON_API_PORT) or --host",
         ExitCode.USAGE,
     )
+
+
+def check_can_listen(host: str, port: int) -> Failure | None:
+    """Bind host:port for a moment: a failure now, before anything starts, says it all."""
+    if port == 0:
+        return None
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            # as asyncio's server does: a port left in TIME_WAIT is free to take
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except socket.gaierror as exc:
+        return Failure(f"cannot listen on {host}:{port}: {exc}", "check --host", ExitCode.USAGE)
+    except OSError as exc:
+        return bind_failure(exc, host, port)
+    return None
 
 
 def _usage_failure(exc: click.ClickException) -> Failure:
