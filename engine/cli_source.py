@@ -53,15 +53,15 @@ def _check_local_repos(loaded: EnvironmentsConfig, apps: tuple[str, ...]) -> Non
     """Stop, in one line, on an app whose repository is a local path that does not exist."""
     for app in loaded.apps:
         # the loader made every local path absolute; URLs and user@host:path are not
-        if (not apps or app.name in apps) and Path(app.repo).is_absolute():
-            if not Path(app.repo).exists():
-                fail(
-                    Failure(
-                        f"{app.source_file}: app {app.name}: repo {app.repo} does not exist",
-                        "create the repository there or fix `repo:` in that file",
-                        ExitCode.REFUSED,
-                    )
+        local = Path(app.repo).is_absolute()
+        if (not apps or app.name in apps) and local and not Path(app.repo).exists():
+            fail(
+                Failure(
+                    f"{app.source_file}: app {app.name}: repo {app.repo} does not exist",
+                    "create the repository there or fix `repo:` in that file",
+                    ExitCode.REFUSED,
                 )
+            )
 
 
 _DIR = click.option(

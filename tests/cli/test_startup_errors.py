@@ -69,7 +69,9 @@ def test_an_unreachable_database_is_named_in_one_line_with_exit_3(
 
 def test_a_malformed_database_url_is_bad_usage_exit_2() -> None:
     result = run_baton("audit", "verify", env={"BATON_DATABASE_URL": "not a url"})
-    assert_one_line_failure(result, 2, "BATON_DATABASE_URL is not a PostgreSQL URL", "postgresql://")
+    assert_one_line_failure(
+        result, 2, "BATON_DATABASE_URL is not a PostgreSQL URL", "postgresql://"
+    )
 
 
 def test_a_refused_login_names_the_server_and_keeps_the_password_out(pg_admin_url: str) -> None:

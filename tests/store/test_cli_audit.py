@@ -11,7 +11,7 @@ import pytest
 
 from engine.store import EventMetadata, EventStore, NewEvent
 from engine.store.database import database_name
-from tests.console_script import assert_one_line_failure, run_baton
+from tests.console_script import ROOT, assert_one_line_failure, run_baton
 
 pytestmark = pytest.mark.store
 
@@ -66,7 +66,7 @@ async def test_audit_verify_exits_1_and_names_the_tampered_position(
 async def test_a_command_on_a_database_without_baton_tables_says_so_and_creates_nothing(
     empty_database_url: str, command: tuple[str, ...], tmp_path: Path
 ) -> None:
-    environments = Path(__file__).resolve().parents[2] / "environments"
+    environments = ROOT / "environments"
     result = run_baton(
         *command,
         env={
