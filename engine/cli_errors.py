@@ -24,6 +24,7 @@ import click
 
 from engine.config.loader import ConfigError
 from engine.store.errors import (
+    DATABASE_UNAVAILABLE,
     DatabaseConnectError,
     DatabaseUrlInvalid,
     MigrationError,
@@ -71,6 +72,12 @@ def explain(exc: BaseException) -> Failure | None:
     if isinstance(exc, DatabaseConnectError):
         code = ExitCode.USAGE if isinstance(exc, DatabaseUrlInvalid) else ExitCode.UNREACHABLE
         return Failure(exc.problem, exc.next_step, code)
+    if isinstance(exc, DATABASE_UNAVAILABLE):  # lost after connecting: a restart, a kill
+        return Failure(
+            f"lost the database connection ({exc or type(exc).__name__})",
+            "run the command again once PostgreSQL answers",
+            ExitCode.UNREACHABLE,
+        )
     if isinstance(exc, SchemaMissing):
         return Failure(str(exc), "run `baton migrate`", ExitCode.REFUSED)
     if isinstance(exc, MigrationError):
