@@ -16,8 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from engine.config.yamlsource import YamlSyntaxError, load_with_lines
 from engine.store.errors import EventValidationError
 from engine.store.types import check_identifier
 
@@ -176,17 +175,24 @@ class TokenBook:
             self.add_token(token=token, subject=subject, grants=grants)
 
     def load_file(self, path: Path) -> None:
-        """A YAML/JSON file: a list (or {tokens: [...]}) of {subject, roles, token|sha256}."""
+        """A YAML/JSON file: a list (or {tokens: [...]}) of {subject, roles, token|sha256}.
+
+        Errors name the file and the line: `tokens.yaml:7: tokens[2]: needs a subject`.
+        """
         try:
-            raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
+            raw: Any
+            raw, lines = load_with_lines(path.read_text(encoding="utf-8"))
+        except YamlSyntaxError as exc:
+            raise TokenConfigError(f"{path}:{exc.line}: not valid YAML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
             raise TokenConfigError(f"{path}: cannot read tokens: {exc}") from None
+        base: tuple[str, ...] = ()
         if isinstance(raw, dict):
-            raw = raw.get("tokens")
+            raw, base = raw.get("tokens"), ("tokens",)
         if not isinstance(raw, list):
-            raise TokenConfigError(f"{path}: expected a list of tokens")
+            raise TokenConfigError(f"{path}:{lines.line_of(base)}: expected a list of tokens")
         for index, item in enumerate(raw):
-            where = f"{path}: tokens[{index}]"
+            where = f"{path}:{lines.line_of((*base, index))}: tokens[{index}]"
             if not isinstance(item, dict) or not isinstance(item.get("subject"), str):
                 raise TokenConfigError(f"{where}: needs a subject")
             roles = item.get("roles", [])

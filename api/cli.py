@@ -3,8 +3,9 @@
 
 Registered as `baton.commands` entry points, so the engine's CLI never imports the API.
 Clients read the server from `--url`/`BATON_URL` and the token from `BATON_TOKEN`. Exit
-codes: 0 done, 1 refused by a policy or not found, 3 server unreachable, 4 not
-authenticated or not allowed, 2 bad usage.
+codes (`engine.cli_errors.ExitCode`): 0 done, 1 refused by a policy or not found, 2 bad
+usage or configuration (a port already in use too), 3 server unreachable, 4 not
+authenticated or not allowed; each failure is one line on stderr.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import click
-from rich.console import Console
 from rich.table import Table
 
 from api.auth import TokenConfigError
@@ -28,13 +28,12 @@ from api.client import ApiError, Client
 from api.config import ApiConfig
 from api.serve import Role, ServeOptions, running
 from api.workers import extra_workers, until_orphaned
-from engine.config.loader import ConfigError
+from engine.cli_console import make_console
+from engine.cli_errors import ExitCode, Failure, bind_failure, check_can_listen, fail
 from engine.telemetry import setup_logging, setup_tracing
 
 T = TypeVar("T")
-console = Console()
-errors = Console(stderr=True)
-EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_FORBIDDEN = 1, 3, 4
+console = make_console()
 _URL = click.option(
     "--url",
     envvar="BATON_URL",
@@ -52,11 +51,16 @@ def _call(work: Callable[[Client], Coroutine[Any, Any, T]], url: str) -> T:
     try:
         return asyncio.run(run())
     except ApiError as exc:
-        errors.print(f"[red]{exc}[/]")
-        sys.exit(EXIT_FORBIDDEN if exc.status in (401, 403) else EXIT_REFUSED)
+        code = ExitCode.FORBIDDEN if exc.status in (401, 403) else ExitCode.REFUSED
+        fail(Failure(str(exc), None, code))
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
-        errors.print(f"[red]cannot reach {url}:[/] {exc}")
-        sys.exit(EXIT_UNREACHABLE)
+        fail(
+            Failure(
+                f"cannot reach {url} ({exc or type(exc).__name__})",
+                "is `baton serve` running there? --url or BATON_URL names the server",
+                ExitCode.UNREACHABLE,
+            )
+        )
 
 
 @click.command()
@@ -114,13 +118,15 @@ def serve(
     serving = Role(role)
     if workers > 1 and not serving.serves_http:
         raise click.BadParameter(f"role {role} serves no HTTP", param_hint="--workers")
+    # a taken port fails before the database is touched (extra workers share it by design)
+    if serving.serves_http and worker_of is None and (taken := check_can_listen(host, port)):
+        fail(taken)
     try:
         # tokens are checked before anything starts: a part already running (the Git
         # watcher's threads among them) can hold up the exit after a failed start
         api_config = ApiConfig.from_env() if serving.serves_http else None
     except TokenConfigError as exc:
-        errors.print(f"[red]{exc}[/]")
-        sys.exit(2)
+        fail(Failure(str(exc), "fix BATON_TOKENS_FILE or BATON_TOKENS", ExitCode.USAGE))
     options = ServeOptions(
         host=host,
         port=port,
@@ -161,9 +167,10 @@ def serve(
 
     try:
         _serve_forever(run(), loop)
-    except ConfigError as exc:
-        errors.print(f"[red]{exc}[/]")
-        sys.exit(2)
+    except OSError as exc:  # the rest (database, config) is explained by BatonGroup
+        if (failure := bind_failure(exc, host, port)) is None:
+            raise
+        fail(failure)
 
 
 def _serve_forever(main: Coroutine[Any, Any, None], loop: str = "auto") -> None:

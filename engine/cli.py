@@ -1,7 +1,8 @@
 """The `baton` command line.
 
-Exit codes a script can rely on: 0 success, 1 the check failed (e.g. a broken hash
-chain), 2 bad usage, 3 the database could not be reached or migrated.
+Exit codes a script can rely on (`engine.cli_errors.ExitCode`): 0 success, 1 the check
+failed (e.g. a broken hash chain, a database without baton's tables), 2 bad usage, 3 the
+database could not be reached or migrated. Every failure is one line on stderr.
 """
 
 from __future__ import annotations
@@ -13,33 +14,24 @@ from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 
+from engine.cli_console import make_console
+from engine.cli_errors import BatonGroup, ExitCode
 from engine.runtime import open_database
 from engine.settings import Settings
 from engine.store.audit import verify_chain
-from engine.store.errors import MigrationError
 
 T = TypeVar("T")
-console = Console()
-err_console = Console(stderr=True)
-EXIT_CHECK_FAILED = 1
-EXIT_DATABASE = 3
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a command's coroutine; database trouble exits with code 3."""
-    try:
-        return asyncio.run(main())
-    except MigrationError as exc:
-        err_console.print(f"[red]migration failed:[/] {exc}")
-        sys.exit(EXIT_DATABASE)
-    except OSError as exc:
-        err_console.print(f"[red]cannot reach the database:[/] {exc}")
-        sys.exit(EXIT_DATABASE)
+    """Run a command's coroutine; what it raises, `BatonGroup` turns into one line."""
+    return asyncio.run(main())
 
 
-@click.group()
+@click.group(cls=BatonGroup)
 @click.version_option(package_name="baton")
 def main() -> None:
     """baton: an event-sourced promotion engine for GitOps."""
@@ -77,7 +69,10 @@ def audit_verify() -> None:
     """Recompute the hash chain; name the first position that does not match."""
 
     async def run() -> bool:
-        async with open_database(Settings.from_env()) as db, db.store.pool.acquire() as conn:
+        async with (
+            open_database(Settings.from_env(), require_migrated=True) as db,
+            db.store.pool.acquire() as conn,
+        ):
             report = await verify_chain(conn)
         if report.ok:
             console.print(
@@ -92,7 +87,7 @@ def audit_verify() -> None:
         return report.ok
 
     if not run_async(run):
-        sys.exit(EXIT_CHECK_FAILED)
+        sys.exit(ExitCode.REFUSED)
 
 
 def _add_commands() -> None:

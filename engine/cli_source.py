@@ -3,8 +3,9 @@ from the command line.
 
 Where it sits: the operator's way in before the API exists — check a config (no
 database needed), apply it (records `App.Registered` / `App.ConfigChanged`), poll the
-Git sources once and see what became a release. Exit codes follow `engine.cli`:
-0 success, 1 the check failed (a config mistake, a broken source), 3 no database.
+Git sources once and see what became a release. Exit codes follow `engine.cli_errors`:
+0 success, 1 the check failed (a config mistake, a broken or missing source), 3 no
+database; the database must have been migrated (`baton migrate`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from engine.cli_console import make_console
+from engine.cli_errors import ExitCode, Failure, fail
 from engine.config.loader import ConfigError, EnvironmentsConfig, load_environments
 from engine.config.sync import apply_config
 from engine.releases import build_watcher
@@ -27,20 +29,14 @@ from engine.runtime import open_database
 from engine.settings import Settings
 from engine.store import EventMetadata
 
-console = Console()
-err_console = Console(stderr=True)
-EXIT_CHECK_FAILED = 1
-EXIT_DATABASE = 3
+console = make_console()
+err_console = make_console(stderr=True)
 CLI_ACTOR = "cli"
 T = TypeVar("T")
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    try:
-        return asyncio.run(main())
-    except OSError as exc:
-        err_console.print(f"[red]cannot reach the database:[/] {exc}")
-        sys.exit(EXIT_DATABASE)
+    return asyncio.run(main())
 
 
 def _load(directory: Path | None, settings: Settings) -> EnvironmentsConfig:
@@ -50,7 +46,22 @@ def _load(directory: Path | None, settings: Settings) -> EnvironmentsConfig:
         for problem in exc.problems:
             click.echo(str(problem), err=True)  # one line each, never wrapped: greppable
         err_console.print(f"[red]{len(exc.problems)} problem(s); nothing was applied[/]")
-        sys.exit(EXIT_CHECK_FAILED)
+        sys.exit(ExitCode.REFUSED)
+
+
+def _check_local_repos(loaded: EnvironmentsConfig, apps: tuple[str, ...]) -> None:
+    """Stop, in one line, on an app whose repository is a local path that does not exist."""
+    for app in loaded.apps:
+        # the loader made every local path absolute; URLs and user@host:path are not
+        local = Path(app.repo).is_absolute()
+        if (not apps or app.name in apps) and local and not Path(app.repo).exists():
+            fail(
+                Failure(
+                    f"{app.source_file}: app {app.name}: repo {app.repo} does not exist",
+                    "create the repository there or fix `repo:` in that file",
+                    ExitCode.REFUSED,
+                )
+            )
 
 
 _DIR = click.option(
@@ -85,7 +96,7 @@ def config_apply(directory: Path | None) -> None:
     loaded = _load(directory, settings)
 
     async def run() -> None:
-        async with open_database(settings) as db:
+        async with open_database(settings, require_migrated=True) as db:
             outcomes = await apply_config(
                 loaded, Repository(db.store), metadata=EventMetadata(actor=CLI_ACTOR)
             )
@@ -110,9 +121,10 @@ def git_poll(directory: Path | None, apps: tuple[str, ...]) -> None:
     unknown = sorted(set(apps) - {a.name for a in loaded.apps})
     if unknown:
         raise click.BadParameter(f"no app {', '.join(unknown)} in the config", param_hint="APPS")
+    _check_local_repos(loaded, apps)
 
     async def run() -> bool:
-        async with open_database(settings) as db:
+        async with open_database(settings, require_migrated=True) as db:
             watcher = build_watcher(loaded, settings=settings, repository=Repository(db.store))
             try:
                 names = apps or watcher.apps
@@ -127,10 +139,10 @@ def git_poll(directory: Path | None, apps: tuple[str, ...]) -> None:
                 " ".join(s[:12] for s in r.released),
                 " ".join(s[:12] for s in r.rejected),
                 (r.rewritten_from or "")[:12],
-                "ok" if r.ok else f"failed: {r.reason}",
+                "ok" if r.ok else f"failed: {' '.join(str(r.reason).split())}",
             )
         console.print(table)
         return all(r.ok for r in results)
 
     if not _run(run):
-        sys.exit(EXIT_CHECK_FAILED)
+        sys.exit(ExitCode.REFUSED)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from engine.settings import Settings
 from engine.store import EventStore
-from engine.store.database import create_pool, resolve_url
-from engine.store.migrate import migrate
+from engine.store.database import connect_error, create_pool, describe_url, resolve_url
+from engine.store.migrate import check_migrated, migrate
 
 
 @dataclass(frozen=True)
@@ -22,13 +22,31 @@ class Database:
 
 @asynccontextmanager
 async def open_database(
-    settings: Settings, *, apply_migrations: bool = True, max_size: int = 10
+    settings: Settings,
+    *,
+    apply_migrations: bool = True,
+    require_migrated: bool = False,
+    max_size: int = 10,
 ) -> AsyncIterator[Database]:
-    """Connect (starting the embedded server when no URL is set) and migrate."""
+    """Connect (starting the embedded server when no URL is set) and migrate.
+
+    A failure to connect raises a `DatabaseConnectError` saying where and what to do.
+    `require_migrated`: migrate nothing, and raise `SchemaMissing` (creating nothing) when
+    the database lacks migrations; only `baton migrate` and `baton serve` create tables.
+    """
     url = await resolve_url(settings.database_url, settings.home)
-    pool = await create_pool(url, max_size=max_size)
     try:
-        if apply_migrations:
+        pool = await create_pool(url, max_size=max_size)
+    except Exception as exc:
+        failure = connect_error(exc, url)
+        if failure is None:
+            raise
+        raise failure from exc
+    try:
+        if require_migrated:
+            async with pool.acquire() as conn:
+                await check_migrated(conn, describe_url(url))
+        elif apply_migrations:
             async with pool.acquire() as conn:
                 await migrate(conn)
         store = EventStore(pool)

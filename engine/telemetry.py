@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
@@ -200,10 +201,33 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class TextLogFormatter(logging.Formatter):
+    """One readable line per record, for a terminal: time, level, logger, message; an
+    exception shrinks to its type, message and innermost frame (the JSON form keeps all)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of text."""
+        time = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        line = f"{time} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            line += f" | {type(exc).__name__}: {exc}"
+            frames = traceback.extract_tb(exc.__traceback__)
+            if frames:
+                line += f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})"
+        return redact(" ".join(line.split()))
+
+
 def setup_logging(level: str | None = None) -> None:
-    """JSON lines on stderr; level from `BATON_LOG_LEVEL` (default INFO)."""
+    """One line per record on stderr: JSON, or readable text when stderr is a terminal.
+
+    `BATON_LOG_FORMAT` (`json` or `text`) overrides the choice (`docker run -t` gives a
+    terminal whose output still goes to a log); the level is `BATON_LOG_LEVEL` (INFO).
+    """
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonLogFormatter())
+    chosen = os.environ.get("BATON_LOG_FORMAT", "").lower()
+    text = chosen == "text" or (chosen != "json" and handler.stream.isatty())
+    handler.setFormatter(TextLogFormatter() if text else JsonLogFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel((level or os.environ.get("BATON_LOG_LEVEL", "INFO")).upper())

@@ -5,17 +5,18 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from engine.cli import EXIT_CHECK_FAILED, run_async
+from engine.cli import run_async
+from engine.cli_console import make_console
+from engine.cli_errors import ExitCode
 from engine.runtime import open_database
 from engine.settings import Settings
 from projections.catalog import select
 from projections.rebuild import rebuild, verify
 from projections.runner import ProjectionRunner
 
-console = Console()
+console = make_console()
 
 
 @click.command()
@@ -34,7 +35,7 @@ def replay(names: tuple[str, ...], check: bool) -> None:
         raise click.BadParameter(str(exc), param_hint="--projection") from None
 
     async def run() -> bool:
-        async with open_database(Settings.from_env()) as db:
+        async with open_database(Settings.from_env(), require_migrated=True) as db:
             await ProjectionRunner(db.store.pool, projections).ensure()
             if not check:
                 report = await rebuild(db.store.pool, projections)
@@ -57,8 +58,8 @@ def replay(names: tuple[str, ...], check: bool) -> None:
             table.add_column(column)
         for d in result.differences:
             table.add_row(d.table, str(d.only_live), str(d.only_rebuilt), "\n".join(d.sample))
-        Console(stderr=True).print(table)
+        make_console(stderr=True).print(table)
         return False
 
     if not run_async(run):
-        sys.exit(EXIT_CHECK_FAILED)
+        sys.exit(ExitCode.REFUSED)

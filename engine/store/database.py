@@ -10,13 +10,18 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
 from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 
-from engine.store.errors import DatabaseUnreachable
+from engine.store.errors import (
+    DATABASE_UNAVAILABLE,
+    DatabaseConnectError,
+    DatabaseLoginRefused,
+    DatabaseUnreachable,
+    DatabaseUrlInvalid,
+)
 from engine.store.event_store import init_connection
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,54 @@ def with_database(url: str, database: str) -> str:
 def database_name(url: str) -> str:
     """The database a URL points at."""
     return urlsplit(url).path.lstrip("/") or "postgres"
+
+
+def describe_url(url: str) -> str:
+    """`host:port/database` of a URL, for messages: never its user or password."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 5432
+    except ValueError:
+        return "(an unparsable URL)"
+    sockets = parse_qs(parts.query).get("host")
+    host = parts.hostname or (sockets[0] if sockets else "localhost")
+    return f"{host}:{port}/{database_name(url)}"
+
+
+def connect_error(exc: BaseException, url: str) -> DatabaseConnectError | None:
+    """What a failure to connect to `url` means for an operator, or None if it is not one."""
+    where = describe_url(url)
+    if isinstance(exc, asyncpg.ClientConfigurationError) or (
+        isinstance(exc, ValueError) and not isinstance(exc, asyncpg.PostgresError)
+    ):
+        return DatabaseUrlInvalid(
+            f"BATON_DATABASE_URL is not a PostgreSQL URL ({exc})",
+            "write it as postgresql://user:password@host:5432/database",
+        )
+    if isinstance(exc, asyncpg.InvalidCatalogNameError):
+        return DatabaseLoginRefused(
+            f"database {database_name(url)!r} does not exist on {where.rpartition('/')[0]}",
+            f"create it (createdb {database_name(url)}) or fix BATON_DATABASE_URL",
+        )
+    if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
+        # a wrong password (InvalidPasswordError) is one of these, as is an unknown role
+        return DatabaseLoginRefused(
+            f"PostgreSQL at {where} refused the login: {exc}",
+            "check the user and password in BATON_DATABASE_URL",
+        )
+    if isinstance(exc, (*DATABASE_UNAVAILABLE, OSError, TimeoutError)):
+        reason = (
+            "connection refused"
+            if isinstance(exc, ConnectionRefusedError)
+            else "no answer in time"
+            if isinstance(exc, TimeoutError)
+            else str(exc) or type(exc).__name__
+        )
+        return DatabaseUnreachable(
+            f"cannot reach PostgreSQL at {where} ({reason})",
+            "start it, or point BATON_DATABASE_URL at a server that runs",
+        )
+    return None
 
 
 async def ensure_database(admin_url: str, database: str) -> None:
@@ -82,7 +135,9 @@ async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
     except ConnectionError:
         raise
     except OSError as exc:
-        raise DatabaseUnreachable(f"cannot connect to the database: {exc}") from exc
+        raise DatabaseUnreachable(
+            f"cannot connect to PostgreSQL ({exc})", "it may be restarting; try again"
+        ) from exc
 
 
 async def _no_session_state(conn: asyncpg.Connection) -> None:

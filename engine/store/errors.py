@@ -46,8 +46,35 @@ class MigrationError(StoreError):
     """A migration file is missing, malformed, failed, or changed after it was applied."""
 
 
-class DatabaseUnreachable(StoreError, ConnectionError):
-    """No connection could be opened: the server is down, restarting or out of reach."""
+class SchemaMissing(StoreError):
+    """The database lacks baton's tables (or some migrations); nothing was created."""
+
+    def __init__(self, where: str, pending: list[str], *, empty: bool) -> None:
+        self.where = where
+        self.pending = pending
+        what = "has no baton tables" if empty else f"lacks migrations {', '.join(pending)}"
+        super().__init__(f"database {where} {what}")
+
+
+class DatabaseConnectError(StoreError):
+    """baton could not open a session on its database: what went wrong and what to do."""
+
+    def __init__(self, problem: str, next_step: str) -> None:
+        self.problem = problem
+        self.next_step = next_step
+        super().__init__(f"{problem}; {next_step}")
+
+
+class DatabaseUnreachable(DatabaseConnectError, ConnectionError):
+    """No server answered (down, starting, or a wrong host or port); worth a retry."""
+
+
+class DatabaseLoginRefused(DatabaseConnectError):
+    """The server answered but refused the login: user, password or database."""
+
+
+class DatabaseUrlInvalid(DatabaseConnectError, ValueError):
+    """The database URL is not one PostgreSQL understands."""
 
 
 class ChainBroken(StoreError):

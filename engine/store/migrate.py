@@ -14,7 +14,7 @@ from pathlib import Path
 
 import asyncpg
 
-from engine.store.errors import MigrationError
+from engine.store.errors import MigrationError, SchemaMissing
 
 _FILE = re.compile(r"^(\d{3,})_[a-z0-9_]+\.sql$")
 # pg_advisory_lock key: fixed, so every baton process agrees on it
@@ -108,3 +108,11 @@ async def pending_migrations(conn: asyncpg.Connection, directory: Path | None = 
         return names
     applied = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
     return [n for n in names if n not in applied]
+
+
+async def check_migrated(conn: asyncpg.Connection, where: str) -> None:
+    """Raise SchemaMissing, creating nothing, unless every migration has been applied."""
+    names = [m.name for m in load_migrations(default_migrations_dir())]
+    pending = await pending_migrations(conn)
+    if pending:
+        raise SchemaMissing(where, pending, empty=len(pending) == len(names))

@@ -1,0 +1,171 @@
+"""What a failed `baton` command says, and the exit code it ends with.
+
+Where it sits: between every command (engine, projections and api register theirs under
+one `BatonGroup`) and the terminal or the container log that reads stderr. Any failure
+ends as ONE line naming the problem and the next step, never a traceback, with the exit
+codes the README lists: 0 done, 1 refused / not found / check failed, 2 bad usage or
+configuration (a port already in use among them), 3 server or database unreachable,
+4 not authenticated or not allowed. `BATON_DEBUG=1` shows the traceback of an error
+nobody expected.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, NoReturn
+
+import click
+
+from engine.config.loader import ConfigError
+from engine.store.errors import (
+    DATABASE_UNAVAILABLE,
+    DatabaseConnectError,
+    DatabaseUrlInvalid,
+    MigrationError,
+    SchemaMissing,
+)
+from engine.telemetry import redact
+
+
+class ExitCode(IntEnum):
+    """What a script can rely on when `baton` exits."""
+
+    DONE = 0
+    REFUSED = 1  # refused by a policy, not found, or a check failed
+    USAGE = 2  # bad usage or configuration
+    UNREACHABLE = 3  # the server or the database cannot be reached
+    FORBIDDEN = 4  # not authenticated or not allowed
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One failed command: the problem, what to do next, and the exit code."""
+
+    problem: str
+    next_step: str | None
+    code: int
+
+    @property
+    def line(self) -> str:
+        """The failure as one line, secrets masked (a database URL's password)."""
+        problem = redact(self.problem).rstrip(".")
+        text = f"{problem}; {self.next_step}" if self.next_step else problem
+        return " ".join(text.split())
+
+
+def fail(failure: Failure) -> NoReturn:
+    """Print the failure as one line on stderr and exit with its code."""
+    click.echo(f"{click.style('error:', fg='red', bold=True)} {failure.line}", err=True)
+    sys.exit(failure.code)
+
+
+def explain(exc: BaseException) -> Failure | None:
+    """The failure an error means to an operator, or None when it is not a known one."""
+    if isinstance(exc, BaseExceptionGroup):
+        return next(filter(None, map(explain, exc.exceptions)), None)
+    if isinstance(exc, DatabaseConnectError):
+        code = ExitCode.USAGE if isinstance(exc, DatabaseUrlInvalid) else ExitCode.UNREACHABLE
+        return Failure(exc.problem, exc.next_step, code)
+    if isinstance(exc, DATABASE_UNAVAILABLE):  # lost after connecting: a restart, a kill
+        return Failure(
+            f"lost the database connection ({exc or type(exc).__name__})",
+            "run the command again once PostgreSQL answers",
+            ExitCode.UNREACHABLE,
+        )
+    if isinstance(exc, SchemaMissing):
+        return Failure(str(exc), "run `baton migrate`", ExitCode.REFUSED)
+    if isinstance(exc, MigrationError):
+        return Failure(f"migration failed: {exc}", None, ExitCode.UNREACHABLE)
+    if isinstance(exc, ConfigError):
+        return config_failure(exc.problems)
+    return None
+
+
+def config_failure(problems: Sequence[object]) -> Failure:
+    """An invalid environments config: the first problem (file:line: key: message)."""
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return Failure(
+        f"{problems[0]}{more}", "`baton config check` lists every problem", ExitCode.USAGE
+    )
+
+
+_BIND_ERRORS = {
+    errno.EADDRINUSE: "the address is already in use",
+    errno.EACCES: "permission denied (ports below 1024 need privileges)",
+    errno.EADDRNOTAVAIL: "no interface has this address",
+}
+
+
+def bind_failure(exc: BaseException, host: str, port: int) -> Failure | None:
+    """A server that could not listen on host:port, or None for another error."""
+    if not isinstance(exc, OSError) or exc.errno not in _BIND_ERRORS:
+        return None
+    return Failure(
+        f"cannot listen on {host}:{port}: {_BIND_ERRORS[exc.errno]}",
+        "stop what holds it or choose another --port (BATON_API_PORT) or --host",
+        ExitCode.USAGE,
+    )
+
+
+def check_can_listen(host: str, port: int) -> Failure | None:
+    """Bind host:port for a moment: a failure now, before anything starts, says it all."""
+    if port == 0:
+        return None
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            # as asyncio's server does: a port left in TIME_WAIT is free to take
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except socket.gaierror as exc:
+        return Failure(f"cannot listen on {host}:{port}: {exc}", "check --host", ExitCode.USAGE)
+    except OSError as exc:
+        return bind_failure(exc, host, port)
+    return None
+
+
+def _usage_failure(exc: click.ClickException) -> Failure:
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return Failure(exc.format_message(), None, exc.exit_code)
+    return Failure(
+        f"{ctx.command_path}: {exc.format_message()}",
+        f"see `{ctx.command_path} --help`",
+        exc.exit_code,
+    )
+
+
+def _unexpected(exc: Exception) -> Failure:
+    return Failure(
+        f"unexpected {type(exc).__name__}: {exc}",
+        "BATON_DEBUG=1 shows the traceback; please report it",
+        ExitCode.REFUSED,
+    )
+
+
+class BatonGroup(click.Group):
+    """A click group whose every failure, its commands' included, ends as one line."""
+
+    def main(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Run the command line; exit with the command's code or its failure's."""
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.ClickException as exc:
+            fail(_usage_failure(exc))
+        except click.Abort:
+            fail(Failure("interrupted", None, ExitCode.REFUSED))
+        except Exception as exc:
+            failure = explain(exc)
+            if failure is None and os.environ.get("BATON_DEBUG"):
+                raise
+            fail(failure or _unexpected(exc))
+        sys.exit(result if isinstance(result, int) else ExitCode.DONE)
