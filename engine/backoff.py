@@ -19,7 +19,7 @@ def full_jitter(attempt: int, *, base: float, cap: float, rng: random.Random) ->
 
 def capped(attempt: int, *, base: float, cap: float) -> float:
     """`base` doubled per attempt after the first (1-based), never over `cap`."""
-    return min(cap, base * 2 ** (max(attempt, 1) - 1))
+    return min(cap, base * 2.0 ** (max(attempt, 1) - 1))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,6 +10,7 @@ task that returns is done. A failing task never cancels another. One warning whe
 stops working, one info line when it works again (it ran :attr:`healthy_after` seconds
 without failing, or reported :meth:`Supervisor.progress`), never one per retry. States
 feed ``/readyz`` and the ``baton_task_up`` / ``baton_task_restarts`` metrics.
+:meth:`Supervisor.stop` cancels them all and waits, bounded.
 """
 
 from __future__ import annotations
@@ -139,22 +140,22 @@ class Supervisor:
         """Every supervised task's state, by name."""
         return [self._children[n].status() for n in sorted(self._children)]
 
-    async def remove(self, name: str, *, timeout: float = 5.0) -> None:
-        """Cancel the task `name`, wait for it (at most `timeout` seconds) and forget it."""
+    async def remove(self, name: str, *, grace: float = 5.0) -> None:
+        """Cancel the task `name`, wait for it (at most `grace` seconds) and forget it."""
         child = self._children.pop(name, None)
         if child is None:
             return
         _forget_metrics(name)
         if child.task is not None:
-            await _cancel({child.task}, timeout=timeout)
+            await _cancel({child.task}, grace=grace)
 
-    async def stop(self, timeout: float = 10.0) -> None:
-        """Cancel every task and wait for them, at most `timeout` seconds in all."""
+    async def stop(self, grace: float = 10.0) -> None:
+        """Cancel every task and wait for them, at most `grace` seconds in all."""
         self._stopping = True
         tasks = {c.task for c in self._children.values() if c.task is not None}
-        late = await _cancel(tasks, timeout=timeout)
+        late = await _cancel(tasks, grace=grace)
         for task in late:
-            log.warning("task %s did not stop within %.1fs", task.get_name(), timeout)
+            log.warning("task %s did not stop within %.1fs", task.get_name(), grace)
         for name in self._children:
             _forget_metrics(name)
         self._children.clear()
@@ -219,6 +220,21 @@ class Supervisor:
             TASK_UP.labels(child.name).set(1)
 
 
+async def supervised_until_cancelled(
+    start: Callable[[Supervisor], Awaitable[None]], stop: Callable[[], Awaitable[None]]
+) -> None:
+    """Run what `start` starts on a supervisor of its own until cancelled; then `stop` it."""
+    supervisor = Supervisor()
+    try:
+        await start(supervisor)
+        await asyncio.Event().wait()
+    finally:
+        try:
+            await stop()
+        finally:
+            await supervisor.stop()
+
+
 async def _run_once(child: _Child) -> Exception | None:
     """Run the task once; what it raised (cancellation goes through)."""
     try:
@@ -247,8 +263,8 @@ def _forget_metrics(name: str) -> None:
             metric.remove(name)
 
 
-async def _cancel(tasks: set[asyncio.Task[None]], *, timeout: float) -> set[asyncio.Task[None]]:
-    """Cancel `tasks` until they end or `timeout` passes; the ones still running.
+async def _cancel(tasks: set[asyncio.Task[None]], *, grace: float) -> set[asyncio.Task[None]]:
+    """Cancel `tasks` until they end or `grace` seconds pass; the ones still running.
 
     Cancelled again every 0.1 s: on Python 3.11 one cancel can be swallowed by a
     ``wait_for`` racing with what it waits for. A task cancelling itself is not waited for.
@@ -258,7 +274,7 @@ async def _cancel(tasks: set[asyncio.Task[None]], *, timeout: float) -> set[asyn
     if me in tasks:
         me.cancel()
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + grace
     while pending:
         for task in pending:
             task.cancel()
