@@ -74,7 +74,7 @@ async def test_a_task_that_fails_twice_is_restarted_after_growing_waits_and_its_
         assert supervisor.status("sibling").state is TaskState.RUNNING
         assert metric("baton_task_restarts_total", "sibling") == 0
     finally:
-        await supervisor.stop(timeout=2)
+        await supervisor.stop(grace=2)
     records = [r for r in caplog.records if r.name == "engine.supervisor"]
     warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
     infos = [r.getMessage() for r in records if r.levelno == logging.INFO]
@@ -101,10 +101,10 @@ async def test_a_task_that_returns_is_done_and_a_removed_one_is_forgotten() -> N
     assert runs == 1
     assert supervisor.status("once").state is TaskState.STOPPED
     assert metric("baton_task_up", "once") == 0
-    await supervisor.remove("forever", timeout=1)
+    await supervisor.remove("forever", grace=1)
     assert [s.name for s in supervisor.statuses()] == ["once"]
     assert metric("baton_task_up", "forever") is None
-    await supervisor.stop(timeout=1)
+    await supervisor.stop(grace=1)
 
 
 async def test_stop_ends_a_task_that_swallows_a_cancellation_and_is_bounded() -> None:
@@ -133,7 +133,7 @@ async def test_stop_ends_a_task_that_swallows_a_cancellation_and_is_bounded() ->
     deaf_task = next(t for t in asyncio.all_tasks() if t.get_name() == "deaf")
     loop = asyncio.get_running_loop()
     began = loop.time()
-    await supervisor.stop(timeout=0.5)
+    await supervisor.stop(grace=0.5)
     assert loop.time() - began < 1.0
     assert swallowed.is_set()
     assert not deaf_task.done()  # given up on after the timeout, not waited for
