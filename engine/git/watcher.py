@@ -2,7 +2,8 @@
 
 Where it sits: the start of the flow (Git repo → watcher → ``CommitObserved`` /
 ``ReleaseCreated`` → store). Each app has its own loop, a task of the process's
-supervisor (``git-watch:<app>``), that polls on its interval or when asked (:meth:`GitWatcher.request_poll`, for webhooks). One poll:
+supervisor (``git-watch:<app>``), that polls on its interval or when asked
+(:meth:`GitWatcher.request_poll`, for webhooks). One poll:
 
 1. observe — ``ls-remote`` the branch head (cheap); stop if it is the head already
    recorded; else fetch;
