@@ -3,7 +3,9 @@
 Where it sits: the composition root of the HTTP side. The database (pool, event store,
 migrations), the promotion service, the idempotency table, the job registry and — when
 this process runs them — the projections and the Git watcher are opened and closed as
-`cleanup_ctx` generators, in that order, so shutdown runs in reverse.
+`cleanup_ctx` generators, in that order, so shutdown runs in reverse. Background tasks run
+on the process's supervisor (`SUPERVISOR`): the one `baton serve` hands in, else one of
+the app's own, stopped last.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from api.keys import (
     RUNNER,
     SETTINGS,
     STREAM_SLOTS,
+    SUPERVISOR,
 )
 from api.pipelines import PipelineCache
 from api.reads import projections_ctx
@@ -41,14 +44,16 @@ from engine.runtime import open_database
 from engine.settings import Settings
 from engine.store.database import create_pool
 from engine.store.idempotency import IdempotencyKeys
+from engine.supervisor import Supervisor
 
 
 def _database_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     async def database(app: web.Application) -> AsyncIterator[None]:
         async with open_database(settings, max_size=app[CONFIG].pool_size) as db:
             app[DATABASE] = db
-            app[READS] = await create_pool(db.url, min_size=1, max_size=app[CONFIG].pool_size,
-                                           reads_only=True)
+            app[READS] = await create_pool(
+                db.url, min_size=1, max_size=app[CONFIG].pool_size, reads_only=True
+            )
             app[PROMOTIONS] = Promotions(Repository(db.store))
             app[PIPELINES] = PipelineCache(app[PROMOTIONS])
             app[IDEMPOTENCY] = IdempotencyKeys(db.store.pool)
@@ -66,10 +71,22 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[JOBS].close()
 
 
+async def _supervisor_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Stop the app's own supervisor after every other context has stopped its tasks."""
+    yield
+    await app[SUPERVISOR].stop()
+
+
 def init_app(
-    *, settings: Settings | None = None, config: ApiConfig | None = None
+    *,
+    settings: Settings | None = None,
+    config: ApiConfig | None = None,
+    supervisor: Supervisor | None = None,
 ) -> web.Application:
-    """The API application; resources open when it starts and close when it stops."""
+    """The API application; resources open when it starts and close when it stops.
+
+    Its background tasks run on `supervisor` (its owner stops it), else on one of its own.
+    """
     config = config or ApiConfig.from_env()
     app = web.Application(
         middlewares=[problem_middleware, auth_middleware, idempotency_middleware],
@@ -80,6 +97,9 @@ def init_app(
     app[STREAM_SLOTS] = asyncio.Semaphore(config.max_streams)
     settings = settings or Settings.from_env()
     app[SETTINGS] = settings
+    app[SUPERVISOR] = supervisor or Supervisor()
+    if supervisor is None:
+        app.cleanup_ctx.append(_supervisor_ctx)
     app.cleanup_ctx.append(_database_ctx(settings))
     app.cleanup_ctx.append(_jobs_ctx)
     app.cleanup_ctx.append(projections_ctx)

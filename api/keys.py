@@ -19,6 +19,7 @@ from engine.runtime import Database
 from engine.settings import Settings
 from engine.store.database import Pool
 from engine.store.idempotency import IdempotencyKeys
+from engine.supervisor import Supervisor
 
 CONFIG = web.AppKey("config", ApiConfig)
 DATABASE = web.AppKey("database", Database)
@@ -33,6 +34,8 @@ SETTINGS = web.AppKey("settings", Settings)
 POLL_TRIGGER: web.AppKey[PollTrigger | None] = web.AppKey("poll_trigger")
 #: free slots for live tails (see ApiConfig.max_streams)
 STREAM_SLOTS = web.AppKey("stream_slots", asyncio.Semaphore)
+#: the process's one supervisor of background tasks (the projections, the Git watcher, ...)
+SUPERVISOR = web.AppKey("supervisor", Supervisor)
 #: the projection runner, when this process runs one (typed loosely: projections is optional)
 RUNNER = web.AppKey("runner", Any)
 

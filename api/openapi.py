@@ -144,7 +144,7 @@ def _paths() -> dict[str, Any]:
         "/readyz": {
             "get": _op(
                 "readyz",
-                "Readiness: database, migrations, projection lag",
+                "Readiness: database, migrations, projection lag; background tasks shown",
                 "health",
                 {
                     **_ok(200, "Ready", "ready"),

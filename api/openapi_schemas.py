@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.supervisor import TaskState
+
 
 def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -338,8 +340,26 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "Health": {"type": "object", "required": ["status"], "properties": {"status": STR}},
     "Ready": {
         "type": "object",
-        "required": ["ready", "checks"],
-        "properties": {"ready": {"type": "boolean"}, "checks": OBJ},
+        "required": ["ready", "checks", "tasks"],
+        "properties": {
+            "ready": {"type": "boolean"},
+            "checks": OBJ,
+            "tasks": {
+                "type": "object",
+                "description": "each background task of the process, by name (not a check)",
+                "additionalProperties": ref("TaskState"),
+            },
+        },
+    },
+    "TaskState": {
+        "type": "object",
+        "required": ["state", "restarts", "failing_since", "last_error"],
+        "properties": {
+            "state": {"type": "string", "enum": [s.value for s in TaskState]},
+            "restarts": INT,
+            "failing_since": nullable(TIME),
+            "last_error": nullable(STR),
+        },
     },
     "WebhookResult": {
         "type": "object",

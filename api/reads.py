@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from api.keys import CONFIG, DATABASE, PIPELINES, PROMOTIONS, READS, RUNNER
+from api.keys import CONFIG, DATABASE, PIPELINES, PROMOTIONS, READS, RUNNER, SUPERVISOR
 from api.params import Moment, invalid
 from api.render import dump_bytes, promotion_json
 from engine.domain import errors
@@ -285,7 +285,7 @@ async def projection_status(app: web.Application) -> dict[str, Any]:
 
 
 async def projections_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Run the projection runner in this process when configured to.
+    """Run the projection runner on the app's supervisor when configured to.
 
     The runner gets a small pool of its own, so that stopping it can never hold up the
     API's pool: it is asked to stop, given a few seconds, and its pool closed regardless.
@@ -302,19 +302,18 @@ async def projections_ctx(app: web.Application) -> AsyncIterator[None]:
         await pool.close()
         raise
     app[RUNNER] = runner
-    task = asyncio.create_task(runner.run(), name="projection-runner")
     try:
+        await runner.start(app[SUPERVISOR])
         yield
     finally:
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=_STOP_TIMEOUT_S)
-        if done and not task.cancelled() and task.exception() is not None:
-            log.warning("the projection runner failed while stopping: %s", task.exception())
-        if not done:
-            log.warning("the projection runner did not stop within %ss", _STOP_TIMEOUT_S)
-            pool.terminate()
-        else:
-            await pool.close()
+        try:
+            await runner.stop()  # each loop waited for at most a few seconds
+        finally:
+            try:
+                await asyncio.wait_for(pool.close(), timeout=_STOP_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("the projection runner did not stop within %ss", _STOP_TIMEOUT_S)
+                pool.terminate()
 
 
 def _conn(app: web.Application) -> Any:

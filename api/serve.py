@@ -9,14 +9,13 @@ built-in emulator when no kubeconfig is given.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
+from functools import partial
 
 from aiohttp import web
 
@@ -36,6 +35,7 @@ from engine.repository import Repository
 from engine.runtime import Database, open_database
 from engine.settings import Settings
 from engine.store import EventMetadata
+from engine.supervisor import Supervisor
 from kubesim import ControllerTiming, SimHandle, start_clusters_async
 
 log = logging.getLogger(__name__)
@@ -80,9 +80,9 @@ class Running:
     url: str | None
     config: EnvironmentsConfig
     database: Database
+    supervisor: Supervisor
     sim: SimHandle | None = None
     watcher: GitWatcher | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 def _kubesim_clusters(config: EnvironmentsConfig) -> list[str]:
@@ -93,25 +93,6 @@ def _kubesim_clusters(config: EnvironmentsConfig) -> list[str]:
         if env.cluster.startswith(KUBESIM_PREFIX)
     }
     return sorted(names)
-
-
-def _task(running: Running, name: str, coro: Coroutine[Any, Any, None]) -> None:
-    async def logged() -> None:
-        try:
-            await coro
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("%s stopped with an error", name)
-            raise
-
-    running.tasks.append(asyncio.create_task(logged(), name=name))
-
-
-async def _stop_tasks(running: Running) -> None:
-    for task in running.tasks:
-        task.cancel()
-    await asyncio.gather(*running.tasks, return_exceptions=True)
 
 
 @contextlib.asynccontextmanager
@@ -125,10 +106,10 @@ async def running(
         db = await stack.enter_async_context(open_database(settings))
         repository = Repository(db.store)
         await apply_config(config, repository, metadata=EventMetadata(actor="config"))
-        state = Running(url=None, config=config, database=db)
+        state = Running(url=None, config=config, database=db, supervisor=Supervisor())
         # before the database closes, and also when a later part fails to start: a task
         # left running would hold the process open after the failure
-        stack.push_async_callback(_stop_tasks, state)
+        stack.push_async_callback(state.supervisor.stop)
         kubeconfig = options.kubeconfig or os.environ.get("BATON_KUBECONFIG")
         if options.role.works and kubeconfig is None and (names := _kubesim_clusters(config)):
             sim_home = settings.home / "kubesim"
@@ -142,7 +123,8 @@ async def running(
             kubeconfig = str(state.sim.kubeconfig_path)
         if options.role.works:
             state.watcher = build_watcher(config, settings=settings, repository=repository)
-            _task(state, "git-watcher", state.watcher.run())
+            await state.watcher.start(state.supervisor)
+            stack.push_async_callback(state.watcher.stop)
             # the webhooks of API processes without a watcher reach it through Postgres
             await stack.enter_async_context(polls_on_notify(db.store.pool, state.watcher))
             await stack.enter_async_context(
@@ -152,18 +134,19 @@ async def running(
                     kubeconfig=kubeconfig,
                     home=settings.home,
                     settings=ApplierSettings.from_env(),
+                    supervisor=state.supervisor,
                 )
             )
         if options.role.serves_http:
             # outcome counters for /metrics, once per process that serves it
-            _task(state, "metrics-feed", EventMetrics().follow(db.store))
+            state.supervisor.start("metrics-feed", partial(EventMetrics().follow, db.store))
             api_config = options.api or ApiConfig.from_env()
             if state.watcher is not None:
                 api_config = replace(
                     api_config, poll_now=watcher_trigger(state.watcher, config.apps)
                 )
             runner = web.AppRunner(
-                init_app(settings=settings, config=api_config),
+                init_app(settings=settings, config=api_config, supervisor=state.supervisor),
                 access_log=None,
                 handle_signals=False,
             )

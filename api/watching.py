@@ -1,7 +1,7 @@
 """What the webhook wakes: the Git watcher in the API process, or the one elsewhere.
 
 Where it sits: a `cleanup_ctx` of `init_app()`. With `ApiConfig.watch_git` (`baton serve
---watch`) it loads the environments config, runs the watcher as a named task through the
+--watch`) it loads the environments config, runs the watcher on the app's supervisor through the
 API's own repository, listens for the wake-ups other processes publish, and hands the
 webhook a trigger that wakes the pushed apps directly. Otherwise the webhook uses
 `ApiConfig.poll_now` (set by a process that runs the watcher beside the API), or else
@@ -10,7 +10,6 @@ publishes the pushed apps through Postgres to whichever process runs the watcher
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -19,13 +18,12 @@ from aiohttp import web
 
 from api.config import PollTrigger
 from api.gitpoll import notify_trigger, watcher_trigger
-from api.keys import CONFIG, DATABASE, POLL_TRIGGER, PROMOTIONS, SETTINGS
+from api.keys import CONFIG, DATABASE, POLL_TRIGGER, PROMOTIONS, SETTINGS, SUPERVISOR
 from engine.config.loader import ConfigError, load_environments
 from engine.git.wakeups import polls_on_notify
 from engine.releases import build_watcher
 
 log = logging.getLogger(__name__)
-_STOP_TIMEOUT_S = 5.0
 
 
 async def watcher_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -59,13 +57,10 @@ async def _watching(app: web.Application) -> AsyncIterator[PollTrigger]:
     # a broken config stops the start-up with the loader's message (file, line, key)
     loaded = load_environments(settings.environments_dir)
     watcher = build_watcher(loaded, settings=settings, repository=app[PROMOTIONS].repository)
-    task = asyncio.create_task(watcher.run(), name="git-watcher")
     try:
+        await watcher.start(app[SUPERVISOR])
         # other API processes on this database publish their webhooks' pushes
         async with polls_on_notify(app[DATABASE].store.pool, watcher):
             yield watcher_trigger(watcher, loaded.apps)
     finally:
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=_STOP_TIMEOUT_S)
-        if not done:
-            log.warning("the Git watcher did not stop within %ss", _STOP_TIMEOUT_S)
+        await watcher.stop()  # each app's loop waited for at most a few seconds

@@ -31,6 +31,8 @@ class EventMetrics:
     def __init__(self) -> None:
         self._requested: dict[str, datetime] = {}
         self._sync_started: dict[str, datetime] = {}
+        #: the last event counted; None until :meth:`follow` first starts
+        self.position: int | None = None
 
     def observe(self, event: RecordedEvent) -> None:
         """Update the metrics for one event."""
@@ -59,12 +61,20 @@ class EventMetrics:
     async def follow(
         self, store: EventStore, *, poll_interval: float = 1.0, after: int | None = None
     ) -> None:
-        """Observe every event appended from now on (or after `after`), until cancelled."""
-        head = await store.head_position() if after is None else after
-        async for batch in store.subscribe(after=head, poll_interval=poll_interval):
+        """Observe every event after `after`, until cancelled.
+
+        Without `after`: from the head at the first call; a call after a failure resumes
+        after the last event counted, so the events of an outage are counted too.
+        """
+        if after is not None:
+            self.position = after
+        elif self.position is None:
+            self.position = await store.head_position()
+        async for batch in store.subscribe(after=self.position, poll_interval=poll_interval):
             for event in batch:
                 try:
                     self.observe(event)
                 except (KeyError, TypeError, ValueError):
                     log.warning("could not count event %s (%s)", event.position, event.type)
+                self.position = event.position
             await asyncio.sleep(0)

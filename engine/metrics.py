@@ -62,3 +62,15 @@ GIT_POLL_ERRORS = Counter(
     ["app"],
     registry=REGISTRY,
 )
+TASK_UP = Gauge(
+    "baton_task_up",
+    "1 while a supervised background task runs without failing, else 0",
+    ["task"],
+    registry=REGISTRY,
+)
+TASK_RESTARTS = Counter(
+    "baton_task_restarts",
+    "Restarts of a supervised background task after it failed",
+    ["task"],
+    registry=REGISTRY,
+)

@@ -121,7 +121,12 @@ class Promoter:
         self.position = 0
 
     async def run(self, *, after: int = 0) -> None:
-        """Forever: handle each event after `after` (0: replay the whole log, safely)."""
+        """Forever: handle each event after `after` (0: replay the whole log, safely).
+
+        :attr:`position` is the last event handled: a run started again after a failure
+        with ``after=position`` misses nothing appended meanwhile.
+        """
+        self.position = after
         async for batch in self.store.subscribe(after=after):
             for event in batch:
                 if event.type in _INTERESTING:

@@ -1,6 +1,7 @@
 """The projection runner: feeds new events to each projection, exactly once.
 
-Each projection runs in its own task. A step locks the projection's checkpoint row,
+Each projection runs in its own task of the process's supervisor (``projection:<name>``),
+started again after a failure such as a lost database. A step locks the projection's checkpoint row,
 reads the next batch after it, applies it and moves the checkpoint, all in one
 transaction: a crash anywhere leaves either the whole batch or none of it, and two baton
 processes never apply the same batch. Steps wake on NOTIFY and poll as a fallback. A
@@ -13,15 +14,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import asyncpg
 from opentelemetry import trace
 
+from engine.backoff import Backoff
+from engine.store.listen import Listener
+from engine.supervisor import Supervisor, supervised_until_cancelled
 from engine.telemetry import context_of, link_to
 from projections.base import Projection
 from projections.catalog import all_projections
@@ -82,9 +86,11 @@ class ProjectionRunner:
         self.projections = list(projections) if projections is not None else all_projections()
         self.batch_size = batch_size
         self.poll_interval = poll_interval
-        self.max_backoff = max_backoff
+        self._backoff = Backoff(base=0.4, cap=max_backoff)
         self._wake = {p.name: asyncio.Event() for p in self.projections}
         self._advanced = asyncio.Condition()
+        self._supervisor: Supervisor | None = None
+        self._listener: Listener | None = None
 
     async def ensure(self) -> list[str]:
         """Create missing projections; rebuild those whose version changed. Returns rebuilt."""
@@ -154,15 +160,30 @@ class ProjectionRunner:
     async def run(self) -> None:
         """Run until cancelled: one task per projection, woken by NOTIFY or the poll."""
         await self.ensure()
-        listener = await self.pool.acquire()
+        await supervised_until_cancelled(self.start, self.stop)
+
+    async def start(self, supervisor: Supervisor) -> None:
+        """Start each projection's loop, and the NOTIFY listener, under `supervisor`
+        (call :meth:`ensure` first)."""
+        self._supervisor = supervisor
+        # quiet when the database is away: the loops poll, and the keeper listens later
+        self._listener = listener = await Listener.start(self.pool, NOTIFY_CHANNEL, self._notified)
+        supervisor.start("projection-listen", partial(listener.keep_listening, every=5.0))
+        for projection in self.projections:
+            supervisor.start(_task(projection), partial(self._loop, projection))
+
+    async def stop(self) -> None:
+        """Stop the loops and the listener started by :meth:`start`."""
+        supervisor, self._supervisor = self._supervisor, None
+        listener, self._listener = self._listener, None
         try:
-            await listener.add_listener(NOTIFY_CHANNEL, self._notified)
-            async with asyncio.TaskGroup() as group:
-                for projection in self.projections:
-                    group.create_task(self._loop(projection), name=f"projection-{projection.name}")
+            if supervisor is not None:
+                names = ["projection-listen", *(_task(p) for p in self.projections)]
+                await asyncio.gather(*(supervisor.remove(name) for name in names))
         finally:
-            await listener.remove_listener(NOTIFY_CHANNEL, self._notified)
-            await self.pool.release(listener)
+            if listener is not None:
+                with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    await listener.close()
 
     def _notified(self, *_: object) -> None:
         for wake in self._wake.values():
@@ -177,15 +198,10 @@ class ProjectionRunner:
                 # after a failure, one event at a time: the error then names the culprit
                 applied = await self.step(projection, limit=1 if failures else None)
             except ProjectionFailed as failure:
+                # a lost database is the supervisor's to retry; this is about the events
                 failures += 1
                 await self._record_failure(failure)
-                delay = min(self.max_backoff, 0.2 * 2**failures) * (0.5 + random.random() / 2)
-                await asyncio.sleep(delay)
-                continue
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
-                failures += 1
-                log.warning("projection %s lost its database: %s", projection.name, exc)
-                await asyncio.sleep(min(self.max_backoff, 0.2 * 2**failures))
+                await asyncio.sleep(self._backoff.delay(failures))
                 continue
             failures = 0
             if applied:
@@ -230,6 +246,11 @@ class ProjectionRunner:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(0.1):
                         await self._advanced.wait()
+
+
+def _task(projection: Projection) -> str:
+    """The name of `projection`'s loop among the supervisor's tasks."""
+    return f"projection:{projection.name}"
 
 
 async def _batch_span(

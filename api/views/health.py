@@ -2,7 +2,9 @@
 
 Where it sits: public, cheap views. `healthz` says the process answers; `readyz` says it
 can do its job: the database answers, every migration is applied, and the projections
-are within a bound of the log's head.
+are within a bound of the log's head. Its body also shows each background task of the
+process (`tasks`: running, failing since when and why, stopped); they inform, they do not
+decide readiness — a cluster that is down must not take the API out of a load balancer.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from aiohttp import web
 
 from api import reads
 from api.guard import public
-from api.keys import CONFIG, DATABASE
+from api.keys import CONFIG, DATABASE, SUPERVISOR
 from api.render import json_response
 from engine.store.migrate import pending_migrations
 
@@ -61,4 +63,6 @@ async def readyz(request: web.Request) -> web.Response:
     if checks["database"]["ok"]:
         checks["projections"] = await _projection_check(request)
     ready = all(c.get("ok", False) for c in checks.values())
-    return json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+    tasks = {s.name: s.to_json() for s in request.app[SUPERVISOR].statuses()}
+    body = {"ready": ready, "checks": checks, "tasks": tasks}
+    return json_response(body, status=200 if ready else 503)

@@ -3,8 +3,9 @@
 Where it sits: a long-lived read. A pump task follows the store's subscription (NOTIFY,
 with polling as the fallback) into a queue; the response writes each matching event as
 an SSE message whose id is the event's position, so a client that reconnects with
-`Last-Event-ID` (or `?after=`) resumes exactly where it stopped. Comments keep idle
-connections alive through proxies.
+`Last-Event-ID` (or `?after=`) resumes exactly where it stopped. A database outage does
+not end the stream: the pump reads again after a capped backoff with jitter, after the
+last event it queued. Comments keep idle connections alive through proxies.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from api.errors import Problem
 from api.guard import require
 from api.keys import CONFIG, DATABASE, STREAM_SLOTS
 from api.render import dumps, event_json
-from engine.store import EventStore, RecordedEvent
+from engine.backoff import Backoff
+from engine.store import DATABASE_UNAVAILABLE, EventStore, RecordedEvent
 
 _QUEUE = 1000
 _CHECK_S = 1.0  # how often an idle tail looks whether its client is still there
+_UNAVAILABLE = (*DATABASE_UNAVAILABLE, OSError, TimeoutError)
 Match = Callable[[RecordedEvent], bool]
 
 
@@ -60,13 +63,26 @@ def matcher(request: web.Request) -> Match:
     return match
 
 
-async def _pump(store: EventStore, after: int, queue: asyncio.Queue[RecordedEvent]) -> None:
-    # aclosing: when the pump is cancelled while the subscription waits at its `yield`,
-    # the subscription must still close now, giving its LISTEN connection back
-    async with contextlib.aclosing(store.subscribe(after=after, poll_interval=0.5)) as batches:
-        async for batch in batches:
-            for event in batch:
-                await queue.put(event)
+async def _pump(
+    store: EventStore, after: int, queue: asyncio.Queue[RecordedEvent], backoff: Backoff
+) -> None:
+    """Queue every event after `after`, for ever; a failed read is tried again after a
+    backoff, from the last event queued, so the client sees neither a gap nor a repeat."""
+    failures = 0
+    while True:
+        try:
+            # aclosing: when the pump is cancelled while the subscription waits at its
+            # `yield`, the subscription must still close now, giving its LISTEN connection back
+            subscription = store.subscribe(after=after, poll_interval=0.5)
+            async with contextlib.aclosing(subscription) as batches:
+                async for batch in batches:
+                    failures = 0
+                    for event in batch:
+                        await queue.put(event)
+                        after = event.position
+        except _UNAVAILABLE:  # other errors end the stream (see `_tail`)
+            failures += 1
+            await asyncio.sleep(backoff.delay(failures))
 
 
 async def stream_events(request: web.Request) -> web.StreamResponse:
@@ -109,7 +125,9 @@ async def _tail(
     await response.prepare(request)
     await response.write(f": tailing after position {after}\n\n".encode())
     queue: asyncio.Queue[RecordedEvent] = asyncio.Queue(maxsize=_QUEUE)
-    pump = asyncio.create_task(_pump(store, after, queue), name=f"sse-pump:{id(request)}")
+    pump = asyncio.create_task(
+        _pump(store, after, queue, Backoff()), name=f"sse-pump:{id(request)}"
+    )
     idle = 0.0
     try:
         while not _gone(request):

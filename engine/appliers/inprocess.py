@@ -18,6 +18,7 @@ from engine.appliers.service import AppliersService
 from engine.config.loader import EnvironmentsConfig
 from engine.kube import Clusters, RetryPolicy
 from engine.store import EventStore
+from engine.supervisor import Supervisor
 
 
 @contextlib.asynccontextmanager
@@ -32,8 +33,10 @@ async def running_appliers(
     settings: ApplierSettings | None = None,
     retry: RetryPolicy | None = None,
     promoter: bool = True,
+    supervisor: Supervisor | None = None,
 ) -> AsyncIterator[AppliersService]:
-    """Start an AppliersService in a named task; cancel it and close clients on exit."""
+    """Start an AppliersService's tasks on `supervisor` (else one of its own); stop them
+    and close the clients on exit."""
     if renderer is None:
         if home is None:
             raise ValueError("give the home of the Git mirrors, or a renderer")
@@ -51,20 +54,15 @@ async def running_appliers(
         settings=settings,
         promoter=promoter,
     )
-    task = asyncio.create_task(service.run(), name="appliers")
+    own = supervisor is None
+    supervisor = supervisor or Supervisor()
     try:
-        await asyncio.wait_for(_started(service, task), timeout=30)
+        await asyncio.wait_for(service.start(supervisor), timeout=30)
         yield service
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await clusters.aclose()
-
-
-async def _started(service: AppliersService, task: asyncio.Task[None]) -> None:
-    waiter = asyncio.create_task(service.started.wait(), name="appliers-started")
-    done, _ = await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        waiter.cancel()
-        task.result()  # raises what stopped the service
+        try:
+            await service.stop()
+        finally:
+            if own:
+                await supervisor.stop()
+            await clusters.aclose()

@@ -1,13 +1,16 @@
 """The appliers service: every target of every app, reconciled by whoever holds its lock.
 
-Where it sits: the entry point the server runs (``await AppliersService(...).run()``).
-It starts, in one ``asyncio.TaskGroup`` of named tasks:
+Where it sits: under the process's supervisor (``engine.supervisor``): ``start()`` hands
+it these named tasks, each restarted on its own after a failure (``run()`` does the same
+on a supervisor of its own, until cancelled):
 
 - ``appliers-locks``: checks the lock connection and takes free targets (several baton
   processes share the targets; a process that loses its connection stops its workers);
 - ``applier:<app>/<env>``: one worker per target held (``worker.py``);
 - ``appliers-wake``: follows the event log and wakes the worker of each target stream
-  that changed (a promotion started, a rollback); a new release is rendered at once for
+  that changed (a promotion started, a rollback); restarted after a failure, it resumes
+  after the last event it handled, so nothing appended meanwhile is missed; a new
+  release is rendered at once for
   the targets held here (``prerender:<app>/<env>``), as Argo CD renders a new revision
   when it sees it, so that promoting it later waits on no Git read;
 - ``appliers-sweep:<cluster>``: relists baton's objects in a cluster every drift interval
@@ -15,7 +18,8 @@ It starts, in one ``asyncio.TaskGroup`` of named tasks:
 - ``appliers-refresh:<cluster>``: while a rollout is on in a cluster, relists the kinds
   that have health rules every health interval; workers whose objects changed are woken
   (rollouts progress on status changes, not on a get per object and target);
-- ``promoter``: automatic promotions and rollbacks (``engine.promoter``).
+- ``promoter``: automatic promotions and rollbacks (``engine.promoter``), resumed after
+  the last event it handled.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,36 +46,9 @@ from engine.promotions import Promotions
 from engine.repository import Repository
 from engine.store import EventStore
 from engine.store.locks import AdvisoryLocks
+from engine.supervisor import Supervisor, supervised_until_cancelled
 
 log = logging.getLogger(__name__)
-
-
-async def _logged(name: str, coro: Coroutine[Any, Any, None]) -> None:
-    """Run a background task; log its failure (then let the TaskGroup see it)."""
-    try:
-        await coro
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("background task %s failed", name)
-        raise
-
-
-async def _until_cancelled(name: str, coro: Coroutine[Any, Any, None]) -> None:
-    """Run `coro` in its own task and, when cancelled, cancel it until it has ended.
-
-    On Python 3.11 ``asyncio.wait_for`` can swallow a cancellation that races with the
-    completion of what it waits for (fixed in 3.12); the log subscription uses it, so
-    one cancel is not always enough to stop a subscriber.
-    """
-    inner = asyncio.create_task(coro, name=f"{name}-inner")
-    try:
-        await asyncio.wait({inner})  # a cancel lands here, not in `inner`
-        inner.result()
-    finally:
-        while not inner.done():
-            inner.cancel()
-            await asyncio.wait({inner}, timeout=0.1)
 
 
 class AppliersService:
@@ -107,53 +85,62 @@ class AppliersService:
             for worker in [TargetWorker(self.ctx, app, env)]
         }
         self._apps = {app.name: app for app in config.apps}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._group: asyncio.TaskGroup | None = None
+        self._supervisor: Supervisor | None = None
+        self._names: list[str] = []  # the supervised tasks of this service, but workers'
+        self._workers: dict[str, str] = {}  # target stream → its worker's task name
+        self._prerenders: set[asyncio.Task[None]] = set()  # short-lived: not supervised
+        self._position = 0  # the last event the wake loop handled
         self._rejoin_at = 0.0  # after losing the lock connection, let others go first
         self.started = asyncio.Event()
 
     @property
     def owned(self) -> frozenset[str]:
         """Stream ids of the targets this process works on now."""
-        return frozenset(s for s, t in self._tasks.items() if not t.done())
-
-    def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """A named task in the service's group; during shutdown, none (we are cancelled)."""
-        wrapped = _logged(name, coro)
-        try:
-            if self._group is None:
-                raise RuntimeError("not running")
-            return self._group.create_task(wrapped, name=name)
-        except RuntimeError:  # the group is shutting down: a swallowed cancel reached us
-            wrapped.close()
-            coro.close()
-            raise asyncio.CancelledError() from None
+        supervisor = self._supervisor
+        if supervisor is None:
+            return frozenset()
+        return frozenset(s for s, name in self._workers.items() if supervisor.running(name))
 
     async def run(self) -> None:
-        """Until cancelled."""
+        """Until cancelled, on a supervisor of its own."""
+        await supervised_until_cancelled(self.start, self.stop)
+
+    async def start(self, supervisor: Supervisor) -> None:
+        """Open the clients, take free targets and start every loop under `supervisor`."""
+        self._supervisor = supervisor
         clusters = sorted({w.env.cluster for w in self.workers.values()})
         await self._open_clients(clusters)
+        await self._claim()
+        self._position = await self.ctx.store.head_position()
+        self._supervise("appliers-locks", self._locks_loop)
+        self._supervise("appliers-wake", self._wake_loop)
+        for cluster in clusters:
+            self._supervise(f"appliers-sweep:{cluster}", partial(self._sweep_loop, cluster))
+            self._supervise(f"appliers-refresh:{cluster}", partial(self._refresh_loop, cluster))
+        promoter = self.promoter
+        if promoter is not None:
+            # restarted, it resumes after the last event it handled (0 at first: all of them)
+            self._supervise("promoter", lambda: promoter.run(after=promoter.position))
+        self.started.set()
+
+    def _supervise(self, name: str, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        assert self._supervisor is not None
+        self._supervisor.start(name, factory)
+        self._names.append(name)
+
+    async def stop(self) -> None:
+        """Stop this service's tasks, give its locks back and close its clients."""
+        supervisor, self._supervisor = self._supervisor, None
+        names = [*self._workers.values(), *self._names]
+        self._workers.clear()
+        self._names.clear()
+        for task in self._prerenders:
+            task.cancel()
         try:
-            async with asyncio.TaskGroup() as group:
-                self._group = group
-                await self._claim()
-                head = await self.ctx.store.head_position()
-                self._spawn(
-                    "appliers-locks", _until_cancelled("appliers-locks", self._locks_loop())
-                )
-                self._spawn(
-                    "appliers-wake", _until_cancelled("appliers-wake", self._wake_loop(head))
-                )
-                for cluster in clusters:
-                    name = f"appliers-sweep:{cluster}"
-                    self._spawn(name, _until_cancelled(name, self._sweep_loop(cluster)))
-                    name = f"appliers-refresh:{cluster}"
-                    self._spawn(name, _until_cancelled(name, self._refresh_loop(cluster)))
-                if self.promoter is not None:
-                    self._spawn("promoter", _until_cancelled("promoter", self.promoter.run()))
-                self.started.set()
+            if supervisor is not None:
+                await asyncio.gather(*(supervisor.remove(name) for name in names))
+            await asyncio.gather(*self._prerenders, return_exceptions=True)
         finally:
-            self._group = None
             await self.locks.close()
             await self.ctx.clusters.aclose()
 
@@ -167,22 +154,32 @@ class AppliersService:
 
     async def _claim(self) -> None:
         """Stop workers whose lock is gone; start workers for locks newly won."""
+        supervisor = self._supervisor
+        if supervisor is None:
+            return
         alive = await self.locks.check()
-        for stream, task in list(self._tasks.items()):
-            if not alive or not self.locks.holds(stream) or task.done():
-                task.cancel()
-                del self._tasks[stream]
+        gone = [
+            stream
+            for stream, name in self._workers.items()
+            if not alive or not self.locks.holds(stream) or not supervisor.running(name)
+        ]
+        # each stopped before its target can be won by another process (that waits for
+        # `_rejoin_at`, a lock interval or two), but not waited for longer than that
+        grace = self.settings.lock_interval
+        await asyncio.gather(*(supervisor.remove(self._workers.pop(s), grace=grace) for s in gone))
         now = asyncio.get_running_loop().time()
         if not alive:
             log.warning("appliers: lock connection lost; stopped every worker of this process")
             self._rejoin_at = now + 2 * self.settings.lock_interval
         if now < self._rejoin_at:
             return
-        won = await self.locks.try_acquire(s for s in self.workers if s not in self._tasks)
+        won = await self.locks.try_acquire(s for s in self.workers if s not in self._workers)
         for stream in sorted(won):
             worker = self.workers[stream]
             worker._forget()  # another process may have written since we last looked
-            self._tasks[stream] = self._spawn(f"applier:{worker.name}", worker.run())
+            name = f"applier:{worker.name}"
+            self._workers[stream] = name
+            supervisor.start(name, worker.run)
 
     def _changed(self, objects: list[dict[str, Any]]) -> None:
         """Wake the workers whose objects a list found changed."""
@@ -216,12 +213,14 @@ class AppliersService:
             await asyncio.sleep(self.settings.lock_interval)
             try:
                 await self._claim()
-            except (OSError, TimeoutError) as exc:
-                log.warning("appliers: lock check failed: %s", exc)
+            except Exception:
+                # a lock connection in an unknown state holds no lock we can count on:
+                # give it back; the next claim (after the supervisor's restart) starts afresh
                 await self.locks.close()
+                raise
 
-    async def _wake_loop(self, head: int) -> None:
-        async for batch in self.ctx.store.subscribe(after=head):
+    async def _wake_loop(self) -> None:
+        async for batch in self.ctx.store.subscribe(after=self._position):
             for event in batch:
                 heads = self.ctx.heads
                 heads[event.stream_id] = max(heads.get(event.stream_id, 0), event.stream_version)
@@ -230,6 +229,7 @@ class AppliersService:
                     worker.wake()
                 elif event.type == "App.ReleaseCreated":
                     self._prerender(event.stream_id.removeprefix("app:"), event.data["sha"])
+                self._position = event.position
 
     def _prerender(self, name: str, sha: str) -> None:
         """Render a new release for each target of its app held here, in the background."""
@@ -239,8 +239,10 @@ class AppliersService:
         owned = self.owned
         for env in app.environments:
             if target_stream(app.name, env.name) in owned:
-                task = f"prerender:{app.name}/{env.name}"
-                self._spawn(task, self._render_ahead(app, sha, env.name))
+                name = f"prerender:{app.name}/{env.name}"
+                task = asyncio.create_task(self._render_ahead(app, sha, env.name), name=name)
+                self._prerenders.add(task)
+                task.add_done_callback(self._prerenders.discard)
 
     async def _render_ahead(self, app: AppSpec, sha: str, environment: str) -> None:
         try:

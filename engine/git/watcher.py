@@ -1,8 +1,9 @@
 """The Git watcher: poll every app's repository and record what is new.
 
 Where it sits: the start of the flow (Git repo → watcher → ``CommitObserved`` /
-``ReleaseCreated`` → store). Each app has its own loop (a named task) that polls on its
-interval or when asked (:meth:`GitWatcher.request_poll`, for webhooks). One poll:
+``ReleaseCreated`` → store). Each app has its own loop, a task of the process's
+supervisor (``git-watch:<app>``), that polls on its interval or when asked
+(:meth:`GitWatcher.request_poll`, for webhooks). One poll:
 
 1. observe — ``ls-remote`` the branch head (cheap); stop if it is the head already
    recorded; else fetch;
@@ -28,6 +29,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -40,6 +42,7 @@ from engine.git.manifests import mirror_path
 from engine.git.mirror import NETWORK_TIMEOUT_S, GitSourceError, Mirror
 from engine.git.plan import SourcePlan, SourceState, plan_poll
 from engine.metrics import GIT_POLL_ERRORS
+from engine.supervisor import Supervisor, supervised_until_cancelled
 
 DEFAULT_INTERVAL = timedelta(seconds=30)
 # Git's own network calls are bounded in the mirror; this bounds the store's side.
@@ -107,8 +110,7 @@ class GitWatcher:
         self._interval = interval
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="git")
         self._slots = {spec.name: _AppSlot(spec=spec, mirror=self._mirror(spec)) for spec in apps}
-        self._group: asyncio.TaskGroup | None = None
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._supervisor: Supervisor | None = None
 
     @property
     def interval(self) -> timedelta:
@@ -159,13 +161,21 @@ class GitWatcher:
 
     async def run(self) -> None:
         """Poll every app forever, each on its own interval or when woken."""
+        await supervised_until_cancelled(self.start, self.stop)
+
+    async def start(self, supervisor: Supervisor) -> None:
+        """Start every app's poll loop under `supervisor`."""
+        self._supervisor = supervisor
+        for name in self._slots:
+            self._start(name)
+
+    async def stop(self) -> None:
+        """Stop the poll loops and release the thread pool and the mirrors."""
+        supervisor, self._supervisor = self._supervisor, None
         try:
-            async with asyncio.TaskGroup() as group:
-                self._group = group
-                for name in self._slots:
-                    self._start(name)
+            if supervisor is not None:
+                await asyncio.gather(*(supervisor.remove(_task(n)) for n in self._slots))
         finally:
-            self._group = None
             # a git call may still be running in a thread: do not block the event loop
             self.close(wait=False)
 
@@ -174,9 +184,8 @@ class GitWatcher:
         polled at once (from a new mirror when their repo or branch changed)."""
         wanted = {spec.name: spec for spec in apps}
         for name in [n for n in self._slots if n not in wanted]:
-            task = self._tasks.pop(name, None)
-            if task is not None:
-                task.cancel()
+            if self._supervisor is not None:
+                await self._supervisor.remove(_task(name))
             async with self._slots[name].lock:
                 self._slots.pop(name).mirror.close()
         for name, spec in wanted.items():
@@ -197,8 +206,8 @@ class GitWatcher:
 
     def _start(self, name: str) -> None:
         """Start ``name``'s poll loop when the watcher is running."""
-        if self._group is not None:
-            self._tasks[name] = self._group.create_task(self._loop(name), name=f"git-watch:{name}")
+        if self._supervisor is not None:
+            self._supervisor.start(_task(name), partial(self._loop, name))
 
     def _mirror(self, spec: AppSpec) -> Mirror:
         return Mirror(
@@ -269,6 +278,11 @@ class GitWatcher:
             return self._slots[app]
         except KeyError:
             raise KeyError(f"no watched app {app!r}") from None
+
+
+def _task(app: str) -> str:
+    """The name of ``app``'s poll loop among the supervisor's tasks."""
+    return f"git-watch:{app}"
 
 
 def _fetch_if_needed(mirror: Mirror, remote: str) -> str:

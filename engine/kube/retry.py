@@ -10,6 +10,8 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from engine.backoff import full_jitter
+
 
 @dataclass(frozen=True, kw_only=True)
 class RetryPolicy:
@@ -23,7 +25,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, *, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
-        computed = rng.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
+        computed = full_jitter(attempt, base=self.base, cap=self.cap, rng=rng)
         if retry_after is not None:
             return max(computed, min(retry_after, self.retry_after_cap))
         return computed
