@@ -90,6 +90,8 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
+    # a connection lost mid-operation can leave asyncpg's protocol in a state it refuses
+    asyncpg.InternalClientError,
     AppendOutcomeUnknown,
 )
 

@@ -49,8 +49,9 @@ _STREAM_CONFLICT = "BT409"
 _KEY_TAKEN_OVER = "BT410"
 #: how long the store waits for a connection to find out whether a lost append committed
 _RESOLVE_TIMEOUT_S = 2.0
-#: what a connection that died mid-call raises (asyncpg's InterfaceError: "connection is closed")
-_LOST = (*DATABASE_UNAVAILABLE, asyncpg.InterfaceError, TimeoutError)
+#: what a connection that died mid-call raises: asyncpg's InterfaceError ("connection is
+#: closed") or, when the loss left its protocol mid-operation, InternalClientError
+_LOST = (*DATABASE_UNAVAILABLE, asyncpg.InterfaceError, asyncpg.InternalClientError, TimeoutError)
 
 EncodedEvent = tuple[str, int, str, str]  # type, schema version, data json, metadata json
 
@@ -210,7 +211,9 @@ class EventStore:
         """Forget the writer connection and every idle one: the server went away."""
         writer, self._writer = self._writer, None
         if writer is not None:
-            writer.terminate()
+            # a release that failed may have handed it back to the pool already
+            with contextlib.suppress(asyncpg.InterfaceError):
+                writer.terminate()
             with contextlib.suppress(Exception):
                 await self.pool.release(writer)
         # idle connections died with it: open new ones rather than fail once on each

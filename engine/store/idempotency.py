@@ -23,6 +23,8 @@ from typing import Any
 
 import asyncpg
 
+from engine.store.pooling import held
+
 
 class Claim(StrEnum):
     """What reserving a key found."""
@@ -120,7 +122,7 @@ class IdempotencyKeys:
     ) -> Reservation:
         """Reserve `key` for `subject`, or report what an earlier use of it left."""
         owner = uuid.uuid4()
-        async with self.pool.acquire() as conn:
+        async with held(self.pool) as conn:
             # a new key, or one whose holder's lease ran out (its process died mid-request)
             taken = await conn.fetchval(
                 """INSERT INTO idempotency_keys AS k
@@ -170,7 +172,7 @@ class IdempotencyKeys:
         self, *, subject: str, key: str, owner: uuid.UUID, response: StoredResponse
     ) -> None:
         """Record the answer to a request that appended nothing and still holds `key`."""
-        async with self.pool.acquire() as conn:
+        async with held(self.pool) as conn:
             await conn.execute(
                 """UPDATE idempotency_keys
                       SET status = $4, headers = $5::text::jsonb, body = $6, completed_at = now()
@@ -185,7 +187,7 @@ class IdempotencyKeys:
 
     async def release(self, *, subject: str, key: str, owner: uuid.UUID) -> None:
         """Forget an unanswered key (the request failed before writing anything it knows of)."""
-        async with self.pool.acquire() as conn:
+        async with held(self.pool) as conn:
             await conn.execute(
                 "DELETE FROM idempotency_keys"
                 " WHERE subject = $1 AND key = $2 AND owner = $3 AND status IS NULL",
