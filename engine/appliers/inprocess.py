@@ -32,8 +32,13 @@ async def running_appliers(
     settings: ApplierSettings | None = None,
     retry: RetryPolicy | None = None,
     promoter: bool = True,
+    graceful: bool = True,
 ) -> AsyncIterator[AppliersService]:
-    """Start an AppliersService in a named task; cancel it and close clients on exit."""
+    """Start an AppliersService in a named task; stop it and close clients on exit.
+
+    `graceful`: let the workers close the syncs they are in first (``service.stop()``);
+    False cancels at once, as a process killed in the middle of a sync would end.
+    """
     if renderer is None:
         if home is None:
             raise ValueError("give the home of the Git mirrors, or a renderer")
@@ -56,6 +61,8 @@ async def running_appliers(
         await asyncio.wait_for(_started(service, task), timeout=30)
         yield service
     finally:
+        if graceful and not task.done():
+            await service.stop()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

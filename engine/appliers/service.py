@@ -43,6 +43,7 @@ from engine.store import EventStore
 from engine.store.locks import AdvisoryLocks
 
 log = logging.getLogger(__name__)
+_RECORD_GRACE = 2.0  # seconds a stopping worker gets to record its sync's outcome
 
 
 async def _logged(name: str, coro: Coroutine[Any, Any, None]) -> None:
@@ -156,6 +157,19 @@ class AppliersService:
             self._group = None
             await self.locks.close()
             await self.ctx.clusters.aclose()
+
+    async def stop(self) -> None:
+        """Let the workers close the syncs they are in, then return (cancel run() after).
+
+        Bounded: a sync gets ``stop_grace`` seconds for the requests in flight, and a
+        little more to record its outcome; workers still busy after that are cancelled.
+        """
+        self.ctx.stopping.set()
+        for worker in self.workers.values():
+            worker.wake()
+        busy = [task for task in self._tasks.values() if not task.done()]
+        if busy:
+            await asyncio.wait(busy, timeout=self.settings.stop_grace + _RECORD_GRACE)
 
     async def _open_clients(self, clusters: list[str]) -> None:
         """Open each cluster's client now rather than in the first promotion's path."""
