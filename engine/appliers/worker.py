@@ -114,7 +114,8 @@ class TargetWorker(TargetRecorder):
                 delay = self._pass_failed(exc, failures)
                 continue
             if failures:
-                log.info("%s: working again after %d failed passes", self.name, failures)
+                passes = "pass" if failures == 1 else "passes"
+                log.info("%s: working again after %d failed %s", self.name, failures, passes)
                 failures = 0
 
     def _pass_failed(self, exc: Exception, failures: int) -> float:
