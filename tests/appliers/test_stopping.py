@@ -61,9 +61,8 @@ async def test_a_sync_cut_by_a_stop_finishes_its_request_and_is_closed_not_aband
     events = await stage.events("dev")
     assert events[-1].type == "Target.SyncFailed"
     closed = events[-1].data
-    assert closed["sync_id"] == next(e for e in events if e.type == "Target.SyncStarted").data[
-        "sync_id"
-    ]
+    started = next(e for e in events if e.type == "Target.SyncStarted")
+    assert closed["sync_id"] == started.data["sync_id"]
     assert closed["reason"] == STOPPING
     # what the event says is what the cluster holds: the request in flight was finished
     assert closed["message"] == f"baton is stopping; {len(applied)} of 4 objects applied"
