@@ -88,7 +88,7 @@ class WorkerContext:
     on_change: Callable[[list[dict[str, Any]]], None] | None = None
     heads: dict[str, int] = field(default_factory=dict)  # stream → last version seen
     pass_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
-    stopping: asyncio.Event = field(default_factory=asyncio.Event)  # set by service.stop()
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)  # see finish_syncs()
     _cache_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def fence(self, stream: str) -> None:

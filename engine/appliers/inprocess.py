@@ -36,7 +36,7 @@ async def running_appliers(
 ) -> AsyncIterator[AppliersService]:
     """Start an AppliersService in a named task; stop it and close clients on exit.
 
-    `graceful`: let the workers close the syncs they are in first (``service.stop()``);
+    `graceful`: let the workers close the syncs they are in first (``finish_syncs()``);
     False cancels at once, as a process killed in the middle of a sync would end.
     """
     if renderer is None:
@@ -62,7 +62,7 @@ async def running_appliers(
         yield service
     finally:
         if graceful and not task.done():
-            await service.stop()
+            await service.finish_syncs()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

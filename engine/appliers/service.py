@@ -158,8 +158,8 @@ class AppliersService:
             await self.locks.close()
             await self.ctx.clusters.aclose()
 
-    async def stop(self) -> None:
-        """Let the workers close the syncs they are in, then return (cancel run() after).
+    async def finish_syncs(self) -> None:
+        """Let the workers close the syncs they are in, then return; stop the tasks after.
 
         Bounded: a sync gets ``stop_grace`` seconds for the requests in flight, and a
         little more to record its outcome; workers still busy after that are cancelled.
