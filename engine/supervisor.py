@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -125,6 +125,16 @@ class Supervisor:
         """True while the task `name` is supervised and not finished (failing counts)."""
         child = self._children.get(name)
         return child is not None and child.task is not None and not child.task.done()
+
+    async def wait_ended(self, names: Iterable[str], *, within: float) -> None:
+        """Wait until the tasks `names` have ended by themselves, at most `within` seconds."""
+        tasks = {
+            child.task
+            for name in names
+            if (child := self._children.get(name)) is not None and child.task is not None
+        }
+        if tasks:
+            await asyncio.wait(tasks, timeout=within)
 
     def progress(self, name: str) -> None:
         """The task `name` did useful work: a failing one counts as recovered now."""

@@ -39,10 +39,12 @@ class ApplierSettings:
     cluster_backoff: float = 5.0  # seconds before trying a cluster that did not answer
     store_timeout: float = 30.0  # seconds for one load or save in the event store
     concurrent_passes: int = 64  # passes run at once in a process (the rest queue)
+    stop_grace: float = 5.0  # seconds a stopping sync gives the requests in flight
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApplierSettings:
-        """BATON_DRIFT_INTERVAL, BATON_HEALTH_INTERVAL, BATON_LOCK_INTERVAL (e.g. 60s)."""
+        """BATON_DRIFT_INTERVAL, BATON_HEALTH_INTERVAL, BATON_LOCK_INTERVAL,
+        BATON_STOP_GRACE (e.g. 60s)."""
         env = os.environ if environ is None else environ
 
         def seconds(name: str, default: float) -> float:
@@ -53,6 +55,7 @@ class ApplierSettings:
             drift_interval=seconds("BATON_DRIFT_INTERVAL", 60.0),
             health_interval=seconds("BATON_HEALTH_INTERVAL", 1.0),
             lock_interval=seconds("BATON_LOCK_INTERVAL", 5.0),
+            stop_grace=seconds("BATON_STOP_GRACE", 5.0),
         )
 
 
@@ -61,6 +64,13 @@ class LockLost(Exception):
 
     def __init__(self, stream: str) -> None:
         super().__init__(f"lost the lock of {stream}; stopping work on it")
+
+
+class Stopping(Exception):
+    """baton is stopping: a worker starts no more writes and closes the sync it is in."""
+
+    def __init__(self) -> None:
+        super().__init__("baton is stopping")
 
 
 @dataclass(kw_only=True)
@@ -78,13 +88,29 @@ class WorkerContext:
     on_change: Callable[[list[dict[str, Any]]], None] | None = None
     heads: dict[str, int] = field(default_factory=dict)  # stream → last version seen
     pass_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)  # see finish_syncs()
     _cache_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def fence(self, stream: str) -> None:
-        """Raise LockLost unless this process still holds the target's lock right now."""
+        """Raise LockLost unless the target's lock is seen held after this call began.
+
+        Called right before each batch of writes, never with an older answer. Why that
+        keeps two processes from writing one target at once:
+        - events: the caller read the stream before this call and appends at the version
+          it read. The lock was held when the server answered the check, after that
+          read; another process can win it only later, so whatever it appends comes
+          after our read, and our append fails with a ConcurrencyError (the caller then
+          reads again and fences again, which fails).
+        - Kubernetes: the check precedes each request, each retry too, so the window is
+          one Postgres round trip plus sending the request. A process that wins the lock
+          needs more before its first apply: its next lock check (up to the service's
+          lock interval), a read of the stream, and two appends (closing the sync it
+          found open, starting its own). A request already sent when the session dies
+          still lands: Kubernetes has no fencing token, so that request is the limit.
+        """
         if self.locks is None:
             return
-        alive = await self.locks.check(max_age=self.settings.lock_interval / 4)
+        alive = await self.locks.confirm()
         if not alive or not self.locks.holds(stream):
             raise LockLost(stream)
 

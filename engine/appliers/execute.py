@@ -3,19 +3,31 @@
 Where it sits: the act phase of a worker's sync (``worker.py`` records the outcome).
 Namespaces and CRDs are applied first, one after the other; the rest concurrently
 (the cluster client bounds how many requests are in flight). The first error stops the
-sync and is raised as it came (``KubeError`` or ``ClusterUnavailable``).
+sync and is raised as it came (``KubeError`` or ``ClusterUnavailable``, or what the
+:class:`Progress` guard raised: the lock is lost, baton is stopping); the requests already
+in flight finish first, and :class:`Progress` tells which objects were written.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.appliers.cache import LiveCache
-from engine.appliers.objects import ObjectRef, owner_of, ref_of
+from engine.appliers.objects import Identity, ObjectRef, owner_of, ref_of
 from engine.appliers.plan import Action, Live, SyncPlan
 from engine.appliers.tracing import object_span
 from engine.kube import ClusterClient
+from engine.kube.client import Guard
+
+
+@dataclass
+class Progress:
+    """What a sync awaits before each request it sends, and what it has written."""
+
+    guard: Guard | None = None
+    written: set[Identity] = field(default_factory=set)
 
 
 def entry(ref: ObjectRef, action: Action, resource_version: str, attempts: int) -> dict[str, Any]:
@@ -33,12 +45,18 @@ def _rv(obj: dict[str, Any] | None) -> str:
 
 
 async def _apply(
-    client: ClusterClient, cache: LiveCache, body: dict[str, Any], plan: SyncPlan, live: Live
+    client: ClusterClient,
+    cache: LiveCache,
+    body: dict[str, Any],
+    plan: SyncPlan,
+    live: Live,
+    progress: Progress,
 ) -> dict[str, Any]:
     ref = ref_of(body)
     with object_span("apply", body) as span:
-        outcome = await client.apply(body)
+        outcome = await client.apply(body, guard=progress.guard)
         span.set_attribute("baton.attempts", outcome.attempts)
+    progress.written.add(ref.identity)
     if outcome.obj is not None:
         cache.put(outcome.obj)
     before = live.get(ref.identity)
@@ -52,16 +70,23 @@ async def _apply(
 
 
 async def execute(
-    client: ClusterClient, cache: LiveCache, plan: SyncPlan, live: Live, *, owner: tuple[str, str]
+    client: ClusterClient,
+    cache: LiveCache,
+    plan: SyncPlan,
+    live: Live,
+    *,
+    owner: tuple[str, str],
+    progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """Apply, then prune; the objects' entries in apply order, pruned last.
 
     A prune candidate is read first and deleted only if it carries baton's labels for
     `owner` (app, environment): baton never deletes what it does not own.
     """
-    entries = [await _apply(client, cache, body, plan, live) for body in plan.first]
+    progress = progress or Progress()
+    entries = [await _apply(client, cache, body, plan, live, progress) for body in plan.first]
     results = await asyncio.gather(
-        *(_apply(client, cache, body, plan, live) for body in plan.rest),
+        *(_apply(client, cache, body, plan, live, progress) for body in plan.rest),
         return_exceptions=True,
     )
     for result in results:
@@ -79,7 +104,7 @@ async def execute(
         shape = {"kind": ref.kind, "metadata": {"name": ref.name, "namespace": ref.namespace}}
         with object_span("prune", shape):
             outcome = await client.delete(
-                ref.api_version, ref.kind, ref.namespace or None, ref.name
+                ref.api_version, ref.kind, ref.namespace or None, ref.name, guard=progress.guard
             )
         cache.drop(ref.identity)
         entries.append(entry(ref, Action.PRUNED, "", outcome.attempts))

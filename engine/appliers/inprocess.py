@@ -34,9 +34,14 @@ async def running_appliers(
     retry: RetryPolicy | None = None,
     promoter: bool = True,
     supervisor: Supervisor | None = None,
+    graceful: bool = True,
 ) -> AsyncIterator[AppliersService]:
     """Start an AppliersService's tasks on `supervisor` (else one of its own); stop them
-    and close the clients on exit."""
+    and close the clients on exit.
+
+    `graceful`: let the workers close the syncs they are in first (``finish_syncs()``);
+    False cancels at once, as a process killed in the middle of a sync would end.
+    """
     if renderer is None:
         if home is None:
             raise ValueError("give the home of the Git mirrors, or a renderer")
@@ -61,6 +66,8 @@ async def running_appliers(
         yield service
     finally:
         try:
+            if graceful:
+                await service.finish_syncs()
             await service.stop()
         finally:
             if own:

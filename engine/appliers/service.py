@@ -49,6 +49,7 @@ from engine.store.locks import AdvisoryLocks
 from engine.supervisor import Supervisor, supervised_until_cancelled
 
 log = logging.getLogger(__name__)
+_RECORD_GRACE = 2.0  # seconds a stopping worker gets to record its sync's outcome
 
 
 class AppliersService:
@@ -143,6 +144,23 @@ class AppliersService:
         finally:
             await self.locks.close()
             await self.ctx.clusters.aclose()
+
+    async def finish_syncs(self) -> None:
+        """Let the workers close the syncs they are in, then return; stop the tasks after.
+
+        Bounded: a sync gets ``stop_grace`` seconds for the requests in flight, and a
+        little more to record its outcome; workers still busy after that are cancelled.
+        """
+        self.ctx.stopping.set()
+        for worker in self.workers.values():
+            worker.wake()
+        supervisor = self._supervisor
+        if supervisor is None:
+            return
+        # a worker returns from run() once its sync is closed
+        await supervisor.wait_ended(
+            self._workers.values(), within=self.settings.stop_grace + _RECORD_GRACE
+        )
 
     async def _open_clients(self, clusters: list[str]) -> None:
         """Open each cluster's client now rather than in the first promotion's path."""

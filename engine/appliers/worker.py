@@ -10,6 +10,13 @@ of one of its objects (while a rollout is under way), or by its own timer. Each 
 2. decide (``plan.py``): sync, or check for drift; the health; the promotion's verdict;
 3. act: close a sync left open by a crash, apply and prune, record every outcome as
    events on the target's stream (actor ``applier``, correlated with the promotion).
+
+Every batch of writes (an append, a request to the cluster) is fenced first: the worker
+stops at once, writing nothing more, when its lock session has died (``LockLost``; see
+``WorkerContext.fence``). When baton stops, a sync finishes the requests in flight (for
+at most ``stop_grace`` seconds) and is closed with SyncSucceeded or SyncFailed. A pass
+that fails (the database or a cluster went away) is retried with capped, jittered
+backoff, with one log line when the worker stops working and one when it recovers.
 """
 
 from __future__ import annotations
@@ -17,14 +24,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from opentelemetry import trace
 
-from engine.appliers.context import APPLIER_ACTOR, LockLost, WorkerContext
-from engine.appliers.execute import execute
+from engine.appliers.context import LockLost, Stopping, WorkerContext
+from engine.appliers.execute import Progress, execute
 from engine.appliers.objects import (
     ObjectRef,
     namespace_body,
@@ -34,6 +41,7 @@ from engine.appliers.objects import (
 from engine.appliers.plan import (
     Live,
     Step,
+    SyncPlan,
     TargetView,
     Verdict,
     decide_promotion,
@@ -42,39 +50,32 @@ from engine.appliers.plan import (
     plan_drift,
     plan_sync,
 )
-from engine.appliers.tracing import failed, pass_span, with_active_trace
-from engine.codec import to_domain_event
+from engine.appliers.recording import TargetRecorder
+from engine.appliers.stopping import STOPPING, stopped_sync, until_stopped
+from engine.appliers.tracing import failed, pass_span
 from engine.config.model import AppSpec
 from engine.domain.enums import Health, SyncStatus
-from engine.domain.ids import target_stream
 from engine.domain.pipeline import EnvironmentSpec
 from engine.domain.target import Target
 from engine.health import assess, combine, rule_for
-from engine.kube import ClusterUnavailable, KubeError
-from engine.store import ConcurrencyError, EventMetadata, RecordedEvent
+from engine.kube import ClusterUnavailable, KubeError, RetryPolicy
+from engine.store import is_database_unavailable
 
-T = TypeVar("T")
+Entry = dict[str, Any]  # an object's body, or its line in a sync's outcome
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
-_ATTEMPTS = 5
+_RNG = random.Random()
 
 
-class TargetWorker:
+class TargetWorker(TargetRecorder):
     """Reconciles one target."""
 
     def __init__(self, ctx: WorkerContext, app: AppSpec, environment: EnvironmentSpec) -> None:
-        self.ctx = ctx
-        self.app = app
-        self.env = environment
-        self.name = f"{app.name}/{environment.name}"
-        self.stream = target_stream(app.name, environment.name)
+        super().__init__(ctx, app, environment)
         self.passes = 0
         self.acting = False  # true while this worker may write (tests check exclusivity)
         self.rolling = False  # waiting for a rollout: the cluster's status refresh runs
         self._wake = asyncio.Event()
-        self._target: Target | None = None
-        self._version = 0
-        self._cause: RecordedEvent | None = None  # the PromotionStarted we act upon
         self._desired: tuple[str, list[dict[str, Any]]] | None = None
         self._namespaces: list[dict[str, Any]] = []  # used but not declared by the release
         self._outcome: tuple[str, str, list[dict[str, Any]]] | None = None  # sync to record
@@ -84,12 +85,18 @@ class TargetWorker:
         self._wake.set()
 
     async def run(self) -> None:
-        """Pass after pass until cancelled; errors are logged and retried later."""
-        delay = 0.0
-        while True:
+        """Pass after pass until baton stops or the lock is lost; a failed pass backs off.
+
+        Returns only then (the service starts a new worker when it wins the lock again);
+        every other error is retried here, so the run never raises but CancelledError.
+        """
+        delay, failures = 0.0, 0
+        while not self.ctx.stopping.is_set():
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                if self.ctx.stopping.is_set():
+                    return
             self._wake.clear()
             try:
                 async with self.ctx.pass_slots:
@@ -97,34 +104,35 @@ class TargetWorker:
             except ClusterUnavailable as exc:
                 delay = await self._cluster_down(exc)
             except LockLost:
+                self._forget()
                 log.warning("%s: lock lost; this process stops working on it", self.name)
                 return
-            except Exception:
-                log.exception("applier pass on %s failed; trying again later", self.name)
-                self._forget()
-                delay = self.ctx.settings.cluster_backoff
+            except Stopping:
+                return
+            except Exception as exc:
+                failures += 1
+                delay = self._pass_failed(exc, failures)
+                continue
+            if failures:
+                passes = "pass" if failures == 1 else "passes"
+                log.info("%s: working again after %d failed %s", self.name, failures, passes)
+                failures = 0
+
+    def _pass_failed(self, exc: Exception, failures: int) -> float:
+        """Forget what may be stale, log the first failure only; the delay before the next
+        pass (exponential, capped at the cluster backoff, jittered: many workers meet one
+        outage, and should not all come back in the same instant)."""
+        self._forget()
+        if failures == 1 and is_database_unavailable(exc):
+            log.warning("%s: stopped working, the database is unavailable: %s", self.name, exc)
+        elif failures == 1:
+            log.exception("%s: stopped working, a pass failed; retrying with backoff", self.name)
+        else:
+            log.debug("%s: pass %d failed again: %r", self.name, failures, exc)
+        backoff = RetryPolicy(base=0.2, cap=self.ctx.settings.cluster_backoff)
+        return backoff.delay(failures, retry_after=None, rng=_RNG)
 
     # --- observe -----------------------------------------------------------------------
-
-    async def _load(self) -> Target | None:
-        """Bring the cached aggregate up to date with its stream (no query when the log
-        subscription has seen nothing newer; a stale view ends in a ConcurrencyError)."""
-        if self._target is not None and self.ctx.heads.get(self.stream, 0) <= self._version:
-            return self._target
-        events = await asyncio.wait_for(
-            self.ctx.store.read_stream(self.stream, after_version=self._version),
-            timeout=self.ctx.settings.store_timeout,
-        )
-        for recorded in events:
-            event = to_domain_event(self.ctx.repository.registry, recorded)
-            self._target = event.mutate(self._target)
-            if recorded.type == "Target.PromotionStarted":
-                self._cause = recorded
-            self._version = recorded.stream_version
-        return self._target
-
-    def _forget(self) -> None:
-        self._target, self._version, self._cause = None, 0, None
 
     async def _desired_objects(self, release: str) -> list[dict[str, Any]]:
         """The desired release rendered for this environment, labelled as baton's."""
@@ -172,7 +180,6 @@ class TargetWorker:
             if target is None:
                 return settings.drift_interval
             if target.open_sync is not None:
-                await self.ctx.fence(self.stream)
                 await self._record(
                     lambda t: t.abandon_sync(
                         reason="no outcome was recorded (its applier stopped); a new sync begins",
@@ -187,7 +194,8 @@ class TargetWorker:
             rolling = view.promotion_phase is not None and view.promotion_phase.is_in_flight
             fresh = step == Step.CHECK and (rolling or view.health != Health.HEALTHY)
             live = await self._live(desired, fresh=fresh)
-        await self.ctx.fence(self.stream)
+        if self.ctx.stopping.is_set():
+            raise Stopping()
         with tracer.start_as_current_span("applier.act", attributes={"target": self.name}):
             self.acting = True
             try:
@@ -240,12 +248,16 @@ class TargetWorker:
                 "baton.objects": len(desired),
             },
         ) as span:
+            progress = Progress(guard=self._guard)
             try:
-                for namespace in self._namespaces:  # before anything that lives in it
-                    await cache.ensure_namespace(namespace)
-                entries = await execute(
-                    cache.client, cache, plan, live, owner=(self.app.name, self.env.name)
+                entries = await until_stopped(
+                    self._apply_plan(plan, live, progress),
+                    stopping=self.ctx.stopping,
+                    grace=self.ctx.settings.stop_grace,
                 )
+            except Stopping:
+                await self._sync_stopped(sync_id, desired, plan.unchanged, progress)
+                raise
             except KubeError as exc:
                 failed(span, exc)
                 await self._sync_failed(sync_id, exc.what, exc.reason, exc.message, exc.attempts)
@@ -265,6 +277,34 @@ class TargetWorker:
                 identity, known[identity]
             )
         return Live(known)
+
+    async def _apply_plan(self, plan: SyncPlan, live: Live, progress: Progress) -> list[Entry]:
+        cache = await self.ctx.cache(self.env.cluster)
+        for namespace in self._namespaces:  # before anything that lives in it
+            await self._guard()  # here: its request is shared by every target in it
+            await cache.ensure_namespace(namespace)
+        owner = (self.app.name, self.env.name)
+        return await execute(cache.client, cache, plan, live, owner=owner, progress=progress)
+
+    async def _guard(self) -> None:
+        """Before each request that writes to the cluster: not stopping, the lock held."""
+        if self.ctx.stopping.is_set():
+            raise Stopping()
+        await self.ctx.fence(self.stream)
+
+    async def _sync_stopped(
+        self, sync_id: str, desired: list[Entry], unchanged: tuple[Entry, ...], progress: Progress
+    ) -> None:
+        """Close a sync that baton's stop cut short; the promotion stays in flight (the next
+        start syncs again)."""
+        done = progress.written | {ref_of(b).identity for b in unchanged}
+        what, message = stopped_sync(desired, done, target=self.name)
+        now = self.ctx.clock()
+        await self._record(
+            lambda t: t.fail_sync(
+                sync_id=sync_id, object=what, reason=STOPPING, message=message, attempts=1, now=now
+            )
+        )
 
     async def _sync_failed(
         self, sync_id: str, what: str, reason: str, message: str, attempts: int
@@ -343,41 +383,12 @@ class TargetWorker:
             await self._record(
                 lambda t: t.record_health(health=Health.UNKNOWN, reasons=[str(exc)], now=now)
             )
+        except (LockLost, Stopping):
+            raise
         except Exception:
             log.exception("could not record %s as Unknown", self.name)
             self._forget()
         return self.ctx.settings.cluster_backoff
-
-    # --- recording ---------------------------------------------------------------------
-
-    def _metadata(self, target: Target) -> EventMetadata:
-        """Actor applier; correlated with the promotion that set the desired release."""
-        base = EventMetadata(actor=APPLIER_ACTOR)
-        cause = self._cause
-        if cause is not None and cause.data.get("release") == target.desired_release:
-            base = base.caused_by(cause)
-        return with_active_trace(base)
-
-    async def _record(self, command: Callable[[Target], T]) -> T:
-        """Run a command on the current aggregate and save it; reload and redo on a race."""
-        for attempt in range(_ATTEMPTS):
-            target = await self._load()
-            if target is None:
-                target = self._target = Target(app=self.app.name, environment=self.env.name)
-            result = command(target)
-            try:
-                await asyncio.wait_for(
-                    self.ctx.repository.save(target, metadata=self._metadata(target)),
-                    timeout=self.ctx.settings.store_timeout,
-                )
-            except ConcurrencyError:
-                self._forget()
-                if attempt == _ATTEMPTS - 1:
-                    raise
-                continue
-            self._version = target.version
-            return result
-        raise AssertionError("unreachable")
 
 
 def view_of(target: Target) -> TargetView:

@@ -3,7 +3,8 @@
 Where it sits: called by the appliers' act and observe phases; talks HTTP through the
 kubernetes-asyncio REST client (which handles kubeconfig auth and TLS). Each request
 has a timeout; 429/5xx answers, timeouts and connection errors are retried per the
-:class:`RetryPolicy`; at most ``concurrency`` requests are in flight per cluster.
+:class:`RetryPolicy`; at most ``concurrency`` requests are in flight per cluster. A write
+may carry a guard, awaited right before each attempt is sent (the appliers' lock fence).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -25,6 +26,9 @@ from engine.kube.retry import RetryPolicy, is_retryable, retry_after
 
 FIELD_MANAGER = "baton"
 _APPLY = "application/apply-patch+yaml"
+
+#: awaited right before each attempt of a write is sent; raises to send nothing more
+Guard = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +123,9 @@ class ClusterClient:
             )
         return known[kind]
 
-    async def apply(self, obj: Mapping[str, Any], *, dry_run: bool = False) -> Outcome:
+    async def apply(
+        self, obj: Mapping[str, Any], *, dry_run: bool = False, guard: Guard | None = None
+    ) -> Outcome:
         """Server-side apply `obj` as field manager baton, forcing fields baton owns."""
         meta = obj["metadata"]
         rt = await self.resource(str(obj["apiVersion"]), str(obj["kind"]))
@@ -133,6 +139,7 @@ class ClusterClient:
             query=query,
             body=dict(obj),
             content_type=_APPLY,
+            guard=guard,
         )
         return Outcome(body, attempts)
 
@@ -171,7 +178,13 @@ class ClusterClient:
                 return items
 
     async def delete(
-        self, api_version: str, kind: str, namespace: str | None, name: str
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        *,
+        guard: Guard | None = None,
     ) -> Outcome:
         """Delete an object (background propagation); a missing object is not an error."""
         rt = await self.resource(api_version, kind)
@@ -181,6 +194,7 @@ class ClusterClient:
                 rt.path(namespace, name),
                 what=f"delete {kind} {namespace or ''}/{name}",
                 body={"propagationPolicy": "Background"},
+                guard=guard,
             )
         except KubeError as exc:
             if exc.is_not_found:
@@ -199,12 +213,15 @@ class ClusterClient:
         query: list[tuple[str, str]] | None = None,
         body: dict[str, Any] | None = None,
         content_type: str = "application/json",
+        guard: Guard | None = None,
     ) -> tuple[dict[str, Any] | None, int]:
         policy = self._retry
         for attempt in range(1, policy.attempts + 1):
             wait: float | None = None
             try:
                 async with self._slots:
+                    if guard is not None:  # after the wait for a slot: as late as possible
+                        await guard()
                     return await self._once(method, path, query, body, content_type), attempt
             except ApiException as exc:
                 status = int(exc.status or 0)

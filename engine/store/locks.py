@@ -4,12 +4,14 @@ Where it sits: under the appliers' service. One dedicated connection holds a ses
 advisory lock per target it owns; Postgres releases them all when that connection ends,
 so a process that loses its connection loses its targets, and :meth:`check` tells it so
 (it then stops working on them and tries to win them back on a new connection).
+Workers ask :meth:`confirm` right before each batch of writes (the appliers' fence).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 from collections.abc import Iterable
 
 import asyncpg
@@ -35,6 +37,9 @@ class AdvisoryLocks:
         self._mutex = asyncio.Lock()
         self._checked_at = 0.0
         self._lost = False  # a failed check not yet reported by check()
+        # confirm(): when the last successful ping was asked for, and the ping under way
+        self._confirmed_at = -math.inf
+        self._ping: tuple[float, asyncio.Task[bool]] | None = None
 
     def holds(self, name: str) -> bool:
         """True while this process holds the lock `name`."""
@@ -97,6 +102,43 @@ class AdvisoryLocks:
             await self._drop()
             return False if max_age == 0 else self._report_later()
 
+    async def confirm(self) -> bool:
+        """True once the lock connection has answered a query sent after this call began.
+
+        A session advisory lock lasts as long as its session, so an answer on that session
+        proves that every lock it holds was held when the server ran the query; another
+        process can win one of them only later. Concurrent callers share one round trip
+        (a ping asked for after the call began counts). A failure counts every lock as
+        lost, and the service's next :meth:`check` says so.
+        """
+        loop = asyncio.get_running_loop()
+        since = loop.time()
+        while True:
+            if self._lost or self._conn is None:
+                return False
+            if self._confirmed_at >= since:
+                return True
+            if self._ping is None or self._ping[1].done():
+                self._ping = (loop.time(), asyncio.create_task(self._pinged(self._conn)))
+            asked, ping = self._ping
+            alive = await asyncio.shield(ping)
+            if asked >= since or not alive:
+                return alive
+
+    async def _pinged(self, conn: asyncpg.Connection) -> bool:
+        asked = asyncio.get_running_loop().time()
+        try:
+            async with self._mutex:
+                await conn.fetchval("SELECT 1", timeout=self._timeout)
+        except (asyncpg.PostgresError, OSError, TimeoutError, asyncpg.InterfaceError):
+            if conn is self._conn:
+                await self._drop()
+                self._lost = True
+            return False
+        if conn is self._conn:
+            self._confirmed_at = max(self._confirmed_at, asked)
+        return True
+
     def _report_later(self) -> bool:
         """A check on a worker's behalf found the loss: the service's next check says so."""
         self._lost = True
@@ -114,12 +156,14 @@ class AdvisoryLocks:
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
             self._held.clear()
+            self._confirmed_at = -math.inf
             self._conn = await asyncio.wait_for(self._pool.acquire(), timeout=self._timeout)
         return self._conn
 
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None
         self._held.clear()
+        self._confirmed_at = -math.inf
         if conn is None:
             return
         try:

@@ -36,7 +36,7 @@ async def test_an_applier_killed_mid_sync_is_resumed_by_the_next_one(stage: Stag
     faults = stage.sim.cluster("dev").faults
     faults.latency, faults.methods = 3.0, frozenset({"PATCH"})  # applies hang for a while
     stage.app({"dev": {"auto_promote": True}})
-    async with stage.appliers():
+    async with stage.appliers(graceful=False):  # ends as a killed process would
         r1 = await stage.release({"web.yaml": web(), "config.yaml": config_map()})
 
         async def syncing() -> bool:
