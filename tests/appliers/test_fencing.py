@@ -20,6 +20,7 @@ from engine.domain.ids import target_stream
 from engine.promotions import Promotions
 from engine.store import EventMetadata, EventStore, NewEvent, RecordedEvent
 from engine.store.database import create_pool
+from engine.store.idempotency import KeyAnswer
 from engine.store.types import AppendResult
 from tests.appliers.applier_stage import (
     FAST,
@@ -47,9 +48,10 @@ class RecordingStore(EventStore):
         *,
         expected_version: int | None,
         metadata: EventMetadata,
+        answer: KeyAnswer | None = None,
     ) -> AppendResult:
         result = await super().append(
-            stream_id, events, expected_version=expected_version, metadata=metadata
+            stream_id, events, expected_version=expected_version, metadata=metadata, answer=answer
         )
         first = result.last_version - len(events) + 1
         self.appended |= {(stream_id, v) for v in range(first, result.last_version + 1)}
@@ -164,14 +166,16 @@ async def test_a_read_cut_mid_way_costs_a_pass_and_the_same_worker_carries_on(
     try:
         await conn.execute("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
         async with stage.appliers(promoter=False) as service:
-            task = service._tasks[stream]
+            worker = service._workers[stream]
             # the worker's first pass reads its stream: cut that read; the next pass waits
             # (for a new connection) until the lock goes
             await conn.execute("SELECT pg_terminate_backend($1)", await waiting_read(conn))
             await stage.until(lambda: failed(caplog), what="the pass to fail")
             await conn.execute("COMMIT")
             await stage.until_verified("dev", r1)
-            assert service._tasks[stream] is task  # the same worker, never restarted
+            # the same worker, never restarted
+            assert service._supervisor is not None
+            assert service._supervisor.status(worker).restarts == 0
     finally:
         await conn.close()
     events = await stage.events("dev")
