@@ -17,7 +17,7 @@ from aiohttp import web
 from engine.domain import errors as domain
 from engine.promotions import NoVerifiedRelease
 from engine.repository import AggregateNotFound
-from engine.store import DATABASE_UNAVAILABLE, ConcurrencyError
+from engine.store import DATABASE_UNAVAILABLE, ConcurrencyError, EventValidationError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:baton:problem:"
@@ -137,6 +137,16 @@ def to_problem(request: web.Request, exc: Exception) -> Problem | None:
         return not_found("resource", str(exc))
     if isinstance(exc, ConcurrencyError):
         return Problem(409, "concurrent-change", "Changed concurrently; try again", detail=str(exc))
+    if isinstance(exc, EventValidationError) and exc.field is not None:
+        # the store's last guard (text PostgreSQL cannot hold) caught what a view let through
+        return Problem(
+            422,
+            "validation-error",
+            "A value cannot be stored",
+            detail=str(exc),
+            field=exc.field,
+            errors=[{"field": exc.field, "message": str(exc)}],
+        )
     if isinstance(exc, web.HTTPException):
         return from_http(exc) if exc.status >= 400 else None
     if isinstance(exc, DATABASE_UNAVAILABLE):
