@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test lint bench demo clean compose-up
+.PHONY: test lint bench demo fuzz clean compose-up
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "baton needs Python 3.11 or newer")'
@@ -20,6 +20,11 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check engine projections api kubesim tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# schemathesis over every API operation, as every role, against a real `baton serve`
+# (at least 2,000 requests; minutes, so not part of `make test`); non-zero on any 5xx
+fuzz: $(VENV)/.installed
+	$(PY) -m tests.api.fuzz $(ARGS)
 
 demo: $(VENV)/.installed
 	$(PY) -m engine demo $(ARGS)

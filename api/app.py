@@ -33,6 +33,7 @@ from api.keys import (
     STREAM_SLOTS,
     SUPERVISOR,
 )
+from api.params import query_middleware
 from api.pipelines import PipelineCache
 from api.reads import projections_ctx
 from api.routes import setup_routes
@@ -89,7 +90,7 @@ def init_app(
     """
     config = config or ApiConfig.from_env()
     app = web.Application(
-        middlewares=[problem_middleware, auth_middleware, idempotency_middleware],
+        middlewares=[problem_middleware, auth_middleware, query_middleware, idempotency_middleware],
         client_max_size=config.max_body_bytes,
     )
     app[CONFIG] = config

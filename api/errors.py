@@ -17,7 +17,7 @@ from aiohttp import web
 from engine.domain import errors as domain
 from engine.promotions import NoVerifiedRelease
 from engine.repository import AggregateNotFound
-from engine.store import ConcurrencyError, is_database_unavailable
+from engine.store import ConcurrencyError, EventValidationError, is_database_unavailable
 from engine.store.errors import KeyTakenOver, StoreError
 
 PROBLEM_JSON = "application/problem+json"
@@ -143,6 +143,16 @@ def to_problem(request: web.Request, exc: Exception) -> Problem | None:
                        "A retry with the same Idempotency-Key took this request over",
                        detail="this attempt wrote nothing; the retry's answer stands",
                        field="Idempotency-Key")
+    if isinstance(exc, EventValidationError) and exc.field is not None:
+        # the store's last guard (text PostgreSQL cannot hold) caught what a view let through
+        return Problem(
+            422,
+            "validation-error",
+            "A value cannot be stored",
+            detail=str(exc),
+            field=exc.field,
+            errors=[{"field": exc.field, "message": str(exc)}],
+        )
     if isinstance(exc, web.HTTPException):
         return from_http(exc) if exc.status >= 400 else None
     if is_database_unavailable(exc):

@@ -14,6 +14,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from api import schemas
+from api.bodies import MAX_DEPTH
+from api.config import MAX_BODY_BYTES
 from api.guard import public
 from api.openapi_schemas import OBJ, RESPONSE_SCHEMAS, STR, ref
 from api.render import json_response
@@ -33,13 +35,16 @@ _REQUEST_MODELS: list[type[BaseModel]] = [
 ]
 
 _REASONS = {
-    400: "The request is malformed",
+    400: "The request is malformed: an undeclared query parameter, or a body that is not "
+    f"UTF-8 JSON or nests objects and arrays more than {MAX_DEPTH} deep",
     401: "No valid bearer token",
     403: "The token's roles do not allow this",
     404: "Not found",
     409: "Refused by a rule or the target's state (see `type`)",
     413: "The body is too large",
-    422: "A field is not valid (see `field` and `errors`)",
+    415: "The body is not `application/json` (see `field`: Content-Type)",
+    422: "A field is not valid, or holds text that cannot be stored (NUL, a lone surrogate); "
+    "see `field` and `errors`",
     503: "Not ready, or the database is unavailable: retry after `Retry-After` seconds",
 }
 
@@ -101,10 +106,12 @@ def _op(
         "responses": responses,
         **extra,
     }
+    # every operation refuses query parameters it does not declare
+    op["responses"] = {**_problems(400), **responses}
     if secured:
         op["security"] = [{"bearer": []}]
         # every authorised operation reads or writes the database, which can be unavailable
-        op["responses"] = {**_problems(401, 503), **responses}
+        op["responses"] = {**_problems(401, 503), **op["responses"]}
     else:
         op["security"] = []
     return op
@@ -119,8 +126,8 @@ _NAME = {"type": "string", "pattern": schemas.NAME_PATTERN}
 
 
 def _paths() -> dict[str, Any]:
-    write = _problems(400, 403, 409, 413, 422)
-    decision = _problems(400, 403, 404, 409, 413, 422)
+    write = _problems(400, 403, 409, 413, 415, 422)
+    decision = _problems(400, 403, 404, 409, 413, 415, 422)
     filters = [
         _query("app", _NAME, "only this app"),
         _query("environment", _NAME, "only this environment"),
@@ -359,7 +366,7 @@ def _paths() -> dict[str, Any]:
                 "admin",
                 {
                     **_ok(202, "Job", "the job", headers=_LOCATION["headers"]),
-                    **_problems(400, 403, 409, 413, 422, 503),
+                    **_problems(400, 403, 409, 413, 415, 422, 503),
                 },
                 requestBody=_body("ReplayCreate", required=False),
                 parameters=[_IDEMPOTENCY],
@@ -389,7 +396,7 @@ def _paths() -> dict[str, Any]:
                 "git",
                 {
                     **_ok(202, "WebhookResult", "the apps woken"),
-                    **_problems(400, 401, 404, 413, 422),
+                    **_problems(400, 401, 404, 413, 415, 422),
                 },
                 secured=False,
                 parameters=[
@@ -438,7 +445,11 @@ def document() -> dict[str, Any]:
             "title": "baton",
             "version": "1",
             "description": "Promote, approve, roll back, audit and time-travel GitOps "
-            "releases. Errors are RFC 9457 problem details.",
+            "releases. Errors are RFC 9457 problem details naming the offending `field`. "
+            "Bodies are UTF-8 `application/json` (else 415) of at most "
+            f"{MAX_BODY_BYTES // 1024} KiB (else 413), with objects and arrays nested at most "
+            f"{MAX_DEPTH} deep (else 400); text holding NUL or a lone surrogate is refused (422); "
+            "a query parameter an operation does not declare is a 400.",
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
@@ -447,6 +458,18 @@ def document() -> dict[str, Any]:
             "schemas": components,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
+    }
+
+
+@cache
+def query_parameters() -> dict[str, frozenset[str]]:
+    """The query parameters each operation declares, by operation id (the route's name)."""
+    return {
+        op["operationId"]: frozenset(
+            p["name"] for p in op.get("parameters", []) if p["in"] == "query"
+        )
+        for item in document()["paths"].values()
+        for op in item.values()
     }
 
 

@@ -1,7 +1,8 @@
 """Query parameters: parsed and checked in one place, refused as 422 problems naming them.
 
-Where it sits: used by the read views. Times are RFC 3339 with a zone (a naive time is
-taken as UTC); positions are log positions (non-negative integers).
+Where it sits: used by the read views, after `query_middleware` has refused any parameter
+the operation does not declare in the OpenAPI document. Times are RFC 3339 with a zone (a
+naive time is taken as UTC); positions are log positions (non-negative integers).
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from api.errors import Problem
+from api.errors import Handler, Problem
+from api.openapi import query_parameters
 
 MAX_POSITION = 2**62
 MAX_NUMBER = 2**31 - 1  # release numbers are int4 in the read model
+# ASCII digits only (int() takes any script's, and "²" passes isdigit() but not int()),
+# and few enough that int() never meets its digit limit
+DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 def invalid(field: str, message: str) -> Problem:
@@ -28,6 +33,24 @@ def invalid(field: str, message: str) -> Problem:
         field=field,
         errors=[{"field": field, "message": message}],
     )
+
+
+@web.middleware
+async def query_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """400 for a query parameter the operation does not declare in the OpenAPI document."""
+    declared = query_parameters().get(request.match_info.route.name or "")
+    if declared is not None:
+        unknown = [name for name in request.query if name not in declared]
+        if unknown:
+            allowed = ", ".join(sorted(declared)) or "none"
+            raise Problem(
+                400,
+                "unknown-parameter",
+                "Unknown query parameter",
+                detail=f"{unknown[0]!r} is not a parameter of this operation (allowed: {allowed})",
+                field=unknown[0],
+            )
+    return await handler(request)
 
 
 def text(request: web.Request, name: str, *, max_length: int = 200) -> str | None:
@@ -52,7 +75,7 @@ def integer(
     value = request.query.get(name)
     if value is None:
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not DIGITS.fullmatch(value) or not low <= int(value) <= high:
         raise invalid(name, f"expected an integer from {low} to {high}")
     return int(value)
 
@@ -94,8 +117,8 @@ def moment(request: web.Request, name: str, *, required: bool) -> Moment | None:
             raise invalid(name, "required: a time or a log position")
         return None
     raw = value.removeprefix("position:")
-    if raw.isdigit():
-        if int(raw) > MAX_POSITION:
+    if raw.isascii() and raw.isdigit():
+        if not DIGITS.fullmatch(raw) or int(raw) > MAX_POSITION:
             raise invalid(name, "position out of range")
         return Moment(position=int(raw))
     return Moment(at=parse_time(value, name))

@@ -1,19 +1,22 @@
 """Request bodies: pydantic models that reject unknown fields, and the reader that uses them.
 
-Where it sits: the first thing a write view does. A body that is not JSON, not an object,
-has a wrong type, a missing or an unknown field is answered with a 4xx problem naming the
-offending field(s); the OpenAPI document takes its request schemas from these models.
+Where it sits: the first thing a write view does. A body that is not JSON (`api.bodies`),
+not an object, has a wrong type, a missing or an unknown field, or text the event log
+cannot hold (NUL, lone surrogates: the store's own check) is answered with a 4xx problem
+naming the offending field(s); the OpenAPI document takes its request schemas from these
+models.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Self, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from api.bodies import read_json
 from api.errors import Problem
+from engine.store.types import dotted, find_unstorable
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 SHA_PATTERN = r"^[0-9a-f]{7,64}$"
@@ -82,18 +85,28 @@ class ReplayCreate(Body):
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "body"
+    return dotted(loc) or "body"
+
+
+def _unstorable(data: dict[str, Any]) -> Problem | None:
+    """422 naming the first field whose text the event log could not hold."""
+    found = find_unstorable(data)
+    if found is None:
+        return None
+    field = _field(found[0])
+    return Problem(
+        422,
+        "validation-error",
+        "The body holds text that cannot be stored",
+        detail=f"{field}: {found[1]}",
+        field=field,
+        errors=[{"field": field, "message": found[1]}],
+    )
 
 
 async def read_body(request: web.Request, model: type[M]) -> M:
     """Parse and validate the JSON body as `model` (an empty body is `{}`)."""
-    raw = await request.read()
-    try:
-        data: Any = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(
-            400, "invalid-json", "The body is not valid JSON", detail=str(exc), field="body"
-        ) from None
+    data = await read_json(request)
     if not isinstance(data, dict):
         raise Problem(
             422,
@@ -102,6 +115,9 @@ async def read_body(request: web.Request, model: type[M]) -> M:
             field="body",
             errors=[{"field": "body", "message": "expected an object"}],
         )
+    problem = _unstorable(data)
+    if problem is not None:
+        raise problem
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from api import params
 from api.auth import Role
 from api.errors import Problem
 from api.guard import require
@@ -31,7 +32,7 @@ Match = Callable[[RecordedEvent], bool]
 
 
 def _position(text: str, field: str) -> int:
-    if not text.isdigit() or len(text) > 18:
+    if not params.DIGITS.fullmatch(text) or int(text) > params.MAX_POSITION:
         raise Problem(
             422,
             "validation-error",

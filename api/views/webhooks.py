@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any
 
 from aiohttp import web
 
+from api.bodies import check_media_type, parse_json
 from api.errors import Problem
 from api.guard import public
 from api.keys import CONFIG, POLL_TRIGGER
@@ -80,10 +80,8 @@ async def git_webhook(request: web.Request) -> web.Response:
             detail="send X-Hub-Signature-256 (GitHub) or X-Gitlab-Token (GitLab)",
             field="X-Hub-Signature-256",
         )
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Problem(400, "invalid-json", "The body is not valid JSON", field="body") from None
+    check_media_type(request)
+    payload = parse_json(body)
     if not isinstance(payload, dict):
         raise Problem(422, "validation-error", "The body must be a JSON object", field="body")
     event = request.headers.get("X-GitHub-Event") or request.headers.get("X-Gitlab-Event")

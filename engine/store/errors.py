@@ -24,6 +24,11 @@ class ConcurrencyError(StoreError):
 class EventValidationError(StoreError, ValueError):
     """An event or its metadata cannot be stored; nothing was written."""
 
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        #: the offending field where one is at fault (`data.reason`, `metadata.actor`)
+        self.field = field
+
 
 class AppendOutcomeUnknown(StoreError):
     """The connection died with an append in flight, and the log could not say whether it

@@ -21,27 +21,66 @@ _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+#: text that PostgreSQL cannot hold in `text` or `jsonb`: NUL, and the UTF-16 surrogates,
+#: which are not characters and have no UTF-8 form
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+#: where a value sits inside a JSON document: keys and list indexes from the top
+Location = tuple[str | int, ...]
+
+
+def unstorable_text(value: str) -> str | None:
+    """Why PostgreSQL cannot store the string `value` (NUL, a lone surrogate), or None."""
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return None
+    char = found.group()
+    if char == "\x00":
+        return f"a NUL character at character {found.start()}"
+    return f"the lone surrogate U+{ord(char):04X} at character {found.start()}, not valid UTF-8"
+
+
+def find_unstorable(value: Any) -> tuple[Location, str] | None:
+    """The first key or string in a JSON-like value that PostgreSQL cannot store, and why."""
+    # iterative, in document order: a deeply nested value must not exhaust the stack
+    pending: list[tuple[Location, Any]] = [((), value)]
+    while pending:
+        where, item = pending.pop()
+        if isinstance(item, str):
+            why = unstorable_text(item)
+            if why is not None:
+                return where, why
+        elif isinstance(item, Mapping):
+            children = list(item.items())
+            for key, _ in children:
+                why = unstorable_text(key) if isinstance(key, str) else None
+                if why is not None:
+                    return (*where, key), f"{why} in its name"
+            pending.extend(((*where, key), child) for key, child in reversed(children))
+        elif isinstance(item, list | tuple):
+            pending.extend(((*where, i), child) for i, child in reversed(list(enumerate(item))))
+    return None
+
+
+def dotted(where: Location) -> str:
+    """A location as a field name: `override.reason`, `projections.0`."""
+    return ".".join(str(part) for part in where)
+
+
 def check_identifier(what: str, value: str) -> str:
     """Return `value` if it is usable as an id (stream, type, actor), else raise."""
     if not isinstance(value, str) or not value:
-        raise EventValidationError(f"{what} must be a non-empty string, got {value!r}")
+        raise EventValidationError(f"{what} must be a non-empty string, got {value!r}", field=what)
     if len(value) > MAX_ID_LENGTH:
         raise EventValidationError(
-            f"{what} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}"
+            f"{what} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}", field=what
         )
     if _CONTROL.search(value):
-        raise EventValidationError(f"{what} {value!r} contains a control character")
-    _check_utf8(what, value)
+        raise EventValidationError(f"{what} {value!r} contains a control character", field=what)
+    why = unstorable_text(value)
+    if why is not None:
+        raise EventValidationError(f"{what} holds {why}", field=what)
     return value
-
-
-def _check_utf8(what: str, value: str) -> None:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise EventValidationError(
-            f"{what} is not valid UTF-8 (character {exc.start}: {value[exc.start]!r})"
-        ) from None
 
 
 def encode_json(what: str, value: Mapping[str, Any]) -> str:
@@ -50,11 +89,14 @@ def encode_json(what: str, value: Mapping[str, Any]) -> str:
         raise EventValidationError(f"{what} must be a JSON object, got {type(value).__name__}")
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise EventValidationError(f"{what} is not valid JSON: {exc}") from None
-    _check_utf8(what, text)
-    if "\\u0000" in text:
-        raise EventValidationError(f"{what} contains a NUL character, which jsonb cannot store")
+    found = find_unstorable(value)
+    if found is not None:
+        field = dotted(found[0])
+        raise EventValidationError(
+            f"{what}: {field} holds {found[1]}; PostgreSQL cannot store it", field=field
+        )
     if len(text.encode("utf-8")) > MAX_DATA_BYTES:
         raise EventValidationError(f"{what} is larger than {MAX_DATA_BYTES} bytes")
     return text

@@ -139,9 +139,14 @@ class Api:
 
 async def seed(promotions: Promotions) -> None:
     """The app `web` with three releases."""
+    await promotions.register_app("web", CONFIG, metadata=EventMetadata(actor="git-watcher"))
+    await seed_releases(promotions, (SHA1, SHA2, SHA3))
+
+
+async def seed_releases(promotions: Promotions, shas: tuple[str, ...]) -> None:
+    """Releases of the registered app `web`, numbered in order."""
     meta = EventMetadata(actor="git-watcher")
-    await promotions.register_app("web", CONFIG, metadata=meta)
-    for number, sha in enumerate((SHA1, SHA2, SHA3), start=1):
+    for number, sha in enumerate(shas, start=1):
         await promotions.create_release(
             "web",
             sha=sha,

@@ -124,7 +124,11 @@ async def _gitlab_push(client: TestClient, url: str, branch: str = "main") -> Cl
 async def _github_push(client: TestClient, url: str) -> ClientResponse:
     body = json.dumps({"ref": "refs/heads/main", "repository": {"clone_url": url}}).encode()
     digest = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    headers = {"X-Hub-Signature-256": f"sha256={digest}", "X-GitHub-Event": "push"}
+    headers = {
+        "X-Hub-Signature-256": f"sha256={digest}",
+        "X-GitHub-Event": "push",
+        "Content-Type": "application/json",
+    }
     return await client.post("/api/v1/webhooks/git", data=body, headers=headers)
 
 
