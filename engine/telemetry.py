@@ -231,3 +231,6 @@ def setup_logging(level: str | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel((level or os.environ.get("BATON_LOG_LEVEL", "INFO")).upper())
+    # asyncpg logs a traceback at every try to refill a pool while the server is away; the
+    # supervised tasks already say once that the database went and once that it came back
+    logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)

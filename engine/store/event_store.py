@@ -217,7 +217,7 @@ class EventStore:
             with contextlib.suppress(Exception):
                 await self.pool.release(writer)
         # idle connections died with it: open new ones rather than fail once on each
-        self.pool.expire_connections()
+        await self.pool.expire_connections()
 
     async def _after_lost_call(
         self, call: AppendCall, exc: BaseException

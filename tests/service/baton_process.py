@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.git.sample import create_sample_repo
+from engine.git.sample import SampleRepo, create_sample_repo
 
 TOKENS = {"alice": "alice-token-123456", "bob": "bob-token-123456"}
 CONFIG = """\
 apps:
-  - name: shop
+{apps}"""
+APP = """\
+  - name: {name}
     repo: {repo}
     branch: main
     path: deploy
@@ -55,15 +57,24 @@ class Site:
     release: str = ""
     env: dict[str, str] = field(default_factory=dict)
 
+    apps: list[str] = field(default_factory=lambda: ["shop"])
+    releases: list[str] = field(default_factory=list)
+
+    repo: SampleRepo | None = None
+
     @classmethod
-    def create(cls, root: Path, database_url: str) -> Site:
-        """A sample repository with one release, and the environment of a baton using it."""
-        repo = create_sample_repo(root / "git")
-        site = cls(root=root, database_url=database_url)
-        site.release = repo.release("1.0.0", "hello", "shop 1.0.0")
+    def create(cls, root: Path, database_url: str, *, apps: int = 1) -> Site:
+        """A sample repository with a release, and the environment of a baton using it: one
+        app `shop`, or apps `shop0`... from the same repository."""
+        names = ["shop"] if apps == 1 else [f"shop{n}" for n in range(apps)]
+        site = cls(root=root, database_url=database_url, apps=names)
+        site.repo = create_sample_repo(root / "git")
+        site.add_release()
+        repo = site.repo
         environments = root / "environments"
         environments.mkdir()
-        (environments / "shop.yaml").write_text(CONFIG.format(repo=repo.remote))
+        config = "".join(APP.format(name=name, repo=repo.remote) for name in names)
+        (environments / "shop.yaml").write_text(CONFIG.format(apps=config))
         site.env = {
             **os.environ,
             "BATON_DATABASE_URL": database_url,
@@ -76,6 +87,14 @@ class Site:
             "BATON_GIT_POLL_INTERVAL": "1s",
         }
         return site
+
+    def add_release(self) -> str:
+        """Commit a new version of the manifests; its SHA."""
+        assert self.repo is not None
+        n = len(self.releases)
+        self.release = self.repo.release(f"1.0.{n}", f"hello {n}", f"shop 1.0.{n}")
+        self.releases.append(self.release)
+        return self.release
 
 
 @dataclass
@@ -171,11 +190,11 @@ def call(
         return 0, None
 
 
-def environment(base: str, name: str) -> dict[str, Any]:
-    """The shop pipeline's environment `name` as the API shows it."""
-    status, app = call(base, "GET", "/apps/shop")
-    assert status == 200, app
-    found: dict[str, Any] = next(e for e in app["environments"] if e["environment"] == name)
+def environment(base: str, name: str, app: str = "shop") -> dict[str, Any]:
+    """An app's environment `name` as the API shows it."""
+    status, pipeline = call(base, "GET", f"/apps/{app}")
+    assert status == 200, pipeline
+    found: dict[str, Any] = next(e for e in pipeline["environments"] if e["environment"] == name)
     return found
 
 
@@ -195,17 +214,21 @@ def wait_for(what: str, check: Any, timeout: float = 60, interval: float = 0.2) 
     raise AssertionError(f"{what}: not reached within {timeout}s (last: {last!r})")
 
 
-def promote_and_see_applied(base: str, release: str, environment_name: str = "staging") -> None:
-    """dev verifies the release by itself; promote it on and wait until it is applied."""
-    wait_for("dev verified", lambda: environment(base, "dev")["last_verified_release"] == release)
+def promote_and_see_applied(
+    base: str, release: str, environment_name: str = "staging", app: str = "shop"
+) -> None:
+    """Once dev verified the release (by itself), promote it on; wait until it is applied."""
+    wait_for(
+        "dev verified", lambda: environment(base, "dev", app)["last_verified_release"] == release
+    )
     status, body = call(
         base,
         "POST",
         "/promotions",
-        {"app": "shop", "environment": environment_name, "from_environment": "dev"},
+        {"app": app, "environment": environment_name, "release": release},
     )
     assert status == 202, body
     wait_for(
         f"{environment_name} applied",
-        lambda: environment(base, environment_name)["applied_release"] == release,
+        lambda: environment(base, environment_name, app)["applied_release"] == release,
     )
