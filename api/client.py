@@ -1,11 +1,15 @@
 """A small client of baton's REST API, for the CLI and the demo.
 
 Errors come back as `ApiError` carrying the problem details (RFC 9457) the server sent.
+Every write carries an `Idempotency-Key`, so the one retry after a lost connection (or a
+503 while the database restarts) can never do the work twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +19,8 @@ from engine.telemetry import current_traceparent
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 PREFIX = "/api/v1"
+#: how long to wait before the one retry of a write (longer when the server says so)
+RETRY_AFTER_S = 1.0
 
 
 @dataclass
@@ -23,6 +29,7 @@ class ApiError(Exception):
 
     status: int
     problem: dict[str, Any]
+    retry_after: float | None = None
 
     def __str__(self) -> str:
         title = self.problem.get("title") or f"HTTP {self.status}"
@@ -59,20 +66,47 @@ class Client:
     async def request(
         self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
     ) -> Any:
-        """Call `PREFIX + path`; return the JSON answer or raise ApiError."""
+        """Call `PREFIX + path`; return the JSON answer or raise ApiError.
+
+        A POST is sent with a fresh Idempotency-Key and, when the connection fails or the
+        server answers 503, sent once more with the same key.
+        """
         clean = {k: str(v) for k, v in (params or {}).items() if v is not None}
         # the caller's trace continues on the server, and into the events it writes
         traceparent = current_traceparent()
-        headers = {"traceparent": traceparent} if traceparent else None
+        headers = {"traceparent": traceparent} if traceparent else {}
+        if method != "POST":
+            return await self._send(method, path, json, clean, headers)
+        headers["Idempotency-Key"] = str(uuid.uuid4())
+        try:
+            return await self._send(method, path, json, clean, headers)
+        except aiohttp.ClientConnectionError:
+            await asyncio.sleep(RETRY_AFTER_S)
+        except ApiError as exc:
+            if exc.status != 503:
+                raise
+            await asyncio.sleep(exc.retry_after or RETRY_AFTER_S)
+        return await self._send(method, path, json, clean, headers)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        params: dict[str, str],
+        headers: dict[str, str],
+    ) -> Any:
         async with self._session.request(
-            method, self.url + PREFIX + path, json=json, params=clean, headers=headers
+            method, self.url + PREFIX + path, json=json, params=params, headers=headers
         ) as response:
             if response.content_type.endswith("json"):
                 body = await response.json()
             else:
                 body = {"title": await response.text()}
             if response.status >= 400:
-                raise ApiError(response.status, body if isinstance(body, dict) else {})
+                error = ApiError(response.status, body if isinstance(body, dict) else {})
+                error.retry_after = _seconds(response.headers.get("Retry-After"))
+                raise error
             return body
 
     async def get(self, path: str, **params: Any) -> Any:
@@ -82,3 +116,10 @@ class Client:
     async def post(self, path: str, body: dict[str, Any]) -> Any:
         """POST a JSON body."""
         return await self.request("POST", path, json=body)
+
+
+def _seconds(value: str | None) -> float | None:
+    """A Retry-After header given in seconds (capped at a minute), else None."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return min(60.0, float(value))

@@ -94,3 +94,65 @@ async def test_diff_shows_what_changed_between_two_moments(live: Live) -> None:
     assert result.code == 0, result.err
     assert "dev" in result.out and "desired_release" in result.out
     assert live.release[:12] in result.out
+
+
+class CutOnce:
+    """A TCP proxy to the server that forwards the first request but cuts its connection
+    before the answer comes back: the write is done, the client only sees a lost connection."""
+
+    def __init__(self, upstream: str) -> None:
+        host, port = upstream.removeprefix("http://").split("/")[0].split(":")
+        self.upstream = (host, int(port))
+        self.connections = 0
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        if self.connections == 1:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )  # fmt: skip
+            up_writer.write(head + await reader.readexactly(length))
+            await up_writer.drain()
+            await up_reader.read(1)  # the server has answered: the work is done
+            for w in (writer, up_writer):
+                w.close()
+            return
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+
+    async def close(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.close()
+
+
+async def test_a_write_whose_answer_is_lost_is_sent_again_and_done_once(live: Live) -> None:
+    proxy = CutOnce(live.url)
+    url = await proxy.start()
+    try:
+        promoted = await baton(
+            live, "promote", "shop", "--to", "staging", "--from", "dev", url=f"{url}/"
+        )
+    finally:
+        await proxy.close()
+    assert promoted.code == 0, promoted.err
+    assert proxy.connections == 2, "the CLI sends a lost write once more"
+    events = await live.state.database.store.read_stream("target:shop:staging")
+    requested = [e for e in events if e.type == "Target.PromotionRequested"]
+    assert len(requested) == 1, "the retry replayed the first answer and wrote nothing"
+    assert requested[0].data["promotion_id"] == promoted.out.split()[1]
