@@ -1,13 +1,16 @@
 -- An idempotency key is answered in the same transaction as the events its request appends,
 -- so a request cut after its commit is replayed on retry, never run twice.
 --
--- A reservation is held by one attempt (`owner`) for a lease; a retry that finds the lease
--- run out (the first attempt's process died) takes the key over with a new owner, and the
--- first attempt, should it still be alive, can no longer answer it: its append is refused.
+-- A reservation is held by one attempt (`owner`) for a lease, from a session of its process
+-- (`owner_pid`, `owner_started`). A retry that finds the lease run out, or that session gone
+-- (the first attempt's process died), takes the key over with a new owner; the first
+-- attempt, should it still be alive, can no longer answer it: its append is refused.
 
 ALTER TABLE idempotency_keys
     ADD COLUMN owner uuid,
-    ADD COLUMN lease_until timestamptz;
+    ADD COLUMN lease_until timestamptz,
+    ADD COLUMN owner_pid integer,
+    ADD COLUMN owner_started timestamptz;
 
 CREATE FUNCTION baton_append_answered(
     a_stream text[], a_expected bigint[],

@@ -6,8 +6,9 @@ duplicates win, and the winner holds the key under a fresh `owner` id for a leas
 request that appends events answers its key in the same transaction as those events
 (`baton_append_answered`, migrations/008): a request cut after that commit is replayed on
 retry, one cut before it left nothing behind. A request that appends nothing answers
-afterwards. A reservation whose lease ran out belongs to an attempt that died; a retry
-takes it over, and the dead attempt, were it still alive, can no longer answer it.
+afterwards. A reservation whose lease ran out, or whose holder's database session is gone
+(its process died), belongs to an attempt that died: a retry takes it over at once, and
+the dead attempt, were it alive after all, can no longer answer it.
 """
 
 from __future__ import annotations
@@ -126,14 +127,20 @@ class IdempotencyKeys:
             # a new key, or one whose holder's lease ran out (its process died mid-request)
             taken = await conn.fetchval(
                 """INSERT INTO idempotency_keys AS k
-                          (subject, key, method, path, request_hash, owner, lease_until)
-                   VALUES ($1, $2, $3, $4, $5, $6, now() + $7::interval)
+                          (subject, key, method, path, request_hash, owner, lease_until,
+                           owner_pid, owner_started)
+                   SELECT $1, $2, $3, $4, $5, $6, now() + $7::interval, a.pid, a.backend_start
+                     FROM pg_stat_activity a WHERE a.pid = pg_backend_pid()
                    ON CONFLICT (subject, key) DO UPDATE
                       SET method = EXCLUDED.method, path = EXCLUDED.path,
                           request_hash = EXCLUDED.request_hash, owner = EXCLUDED.owner,
-                          lease_until = EXCLUDED.lease_until, created_at = now()
+                          lease_until = EXCLUDED.lease_until, owner_pid = EXCLUDED.owner_pid,
+                          owner_started = EXCLUDED.owner_started, created_at = now()
                     WHERE k.status IS NULL
-                      AND coalesce(k.lease_until, k.created_at + $7::interval) < now()
+                      AND (coalesce(k.lease_until, k.created_at + $7::interval) < now()
+                           OR NOT EXISTS (SELECT 1 FROM pg_stat_activity s
+                                           WHERE s.pid = k.owner_pid
+                                             AND s.backend_start = k.owner_started))
                    RETURNING true""",
                 subject,
                 key,
