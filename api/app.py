@@ -30,6 +30,7 @@ from api.keys import (
     READS,
     RUNNER,
     SETTINGS,
+    STOPPING,
     STREAM_SLOTS,
     SUPERVISOR,
 )
@@ -72,6 +73,11 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[JOBS].close()
 
 
+async def _end_live_tails(app: web.Application) -> None:
+    """On shutdown, before the requests in flight are waited for: a tail never ends by itself."""
+    app[STOPPING].set()
+
+
 async def _supervisor_ctx(app: web.Application) -> AsyncIterator[None]:
     """Stop the app's own supervisor after every other context has stopped its tasks."""
     yield
@@ -96,6 +102,8 @@ def init_app(
     app[CONFIG] = config
     app[RUNNER] = None
     app[STREAM_SLOTS] = asyncio.Semaphore(config.max_streams)
+    app[STOPPING] = asyncio.Event()
+    app.on_shutdown.append(_end_live_tails)
     settings = settings or Settings.from_env()
     app[SETTINGS] = settings
     app[SUPERVISOR] = supervisor or Supervisor()

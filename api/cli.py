@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import signal
+import logging
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -27,12 +27,14 @@ from api.auth import TokenConfigError
 from api.client import ApiError, Client
 from api.config import ApiConfig
 from api.serve import Role, ServeOptions, running
-from api.workers import extra_workers, until_orphaned
+from api.stopping import Stop
+from api.workers import ExtraWorkers, until_orphaned
 from engine.cli_console import make_console
 from engine.cli_errors import ExitCode, Failure, bind_failure, check_can_listen, fail
 from engine.telemetry import setup_logging, setup_tracing
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 console = make_console()
 _URL = click.option(
     "--url",
@@ -114,7 +116,7 @@ def serve(
     # 22-34 ms after the first seconds, 18-20 with this; one full pass over 5 ms, not 12).
     gc.set_threshold(50_000, 10, 10)
     setup_logging()
-    setup_tracing()
+    tracing = setup_tracing()
     serving = Role(role)
     if workers > 1 and not serving.serves_http:
         raise click.BadParameter(f"role {role} serves no HTTP", param_hint="--workers")
@@ -136,34 +138,42 @@ def serve(
         api=api_config,
     )
 
+    stop = Stop()
+
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        async with running(options) as state, contextlib.AsyncExitStack() as stack:
-            if worker_of is not None:
-                orphaned = asyncio.create_task(until_orphaned(worker_of))
-                orphaned.add_done_callback(lambda _: stop.set())
-                stack.callback(orphaned.cancel)
-            elif state.url:
-                if workers > 1:
-                    actual_port = urlsplit(state.url).port or port
-                    await stack.enter_async_context(
-                        extra_workers(
+        stop.on_signals()
+        extras: ExtraWorkers | None = None
+        orphaned: asyncio.Task[None] | None = None
+        try:
+            async with running(options) as state:
+                if worker_of is not None:
+                    orphaned = asyncio.create_task(until_orphaned(worker_of))
+                    orphaned.add_done_callback(
+                        lambda t: t.cancelled() or stop.now("the first process is gone")
+                    )
+                    log.info("HTTP worker of process %d serving %s", worker_of, state.url)
+                elif state.url:
+                    if workers > 1:
+                        extras = ExtraWorkers(
                             workers - 1,
                             host=host,
-                            port=actual_port,
+                            port=urlsplit(state.url).port or port,
                             database_url=state.database.url,
                             kubeconfig=kubeconfig,
                         )
-                    )
-                processes = f", {workers} processes" if workers > 1 else ""
-                console.print(f"baton serving {state.url}/api/v1 (role {role}{processes})")
-            # What start-up loaded lives as long as the process: keep it out of the
-            # collector's full passes, which walk every object and stall every request
-            gc.freeze()
-            await stop.wait()
+                    processes = f", {workers} processes" if workers > 1 else ""
+                    console.print(f"baton serving {state.url}/api/v1 (role {role}{processes})")
+                # What start-up loaded lives as long as the process: keep it out of the
+                # collector's full passes, which walk every object and stall every request
+                gc.freeze()
+                await stop.wait()
+                if extras is not None:
+                    extras.terminate()  # they stop beside this one, not after it
+        finally:
+            if orphaned is not None:
+                orphaned.cancel()
+            if extras is not None:
+                await extras.stop()
 
     try:
         _serve_forever(run(), loop)
@@ -171,6 +181,7 @@ def serve(
         if (failure := bind_failure(exc, host, port)) is None:
             raise
         fail(failure)
+    stop.done(tracing)
 
 
 def _serve_forever(main: Coroutine[Any, Any, None], loop: str = "auto") -> None:

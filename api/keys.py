@@ -34,6 +34,8 @@ SETTINGS = web.AppKey("settings", Settings)
 POLL_TRIGGER: web.AppKey[PollTrigger | None] = web.AppKey("poll_trigger")
 #: free slots for live tails (see ApiConfig.max_streams)
 STREAM_SLOTS = web.AppKey("stream_slots", asyncio.Semaphore)
+#: set when the server starts to shut down: live tails end rather than hold up the exit
+STOPPING = web.AppKey("stopping", asyncio.Event)
 #: the process's one supervisor of background tasks (the projections, the Git watcher, ...)
 SUPERVISOR = web.AppKey("supervisor", Supervisor)
 #: the projection runner, when this process runs one (typed loosely: projections is optional)

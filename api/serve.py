@@ -5,6 +5,11 @@ role asks for and yields handles to them (the demo and the tests drive them); ro
 several processes split the work: `api` (HTTP and projections) and `worker` (Git watcher,
 appliers, automatic promotions). Environments whose cluster is `kubesim:<name>` get the
 built-in emulator when no kubeconfig is given.
+
+On exit the parts stop in the reverse order of their start: the HTTP site first (no new
+connections; requests in flight get `BATON_STOP_GRACE`, live tails end at once), then the
+appliers close the syncs they are in, then the supervisor stops every other task, and the
+database closes last.
 """
 
 from __future__ import annotations
@@ -121,6 +126,8 @@ async def running(
             )
             stack.push_async_callback(state.sim.aclose)
             kubeconfig = str(state.sim.kubeconfig_path)
+        # requests in flight get as long to finish on stop as a sync's requests to a cluster
+        applier_settings = ApplierSettings.from_env()
         if options.role.works:
             state.watcher = build_watcher(config, settings=settings, repository=repository)
             await state.watcher.start(state.supervisor)
@@ -133,7 +140,7 @@ async def running(
                     config=config,
                     kubeconfig=kubeconfig,
                     home=settings.home,
-                    settings=ApplierSettings.from_env(),
+                    settings=applier_settings,
                     supervisor=state.supervisor,
                 )
             )
@@ -149,6 +156,7 @@ async def running(
                 init_app(settings=settings, config=api_config, supervisor=state.supervisor),
                 access_log=None,
                 handle_signals=False,
+                shutdown_timeout=applier_settings.stop_grace,
             )
             await runner.setup()
             site = web.TCPSite(

@@ -9,19 +9,19 @@ HTTP. Nothing the API answers lives in one process's memory only: pipelines are 
 against stream versions, idempotency keys and replay jobs are in Postgres, a webhook
 reaches the watcher by NOTIFY, and each process's aggregates are checked on append.
 
-The first process restarts an extra one that exits, and stops them all when it stops;
+The first process restarts an extra one that exits, and stops them all when it stops
+(they drain their requests beside it, each as a SIGTERM'd `baton serve` does);
 an extra one stops by itself when its parent is gone, so none outlives a killed server.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
 _STOP_TIMEOUT_S = 10.0
@@ -62,17 +62,19 @@ def _env(database_url: str) -> dict[str, str]:
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is not None:
-        return
-    process.send_signal(signal.SIGTERM)
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
     try:
-        await asyncio.wait_for(process.wait(), _STOP_TIMEOUT_S)
+        code = await asyncio.wait_for(process.wait(), _STOP_TIMEOUT_S)
     except TimeoutError:
         log.warning(
             "HTTP worker %s did not stop within %ss; killing it", process.pid, _STOP_TIMEOUT_S
         )
         process.kill()
         await process.wait()
+        return
+    if code != 0:
+        log.warning("HTTP worker %s stopped with exit code %s", process.pid, code)
 
 
 async def _supervise(
@@ -88,24 +90,35 @@ async def _supervise(
         await asyncio.sleep(_RESTART_DELAY_S)
 
 
-@contextlib.asynccontextmanager
-async def extra_workers(
-    count: int, *, host: str, port: int, database_url: str, kubeconfig: str | None = None
-) -> AsyncIterator[None]:
-    """Run `count` extra HTTP processes on `port`, restarted when they exit."""
-    command, env = _command(host, port, kubeconfig), _env(database_url)
-    processes: dict[int, asyncio.subprocess.Process] = {}
-    tasks = [
-        asyncio.create_task(_supervise(command, env, processes, slot), name=f"http-worker-{slot}")
-        for slot in range(count)
-    ]
-    try:
-        yield
-    finally:
-        for task in tasks:
+class ExtraWorkers:
+    """Extra HTTP processes on one port, restarted when they exit, until told to stop."""
+
+    def __init__(
+        self, count: int, *, host: str, port: int, database_url: str, kubeconfig: str | None
+    ) -> None:
+        self._command, self._env = _command(host, port, kubeconfig), _env(database_url)
+        self._processes: dict[int, asyncio.subprocess.Process] = {}
+        self._tasks = [
+            asyncio.create_task(
+                _supervise(self._command, self._env, self._processes, slot),
+                name=f"http-worker-{slot}",
+            )
+            for slot in range(count)
+        ]
+
+    def terminate(self) -> None:
+        """Restart none any more; send each a SIGTERM (they stop as this process does)."""
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.gather(*(_stop(p) for p in processes.values()))
+        for process in self._processes.values():
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+
+    async def stop(self) -> None:
+        """`terminate()`, then wait for every process to exit (killed after a timeout)."""
+        self.terminate()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(_stop(p) for p in self._processes.values()))
 
 
 async def until_orphaned(parent: int) -> None:

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import threading
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -65,13 +66,24 @@ def setup_tracing(
 ) -> TracerProvider:
     """Install baton's tracer provider for the process and trace Kubernetes requests.
 
-    Call once at start; call `shutdown()` on the provider returned at exit, so that the
-    last spans are exported.
+    Call once at start; hand the provider returned to `shutdown_tracing()` at exit, so that
+    the last spans are exported.
     """
     provider = tracer_provider(env=env, processor=processor)
     trace.set_tracer_provider(provider)
     instrument_kubernetes_client()
     return provider
+
+
+def shutdown_tracing(provider: TracerProvider, *, within: float) -> bool:
+    """Export the spans still batched and shut `provider` down; False if `within` seconds
+    were not enough (a collector that hangs must not hold up the exit)."""
+    # the batch processor exports every 5 s: spans of the last moments exist only in memory.
+    # A daemon thread, so that an export stuck past `within` is dropped at exit, not waited for
+    done = threading.Thread(target=provider.shutdown, name="otel-shutdown", daemon=True)
+    done.start()
+    done.join(within)
+    return not done.is_alive()
 
 
 def traced_command(

@@ -5,7 +5,8 @@ with polling as the fallback) into a queue; the response writes each matching ev
 an SSE message whose id is the event's position, so a client that reconnects with
 `Last-Event-ID` (or `?after=`) resumes exactly where it stopped. A database outage does
 not end the stream: the pump reads again after a capped backoff with jitter, after the
-last event it queued. Comments keep idle connections alive through proxies.
+last event it queued. Comments keep idle connections alive through proxies. When the
+server stops, the stream ends within a second (`STOPPING`), not at the stop's timeout.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from api import params
 from api.auth import Role
 from api.errors import Problem
 from api.guard import require
-from api.keys import CONFIG, DATABASE, STREAM_SLOTS
+from api.keys import CONFIG, DATABASE, STOPPING, STREAM_SLOTS
 from api.render import dumps, event_json
 from engine.backoff import Backoff
 from engine.store import DATABASE_UNAVAILABLE, EventStore, RecordedEvent
@@ -130,8 +131,13 @@ async def _tail(
         _pump(store, after, queue, Backoff()), name=f"sse-pump:{id(request)}"
     )
     idle = 0.0
+    stopping = request.app[STOPPING]
     try:
         while not _gone(request):
+            if stopping.is_set():  # the client reconnects elsewhere with Last-Event-ID
+                await response.write(b": baton is stopping\n\n")
+                await response.write_eof()
+                break
             try:
                 event = await asyncio.wait_for(queue.get(), timeout=_CHECK_S)
             except TimeoutError:
