@@ -36,6 +36,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/git_poll.py
 	$(PY) bench/reconcile.py
 	$(PY) bench/api.py
+	$(PY) bench/outage.py
 
 # Postgres, Jaeger (UI on :16686), a k3s cluster and baton (API on :8080); needs Docker
 compose-up:
