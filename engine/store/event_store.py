@@ -100,6 +100,7 @@ class EventStore:
         # Appends are serialised anyway; one held connection spares each append the
         # pool's reset round trip on release.
         self._writer: asyncpg.Connection | None = None
+        self._writer_session: tuple[Any, ...] = ()
 
     async def close(self) -> None:
         """Give the writer connection back to the pool."""
@@ -119,7 +120,13 @@ class EventStore:
             if closed:
                 await self._drop_writer()
         if self._writer is None:
-            self._writer = await self.pool.acquire()
+            self._writer = writer = await self.pool.acquire()
+            # its server session, to end it for sure should the connection be lost mid-call
+            self._writer_session = tuple(
+                await writer.fetchrow(
+                    "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+                )
+            )
         return self._writer
 
     async def append(
@@ -195,12 +202,13 @@ class EventStore:
     async def _call(self, requests: Sequence[AppendRequest]) -> None:
         call = AppendCall.of(requests)
         conn = await self._writer_connection()  # a failure here sent nothing: plain error
+        session = self._writer_session
         try:
             try:
                 rows = await call.run(conn)
             except _LOST as exc:
                 await self._drop_writer()
-                rows = await self._after_lost_call(call, exc)
+                rows = await self._after_lost_call(call, exc, session)
         except asyncpg.PostgresError as exc:
             if exc.sqlstate == _KEY_TAKEN_OVER:
                 raise KeyTakenOver(str(exc)) from None
@@ -220,20 +228,28 @@ class EventStore:
         await self.pool.expire_connections()
 
     async def _after_lost_call(
-        self, call: AppendCall, exc: BaseException
+        self, call: AppendCall, exc: BaseException, session: tuple[Any, ...]
     ) -> list[dict[str, Any]]:
         """The connection died with `call` in flight: learn from the log whether it committed.
 
-        A call is one transaction. Where every batch names its expected version, the log
-        says it: if any batch's events stand at the versions after it, the call committed
-        (the other batches were conflicts); if none does, nothing was written and the call
-        is sent once more, where the versions guard against a double write.
+        The lost session is ended first (a cut network leaves it running, maybe about to
+        commit), so that what the log says is final. A call is one transaction. Where every
+        batch names its expected version, the log says it: if any batch's events stand at
+        the versions after it, the call committed (the other batches were conflicts); if
+        none does, nothing was written and the call is sent once more, where the versions
+        guard against a double write.
         """
         unknown = AppendOutcomeUnknown(call.streams, exc)
         if any(expected is None for _, expected, _ in call.batches):
             raise unknown from exc
         try:
             async with asyncio.timeout(_RESOLVE_TIMEOUT_S), self.pool.acquire() as conn:
+                if session and await conn.fetchval(
+                    "SELECT NOT pg_terminate_backend(pid, 1000) FROM pg_stat_activity"
+                    " WHERE pid = $1 AND backend_start = $2",
+                    *session,
+                ):
+                    raise unknown from exc  # still running: its outcome is not settled yet
                 committed = await call.find_committed(conn)
                 if committed is None:
                     return await call.run(conn)

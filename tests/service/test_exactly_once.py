@@ -44,17 +44,21 @@ def _body(site: Site) -> dict[str, Any]:
     return {"app": "shop", "environment": "staging", "release": site.release}
 
 
-async def _append_waiting(conn: asyncpg.Connection) -> int:
-    """The backend whose append waits on the head row this connection holds (the only
-    thing that waits on it: an API process appends nothing else)."""
-    for _ in range(200):
-        pid = await conn.fetchval(
-            "SELECT pid FROM pg_stat_activity"
-            " WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid)) LIMIT 1"
-        )
-        if pid is not None:
-            return int(pid)
-        await asyncio.sleep(0.05)
+async def _append_waiting(site: Site, holder: int) -> int:
+    """The backend whose append waits on the head row the `holder` backend holds (the only
+    thing that waits on it: an API process appends nothing else). Watched from outside any
+    transaction: inside one, pg_stat_activity stays as it was at its first read."""
+    watcher = await asyncpg.connect(site.database_url)
+    try:
+        for _ in range(200):
+            pid = await watcher.fetchval(
+                "SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", holder
+            )
+            if pid is not None:
+                return int(pid)
+            await asyncio.sleep(0.05)
+    finally:
+        await watcher.close()
     raise AssertionError("no append came to wait on the head row")
 
 
@@ -74,7 +78,7 @@ async def _kill_during_append(site: Site, *, commit: bool) -> None:
             )
         )
         sender.start()
-        waiting = await _append_waiting(conn)
+        waiting = await _append_waiting(site, conn.get_server_pid())
         await asyncio.to_thread(baton.stop, signal.SIGKILL)
         if not commit:
             await conn.fetchval("SELECT pg_terminate_backend($1)", waiting)
