@@ -24,8 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
-
 # the service tests' harness: a real baton process, a restartable Postgres, the load
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -40,20 +38,6 @@ from tests.service.load import PromotionLoad
 from tests.service.postgres import RestartablePostgres, Shutdown, accepting
 
 TARGET_P99_S = 2.0
-
-
-async def _log_check(url: str, acknowledged: dict[str, str]) -> tuple[int, int]:
-    """(acknowledged promotions missing from the log, promotions recorded more than once)."""
-    conn = await asyncpg.connect(url)
-    try:
-        rows = await conn.fetch(
-            "SELECT data->>'promotion_id' AS id, count(*) AS n FROM events"
-            " WHERE type = 'Target.PromotionRequested' GROUP BY 1"
-        )
-    finally:
-        await conn.close()
-    recorded = {r["id"]: r["n"] for r in rows}
-    return sum(p not in recorded for p in acknowledged), sum(n > 1 for n in recorded.values())
 
 
 def _ready(baton: Baton, site: Site) -> None:
@@ -118,7 +102,8 @@ async def _restarts(
     while unfinished and time.monotonic() - stopped < 30:
         await asyncio.sleep(0.5)
         unfinished = load.unfinished()
-    lost, twice = await _log_check(site.database_url, load.acknowledged)
+    missing, doubled = await load.check_log(site.database_url)
+    lost, twice = len(missing), len(doubled)
     alive = baton.process.poll() is None
     recoveries = [r for _, _, r in rows if r is not None]
     print(f"{args.restarts} Postgres restarts, {args.apps} apps, {args.between:.0f} s of load each")

@@ -10,6 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
+
 from tests.service.baton_process import TOKENS, Site, call
 
 TERMINAL = {"completed", "failed", "rejected", "cancelled", "superseded"}
@@ -110,6 +112,20 @@ class PromotionLoad:
         return next(
             (a.at - moment for a in self.answers if a.at >= moment and a.status < 300), None
         )
+
+    async def check_log(self, database_url: str) -> tuple[list[str], list[str]]:
+        """(acknowledged promotions missing from the log, promotions recorded twice or more)."""
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch(
+                "SELECT data->>'promotion_id' AS id, count(*) AS n FROM events"
+                " WHERE type = 'Target.PromotionRequested' GROUP BY 1"
+            )
+        finally:
+            await conn.close()
+        recorded = {r["id"]: r["n"] for r in rows}
+        lost = [p for p in self.acknowledged if p not in recorded]
+        return lost, [p for p, n in recorded.items() if n > 1]
 
     def unfinished(self) -> dict[str, Any]:
         """The acknowledged promotions not yet in a terminal phase: id -> phase."""
