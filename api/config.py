@@ -41,6 +41,8 @@ class ApiConfig:
     heartbeat: timedelta = timedelta(seconds=15)
     #: Jaeger's UI (BATON_JAEGER_URL): answers link to `<url>/trace/<trace id>`
     jaeger_url: str | None = None
+    #: how long a retry waits for the first request with its Idempotency-Key to be answered
+    idempotency_wait: timedelta = timedelta(seconds=5)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiConfig:

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from api.context import principal
 from api.errors import Handler, Problem, to_problem
-from api.keys import IDEMPOTENCY, PRINCIPAL
+from api.keys import CONFIG, IDEMPOTENCY, PRINCIPAL
 from engine.store.idempotency import (
     PENDING_ANSWER,
     Claim,
@@ -35,8 +35,6 @@ from engine.store.idempotency import (
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 _KEPT_HEADERS = ("Location", "Content-Type")
-#: how long a retry waits for the first request with its key to be answered
-WAIT_S = 5.0
 _POLL_S = 0.05
 
 
@@ -57,7 +55,7 @@ def answer_with(render: Callable[[Any], web.Response]) -> None:
 async def _claim(keys: IdempotencyKeys, request: web.Request, key: str, digest: str) -> Reservation:
     """Reserve the key, waiting a while for a first request that is still running."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_S
+    deadline = loop.time() + request.app[CONFIG].idempotency_wait.total_seconds()
     subject = principal(request).subject
     while True:
         reservation = await keys.claim(

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+from dataclasses import replace
+from datetime import timedelta
 
-from tests.api.conftest import SHA1, SHA2, Api, problem
+import pytest
+
+from api.config import ApiConfig
+from tests.api.conftest import SHA1, SHA2, Api, api_config, problem
 
 BODY = {"app": "web", "environment": "dev", "release": SHA1, "reason": "ship"}
 
@@ -80,3 +87,27 @@ async def test_a_key_whose_request_died_unanswered_is_freed_after_a_while(api: A
         )
     response = await api.post("/promotions", BODY, as_="dev", headers={"Idempotency-Key": "orphan"})
     assert response.status == 202
+
+
+@pytest.fixture
+def config() -> ApiConfig:
+    """A short wait for a first request that is still running."""
+    return replace(api_config(), idempotency_wait=timedelta(milliseconds=300))
+
+
+async def test_a_retry_while_the_first_still_runs_is_told_when_to_come_back(api: Api) -> None:
+    pool = api.promotions.repository.store.pool
+    async with pool.acquire() as conn:  # held by a live session (this one) for 20 s more
+        await conn.execute(
+            "INSERT INTO idempotency_keys (subject, key, method, path, request_hash, owner,"
+            " lease_until, owner_pid, owner_started)"
+            " SELECT 'dev', 'busy', 'POST', '/api/v1/promotions', $1, gen_random_uuid(),"
+            " now() + interval '20 seconds', pid, backend_start"
+            " FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+            hashlib.sha256(b"/api/v1/promotions\n" + json.dumps(BODY).encode()).hexdigest(),
+        )
+        response = await api.post(
+            "/promotions", BODY, as_="dev", headers={"Idempotency-Key": "busy"}
+        )
+        await problem(response, 409, "idempotency-key-in-progress")
+        assert 15 <= int(response.headers["Retry-After"]) <= 20
