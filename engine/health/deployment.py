@@ -43,9 +43,7 @@ def assess(obj: Mapping[str, Any]) -> Assessment:
     return _replicas(obj)
 
 
-def _replicas(
-    obj: Mapping[str, Any], spec: Mapping[str, Any], status: Mapping[str, Any]
-) -> Assessment:
+def _replicas(obj: Mapping[str, Any]) -> Assessment:
     """The counts `kubectl rollout status` waits on, then the Available condition (kstatus)."""
     spec, status = section(obj, "spec"), section(obj, "status")
     replicas = number(spec, "replicas", default=1)
