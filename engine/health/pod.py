@@ -70,7 +70,9 @@ def _pending(obj: Mapping[str, Any], status: Mapping[str, Any]) -> Assessment:
         return Assessment(
             Health.PROGRESSING, f"pod is Pending: {done} of {len(inits)} init containers done"
         )
-    return Assessment(Health.PROGRESSING, f"pod is Pending{_detail(status)}")
+    waiting = [_waiting(s) for s in _statuses(status, _INIT, _MAIN) if _is_stuck(s)]
+    detail = f": {', '.join(waiting)}" if waiting else _detail(status)
+    return Assessment(Health.PROGRESSING, f"pod is Pending{detail}")
 
 
 def _running(obj: Mapping[str, Any], status: Mapping[str, Any], policy: str) -> Assessment:
@@ -87,8 +89,8 @@ def _running(obj: Mapping[str, Any], status: Mapping[str, Any], policy: str) -> 
         if last:
             return Assessment(
                 Health.DEGRADED,
-                f"{counts}; container {ctr.get('name')} restarted {ctr.get('restartCount', 0)} "
-                f"times, last {_terminated(ctr.get('name'), last)}",
+                f"{counts}; container {ctr.get('name')} restarted "
+                f"{ctr.get('restartCount', 0)} times, last {_terminated(last)}",
             )
     return Assessment(Health.PROGRESSING, f"pod is running: {counts}")
 
@@ -100,13 +102,14 @@ def _failure(status: Mapping[str, Any]) -> str:
     for ctr in _statuses(status, _INIT, _MAIN):
         terminated = section(section(ctr, "state"), "terminated")
         if terminated and (terminated.get("message") or terminated.get("exitCode")):
-            return f"pod failed: {_terminated(ctr.get('name'), terminated)}"
+            return f"pod failed: container {ctr.get('name')} {_terminated(terminated)}"
     return "pod failed"
 
 
-def _terminated(name: object, terminated: Mapping[str, Any]) -> str:
+def _terminated(terminated: Mapping[str, Any]) -> str:
+    """How a container ended ("OOMKilled with exit code 137")."""
     reason = terminated.get("reason") or "terminated"
-    text = f"container {name} {reason} with exit code {terminated.get('exitCode', '?')}"
+    text = f"{reason} with exit code {terminated.get('exitCode', '?')}"
     return text + (f": {terminated['message']}" if terminated.get("message") else "")
 
 
