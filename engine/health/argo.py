@@ -17,8 +17,12 @@ from engine.health.types import Assessment, condition, number, section
 def rollout(obj: Mapping[str, Any]) -> Assessment:
     """Stale → Progressing; InvalidSpec or aborted → Degraded; paused → Suspended; then counts."""
     spec, status = section(obj, "spec"), section(obj, "status")
-    generation = str(section(obj, "metadata").get("generation", ""))
-    if generation and str(status.get("observedGeneration", "")) != generation:
+    # Argo Rollouts writes observedGeneration as a string; compared only when both are there
+    generation, observed = (
+        section(obj, "metadata").get("generation"),
+        status.get("observedGeneration"),
+    )
+    if generation is not None and observed is not None and str(observed) != str(generation):
         return Assessment(Health.PROGRESSING, "waiting for rollout spec update to be observed")
     invalid = condition(obj, "InvalidSpec")
     if invalid is not None:
