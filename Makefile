@@ -37,6 +37,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/reconcile.py
 	$(PY) bench/api.py
 	$(PY) bench/outage.py
+	$(PY) bench/health.py
 
 # Postgres, Jaeger (UI on :16686), a k3s cluster and baton (API on :8080); needs Docker
 compose-up:

@@ -6,8 +6,10 @@ target's health and the per-object reasons recorded in ``HealthChanged``.
 
 The shape follows gitops-engine's ``pkg/health``: one module per kind, each a pure
 function returning ``(status, message)`` with counts in the message; a dict keyed by
-``(group, kind)``; unknown kinds are not errors (they count as Healthy once they exist);
-an exception inside a rule becomes ``Unknown`` with the exception as the message.
+``(group, kind)``; kinds without a rule of their own are read by :mod:`.generic` (kstatus's
+conventions; Healthy once they exist when they say nothing); an object being deleted is
+Progressing whatever its kind; an odd shape or an exception inside a rule becomes
+``Unknown`` with the reason as the message.
 """
 
 from __future__ import annotations
@@ -16,37 +18,117 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine.domain.enums import Health
-from engine.health import daemonset, deployment, job, pod, pvc, service, statefulset
-from engine.health.types import Assessment, Rule
+from engine.health import (
+    apiservice,
+    argo,
+    certmanager,
+    crd,
+    cronjob,
+    daemonset,
+    deployment,
+    flux,
+    generic,
+    hpa,
+    job,
+    keda,
+    namespace,
+    pdb,
+    pod,
+    pvc,
+    replicaset,
+    service,
+    statefulset,
+)
+from engine.health.types import Assessment, BadShape, Rule, section
 
 RULES: dict[tuple[str, str], Rule] = {
     ("apps", "Deployment"): deployment.assess,
     ("apps", "StatefulSet"): statefulset.assess,
     ("apps", "DaemonSet"): daemonset.assess,
+    ("apps", "ReplicaSet"): replicaset.assess,
     ("batch", "Job"): job.assess,
+    ("batch", "CronJob"): cronjob.assess,
     ("", "Pod"): pod.assess,
     ("", "PersistentVolumeClaim"): pvc.assess,
     ("", "Service"): service.assess,
+    ("", "Namespace"): namespace.assess,
+    ("networking.k8s.io", "Ingress"): service.load_balancer,
+    ("autoscaling", "HorizontalPodAutoscaler"): hpa.assess,
+    ("policy", "PodDisruptionBudget"): pdb.assess,
+    ("apiregistration.k8s.io", "APIService"): apiservice.assess,
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): crd.assess,
+    ("argoproj.io", "Rollout"): argo.rollout,
+    ("argoproj.io", "Application"): argo.application,
+    ("cert-manager.io", "Certificate"): certmanager.certificate,
+    ("cert-manager.io", "Issuer"): certmanager.issuer,
+    ("cert-manager.io", "ClusterIssuer"): certmanager.issuer,
+    ("keda.sh", "ScaledObject"): keda.scaled_object,
+    **{(group, kind): flux.assess for group, kind in flux.KINDS},
 }
 
 
 def rule_for(api_version: str, kind: str) -> Rule | None:
-    """The rule of a kind, or None for kinds without one (not an error)."""
+    """The rule written for a kind, or None for kinds the generic rule reads (not an error)."""
     group = api_version.split("/")[0] if "/" in api_version else ""
     return RULES.get((group, kind))
 
 
 def assess(obj: Mapping[str, Any] | None) -> Assessment:
-    """Health of one live object; None (not found) is Missing."""
+    """Health of one live object; None (not found) is Missing.
+
+    Order, as gitops-engine's ``GetResourceHealth``: an object of odd shape is Unknown;
+    one being deleted is Progressing whatever its kind; then the kind's rule, or the
+    generic one.
+    """
     if obj is None:
         return Assessment(Health.MISSING, "not found in the cluster")
-    rule = rule_for(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
-    if rule is None:
-        return Assessment(Health.HEALTHY, "exists")
+    odd = _odd_shape(obj)
+    if odd is not None:
+        return Assessment(Health.UNKNOWN, f"cannot assess: {odd}")
+    deleting = _pending_deletion(obj)
+    if deleting is not None:
+        return deleting
+    # user-defined checks (Argo CD's Lua format) take precedence over the rules from here on
+    rule = rule_for(str(obj.get("apiVersion") or ""), obj["kind"]) or generic.assess
+    return run(rule, obj)
+
+
+def run(rule: Rule, obj: Mapping[str, Any]) -> Assessment:
+    """`rule(obj)`, with any failure inside it read as Unknown (never raised)."""
     try:
         return rule(obj)
+    except BadShape as exc:
+        return Assessment(Health.UNKNOWN, f"cannot assess: {exc}")
     except Exception as exc:  # a rule must never take the applier down
         return Assessment(Health.UNKNOWN, f"cannot assess: {type(exc).__name__}: {exc}")
+
+
+def _odd_shape(obj: object) -> str | None:
+    """Why an object cannot be read at all, or None when its outline is sound."""
+    if not isinstance(obj, Mapping):
+        return f"the object is a {type(obj).__name__}, not a mapping"
+    kind = obj.get("kind")
+    if not isinstance(kind, str) or not kind:
+        return "the object has no kind"
+    if not isinstance(obj.get("apiVersion", ""), str):
+        return "apiVersion is not a string"
+    for name in ("metadata", "spec", "status"):
+        value = obj.get(name)
+        if value is not None and not isinstance(value, Mapping):
+            return f"{name} is a {type(value).__name__}, not an object"
+    return None
+
+
+def _pending_deletion(obj: Mapping[str, Any]) -> Assessment | None:
+    """Progressing while `metadata.deletionTimestamp` is set, naming the finalizers that hold it."""
+    meta = section(obj, "metadata")
+    if not meta.get("deletionTimestamp"):
+        return None
+    finalizers = meta.get("finalizers")
+    if isinstance(finalizers, list) and finalizers:
+        held = ", ".join(str(f) for f in finalizers)
+        return Assessment(Health.PROGRESSING, f"pending deletion; blocked by finalizers: {held}")
+    return Assessment(Health.PROGRESSING, "pending deletion")
 
 
 def combine(results: Iterable[tuple[str, Assessment]]) -> tuple[Health, list[str]]:
@@ -79,4 +161,4 @@ _ORDER = [
     Health.UNKNOWN,
 ]
 
-__all__ = ["RULES", "Assessment", "Rule", "assess", "combine", "rule_for"]
+__all__ = ["RULES", "Assessment", "BadShape", "Rule", "assess", "combine", "rule_for", "run"]

@@ -1,4 +1,4 @@
-"""Health of a PersistentVolumeClaim: Bound → Healthy, Lost → Degraded. Pure."""
+"""Health of a PersistentVolumeClaim by phase, as gitops-engine reads it. Pure."""
 
 from __future__ import annotations
 
@@ -8,12 +8,20 @@ from typing import Any
 from engine.domain.enums import Health
 from engine.health.types import Assessment, section
 
+_PHASES = {
+    "Bound": (Health.HEALTHY, "claim is bound"),
+    "Pending": (Health.PROGRESSING, "claim is Pending"),
+    "Lost": (Health.DEGRADED, "claim lost its volume"),
+}
+
 
 def assess(obj: Mapping[str, Any]) -> Assessment:
-    """By phase; a claim still Pending is Progressing."""
-    phase = section(obj, "status").get("phase", "Pending")
-    if phase == "Bound":
-        return Assessment(Health.HEALTHY, "claim is bound")
-    if phase == "Lost":
-        return Assessment(Health.DEGRADED, "claim lost its volume")
-    return Assessment(Health.PROGRESSING, f"claim is {phase}")
+    """Bound → Healthy, Pending → Progressing, Lost → Degraded, else Unknown."""
+    status = section(obj, "status")
+    phase = status.get("phase", "Pending")
+    health, message = _PHASES.get(phase, (Health.UNKNOWN, f"claim phase is {phase}"))
+    capacity = section(status, "capacity").get("storage")
+    volume = section(obj, "spec").get("volumeName")
+    details = [f"volume {volume}" if volume else "", str(capacity or "")]
+    detail = ", ".join(d for d in details if d)
+    return Assessment(health, f"{message} ({detail})" if detail else message)

@@ -31,4 +31,10 @@ def assess(obj: Mapping[str, Any]) -> Assessment:
     current, update = status.get("currentRevision"), status.get("updateRevision")
     if partition == 0 and update and current != update:
         return Assessment(Health.PROGRESSING, f"waiting for revision {update} to roll out")
+    if partition:
+        return Assessment(
+            Health.HEALTHY,
+            f"{ready} of {replicas} pods ready; partitioned roll out complete: "
+            f"{updated} pods above partition {partition} updated",
+        )
     return Assessment(Health.HEALTHY, f"{ready} of {replicas} pods ready")

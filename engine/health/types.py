@@ -18,6 +18,10 @@ class Assessment(NamedTuple):
 Rule = Callable[[Mapping[str, Any]], Assessment]
 
 
+class BadShape(ValueError):
+    """An object whose fields do not have the shape the API documents (read as Unknown)."""
+
+
 def section(obj: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     """`obj[name]` as a mapping ({} when absent or null)."""
     value = obj.get(name)
@@ -30,15 +34,36 @@ def number(block: Mapping[str, Any], name: str, default: int = 0) -> int:
     return int(value) if isinstance(value, int | float) else default
 
 
+def conditions(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The status conditions of `obj` in their order ([] when there are none)."""
+    found = section(obj, "status").get("conditions") or []
+    if not isinstance(found, list):
+        raise BadShape(f"status.conditions is a {type(found).__name__}, not a list")
+    return [c for c in found if isinstance(c, Mapping)]
+
+
 def condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
     """The status condition of type `kind`, if any."""
-    conditions = section(obj, "status").get("conditions") or []
-    if not isinstance(conditions, list):
-        raise TypeError(f"status.conditions is a {type(conditions).__name__}, not a list")
-    for cond in conditions:
-        if isinstance(cond, Mapping) and cond.get("type") == kind:
+    for cond in conditions(obj):
+        if cond.get("type") == kind:
             return cond
     return None
+
+
+def is_true(cond: Mapping[str, Any] | None) -> bool:
+    """True when a condition is present with status "True"."""
+    return cond is not None and cond.get("status") == "True"
+
+
+def is_false(cond: Mapping[str, Any] | None) -> bool:
+    """True when a condition is present with status "False"."""
+    return cond is not None and cond.get("status") == "False"
+
+
+def explain(cond: Mapping[str, Any], default: str = "") -> str:
+    """A condition's reason and message as one phrase ("Reason: message")."""
+    reason, message = str(cond.get("reason") or ""), str(cond.get("message") or "")
+    return ": ".join(part for part in (reason, message) if part) or default
 
 
 def observed_is_current(obj: Mapping[str, Any]) -> bool:

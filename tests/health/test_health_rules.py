@@ -1,51 +1,67 @@
-"""Health rules, table-driven: one YAML fixture per state → expected status and message."""
+"""Health rules, table-driven: one YAML fixture per state → expected status and message.
+
+The table is `cases.yaml`; the fixtures are `testdata/<name>.yaml`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from engine.domain.enums import Health
-from engine.health import Assessment, assess, combine
+from engine.health import RULES, Assessment, assess, combine, rule_for
 
 DATA = Path(__file__).parent / "testdata"
-
-CASES = [
-    ("deployment-healthy", Health.HEALTHY, "3 of 3 replicas available"),
-    ("deployment-progressing", Health.PROGRESSING, "2 of 3 updated replicas are available"),
-    ("deployment-unavailable", Health.PROGRESSING, "1 of 3 updated replicas are available"),
-    ("deployment-old-replicas", Health.PROGRESSING, "1 old replicas are pending termination"),
-    ("deployment-not-observed", Health.PROGRESSING, "spec not observed"),
-    ("deployment-paused", Health.SUSPENDED, "paused"),
-    ("deployment-degraded", Health.DEGRADED, "exceeded its progress deadline"),
-    ("deployment-broken-status", Health.UNKNOWN, "cannot assess"),
-    ("statefulset-healthy", Health.HEALTHY, "2 of 2 pods ready"),
-    ("statefulset-progressing", Health.PROGRESSING, "1 of 2 pods are ready"),
-    ("daemonset-healthy", Health.HEALTHY, "3 of 3 pods available"),
-    ("daemonset-progressing", Health.PROGRESSING, "1 of 3 updated pods are available"),
-    ("job-complete", Health.HEALTHY, "1 succeeded"),
-    ("job-failed", Health.DEGRADED, "backoff limit"),
-    ("job-running", Health.PROGRESSING, "1 active"),
-    ("pod-running", Health.HEALTHY, "1 of 1 containers ready"),
-    ("pod-crashloop", Health.DEGRADED, "CrashLoopBackOff"),
-    ("pvc-bound", Health.HEALTHY, "bound"),
-    ("pvc-pending", Health.PROGRESSING, "Pending"),
-    ("service-lb-pending", Health.PROGRESSING, "load balancer"),
-    ("service-clusterip", Health.HEALTHY, "exists"),
-    ("configmap-unknown-kind", Health.HEALTHY, "exists"),
-]
+CASES: dict[str, list[str]] = yaml.safe_load((Path(__file__).parent / "cases.yaml").read_text())
 
 
-@pytest.mark.parametrize(("fixture", "status", "message"), CASES, ids=[c[0] for c in CASES])
-def test_each_state_of_each_kind_is_read_as_kubectl_and_argo_cd_read_it(
-    fixture: str, status: Health, message: str
+def fixture(name: str) -> Any:
+    """The object of one fixture, as the cluster would return it."""
+    return yaml.safe_load((DATA / f"{name}.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_state_of_each_kind_is_read_as_argo_cd_and_kstatus_read_it(name: str) -> None:
+    status, message = CASES[name]
+    result = assess(fixture(name))
+    assert (result.status, message in result.message) == (Health(status), True), result
+
+
+def test_every_fixture_has_an_expectation_and_every_expectation_a_fixture() -> None:
+    assert sorted(p.stem for p in DATA.glob("*.yaml")) == sorted(CASES)
+
+
+@pytest.mark.parametrize("key", sorted(RULES), ids=lambda k: "/".join(k))
+def test_no_rule_raises_on_odd_shapes_each_gives_unknown_with_a_message(
+    key: tuple[str, str],
 ) -> None:
-    obj = yaml.safe_load((DATA / f"{fixture}.yaml").read_text())
-    result = assess(obj)
-    assert result.status == status
-    assert message in result.message
+    group, kind = key
+    base = {"apiVersion": f"{group}/v1" if group else "v1", "kind": kind, "metadata": {}}
+    for odd in ({"status": "Running"}, {"spec": ["x"]}, {"metadata": "web"}):
+        result = assess({**base, **odd})
+        assert result.status == Health.UNKNOWN and result.message.startswith("cannot assess")
+    for conditions in ("Ready", {"Ready": "True"}, 3):
+        result = assess({**base, "status": {"conditions": conditions}})
+        assert isinstance(result, Assessment)  # rules that read no conditions may not notice
+        assert result.status != Health.UNKNOWN or "not a list" in result.message
+
+
+def test_any_object_being_deleted_is_progressing_whatever_its_kind_or_state() -> None:
+    for name in ("deployment-healthy", "job-failed", "rollout-paused", "generic-stalled"):
+        obj = fixture(name)
+        obj["metadata"]["deletionTimestamp"] = "2026-12-07T05:00:00Z"
+        assert assess(obj) == Assessment(Health.PROGRESSING, "pending deletion")
+
+
+def test_kinds_without_their_own_rule_get_the_generic_one_and_rule_for_says_so() -> None:
+    assert rule_for("v1", "ConfigMap") is None
+    assert rule_for("example.com/v1", "Widget") is None
+    assert rule_for("argoproj.io/v1alpha1", "Rollout") is not None
+    assert rule_for("networking.k8s.io/v1", "Ingress") is not None
+    assert assess(fixture("generic-stalled")).status == Health.DEGRADED
 
 
 def test_an_object_that_is_not_there_is_missing() -> None:
