@@ -38,8 +38,9 @@ async def test_promotions_accepted_before_and_releases_made_during_an_outage_are
     stage: Stage, pg_admin_url: str
 ) -> None:
     stage.app({"dev": {"auto_promote": True}, "staging": {}})
-    # a restart waits 1-2 s: long enough to record a release before the followers are back
-    supervisor = Supervisor(backoff=Backoff(base=2.0, cap=2.0), healthy_after=0.5)
+    # a restart waits 3-6 s: long enough to record a release before the followers are back,
+    # even on a busy machine
+    supervisor = Supervisor(backoff=Backoff(base=6.0, cap=6.0), healthy_after=0.5)
     followers = ("promoter", "appliers-wake")
     try:
         async with stage.appliers(supervisor=supervisor):
