@@ -7,10 +7,12 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import asyncpg
 import pytest
 from aiohttp import ClientResponse, ClientTimeout
 
 from api.config import ApiConfig
+from engine.store import is_database_unavailable
 from tests.api.conftest import SHA1, Api, api_config, problem
 
 
@@ -93,3 +95,30 @@ async def test_live_tails_are_limited_because_each_holds_a_connection(api: Api) 
             await asyncio.sleep(0.2)
     again.close()
     second.close()
+
+
+async def test_the_tail_carries_on_after_baton_loses_its_database_connections(
+    api: Api, database_url: str
+) -> None:
+    response = await api.get("/events/stream?app=web", timeout=ClientTimeout(total=30))
+    await api.promote("dev")
+    before = await asyncio.wait_for(_read_events(response, 2), timeout=15)
+    admin = await asyncpg.connect(database_url)
+    try:  # an operator ends every baton connection (the tail's LISTEN among them)
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    for _ in range(50):  # the first write after the loss may meet a dead connection
+        try:
+            await api.verify_in("dev", SHA1)
+            break
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            await asyncio.sleep(0.1)
+    after = await asyncio.wait_for(_read_events(response, 1), timeout=15)
+    assert after[0]["id"] > before[-1]["id"], "the tail went on where it was"
+    response.close()
