@@ -17,6 +17,7 @@ from typing import Any
 
 from engine.domain.enums import Health
 from engine.health import daemonset, deployment, job, pod, pvc, service, statefulset
+from engine.health.lua import CustomChecks
 from engine.health.types import Assessment, Rule
 
 RULES: dict[tuple[str, str], Rule] = {
@@ -36,17 +37,29 @@ def rule_for(api_version: str, kind: str) -> Rule | None:
     return RULES.get((group, kind))
 
 
-def assess(obj: Mapping[str, Any] | None) -> Assessment:
-    """Health of one live object; None (not found) is Missing."""
+def assess(obj: Mapping[str, Any] | None, checks: CustomChecks | None = None) -> Assessment:
+    """Health of one live object, and the rule that gave it; None (not found) is Missing.
+
+    A user's check (``checks``) wins over the built-in rule of its group/kind.
+    """
     if obj is None:
-        return Assessment(Health.MISSING, "not found in the cluster")
-    rule = rule_for(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+        return Assessment(Health.MISSING, "not found in the cluster", "missing")
+    api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
+    if checks is not None and (check := checks.find(api_version, kind)) is not None:
+        return checks.run(check, obj)
+    rule = rule_for(api_version, kind)
     if rule is None:
-        return Assessment(Health.HEALTHY, "exists")
+        return Assessment(Health.HEALTHY, "exists", "generic")
+    name = rule_name(rule)
     try:
-        return rule(obj)
+        return rule(obj)._replace(rule=name)
     except Exception as exc:  # a rule must never take the applier down
-        return Assessment(Health.UNKNOWN, f"cannot assess: {type(exc).__name__}: {exc}")
+        return Assessment(Health.UNKNOWN, f"cannot assess: {type(exc).__name__}: {exc}", name)
+
+
+def rule_name(rule: Rule) -> str:
+    """A built-in rule's name as explain shows it: ``built-in deployment``."""
+    return f"built-in {rule.__module__.rsplit('.', 1)[-1]}"
 
 
 def combine(results: Iterable[tuple[str, Assessment]]) -> tuple[Health, list[str]]:
@@ -79,4 +92,4 @@ _ORDER = [
     Health.UNKNOWN,
 ]
 
-__all__ = ["RULES", "Assessment", "Rule", "assess", "combine", "rule_for"]
+__all__ = ["RULES", "Assessment", "CustomChecks", "Rule", "assess", "combine", "rule_for"]
