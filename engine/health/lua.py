@@ -33,7 +33,7 @@ MAX_SECONDS = 0.5
 MAX_MEMORY = 64 * 1024 * 1024  # bytes, for all the scripts of one CustomChecks
 _HOOK_EVERY = 1000  # instructions between two looks at the counters and the clock
 _STATUSES = {h.value: h for h in Health}
-_LINE = re.compile(r":(\d+):")
+_LINE = re.compile(r"(\d+):")
 
 # Runs one compiled chunk: fresh globals, counters checked from a count hook, and pcall
 # wrappers that cannot swallow a limit (else `while true do pcall(loop) end` runs forever).
@@ -128,16 +128,19 @@ class CustomChecks:
 
     def add(self, group: str, kind: str, source: str, *, name: str) -> LuaCheck:
         """Compile `source` as the check of group/kind; LuaCompileError names line and why."""
-        chunk = self._load(source, f"={name}")
-        if isinstance(chunk, tuple):  # nil and the error: the only reply of two values
-            text = str(chunk[1])
-            match = _LINE.search(text)
-            line = int(match.group(1)) if match else 0
-            message = text[match.end() :].strip() if match else text
-            raise LuaCompileError(name, line, message)
-        check = LuaCheck(name=name, chunk=chunk)
+        check = self.compile(source, name=name)
         self._checks[(group, kind)] = check
         return check
+
+    def compile(self, source: str, *, name: str) -> LuaCheck:
+        """Compile `source` into a check of this runtime, for no kind (tests run it)."""
+        chunk = self._load(source, f"={name}")
+        if isinstance(chunk, tuple):  # nil and the error: the only reply of two values
+            text = str(chunk[1]).removeprefix(f"{name}:")  # "<name>:<line>: <why>"
+            match = _LINE.match(text)
+            line = int(match.group(1)) if match else 0
+            raise LuaCompileError(name, line, text[match.end() :].strip() if match else text)
+        return LuaCheck(name=name, chunk=chunk)
 
     def find(self, api_version: str, kind: str) -> LuaCheck | None:
         """The user's check of this apiVersion's group and kind, if any."""
