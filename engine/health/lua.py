@@ -33,7 +33,9 @@ MAX_SECONDS = 0.5
 MAX_MEMORY = 64 * 1024 * 1024  # bytes, for all the scripts of one CustomChecks
 _HOOK_EVERY = 1000  # instructions between two looks at the counters and the clock
 _STATUSES = {h.value: h for h in Health}
-_LINE = re.compile(r"(\d+):")
+_CHUNK = "script"
+_LINE = re.compile(rf"{_CHUNK}:(\d+): (.*)", re.DOTALL)
+_WHERE = re.compile(rf"\b{_CHUNK}:(\d+):")
 
 # Runs one compiled chunk: fresh globals, counters checked from a count hook, and pcall
 # wrappers that cannot swallow a limit (else `while true do pcall(loop) end` runs forever).
@@ -122,7 +124,7 @@ class CustomChecks:
     def __len__(self) -> int:
         return len(self._checks)
 
-    def keys(self) -> list[tuple[str, str]]:
+    def kinds(self) -> list[tuple[str, str]]:
         """The (group, kind) pairs that have a check."""
         return sorted(self._checks)
 
@@ -134,12 +136,13 @@ class CustomChecks:
 
     def compile(self, source: str, *, name: str) -> LuaCheck:
         """Compile `source` into a check of this runtime, for no kind (tests run it)."""
-        chunk = self._load(source, f"={name}")
+        # Lua cuts chunk names to 60 characters: the messages say "script:<line>:", and
+        # the name, whole, is added where they are shown
+        chunk = self._load(source, f"={_CHUNK}")
         if isinstance(chunk, tuple):  # nil and the error: the only reply of two values
-            text = str(chunk[1]).removeprefix(f"{name}:")  # "<name>:<line>: <why>"
-            match = _LINE.match(text)
+            match = _LINE.match(str(chunk[1]))
             line = int(match.group(1)) if match else 0
-            raise LuaCompileError(name, line, text[match.end() :].strip() if match else text)
+            raise LuaCompileError(name, line, match.group(2) if match else str(chunk[1]))
         return LuaCheck(name=name, chunk=chunk)
 
     def find(self, api_version: str, kind: str) -> LuaCheck | None:
@@ -181,4 +184,5 @@ def _reading(check: LuaCheck, hs: Any) -> Assessment:
 
 
 def _unknown(check: LuaCheck, why: str) -> Assessment:
+    why = _WHERE.sub(r"line \1:", why)  # "script:2: attempt to ..." → "line 2: attempt to ..."
     return Assessment(Health.UNKNOWN, f"health check {check.name} failed: {why}", check.name)

@@ -77,7 +77,9 @@ def test_a_script_error_is_unknown_with_the_error_and_the_scripts_name() -> None
     result = assess(thing, checks)
     assert result.status == Health.UNKNOWN
     assert "thing.lua" in result.message
-    assert "thing.lua:2: attempt to index field 'status' (a nil value)" in result.message
+    assert result.message == (
+        "health check thing.lua failed: line 2: attempt to index field 'status' (a nil value)"
+    )
 
 
 def test_a_reply_that_is_not_an_argo_cd_status_is_unknown() -> None:
