@@ -66,9 +66,9 @@ class FreezeWindow:
             # croniter's previous start is strictly before the time it is given: a microsecond
             # on, a start at `at` itself counts (a second on, a start within the next second
             # would, and `at` would be outside every window for that second)
-            start: datetime = croniter(self.schedule, at + timedelta(microseconds=1)).get_prev(
-                datetime
-            )
+            start: datetime = croniter(
+                self.schedule, at + timedelta(microseconds=1)
+            ).get_prev(datetime)
             return start
         try:
             rule = rrulestr(self.schedule, dtstart=_RRULE_EPOCH.replace(tzinfo=zone))
