@@ -44,18 +44,18 @@ local sethook, setfenv, pcall, xpcall, error = debug.sethook, setfenv, pcall, xp
 local pairs, setmetatable = pairs, setmetatable
 local SAFE = {"assert", "error", "ipairs", "next", "pairs", "rawequal", "rawget", "rawset",
   "select", "setmetatable", "tonumber", "tostring", "type", "unpack"}
-local LIBS = {string = string, table = table, math = math}
-local base = {}
+local base, libs = {}, {}
 for _, name in ipairs(SAFE) do base[name] = _G[name] end
+for name, lib in pairs({string = string, table = table, math = math}) do
+  libs[name] = {}
+  for k, v in pairs(lib) do libs[name][k] = v end
+end
+libs.string.dump = nil
 return function(chunk, obj, max_instructions, deadline, now, every)
   local env, spent, stop = {}, 0, nil
   for name, fn in pairs(base) do env[name] = fn end
-  for name, lib in pairs(LIBS) do
-    local copy = {}
-    for k, v in pairs(lib) do copy[k] = v end
-    env[name] = copy
-  end
-  env.string.dump = nil
+  -- a script's writes to a library land in its own layer, not in the shared table
+  for name, lib in pairs(libs) do env[name] = setmetatable({}, {__index = lib}) end
   local function guard(ok, ...)
     if stop then error(stop, 0) end
     return ok, ...

@@ -147,16 +147,19 @@ def test_the_sandbox_refuses_a_way_out(escape: str, tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-def test_each_run_starts_from_fresh_globals() -> None:
+def test_each_run_starts_from_fresh_globals_and_whole_libraries() -> None:
     script = """
-    local hs = {status = "Healthy", message = tostring(seen)}
+    local hs = {status = "Healthy", message = tostring(seen) .. " " .. type(string.upper)}
     seen = "yes"
     string.upper = nil
+    rawset(table, "insert", nil)
     return hs
     """
     checks, thing = one(script)
-    assert assess(thing, checks).message == "nil"
-    assert assess(thing, checks).message == "nil"  # neither the global nor the change stayed
+    assert assess(thing, checks).message == "nil function"
+    assert assess(thing, checks).message == "nil function"  # neither change stayed
+    other, _ = one('return {status = "Healthy", message = type(table.insert)}')
+    assert assess(thing, other).message == "function"
 
 
 def test_a_script_that_does_not_compile_names_its_line() -> None:
