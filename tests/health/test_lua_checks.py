@@ -158,8 +158,13 @@ def test_each_run_starts_from_fresh_globals_and_whole_libraries() -> None:
     checks, thing = one(script)
     assert assess(thing, checks).message == "nil function"
     assert assess(thing, checks).message == "nil function"  # neither change stayed
-    other, _ = one('return {status = "Healthy", message = type(table.insert)}')
-    assert assess(thing, other).message == "function"
+    checks.add(
+        "example.com",
+        "Other",
+        'return {status = "Healthy", message = type(table.insert)}',
+        name="other.lua",
+    )
+    assert assess({**thing, "kind": "Other"}, checks).message == "function"  # nor for others
 
 
 def test_a_script_that_does_not_compile_names_its_line() -> None:
