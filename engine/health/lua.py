@@ -41,7 +41,7 @@ _WHERE = re.compile(rf"\b{_CHUNK}:(\d+):")
 # wrappers that cannot swallow a limit (else `while true do pcall(loop) end` runs forever).
 _RUNNER = """
 local sethook, setfenv, pcall, xpcall, error = debug.sethook, setfenv, pcall, xpcall, error
-local pairs, setmetatable = pairs, setmetatable
+local pairs, setmetatable, rawget, type, tostring = pairs, setmetatable, rawget, type, tostring
 local SAFE = {"assert", "error", "ipairs", "next", "pairs", "rawequal", "rawget", "rawset",
   "select", "setmetatable", "tonumber", "tostring", "type", "unpack"}
 local base, libs = {}, {}
@@ -75,9 +75,22 @@ return function(chunk, obj, max_instructions, deadline, now, every)
     end
     if stop then error(stop, 0) end
   end, "", every)
-  local ok, hs = pcall(setfenv(chunk, env))
+  -- hs is read under the hook too, with rawget: a metamethod must not run unwatched
+  local function judge()
+    local hs = setfenv(chunk, env)()
+    if type(hs) ~= "table" then return "returned " .. type(hs) .. ", not hs" end
+    local status, message = rawget(hs, "status"), rawget(hs, "message")
+    if type(message) == "number" then message = tostring(message) end
+    if message ~= nil and type(message) ~= "string" then
+      return "hs.message is a " .. type(message)
+    end
+    if type(status) ~= "string" then return "hs.status is " .. type(status) end
+    return nil, status, message or ""
+  end
+  local ok, problem, status, message = pcall(judge)
   sethook()
-  return ok, hs
+  if not ok and type(problem) ~= "string" then problem = "error(" .. type(problem) .. ")" end
+  return problem, status, message
 end
 """
 
@@ -155,7 +168,7 @@ class CustomChecks:
         try:
             table = self._lua.table_from(obj, recursive=True)
             deadline = time.monotonic() + self.limits.max_seconds
-            ok, hs = self._run(
+            problem, status, message = self._run(
                 check.chunk,
                 table,
                 self.limits.max_instructions,
@@ -165,22 +178,14 @@ class CustomChecks:
             )
         except lua.LuaMemoryError:
             return _unknown(check, "memory limit exceeded")
-        except lua.LuaError as exc:
-            return _unknown(check, str(exc))
-        if not ok:
-            return _unknown(check, str(hs))
-        return _reading(check, hs)
-
-
-def _reading(check: LuaCheck, hs: Any) -> Assessment:
-    """The `hs` table a script returned, as an Assessment."""
-    if lua.lua_type(hs) != "table":
-        return _unknown(check, f"returned {lua.lua_type(hs) or type(hs).__name__}, not hs")
-    status, message = hs["status"], hs["message"]
-    health = _STATUSES.get(status) if isinstance(status, str) else None
-    if health is None:
-        return _unknown(check, f"returned status {status!r}, not one of {', '.join(_STATUSES)}")
-    return Assessment(health, "" if message is None else str(message), check.name)
+        except Exception as exc:  # a user's script must never take the applier down
+            return _unknown(check, f"{type(exc).__name__}: {exc}")
+        if problem is not None:
+            return _unknown(check, str(problem))
+        health = _STATUSES.get(status)
+        if health is None:
+            return _unknown(check, f"returned status {status!r}, not one of {', '.join(_STATUSES)}")
+        return Assessment(health, str(message), check.name)
 
 
 def _unknown(check: LuaCheck, why: str) -> Assessment:

@@ -28,8 +28,8 @@ from engine.config.model import AppSpec
 from engine.domain.ids import target_stream
 from engine.domain.pipeline import EnvironmentSpec, policy_from_config
 from engine.domain.target import Target
-from engine.health import CustomChecks
 from engine.git.watcher import GitWatcher
+from engine.health import CustomChecks
 from engine.kube import RetryPolicy
 from engine.releases import ReleaseRecorder
 from engine.repository import Repository

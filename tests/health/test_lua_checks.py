@@ -178,3 +178,26 @@ def test_numbers_print_as_argo_cd_prints_them() -> None:
     checks, thing = one('return {status = "Healthy", message = obj.spec.replicas .. " replicas"}')
     result = assess({**thing, "spec": {"replicas": 3}}, checks)
     assert result.message == "3 replicas"
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "return setmetatable({}, {__index = function() while true do end end})",
+        'return {status = "Healthy", message = setmetatable({}, {__tostring = function() '
+        "while true do end end})}",
+        "error(setmetatable({}, {__tostring = function() while true do end end}))",
+    ],
+)
+def test_a_metamethod_in_the_reply_cannot_run_outside_the_limits(script: str) -> None:
+    checks, thing = one(script, Limits(max_instructions=100_000))
+    started = time.monotonic()
+    result = assess(thing, checks)
+    assert time.monotonic() - started < 1
+    assert result.status == Health.UNKNOWN
+    assert "thing.lua" in result.message
+
+
+def test_a_reply_that_is_not_a_table_is_unknown() -> None:
+    checks, thing = one('return "Healthy"')
+    assert assess(thing, checks).message == "health check thing.lua failed: returned string, not hs"
