@@ -26,6 +26,7 @@ from engine.config.loader import ConfigError, load_environments
 from engine.health.explain import explain
 from engine.health.lua import CustomChecks
 from engine.health_suite import find_test_files, run_test_file
+from engine.render.yamldocs import load_all
 from engine.settings import Settings
 
 console = make_console()
@@ -86,7 +87,7 @@ def health_explain(
     """Verdict, message and deciding rule of each object in MANIFEST (YAML or JSON; - for
     stdin)."""
     try:
-        objects = list(yaml.safe_load_all(manifest))
+        objects = load_all(manifest.read())
     except yaml.YAMLError as exc:
         fail(Failure(f"{manifest.name}: not YAML or JSON: {exc}", None, ExitCode.REFUSED))
     rows = explain(objects, _checks(directory, checks_dir))

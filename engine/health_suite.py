@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from engine.health.lua import CustomChecks, LuaCompileError
+from engine.render.yamldocs import load_all
 
 TEST_FILE = "health_test.yaml"
 SCRIPT = "health.lua"
@@ -86,7 +87,8 @@ def _cases(test_file: Path) -> list[Any] | str:
 def _input(path: Path) -> dict[str, Any] | str:
     """The object of a case's input file, or why it cannot be read."""
     try:
-        obj = yaml.safe_load(path.read_text(encoding="utf-8"))
+        documents = load_all(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         return f"cannot read input {path}: {exc}"
+    obj = documents[0] if documents else None
     return obj if isinstance(obj, dict) else f"input {path} is not an object"

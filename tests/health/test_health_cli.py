@@ -25,7 +25,8 @@ status:
   observedGeneration: 1
   readyReplicas: 0
   conditions:
-  - {type: Ready, status: "False", reason: QuotaExceeded, message: no room for 3 widgets}
+  - {type: Ready, status: "False", reason: QuotaExceeded, message: no room for 3 widgets,
+     lastTransitionTime: 2026-11-30T10:00:00Z}
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -89,7 +90,7 @@ def test_explain_names_verdict_message_and_rule_of_each_document(tmp_path: Path)
         (
             "Widget",
             "Degraded",
-            "QuotaExceeded: no room for 3 widgets",
+            "QuotaExceeded: no room for 3 widgets (since 2026-11-30T10:00:00Z)",
             str(WIDGET / "health.lua"),
         ),
         (
@@ -146,3 +147,16 @@ def test_explain_uses_the_checks_of_the_environments_config(tmp_path: Path) -> N
     (row,) = json.loads(result.stdout)
     assert (row["status"], row["message"]) == ("Suspended", "parked")
     assert row["rule"] == f"{environments / 'health.yaml'}:health.checks[ConfigMap]"
+
+
+def test_config_check_lists_the_health_checks_it_compiled(tmp_path: Path) -> None:
+    environments = tmp_path / "environments"
+    environments.mkdir()
+    (environments / "health.yaml").write_text(
+        f"health:\n  checks_dir: {CHECKS}\n  checks:\n    example.com/Gadget: 'return nil'\n"
+    )
+    result = run_baton("config", "check", "--dir", str(environments))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "ok health checks: _/ConfigMap apps/Deployment example.com/Gadget example.com/Widget"
+    )

@@ -13,13 +13,15 @@ from engine.config.health import compile_dir
 from engine.domain.enums import Health
 from engine.health import CustomChecks, assess
 from engine.health.lua import Limits, LuaCompileError
+from engine.render.yamldocs import load_all
 
 CHECKS = Path(__file__).parent / "checks"
 WIDGET = CHECKS / "example.com" / "Widget"
 
 
 def widget(name: str) -> dict[str, Any]:
-    return yaml.safe_load((WIDGET / "testdata" / f"{name}.yaml").read_text())  # type: ignore[no-any-return]
+    (obj,) = load_all((WIDGET / "testdata" / f"{name}.yaml").read_text())
+    return obj  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -42,7 +44,11 @@ def one(source: str, limits: Limits | None = None) -> tuple[CustomChecks, dict[s
     [
         ("healthy", Health.HEALTHY, "3 of 3 widgets ready"),
         ("progressing", Health.PROGRESSING, "spec not observed yet"),
-        ("degraded", Health.DEGRADED, "QuotaExceeded: no room for 3 widgets"),
+        (
+            "degraded",
+            Health.DEGRADED,
+            "QuotaExceeded: no room for 3 widgets (since 2026-11-30T10:00:00Z)",
+        ),
     ],
 )
 def test_a_script_from_an_argo_cd_folder_decides_its_kind_and_is_named(

@@ -18,6 +18,9 @@ for _, condition in ipairs(obj.status.conditions or {}) do
     else
       hs.status = "Degraded"
       hs.message = condition.reason .. ": " .. condition.message
+      if condition.lastTransitionTime ~= nil then
+        hs.message = hs.message .. " (since " .. condition.lastTransitionTime .. ")"
+      end
     end
     return hs
   end
