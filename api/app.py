@@ -39,6 +39,7 @@ from api.pipelines import PipelineCache
 from api.reads import projections_ctx
 from api.routes import setup_routes
 from api.tracing import instrument_app
+from api.views.explain import checks_ctx
 from api.watching import watcher_ctx
 from engine.promotions import Promotions
 from engine.repository import Repository
@@ -113,6 +114,7 @@ def init_app(
     app.cleanup_ctx.append(_jobs_ctx)
     app.cleanup_ctx.append(projections_ctx)
     app.cleanup_ctx.append(watcher_ctx)
+    app.cleanup_ctx.append(checks_ctx)
     setup_routes(app)
     instrument_app(app)
     return app

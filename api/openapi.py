@@ -32,6 +32,7 @@ _REQUEST_MODELS: list[type[BaseModel]] = [
     schemas.DecisionBody,
     schemas.ReplayCreate,
     schemas.OverrideBody,
+    schemas.HealthExplain,
 ]
 
 _REASONS = {
@@ -357,6 +358,18 @@ def _paths() -> dict[str, Any]:
                 "Recompute the hash chain",
                 "audit",
                 _ok(200, "AuditReport", "the report"),
+            )
+        },
+        "/health/explain": {
+            "post": _op(
+                "explain_health",
+                "The health verdict of each object, its message and the rule that gave it",
+                "health",
+                {
+                    **_ok(200, "HealthExplanation", "one row per object"),
+                    **_problems(400, 403, 413, 415, 422),
+                },
+                requestBody=_body("HealthExplain"),
             )
         },
         "/admin/replay": {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.domain.enums import Health
 from engine.supervisor import TaskState
 
 
@@ -45,6 +46,39 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 },
             },
             "promotion_id": STR,
+        },
+    },
+    "HealthExplanation": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "api_version",
+                        "kind",
+                        "namespace",
+                        "name",
+                        "status",
+                        "message",
+                        "rule",
+                    ],
+                    "properties": {
+                        "api_version": STR,
+                        "kind": STR,
+                        "namespace": STR,
+                        "name": STR,
+                        "status": {"enum": [h.value for h in Health]},
+                        "message": STR,
+                        "rule": {
+                            "type": "string",
+                            "description": "built-in <kind>, generic, missing, or a script's path",
+                        },
+                    },
+                },
+            }
         },
     },
     "Approval": {

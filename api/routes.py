@@ -9,7 +9,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from api import openapi
-from api.views import admin, apps, health, history, metrics, promotions, stream, webhooks
+from api.views import (
+    admin,
+    apps,
+    explain,
+    health,
+    history,
+    metrics,
+    promotions,
+    stream,
+    webhooks,
+)
 
 PREFIX = "/api/v1"
 
@@ -57,5 +67,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_post(f"{PREFIX}/admin/replay", admin.start_replay, name="start_replay")
     r.add_get(f"{PREFIX}/admin/replay/{{job_id}}", admin.get_replay, name="get_replay")
     r.add_get(f"{PREFIX}/admin/projections", admin.projections_status, name="projections")
+
+    r.add_post(f"{PREFIX}/health/explain", explain.explain_health, name="explain_health")
 
     r.add_post(f"{PREFIX}/webhooks/git", webhooks.git_webhook, name="git_webhook")

@@ -78,6 +78,15 @@ class RollbackCreate(Body):
     reason: Text = ""
 
 
+class HealthExplain(Body):
+    """POST /health/explain: the objects to explain, as the cluster returns them."""
+
+    objects: Annotated[
+        list[dict[str, Any]],
+        Field(max_length=1000, description="Kubernetes objects (a `kind: List` is expanded)"),
+    ]
+
+
 class ReplayCreate(Body):
     """POST /admin/replay; without names, every projection."""
 

@@ -96,10 +96,12 @@ def _add_commands() -> None:
     The layers above (projections, api) register theirs as `baton.commands` entry points,
     so the engine never imports them.
     """
+    from engine.cli_health import health
     from engine.cli_source import config, git
 
     main.add_command(config)
     main.add_command(git)
+    main.add_command(health)
     for entry in entry_points(group="baton.commands"):
         main.add_command(entry.load(), entry.name)
 

@@ -86,6 +86,9 @@ def config_check(directory: Path | None) -> None:
     for app in loaded.apps:
         chain = " → ".join(e.name for e in app.environments)
         console.print(f"[green]ok[/] {app.name}: {app.repo} ({app.branch}:{app.path}) {chain}")
+    if loaded.health is not None:
+        kinds = " ".join(f"{group or '_'}/{kind}" for group, kind in loaded.health.kinds())
+        console.print(f"[green]ok[/] health checks: {kinds or 'none'}")
 
 
 @config.command("apply")

@@ -17,15 +17,20 @@ BATON = Path(sys.executable).with_name("baton")
 
 
 def run_baton(
-    *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `baton ARGS` to its end, stdout and stderr captured (pipes, not a terminal)."""
+    """Run `baton ARGS` to its end, stdout and stderr captured (pipes, not a terminal),
+    `stdin` (if any) on its standard input."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
     base.pop("COLUMNS", None)
     return subprocess.run(
         [str(BATON), *args],
         env={**base, "PYTHONPATH": str(ROOT), **(env or {})},
         cwd=cwd,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,

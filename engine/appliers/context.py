@@ -16,6 +16,7 @@ from typing import Any
 from engine.appliers.cache import LiveCache
 from engine.appliers.render import Renderer
 from engine.domain.policy import parse_duration
+from engine.health import CustomChecks, rule_for
 from engine.kube import Clusters
 from engine.repository import Repository
 from engine.store import EventStore
@@ -89,7 +90,15 @@ class WorkerContext:
     heads: dict[str, int] = field(default_factory=dict)  # stream → last version seen
     pass_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
     stopping: asyncio.Event = field(default_factory=asyncio.Event)  # see finish_syncs()
+    checks: CustomChecks | None = None  # the user's health checks; a reload replaces them
     _cache_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def reads_status(self, api_version: str, kind: str) -> bool:
+        """True when a kind's health reads a status that controllers change (a built-in
+        rule or a user's check has it), so a rollout relists it."""
+        if self.checks is not None and self.checks.find(api_version, kind) is not None:
+            return True
+        return rule_for(api_version, kind) is not None
 
     async def fence(self, stream: str) -> None:
         """Raise LockLost unless the target's lock is seen held after this call began.

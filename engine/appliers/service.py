@@ -39,7 +39,6 @@ from engine.appliers.worker import TargetWorker
 from engine.config.loader import EnvironmentsConfig
 from engine.config.model import AppSpec
 from engine.domain.ids import target_stream
-from engine.health import rule_for
 from engine.kube import Clusters, ClusterUnavailable, KubeError
 from engine.promoter import Promoter
 from engine.promotions import Promotions
@@ -77,6 +76,7 @@ class AppliersService:
             renderer=renderer,
             settings=self.settings,
             pass_slots=asyncio.Semaphore(self.settings.concurrent_passes),
+            checks=config.health,
         )
         self.promoter = Promoter(store, Promotions(repository)) if promoter else None
         self.workers = {
@@ -221,7 +221,7 @@ class AppliersService:
             try:
                 cache = await self.ctx.cache(cluster)
                 # only kinds whose health rules read a status that controllers change
-                kinds = {k for k in cache.kinds if rule_for(*k) is not None}
+                kinds = {k for k in cache.kinds if self.ctx.reads_status(*k)}
                 await cache.refresh(kinds, max_age=self.settings.health_interval * 0.9)
             except (ClusterUnavailable, KubeError) as exc:
                 log.warning("appliers: status refresh of %s failed: %s", cluster, exc)

@@ -57,7 +57,7 @@ from engine.config.model import AppSpec
 from engine.domain.enums import Health, SyncStatus
 from engine.domain.pipeline import EnvironmentSpec
 from engine.domain.target import Target
-from engine.health import assess, combine, rule_for
+from engine.health import assess, combine
 from engine.kube import ClusterUnavailable, KubeError, RetryPolicy
 from engine.store import is_database_unavailable
 
@@ -158,7 +158,7 @@ class TargetWorker(TargetRecorder):
         kinds = [((b["apiVersion"], b["kind"]), ref_of(b).identity) for b in desired]
         await cache.ensure({k for k, _ in kinds})
         if fresh:  # only kinds whose health reads a status that controllers change
-            statused = {k for k, _ in kinds if rule_for(*k) is not None}
+            statused = {k for k, _ in kinds if self.ctx.reads_status(*k)}
             await cache.refresh(statused, max_age=self.ctx.settings.health_interval)
         return Live(cache.known(kinds))
 
@@ -337,7 +337,8 @@ class TargetWorker(TargetRecorder):
         one append; returns seconds until the next pass."""
         with tracer.start_as_current_span("health") as span:
             results = [
-                (ref_of(b).describe(), assess(live.get(ref_of(b).identity))) for b in desired
+                (ref_of(b).describe(), assess(live.get(ref_of(b).identity), self.ctx.checks))
+                for b in desired
             ]
             health, reasons = combine(results)
             span.set_attribute("baton.health", health.value)

@@ -17,10 +17,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from engine.config.health import compile_health
 from engine.config.model import AppModel, AppSpec, Credentials, FileModel
 from engine.config.yamlsource import LineMap, YamlSyntaxError, load_with_lines
 from engine.domain.pipeline import EnvironmentSpec
 from engine.domain.policy import parse_duration
+from engine.health.lua import CustomChecks
 
 # ``${NAME}`` or ``${NAME:-default}`` in ``repo``: the demo creates its repository at run
 # time, so the sample points at it through an environment variable.
@@ -55,9 +57,10 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class EnvironmentsConfig:
-    """Every app of the engine, validated."""
+    """Every app of the engine, validated, and the user's health checks (if any)."""
 
     apps: tuple[AppSpec, ...]
+    health: CustomChecks | None = None
 
     def app(self, name: str) -> AppSpec:
         """The app called ``name``; KeyError names it."""
@@ -78,8 +81,15 @@ def load_environments(
     problems: list[ConfigProblem] = []
     apps: list[AppSpec] = []
     seen: dict[str, str] = {}
+    health: list[tuple[CustomChecks | None, tuple[str, int]]] = []
     for file in files:
-        for app, where in _load_file(file, environ=environ, problems=problems):
+        loaded, checks = _load_file(file, environ=environ, problems=problems)
+        if checks is not None:
+            if health:
+                first = "{}:{}".format(*health[0][1])
+                problems.append(ConfigProblem(*checks[1], "health", f"also defined at {first}"))
+            health.append(checks)
+        for app, where in loaded:
             if app.name in seen:
                 problems.append(
                     ConfigProblem(*where, f"app {app.name!r} is also defined at {seen[app.name]}")
@@ -89,35 +99,49 @@ def load_environments(
                 apps.append(app)
     if problems:
         raise ConfigError(problems)
-    return EnvironmentsConfig(apps=tuple(apps))
+    return EnvironmentsConfig(apps=tuple(apps), health=health[0][0] if health else None)
+
+
+_Apps = list[tuple[AppSpec, tuple[str, int, str]]]
+_Health = tuple[CustomChecks | None, tuple[str, int]]
 
 
 def _load_file(
     file: Path, *, environ: Mapping[str, str], problems: list[ConfigProblem]
-) -> list[tuple[AppSpec, tuple[str, int, str]]]:
-    """Validate one file; append its problems; return its apps with where they start."""
+) -> tuple[_Apps, _Health | None]:
+    """Validate one file; append its problems; return its apps with where they start, and
+    its compiled health checks (None inside when they failed) with where they start."""
     name = str(file)
     try:
         data, lines = load_with_lines(file.read_text(encoding="utf-8"))
     except YamlSyntaxError as exc:
         problems.append(ConfigProblem(name, exc.line, "-", f"not valid YAML: {exc}"))
-        return []
+        return [], None
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(ConfigProblem(name, 0, "-", f"cannot read: {exc}"))
-        return []
+        return [], None
     try:
         model = FileModel.model_validate(data)
     except ValidationError as exc:
         problems.extend(_from_validation(name, lines, exc))
-        return []
+        return [], None
     out = []
-    for index, app in enumerate(model.apps):
+    for index, app in enumerate(model.apps or []):
         ctx = _Context(file=file, lines=lines, base=("apps", index), problems=problems)
         spec = _to_spec(app, ctx=ctx, environ=environ)
         if spec is not None:
             line = lines.line_of(("apps", index, "name"))
             out.append((spec, (name, line, f"apps[{index}].name")))
-    return out
+    if model.health is None:
+        return out, None
+    ctx = _Context(file=file, lines=lines, base=("health",), problems=problems)
+    checks = compile_health(
+        model.health,
+        config_file=file,
+        key_line=lambda key: lines.line_of(("health", "checks", key)),
+        add=ctx.add,
+    )
+    return out, (checks, (name, lines.line_of(("health",))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +153,13 @@ class _Context:
     base: tuple[str | int, ...]
     problems: list[ConfigProblem]
 
-    def add(self, path: Sequence[str | int], message: str) -> None:
+    def add(
+        self, path: Sequence[str | int], message: str, at: tuple[str, int] | None = None
+    ) -> None:
+        """A problem at `path`'s line, or `at` (file, line) when it lies in another file."""
         full = (*self.base, *path)
-        self.problems.append(
-            ConfigProblem(str(self.file), self.lines.line_of(full), _dotted(full), message)
-        )
+        file, line = at or (str(self.file), self.lines.line_of(full))
+        self.problems.append(ConfigProblem(file, line, _dotted(full), message))
 
 
 def _to_spec(app: AppModel, *, ctx: _Context, environ: Mapping[str, str]) -> AppSpec | None:

@@ -166,10 +166,45 @@ class AppModel(_Strict):
         return value
 
 
-class FileModel(_Strict):
-    """The top level of one ``environments/*.yaml`` file."""
+# "group/Kind", or "Kind" / "_/Kind" for the core group, as Argo CD keys its checks
+CHECK_KEY = r"^(?:(?:_|[a-z0-9]([-a-z0-9.]*[a-z0-9])?)/)?[A-Za-z][A-Za-z0-9]*$"
 
-    apps: list[AppModel] = Field(min_length=1)
+
+class HealthModel(_Strict):
+    """User-defined health checks in Argo CD's Lua format (``engine.health.lua``)."""
+
+    checks_dir: str | None = None  # <group>/<kind>/health.lua, as Argo CD's folder
+    checks: dict[str, str] = Field(default_factory=dict)  # "group/Kind": Lua source
+    max_instructions: int = Field(default=1_000_000, ge=1000)
+    timeout: str = "500ms"
+
+    @field_validator("checks")
+    @classmethod
+    def _keys_are_group_kind(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not re.match(CHECK_KEY, key):
+                raise ValueError(f"{key!r} is not 'group/Kind' ('Kind' for the core group)")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_is_duration(cls, value: str) -> str:
+        if not timedelta(0) < parse_duration(value) <= timedelta(seconds=60):
+            raise ValueError(f"{value!r} must be more than 0s and at most 60s")
+        return value
+
+
+class FileModel(_Strict):
+    """The top level of one ``environments/*.yaml`` file: apps, health checks, or both."""
+
+    apps: list[AppModel] | None = Field(default=None, min_length=1)
+    health: HealthModel | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if self.apps is None and self.health is None:
+            raise ValueError("the file needs `apps` (or `health`)")
+        return self
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -39,6 +39,7 @@ from engine.health import (
     service,
     statefulset,
 )
+from engine.health.lua import CustomChecks
 from engine.health.types import Assessment, BadShape, Rule, section
 
 RULES: dict[tuple[str, str], Rule] = {
@@ -73,34 +74,42 @@ def rule_for(api_version: str, kind: str) -> Rule | None:
     return RULES.get((group, kind))
 
 
-def assess(obj: Mapping[str, Any] | None) -> Assessment:
-    """Health of one live object; None (not found) is Missing.
+def assess(obj: Mapping[str, Any] | None, checks: CustomChecks | None = None) -> Assessment:
+    """Health of one live object, and the rule that gave it; None (not found) is Missing.
 
     Order, as gitops-engine's ``GetResourceHealth``: an object of odd shape is Unknown;
-    one being deleted is Progressing whatever its kind; then the kind's rule, or the
-    generic one.
+    one being deleted is Progressing whatever its kind; then a user's check (``checks``,
+    Argo CD's Lua format) for its group/kind, else the kind's rule, else the generic one.
     """
     if obj is None:
-        return Assessment(Health.MISSING, "not found in the cluster")
+        return Assessment(Health.MISSING, "not found in the cluster", "missing")
     odd = _odd_shape(obj)
     if odd is not None:
-        return Assessment(Health.UNKNOWN, f"cannot assess: {odd}")
+        return Assessment(Health.UNKNOWN, f"cannot assess: {odd}", "shape")
     deleting = _pending_deletion(obj)
     if deleting is not None:
         return deleting
-    # user-defined checks (Argo CD's Lua format) take precedence over the rules from here on
-    rule = rule_for(str(obj.get("apiVersion") or ""), obj["kind"]) or generic.assess
-    return run(rule, obj)
+    api_version, kind = str(obj.get("apiVersion") or ""), obj["kind"]
+    if checks is not None and (check := checks.find(api_version, kind)) is not None:
+        return checks.run(check, obj)
+    return run(rule_for(api_version, kind) or generic.assess, obj)
 
 
 def run(rule: Rule, obj: Mapping[str, Any]) -> Assessment:
-    """`rule(obj)`, with any failure inside it read as Unknown (never raised)."""
+    """`rule(obj)` named after its rule, with any failure inside it read as Unknown."""
+    name = rule_name(rule)
     try:
-        return rule(obj)
+        return rule(obj)._replace(rule=name)
     except BadShape as exc:
-        return Assessment(Health.UNKNOWN, f"cannot assess: {exc}")
+        return Assessment(Health.UNKNOWN, f"cannot assess: {exc}", name)
     except Exception as exc:  # a rule must never take the applier down
-        return Assessment(Health.UNKNOWN, f"cannot assess: {type(exc).__name__}: {exc}")
+        return Assessment(Health.UNKNOWN, f"cannot assess: {type(exc).__name__}: {exc}", name)
+
+
+def rule_name(rule: Rule) -> str:
+    """A built-in rule's name as explain shows it: ``built-in deployment``, or ``generic``."""
+    module = rule.__module__.rsplit(".", 1)[-1]
+    return "generic" if module == "generic" else f"built-in {module}"
 
 
 def _odd_shape(obj: object) -> str | None:
@@ -127,8 +136,10 @@ def _pending_deletion(obj: Mapping[str, Any]) -> Assessment | None:
     finalizers = meta.get("finalizers")
     if isinstance(finalizers, list) and finalizers:
         held = ", ".join(str(f) for f in finalizers)
-        return Assessment(Health.PROGRESSING, f"pending deletion; blocked by finalizers: {held}")
-    return Assessment(Health.PROGRESSING, "pending deletion")
+        return Assessment(
+            Health.PROGRESSING, f"pending deletion; blocked by finalizers: {held}", "deletion"
+        )
+    return Assessment(Health.PROGRESSING, "pending deletion", "deletion")
 
 
 def combine(results: Iterable[tuple[str, Assessment]]) -> tuple[Health, list[str]]:
@@ -161,4 +172,14 @@ _ORDER = [
     Health.UNKNOWN,
 ]
 
-__all__ = ["RULES", "Assessment", "BadShape", "Rule", "assess", "combine", "rule_for", "run"]
+__all__ = [
+    "RULES",
+    "Assessment",
+    "BadShape",
+    "CustomChecks",
+    "Rule",
+    "assess",
+    "combine",
+    "rule_for",
+    "run",
+]

@@ -9,10 +9,12 @@ from engine.domain.enums import Health
 
 
 class Assessment(NamedTuple):
-    """A health status and a message that carries the counts behind it."""
+    """A health status, a message that carries the counts behind it, and the rule that
+    gave it (a built-in rule's name, ``generic``, or a user's script's path)."""
 
     status: Health
     message: str
+    rule: str = ""
 
 
 Rule = Callable[[Mapping[str, Any]], Assessment]

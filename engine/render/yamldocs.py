@@ -24,6 +24,11 @@ _ManifestLoader.yaml_implicit_resolvers = {
 }
 
 
+def load_all(text: str) -> list[Any]:
+    """Every YAML (or JSON) document of ``text`` as plain data, timestamps as strings."""
+    return list(yaml.load_all(text, Loader=_ManifestLoader))
+
+
 def parse_objects(text: bytes | str, *, file: str) -> list[RenderedObject]:
     """Every object in the YAML documents of ``file``; RenderError on the first mistake."""
     try:

@@ -29,6 +29,7 @@ from engine.domain.ids import target_stream
 from engine.domain.pipeline import EnvironmentSpec, policy_from_config
 from engine.domain.target import Target
 from engine.git.watcher import GitWatcher
+from engine.health import CustomChecks
 from engine.kube import RetryPolicy
 from engine.releases import ReleaseRecorder
 from engine.repository import Repository
@@ -126,6 +127,7 @@ class Stage:
         self.kubeconfig = REAL_KUBECONFIG or str(sim.kubeconfig_path if sim else "")
         self.contexts = {f"kubesim:{e}": "" for e in ENVIRONMENTS} if REAL_KUBECONFIG else {}
         self.spec: AppSpec | None = None
+        self.health: CustomChecks | None = None  # the user's health checks, if any
         self._watcher: GitWatcher | None = None
 
     def app(
@@ -159,7 +161,7 @@ class Stage:
     @property
     def config(self) -> EnvironmentsConfig:
         assert self.spec is not None
-        return EnvironmentsConfig(apps=(self.spec,))
+        return EnvironmentsConfig(apps=(self.spec,), health=self.health)
 
     async def release(self, files: dict[str, str | None], message: str = "") -> str:
         """Commit `files` under deploy/ and let the watcher turn the commit into a release."""

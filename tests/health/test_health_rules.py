@@ -53,7 +53,7 @@ def test_any_object_being_deleted_is_progressing_whatever_its_kind_or_state() ->
     for name in ("deployment-healthy", "job-failed", "rollout-paused", "generic-stalled"):
         obj = fixture(name)
         obj["metadata"]["deletionTimestamp"] = "2026-12-07T05:00:00Z"
-        assert assess(obj) == Assessment(Health.PROGRESSING, "pending deletion")
+        assert assess(obj) == Assessment(Health.PROGRESSING, "pending deletion", "deletion")
 
 
 def test_kinds_without_their_own_rule_get_the_generic_one_and_rule_for_says_so() -> None:

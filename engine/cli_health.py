@@ -1,0 +1,124 @@
+"""`baton health ...`: the health checks from the command line, no database needed.
+
+Where it sits: beside `baton config`. `health test DIR` runs Argo CD's `health_test.yaml`
+files against the `health.lua` beside each (engine.health_suite) and reports every case;
+`health explain FILE|-` shows, for each object of a manifest, the verdict, its message
+and the rule that gave it (engine.health.explain), with the user's checks of the
+environments config (or of `--checks`, a folder in Argo CD's layout). Exit codes follow
+`engine.cli_errors`: 0 done (every case passed), 1 a case failed or a config mistake.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from rich.table import Table
+
+from engine.cli_console import make_console
+from engine.cli_errors import ExitCode, Failure, fail
+from engine.config.health import compile_dir
+from engine.config.loader import ConfigError, load_environments
+from engine.health.explain import explain
+from engine.health.lua import CustomChecks
+from engine.health_suite import find_test_files, run_test_file
+from engine.render.yamldocs import load_all
+from engine.settings import Settings
+
+console = make_console()
+
+
+@click.group()
+def health() -> None:
+    """Health checks: run Argo CD's health tests, explain verdicts."""
+
+
+@health.command("test")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def health_test(directory: Path) -> None:
+    """Run every health_test.yaml under DIRECTORY against the health.lua beside it."""
+    files = find_test_files(directory)
+    if not files:
+        fail(Failure(f"no health_test.yaml under {directory}", None, ExitCode.REFUSED))
+    checks = CustomChecks()
+    passed = failed = 0
+    for test_file in files:
+        for case in run_test_file(test_file, checks):
+            where = f"{case.script.parent.relative_to(directory)} {case.input_path}"
+            if case.passed:
+                passed += 1
+                click.echo(f"PASS {where}: {case.got[0]} {case.got[1]!r}")
+            else:
+                failed += 1
+                click.echo(
+                    f"FAIL {where}: expected {case.expected[0]} {case.expected[1]!r}, "
+                    f"got {case.got[0]} {case.got[1]!r}"
+                )
+    click.echo(f"{passed} passed, {failed} failed")
+    if failed:
+        sys.exit(ExitCode.REFUSED)
+
+
+@health.command("explain")
+@click.argument("manifest", type=click.File("r", encoding="utf-8"))
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Environments config whose `health:` checks apply (default: BATON_ENVIRONMENTS or "
+    "./environments, when it exists).",
+)
+@click.option(
+    "--checks",
+    "checks_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="A folder of <group>/<kind>/health.lua (Argo CD's layout) instead of the config's.",
+)
+@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table")
+def health_explain(
+    manifest: Any, directory: Path | None, checks_dir: Path | None, output: str
+) -> None:
+    """Verdict, message and deciding rule of each object in MANIFEST (YAML or JSON; - for
+    stdin)."""
+    try:
+        objects = load_all(manifest.read())
+    except yaml.YAMLError as exc:
+        fail(Failure(f"{manifest.name}: not YAML or JSON: {exc}", None, ExitCode.REFUSED))
+    rows = explain(objects, _checks(directory, checks_dir))
+    if output == "json":
+        click.echo(json.dumps([r.as_json() for r in rows], indent=2))
+        return
+    table = Table("object", "health", "message", "rule")
+    for r in rows:
+        where = f"{r.namespace}/" if r.namespace else ""
+        table.add_row(f"{r.kind} {where}{r.name}", str(r.status), r.message, r.rule)
+    console.print(table)
+
+
+def _checks(directory: Path | None, checks_dir: Path | None) -> CustomChecks | None:
+    """The user's checks: of `checks_dir`, or of the environments config if there is one."""
+    if checks_dir is not None:
+        checks = CustomChecks()
+        problems: list[str] = []
+        if not compile_dir(checks, checks_dir, lambda _k, m, at: problems.append(_at(m, at))):
+            fail(Failure("; ".join(problems), "fix the script", ExitCode.REFUSED))
+        return checks
+    directory = directory or Settings.from_env().environments_dir
+    if not directory.is_dir():
+        return None
+    try:
+        return load_environments(directory).health
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        fail(Failure(f"{len(exc.problems)} problem(s) in {directory}", None, ExitCode.REFUSED))
+
+
+def _at(message: str, at: tuple[str, int] | None) -> str:
+    return f"{at[0]}:{at[1]}: {message}" if at else message
