@@ -232,8 +232,8 @@ class ClusterClient:
                     raise KubeError(
                         status=response.status, reason=reason, message=message, what=what
                     )
-                chunks = response.content.iter_any()
-                async for event in events_of(chunks, api_version=api_version, kind=kind, what=what):
+                lines = response.content  # iterates by line, however long
+                async for event in events_of(lines, api_version=api_version, kind=kind, what=what):
                     yield event
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise ClusterUnavailable(self.name, what, _text(exc), 1) from None

@@ -45,10 +45,13 @@ class WatchEvent:
 
 
 async def events_of(
-    chunks: AsyncIterable[bytes], *, api_version: str, kind: str, what: str
+    lines: AsyncIterable[bytes], *, api_version: str, kind: str, what: str
 ) -> AsyncIterator[WatchEvent]:
-    """The events in a watch body; objects get `api_version` and `kind` where they lack them."""
-    async for line in _lines(chunks):
+    """The events in a watch body's lines; objects get `api_version` and `kind` where they
+    lack them."""
+    async for line in lines:
+        if not line.strip():
+            continue
         event = json.loads(line)
         obj = event.get("object") or {}
         if event.get("type") == "ERROR":
@@ -61,21 +64,3 @@ async def events_of(
         obj.setdefault("apiVersion", api_version)
         obj.setdefault("kind", kind)
         yield WatchEvent(WatchEventType(event["type"]), obj)
-
-
-async def _lines(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-    # split here rather than with readline(): aiohttp's refuses lines over 128 KiB, and one
-    # object (a large ConfigMap) can be a megabyte
-    pending: list[bytes] = []
-    async for chunk in chunks:
-        if b"\n" not in chunk:
-            pending.append(chunk)
-            continue
-        first, *rest = chunk.split(b"\n")
-        for line in (b"".join([*pending, first]), *rest[:-1]):
-            if line.strip():
-                yield line
-        pending = [rest[-1]]
-    last = b"".join(pending)
-    if last.strip():
-        yield last

@@ -73,6 +73,20 @@ async def test_an_edit_by_hand_is_noticed_through_the_watch(stage: Stage) -> Non
     assert drift.recorded_at.timestamp() - edited < 2.0  # kubectl's own start included
 
 
+async def test_an_object_larger_than_a_read_buffer_comes_through_the_watch(stage: Stage) -> None:
+    blob = "x" * 300_000  # one watch event line of 300 kB
+    manifest = config_map(value="1") + f'  blob: "{blob}"\n'
+    stage.app({"dev": {"auto_promote": True, "self_heal": False}})
+    async with stage.appliers(SLOW) as service:
+        release = await stage.release({"config.yaml": manifest})
+        await stage.until_verified("dev", release)
+        await kubectl(stage, "dev", "-n", f"{stage.name}-dev", "patch", "configmap", "settings",
+                      "--type=merge", "-p", '{"data":{"value":"2"}}')  # fmt: skip
+        drift = await _drift(stage, within=5.0)
+        assert not await _restarted(service, times=1)  # read whole, not failed and relisted
+    assert drift.data["objects"][0]["fields"] == ["data.value: 1 → 2"]
+
+
 async def test_a_watch_the_server_cut_and_compacted_relists_and_misses_nothing(
     stage: Stage, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -114,10 +128,10 @@ async def test_watches_cut_again_and_again_are_restarted_and_miss_nothing(stage:
     assert drift.data["objects"][0]["fields"] == ["data.value: 1 → 2"]
 
 
-async def _restarted(service: AppliersService) -> bool:
+async def _restarted(service: AppliersService, *, times: int = 2) -> bool:
     assert service._supervisor is not None
     return any(
-        s.name.startswith("appliers-watch:kubesim:dev:v1/ConfigMap") and s.restarts >= 2
+        s.name.startswith("appliers-watch:kubesim:dev:v1/ConfigMap") and s.restarts >= times
         for s in service._supervisor.statuses()
     )
 
