@@ -212,18 +212,18 @@ class ClusterClient:
         ]
         headers = {"Accept": "application/json"}
         await self._api.update_params_for_auth(headers, query, ["BearerToken"])
-        # no read timeout: a quiet kind sends nothing for minutes; the total bounds a
-        # connection that died without a word
-        limit = aiohttp.ClientTimeout(total=timeout_seconds + 30, sock_connect=self._retry.timeout)
         try:
-            response = await self._api.rest_client.request(
-                "GET",
-                f"{self._api.configuration.host}{rt.path()}",
-                query_params=cast(Any, query),
-                headers=headers,
-                _preload_content=False,
-                _request_timeout=limit,
-            )
+            async with asyncio.timeout(self._retry.timeout):  # until the answer's headers
+                response = await self._api.rest_client.request(
+                    "GET",
+                    f"{self._api.configuration.host}{rt.path()}",
+                    query_params=cast(Any, query),
+                    headers=headers,
+                    _preload_content=False,
+                    # no read timeout: a quiet kind sends nothing for minutes; the total
+                    # bounds a connection that died without a word
+                    _request_timeout=timeout_seconds + 30,
+                )
             async with response:
                 if response.status != 200:
                     error = ApiException(status=response.status, reason=response.reason)
