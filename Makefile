@@ -35,6 +35,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/kubesim.py
 	$(PY) bench/git_poll.py
 	$(PY) bench/reconcile.py
+	$(PY) bench/health_watch.py
 	$(PY) bench/api.py
 	$(PY) bench/outage.py
 	$(PY) bench/health.py

@@ -5,9 +5,12 @@ before Kubernetes (through ``engine.kube``). The server starts one
 :class:`AppliersService` per process; several processes share the targets through
 Postgres advisory locks. Modules, in the order of a pass:
 
-- ``service``: the tasks of a process (locks, wake-ups, sweeps, workers, promoter);
+- ``service``: the tasks of a process (locks, wake-ups, watches, sweeps, workers,
+  promoter);
 - ``worker``: one target, observe → decide → act;
-- ``cache``: the owned live objects of a cluster (list sweeps plus the workers' writes);
+- ``cache``: the owned live objects of a cluster (list sweeps, watch events and the
+  workers' writes);
+- ``watches``: one watch per cluster × kind, feeding the cache and waking owners;
 - ``render``: the desired release rendered for an environment;
 - ``objects`` and ``plan``: pure decisions (ownership, drift, sync plan, verdicts);
 - ``execute``: a sync plan carried out (apply in order, prune what baton owns);

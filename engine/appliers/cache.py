@@ -4,7 +4,10 @@ Where it sits: the observe phase of every worker on the cluster reads it, so tha
 drift check of thousands of objects costs a few list calls instead of one get each, and
 a sync can skip objects that are already as desired without a write. A sweep relists
 every kind baton applied (label ``app.kubernetes.io/managed-by=baton``); objects a
-worker wrote or read after the sweep began are kept as the worker saw them.
+worker wrote or read after the sweep began are kept as the worker saw them. Between
+lists, a watch per kind (``watches.py``) feeds each change in through :meth:`observe`,
+resuming after the resourceVersion this cache last saw of the kind; a kind under watch
+is always fresh, so :meth:`refresh` skips it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from engine.appliers.objects import OWNED_SELECTOR, Identity, owner_of, ref_of
-from engine.kube import ClusterClient
+from engine.kube import ClusterClient, WatchEvent, WatchEventType
 
 Kind = tuple[str, str]  # (apiVersion, kind)
 
@@ -28,11 +31,14 @@ class LiveCache:
         client: ClusterClient,
         *,
         on_change: Callable[[list[dict[str, Any]]], None] | None = None,
+        on_kind: Callable[[Kind], None] | None = None,
     ) -> None:
-        """`on_change` hears of objects a list found changed (the workers that own them
-        are woken: rollouts progress on status changes, not on polling)."""
+        """`on_change` hears of objects a list or a watch found changed (the workers that
+        own them are woken: rollouts progress on status changes, not on polling);
+        `on_kind` of each kind listed for the first time (its watch starts)."""
         self.client = client
         self.on_change = on_change
+        self.on_kind = on_kind
         self.generation = 0  # bumped by every completed sweep
         self._objects: dict[Identity, dict[str, Any]] = {}
         self._listed: dict[Kind, float] = {}  # kind → monotonic time of its last list
@@ -40,6 +46,8 @@ class LiveCache:
         self._kind_locks: dict[Kind, asyncio.Lock] = {}
         self._namespaces: dict[str, asyncio.Task[None]] = {}
         self._by_owner: dict[tuple[str, str], set[Identity]] = {}
+        self._versions: dict[Kind, str] = {}  # kind → resourceVersion last seen of it
+        self._watched: set[Kind] = set()  # kinds whose watch is open
 
     async def ensure_namespace(self, body: dict[str, Any]) -> None:
         """Apply a namespace once per process, however many targets share it."""
@@ -81,6 +89,8 @@ class LiveCache:
         """Relist each kind listed longer than `max_age` seconds ago (one list at a time per
         kind, shared by every worker that asks): how rollouts see status changes cheaply."""
         for kind in kinds:
+            if kind in self._watched:
+                continue  # every change comes in as it happens
             asked = time.monotonic()
             listed = self._listed.get(kind)
             if listed is not None and asked - listed <= max_age:
@@ -135,26 +145,86 @@ class LiveCache:
             await self._list(kind, started=started)
         self.generation += 1
 
+    def resource_version(self, kind: Kind) -> str | None:
+        """Where a watch of `kind` resumes: the last version seen of it (None: list first)."""
+        return self._versions.get(kind)
+
+    def forget_version(self, kind: Kind) -> None:
+        """The server no longer keeps the version seen (410 Gone): the next watch relists."""
+        self._versions.pop(kind, None)
+
+    def watching(self, kind: Kind, *, on: bool) -> None:
+        """Whether a watch of `kind` is open (a kind under watch needs no refresh)."""
+        if on:
+            self._watched.add(kind)
+        else:
+            self._watched.discard(kind)
+
+    async def relist(self, kind: Kind) -> None:
+        """List `kind` now (a watch starts from the list's resourceVersion)."""
+        await self._list(kind, started=time.monotonic())
+
+    def observe(self, kind: Kind, event: WatchEvent) -> None:
+        """A watch saw `event`: keep the object as the server has it now, tell its owner."""
+        if event.resource_version:
+            self._versions[kind] = event.resource_version
+        if event.type is WatchEventType.BOOKMARK:
+            return
+        identity = ref_of(event.obj).identity
+        before = self._objects.get(identity)
+        if before is not None and _older(event.obj, before):
+            return  # a worker already stored what it wrote after this
+        if event.type.is_removal:
+            self._remove(identity)
+        else:
+            self._store(identity, event.obj)
+        if self.on_change is not None:
+            self.on_change([event.obj])
+
     async def _list(self, kind: Kind, *, started: float) -> None:
         api_version, name = kind
-        items = await self.client.list_objects(api_version, name, label_selector=OWNED_SELECTOR)
+        items, version = await self.client.list_collection(
+            api_version, name, label_selector=OWNED_SELECTOR
+        )
         fresh = {ref_of(o).identity: o for o in items}
         changed: list[dict[str, Any]] = []
         for identity in [i for i in self._objects if i[1] == name and i not in fresh]:
-            if self._touched.get(identity, 0.0) < started:
+            # kept when a worker or a watch saw it after the list began
+            if self._touched.get(identity, 0.0) < started and not _newer_than(
+                self._objects[identity], version
+            ):
                 gone = self._remove(identity)
                 if gone is not None:
                     changed.append(gone)
         for identity, obj in fresh.items():
             if self._touched.get(identity, 0.0) < started:
                 before = self._objects.get(identity)
+                if before is not None and _older(obj, before):
+                    continue
                 if before is None or _rv(before) != _rv(obj):
                     changed.append(obj)
                 self._store(identity, obj)
+        first = kind not in self._listed
         self._listed[kind] = started
-        if changed and self.on_change is not None and kind in self._listed:
+        if version:
+            self._versions[kind] = version
+        if changed and self.on_change is not None:
             self.on_change(changed)
+        if first and self.on_kind is not None:
+            self.on_kind(kind)
 
 
 def _rv(obj: dict[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+
+
+def _older(obj: dict[str, Any], than: dict[str, Any]) -> bool:
+    """True when `obj` is an earlier version of the same object than `than`."""
+    return _newer_than(than, _rv(obj))
+
+
+def _newer_than(obj: dict[str, Any], version: str) -> bool:
+    # Kubernetes calls resourceVersions opaque, but they are etcd revisions (kubesim's
+    # are counters too): ordered when both are numbers; otherwise nothing is older
+    mine = _rv(obj)
+    return mine.isdigit() and version.isdigit() and int(mine) > int(version)

@@ -11,9 +11,10 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from engine.appliers.cache import LiveCache
+from engine.appliers.cache import Kind, LiveCache
 from engine.appliers.render import Renderer
 from engine.domain.policy import parse_duration
 from engine.health import CustomChecks, rule_for
@@ -23,6 +24,7 @@ from engine.store import EventStore
 from engine.store.locks import AdvisoryLocks
 
 APPLIER_ACTOR = "applier"
+_OFF = frozenset({"0", "false", "no", "off"})
 
 
 def utcnow() -> datetime:
@@ -41,11 +43,13 @@ class ApplierSettings:
     store_timeout: float = 30.0  # seconds for one load or save in the event store
     concurrent_passes: int = 64  # passes run at once in a process (the rest queue)
     stop_grace: float = 5.0  # seconds a stopping sync gives the requests in flight
+    watch: bool = True  # follow watches of the kinds baton applies (off: relists only)
+    watch_timeout: float = 300.0  # seconds the server keeps one watch stream open
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApplierSettings:
         """BATON_DRIFT_INTERVAL, BATON_HEALTH_INTERVAL, BATON_LOCK_INTERVAL,
-        BATON_STOP_GRACE (e.g. 60s)."""
+        BATON_STOP_GRACE (e.g. 60s); BATON_WATCH=false: no watches, relists only."""
         env = os.environ if environ is None else environ
 
         def seconds(name: str, default: float) -> float:
@@ -57,6 +61,7 @@ class ApplierSettings:
             health_interval=seconds("BATON_HEALTH_INTERVAL", 1.0),
             lock_interval=seconds("BATON_LOCK_INTERVAL", 5.0),
             stop_grace=seconds("BATON_STOP_GRACE", 5.0),
+            watch=env.get("BATON_WATCH", "true").strip().lower() not in _OFF,
         )
 
 
@@ -87,6 +92,7 @@ class WorkerContext:
     clock: Callable[[], datetime] = utcnow
     caches: dict[str, LiveCache] = field(default_factory=dict)
     on_change: Callable[[list[dict[str, Any]]], None] | None = None
+    on_kind: Callable[[str, Kind], None] | None = None  # (cluster, kind) first listed
     heads: dict[str, int] = field(default_factory=dict)  # stream → last version seen
     pass_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
     stopping: asyncio.Event = field(default_factory=asyncio.Event)  # see finish_syncs()
@@ -129,8 +135,11 @@ class WorkerContext:
         if cache is None:
             async with self._cache_lock:
                 if cluster not in self.caches:
+                    on_kind = self.on_kind
                     self.caches[cluster] = LiveCache(
-                        await self.clusters.client(cluster), on_change=self.on_change
+                        await self.clusters.client(cluster),
+                        on_change=self.on_change,
+                        on_kind=None if on_kind is None else partial(on_kind, cluster),
                     )
                 cache = self.caches[cluster]
         return cache

@@ -14,10 +14,16 @@ on a supervisor of its own, until cancelled):
   the targets held here (``prerender:<app>/<env>``), as Argo CD renders a new revision
   when it sees it, so that promoting it later waits on no Git read;
 - ``appliers-sweep:<cluster>``: relists baton's objects in a cluster every drift interval
-  and wakes that cluster's workers for a drift check;
+  and wakes that cluster's workers for a drift check (with watches on, the safety net);
+- ``appliers-watch:<cluster>:<apiVersion>/<kind>``: one per kind baton applies in a
+  cluster, from the moment it is first listed (``watches.py``): every change to one of
+  baton's objects updates the cache and wakes the worker that owns it, so a rollout that
+  turns Healthy or Degraded, or an edit by hand (drift), is seen as it happens; off with
+  ``BATON_WATCH=false``;
 - ``appliers-refresh:<cluster>``: while a rollout is on in a cluster, relists the kinds
-  that have health rules every health interval; workers whose objects changed are woken
-  (rollouts progress on status changes, not on a get per object and target);
+  that have health rules and no open watch every health interval; workers whose objects
+  changed are woken (rollouts progress on status changes, not on a get per object and
+  target);
 - ``promoter``: automatic promotions and rollbacks (``engine.promoter``), resumed after
   the last event it handled.
 """
@@ -32,9 +38,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from engine.appliers.cache import Kind
 from engine.appliers.context import ApplierSettings, WorkerContext
 from engine.appliers.objects import owner_of
 from engine.appliers.render import GitRenderer, Renderer
+from engine.appliers.watches import follow
 from engine.appliers.worker import TargetWorker
 from engine.config.loader import EnvironmentsConfig
 from engine.config.model import AppSpec
@@ -70,6 +78,7 @@ class AppliersService:
         self.ctx: WorkerContext = WorkerContext(
             locks=self.locks,
             on_change=self._changed,
+            on_kind=self._kind_listed,
             store=store,
             repository=repository,
             clusters=clusters,
@@ -118,6 +127,9 @@ class AppliersService:
         for cluster in clusters:
             self._supervise(f"appliers-sweep:{cluster}", partial(self._sweep_loop, cluster))
             self._supervise(f"appliers-refresh:{cluster}", partial(self._refresh_loop, cluster))
+        for cluster, cache in self.ctx.caches.items():  # started again: the kinds known
+            for kind in cache.kinds:
+                self._kind_listed(cluster, kind)
         promoter = self.promoter
         if promoter is not None:
             # restarted, it resumes after the last event it handled (0 at first: all of them)
@@ -208,6 +220,17 @@ class AppliersService:
             worker = self.workers.get(target_stream(*owner))
             if worker is not None:
                 worker.wake()
+
+    def _kind_listed(self, cluster: str, kind: Kind) -> None:
+        """Watch `kind` in `cluster` from now on (once; unless watches are off)."""
+        name = f"appliers-watch:{cluster}:{kind[0]}/{kind[1]}"
+        if not self.settings.watch or self._supervisor is None or name in self._names:
+            return
+        self._supervise(name, partial(self._watch_loop, cluster, kind))
+
+    async def _watch_loop(self, cluster: str, kind: Kind) -> None:
+        cache = await self.ctx.cache(cluster)
+        await follow(cache, kind, timeout_seconds=self.settings.watch_timeout)
 
     async def _refresh_loop(self, cluster: str) -> None:
         """While a rollout is on in `cluster`, relist its kinds every health interval."""
@@ -302,7 +325,8 @@ def build_appliers(
 
     Kubeconfig from ``BATON_KUBECONFIG`` (else ``KUBECONFIG``, else ``~/.kube/config``);
     intervals from ``BATON_DRIFT_INTERVAL``, ``BATON_HEALTH_INTERVAL``,
-    ``BATON_LOCK_INTERVAL``; releases rendered from the Git mirrors under ``home``.
+    ``BATON_LOCK_INTERVAL``; watches unless ``BATON_WATCH=false``; releases rendered
+    from the Git mirrors under ``home``.
     """
     env = os.environ if environ is None else environ
     kubeconfig = env.get("BATON_KUBECONFIG") or env.get("KUBECONFIG") or None

@@ -1,10 +1,12 @@
-"""One cluster's API, as the appliers need it: apply, get, list, delete. Retries inside.
+"""One cluster's API, as the appliers need it: apply, get, list, delete, watch. Retries inside.
 
 Where it sits: called by the appliers' act and observe phases; talks HTTP through the
 kubernetes-asyncio REST client (which handles kubeconfig auth and TLS). Each request
 has a timeout; 429/5xx answers, timeouts and connection errors are retried per the
-:class:`RetryPolicy`; at most ``concurrency`` requests are in flight per cluster. A write
-may carry a guard, awaited right before each attempt is sent (the appliers' lock fence).
+:class:`RetryPolicy`; at most ``concurrency`` requests are in flight per cluster. Watches
+are long-lived streams outside that limit, not retried here (``engine.kube.watch`` reads
+them). A write may carry a guard, awaited right before each attempt is sent (the appliers'
+lock fence).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -23,9 +25,11 @@ from kubernetes_asyncio.config import load_kube_config
 
 from engine.kube.errors import ClusterUnavailable, KubeError
 from engine.kube.retry import RetryPolicy, is_retryable, retry_after
+from engine.kube.watch import WatchEvent, events_of
 
 FIELD_MANAGER = "baton"
 _APPLY = "application/apply-patch+yaml"
+WATCH_CONNECTIONS = 32  # room in the pool for watches (one per kind baton applies)
 
 #: awaited right before each attempt of a write is sent; raises to send nothing more
 Guard = Callable[[], Awaitable[None]]
@@ -90,7 +94,8 @@ class ClusterClient:
             client_configuration=configuration,
             persist_config=False,
         )
-        configuration.connection_pool_maxsize = concurrency  # one pool per cluster
+        # one pool per cluster: `concurrency` requests, plus the long-lived watch streams
+        configuration.connection_pool_maxsize = concurrency + WATCH_CONNECTIONS
         api = ApiClient(configuration=configuration)
         return cls(name=name, api=api, retry=retry or RetryPolicy(), concurrency=concurrency)
 
@@ -160,6 +165,12 @@ class ClusterClient:
         self, api_version: str, kind: str, *, label_selector: str
     ) -> list[dict[str, Any]]:
         """Every object of `kind` in every namespace matching `label_selector`, paged."""
+        return (await self.list_collection(api_version, kind, label_selector=label_selector))[0]
+
+    async def list_collection(
+        self, api_version: str, kind: str, *, label_selector: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        """As :meth:`list_objects`, with the list's resourceVersion (where a watch resumes)."""
         rt = await self.resource(api_version, kind)
         items: list[dict[str, Any]] = []
         token: str | None = None
@@ -173,9 +184,59 @@ class ClusterClient:
                 item.setdefault("apiVersion", api_version)
                 item.setdefault("kind", kind)
                 items.append(item)
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                return items
+            meta = page.get("metadata") or {}
+            token = meta.get("continue")
+            if not token:  # the first page's version holds for every page of a list
+                return items, str(meta.get("resourceVersion", ""))
+
+    async def watch(
+        self,
+        api_version: str,
+        kind: str,
+        *,
+        label_selector: str,
+        resource_version: str,
+        timeout_seconds: float,
+    ) -> AsyncIterator[WatchEvent]:
+        """Events of `kind` (every namespace) after `resource_version`, with bookmarks, until
+        the server ends the stream (after `timeout_seconds`). A 410 Gone, as an answer or an
+        ERROR event, raises KubeError (``is_gone``): list again, then watch from there."""
+        rt = await self.resource(api_version, kind)
+        what = f"watch {kind}"
+        query = [
+            ("watch", "1"),
+            ("labelSelector", label_selector),
+            ("resourceVersion", resource_version),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", str(max(int(timeout_seconds), 1))),
+        ]
+        headers = {"Accept": "application/json"}
+        await self._api.update_params_for_auth(headers, query, ["BearerToken"])
+        try:
+            async with asyncio.timeout(self._retry.timeout):  # until the answer's headers
+                response = await self._api.rest_client.request(
+                    "GET",
+                    f"{self._api.configuration.host}{rt.path()}",
+                    query_params=cast(Any, query),
+                    headers=headers,
+                    _preload_content=False,
+                    # no read timeout: a quiet kind sends nothing for minutes; the total
+                    # bounds a connection that died without a word
+                    _request_timeout=timeout_seconds + 30,
+                )
+            async with response:
+                if response.status != 200:
+                    error = ApiException(status=response.status, reason=response.reason)
+                    error.body = await response.read()
+                    reason, message = _status_of(error)
+                    raise KubeError(
+                        status=response.status, reason=reason, message=message, what=what
+                    )
+                lines = response.content  # iterates by line, however long
+                async for event in events_of(lines, api_version=api_version, kind=kind, what=what):
+                    yield event
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise ClusterUnavailable(self.name, what, _text(exc), 1) from None
 
     async def delete(
         self,

@@ -22,6 +22,11 @@ class KubeError(Exception):
         return self.status == 404
 
     @property
+    def is_gone(self) -> bool:
+        """True for 410: a resourceVersion older than the server keeps (list again)."""
+        return self.status == 410
+
+    @property
     def is_transient(self) -> bool:
         """True when trying again later may succeed (throttling, server trouble)."""
         return self.status == 429 or self.status >= 500
