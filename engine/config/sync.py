@@ -14,7 +14,7 @@ from engine.config.loader import EnvironmentsConfig
 from engine.domain.app import App
 from engine.domain.ids import app_stream
 from engine.repository import Repository
-from engine.store import EventMetadata
+from engine.store import ConcurrencyError, EventMetadata
 
 
 class ConfigOutcome(StrEnum):
@@ -30,10 +30,30 @@ class ConfigOutcome(StrEnum):
         return self is not ConfigOutcome.UNCHANGED
 
 
+_ATTEMPTS = 5
+
+
 async def apply_config(
     config: EnvironmentsConfig, repository: Repository, *, metadata: EventMetadata
 ) -> dict[str, ConfigOutcome]:
-    """Record every app's config that is new or changed; returns what happened per app."""
+    """Record every app's config that is new or changed; returns what happened per app.
+
+    Several processes starting together (replicas, `--role api` beside `--role worker`)
+    each apply the same config: the one that loses the race looks again, and finds the
+    apps recorded as it would have recorded them.
+    """
+    for attempt in range(_ATTEMPTS):
+        try:
+            return await _apply(config, repository, metadata)
+        except ConcurrencyError:
+            if attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _apply(
+    config: EnvironmentsConfig, repository: Repository, metadata: EventMetadata
+) -> dict[str, ConfigOutcome]:
     outcomes: dict[str, ConfigOutcome] = {}
     changed: list[App] = []
     for spec in config.apps:

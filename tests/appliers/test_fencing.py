@@ -169,7 +169,8 @@ async def test_a_read_cut_mid_way_costs_a_pass_and_the_same_worker_carries_on(
             worker = service._workers[stream]
             # the worker's first pass reads its stream: cut that read; the next pass waits
             # (for a new connection) until the lock goes
-            await conn.execute("SELECT pg_terminate_backend($1)", await waiting_read(conn))
+            reader = await waiting_read(conn, database_url)
+            await conn.execute("SELECT pg_terminate_backend($1)", reader)
             await stage.until(lambda: failed(caplog), what="the pass to fail")
             await conn.execute("COMMIT")
             await stage.until_verified("dev", r1)
@@ -191,17 +192,24 @@ async def failed(caplog: pytest.LogCaptureFixture) -> bool:
     return any("stopped working" in r.getMessage() for r in caplog.records)
 
 
-async def waiting_read(conn: asyncpg.Connection, *, within: float = 10.0) -> int:
-    """The backend whose read of a stream waits on the lock `conn` holds."""
-    me = await conn.fetchval("SELECT pg_backend_pid()")
-    deadline = asyncio.get_running_loop().time() + within
-    while asyncio.get_running_loop().time() < deadline:
-        pid = await conn.fetchval(
-            "SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))"
-            " AND query LIKE '%WHERE stream_id = $1 AND stream_version > $2%' LIMIT 1",
-            me,
-        )
-        if pid is not None:
-            return int(pid)
-        await asyncio.sleep(0.02)
+async def waiting_read(conn: asyncpg.Connection, database_url: str, within: float = 10.0) -> int:
+    """The backend whose read of a stream waits on the lock `conn` holds.
+
+    Watched from a connection of its own: inside `conn`'s transaction pg_stat_activity
+    would stay as it was at its first read, and miss a backend opened since."""
+    me = conn.get_server_pid()
+    watcher = await asyncpg.connect(database_url)
+    try:
+        deadline = asyncio.get_running_loop().time() + within
+        while asyncio.get_running_loop().time() < deadline:
+            pid = await watcher.fetchval(
+                "SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))"
+                " AND query LIKE '%WHERE stream_id = $1 AND stream_version > $2%' LIMIT 1",
+                me,
+            )
+            if pid is not None:
+                return int(pid)
+            await asyncio.sleep(0.02)
+    finally:
+        await watcher.close()
     raise AssertionError("no read of a stream came to wait on the lock")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,16 @@ async def test_a_config_with_a_mistake_applies_nothing(tmp_path: Path, store: Ev
         load_environments(tmp_path, environ={"BATON_DEMO_REPO": "/r"})
     assert "other.yaml:2: apps[0].name" in str(info.value)
     assert await store.read_stream(app_stream("shop")) == []
+
+
+async def test_two_processes_applying_the_same_config_at_once_both_succeed(
+    tmp_path: Path, store: EventStore
+) -> None:
+    config = load_environments(sample(tmp_path), environ={"BATON_DEMO_REPO": "/srv/git/shop.git"})
+    first, second = Repository(store), Repository(store)
+    outcomes = await asyncio.gather(
+        apply_config(config, first, metadata=EventMetadata(actor="config")),
+        apply_config(config, second, metadata=EventMetadata(actor="config")),
+    )
+    assert sorted(o["shop"] for o in outcomes) == ["registered", "unchanged"]
+    assert [e.type for e in await store.read_stream("app:shop")] == ["App.Registered"]
