@@ -30,8 +30,8 @@ from api.serve import Role, ServeOptions, running
 from api.stopping import Stop
 from api.workers import ExtraWorkers, until_orphaned
 from engine.cli_console import make_console
-from engine.config.reload import ConfigReloader, reload_on_sighup
 from engine.cli_errors import ExitCode, Failure, bind_failure, check_can_listen, fail
+from engine.config.reload import ConfigReloader, reload_on_sighup
 from engine.telemetry import setup_logging, setup_tracing
 
 T = TypeVar("T")

@@ -11,8 +11,8 @@ from aiohttp import web
 from api import openapi
 from api.views import (
     admin,
-    config,
     apps,
+    config,
     explain,
     health,
     history,
