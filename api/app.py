@@ -28,6 +28,7 @@ from api.keys import (
     PIPELINES,
     PROMOTIONS,
     READS,
+    RELOADER,
     RUNNER,
     SETTINGS,
     STOPPING,
@@ -39,8 +40,9 @@ from api.pipelines import PipelineCache
 from api.reads import projections_ctx
 from api.routes import setup_routes
 from api.tracing import instrument_app
-from api.views.explain import checks_ctx
+from api.views.config import reloader_ctx
 from api.watching import watcher_ctx
+from engine.config.reload import ConfigReloader
 from engine.promotions import Promotions
 from engine.repository import Repository
 from engine.runtime import open_database
@@ -90,10 +92,13 @@ def init_app(
     settings: Settings | None = None,
     config: ApiConfig | None = None,
     supervisor: Supervisor | None = None,
+    reloader: ConfigReloader | None = None,
 ) -> web.Application:
     """The API application; resources open when it starts and close when it stops.
 
-    Its background tasks run on `supervisor` (its owner stops it), else on one of its own.
+    Its background tasks run on `supervisor` (its owner stops it), else on one of its own;
+    `reloader` (`baton serve`'s) reloads the config of the whole process, else the app
+    builds one that reloads what the app itself runs.
     """
     config = config or ApiConfig.from_env()
     app = web.Application(
@@ -108,13 +113,15 @@ def init_app(
     settings = settings or Settings.from_env()
     app[SETTINGS] = settings
     app[SUPERVISOR] = supervisor or Supervisor()
+    if reloader is not None:
+        app[RELOADER] = reloader
     if supervisor is None:
         app.cleanup_ctx.append(_supervisor_ctx)
     app.cleanup_ctx.append(_database_ctx(settings))
     app.cleanup_ctx.append(_jobs_ctx)
     app.cleanup_ctx.append(projections_ctx)
     app.cleanup_ctx.append(watcher_ctx)
-    app.cleanup_ctx.append(checks_ctx)
+    app.cleanup_ctx.append(reloader_ctx)
     setup_routes(app)
     instrument_app(app)
     return app

@@ -15,7 +15,7 @@ import contextlib
 import gc
 import logging
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -31,6 +31,7 @@ from api.stopping import Stop
 from api.workers import ExtraWorkers, until_orphaned
 from engine.cli_console import make_console
 from engine.cli_errors import ExitCode, Failure, bind_failure, check_can_listen, fail
+from engine.config.reload import ConfigReloader, reload_on_sighup
 from engine.telemetry import setup_logging, setup_tracing
 
 T = TypeVar("T")
@@ -145,7 +146,7 @@ def serve(
         extras: ExtraWorkers | None = None
         orphaned: asyncio.Task[None] | None = None
         try:
-            async with running(options) as state:
+            async with running(options) as state, _sighup_reloads(state.reloader):
                 if worker_of is not None:
                     orphaned = asyncio.create_task(until_orphaned(worker_of))
                     orphaned.add_done_callback(
@@ -182,6 +183,13 @@ def serve(
             raise
         fail(failure)
     stop.done(tracing)
+
+
+@contextlib.asynccontextmanager
+async def _sighup_reloads(reloader: ConfigReloader) -> AsyncIterator[None]:
+    """SIGHUP reloads the environments config while baton serves."""
+    with reload_on_sighup(reloader):
+        yield
 
 
 def _serve_forever(main: Coroutine[Any, Any, None], loop: str = "auto") -> None:

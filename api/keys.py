@@ -14,7 +14,7 @@ from api.auth import Principal
 from api.config import ApiConfig, PollTrigger
 from api.jobs import JobRegistry
 from api.pipelines import PipelineCache
-from engine.health import CustomChecks
+from engine.config.reload import ConfigReloader
 from engine.promotions import Promotions
 from engine.runtime import Database
 from engine.settings import Settings
@@ -42,8 +42,8 @@ SUPERVISOR = web.AppKey("supervisor", Supervisor)
 #: the projection runner, when this process runs one (typed loosely: projections is optional)
 RUNNER = web.AppKey("runner", Any)
 
-#: the user's health checks of the environments config (None: the built-in rules only)
-HEALTH_CHECKS: web.AppKey[CustomChecks | None] = web.AppKey("health_checks")
+#: the environments config this process runs on, and the way to reload it
+RELOADER = web.AppKey("reloader", ConfigReloader)
 
 #: who is calling (set by the auth middleware)
 PRINCIPAL = web.RequestKey("principal", Principal)

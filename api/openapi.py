@@ -402,6 +402,14 @@ def _paths() -> dict[str, Any]:
                 {**_ok(200, "ProjectionStatus", "the status"), **_problems(403, 503)},
             )
         },
+        "/admin/config/reload": {
+            "post": _op(
+                "reload_config",
+                "Reload the environments config of this process (all or nothing)",
+                "admin",
+                {**_ok(200, "ConfigReload", "what changed"), **_problems(403, 422, 503)},
+            )
+        },
         "/webhooks/git": {
             "post": _op(
                 "git_webhook",

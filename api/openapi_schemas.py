@@ -46,6 +46,32 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 },
             },
             "promotion_id": STR,
+            "problems": {"type": "array", "items": STR},
+        },
+    },
+    "ConfigReload": {
+        "type": "object",
+        "required": [
+            "changed",
+            "apps",
+            "removed_apps",
+            "targets_added",
+            "targets_removed",
+            "health_checks",
+        ],
+        "properties": {
+            "changed": {"type": "boolean"},
+            "apps": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "string",
+                    "enum": ["registered", "changed", "unchanged"],
+                },
+            },
+            "removed_apps": {"type": "array", "items": STR},
+            "targets_added": {"type": "array", "items": STR},
+            "targets_removed": {"type": "array", "items": STR},
+            "health_checks": {"type": "array", "items": STR},
         },
     },
     "HealthExplanation": {

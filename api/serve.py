@@ -30,6 +30,7 @@ from api.gitpoll import watcher_trigger
 from engine.appliers.context import ApplierSettings
 from engine.appliers.inprocess import running_appliers
 from engine.config.loader import EnvironmentsConfig, load_environments
+from engine.config.reload import ConfigReloader
 from engine.config.sync import apply_config
 from engine.git.wakeups import polls_on_notify
 from engine.git.watcher import GitWatcher
@@ -86,6 +87,7 @@ class Running:
     config: EnvironmentsConfig
     database: Database
     supervisor: Supervisor
+    reloader: ConfigReloader
     sim: SimHandle | None = None
     watcher: GitWatcher | None = None
 
@@ -100,6 +102,10 @@ def _kubesim_clusters(config: EnvironmentsConfig) -> list[str]:
     return sorted(names)
 
 
+async def _reconfigure_watcher(watcher: GitWatcher, config: EnvironmentsConfig) -> None:
+    await watcher.reconfigure(config.apps)
+
+
 @contextlib.asynccontextmanager
 async def running(
     options: ServeOptions, *, settings: Settings | None = None
@@ -111,7 +117,12 @@ async def running(
         db = await stack.enter_async_context(open_database(settings))
         repository = Repository(db.store)
         await apply_config(config, repository, metadata=EventMetadata(actor="config"))
-        state = Running(url=None, config=config, database=db, supervisor=Supervisor())
+        reloader = ConfigReloader(
+            directory=settings.environments_dir, repository=repository, config=config
+        )
+        state = Running(
+            url=None, config=config, database=db, supervisor=Supervisor(), reloader=reloader
+        )
         # before the database closes, and also when a later part fails to start: a task
         # left running would hold the process open after the failure
         stack.push_async_callback(state.supervisor.stop)
@@ -134,7 +145,7 @@ async def running(
             stack.push_async_callback(state.watcher.stop)
             # the webhooks of API processes without a watcher reach it through Postgres
             await stack.enter_async_context(polls_on_notify(db.store.pool, state.watcher))
-            await stack.enter_async_context(
+            appliers = await stack.enter_async_context(
                 running_appliers(
                     store=db.store,
                     config=config,
@@ -144,6 +155,8 @@ async def running(
                     supervisor=state.supervisor,
                 )
             )
+            reloader.add("git-watcher", partial(_reconfigure_watcher, state.watcher))
+            reloader.add("appliers", appliers.reconfigure)
         if options.role.serves_http:
             # outcome counters for /metrics, once per process that serves it
             state.supervisor.start("metrics-feed", partial(EventMetrics().follow, db.store))
@@ -153,7 +166,12 @@ async def running(
                     api_config, poll_now=watcher_trigger(state.watcher, config.apps)
                 )
             runner = web.AppRunner(
-                init_app(settings=settings, config=api_config, supervisor=state.supervisor),
+                init_app(
+                    settings=settings,
+                    config=api_config,
+                    supervisor=state.supervisor,
+                    reloader=reloader,
+                ),
                 access_log=None,
                 handle_signals=False,
                 shutdown_timeout=applier_settings.stop_grace,

@@ -33,7 +33,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ from engine.appliers.worker import TargetWorker
 from engine.config.loader import EnvironmentsConfig
 from engine.config.model import AppSpec
 from engine.domain.ids import target_stream
+from engine.domain.pipeline import EnvironmentSpec
 from engine.kube import Clusters, ClusterUnavailable, KubeError
 from engine.promoter import Promoter
 from engine.promotions import Promotions
@@ -89,12 +91,10 @@ class AppliersService:
         )
         self.promoter = Promoter(store, Promotions(repository)) if promoter else None
         self.workers = {
-            worker.stream: worker
-            for app in config.apps
-            for env in app.environments
-            for worker in [TargetWorker(self.ctx, app, env)]
+            stream: TargetWorker(self.ctx, app, env) for stream, (app, env) in _targets(config)
         }
         self._apps = {app.name: app for app in config.apps}
+        self._claiming = asyncio.Lock()  # a claim and a reconfigure never interleave
         self._supervisor: Supervisor | None = None
         self._names: list[str] = []  # the supervised tasks of this service, but workers'
         self._workers: dict[str, str] = {}  # target stream → its worker's task name
@@ -125,8 +125,7 @@ class AppliersService:
         self._supervise("appliers-locks", self._locks_loop)
         self._supervise("appliers-wake", self._wake_loop)
         for cluster in clusters:
-            self._supervise(f"appliers-sweep:{cluster}", partial(self._sweep_loop, cluster))
-            self._supervise(f"appliers-refresh:{cluster}", partial(self._refresh_loop, cluster))
+            self._supervise_cluster(cluster)
         for cluster, cache in self.ctx.caches.items():  # started again: the kinds known
             for kind in cache.kinds:
                 self._kind_listed(cluster, kind)
@@ -182,8 +181,48 @@ class AppliersService:
             except Exception as exc:  # the first worker that needs it reports it
                 log.warning("appliers: cannot open a client for %s yet: %s", cluster, exc)
 
+    async def reconfigure(self, config: EnvironmentsConfig) -> None:
+        """Take a reloaded config: workers for new targets, none for removed ones, a fresh
+        one where a target's spec changed, loops for new clusters; the user's checks."""
+        self.ctx.checks = config.health
+        self._apps = {app.name: app for app in config.apps}
+        wanted = dict(_targets(config))
+        async with self._claiming:
+            for stream, worker in list(self.workers.items()):
+                spec = wanted.get(stream)
+                if spec is None or not _same_target(worker, *spec):
+                    await self._drop(stream)
+            for stream, (app, env) in wanted.items():
+                if stream not in self.workers:
+                    self.workers[stream] = TargetWorker(self.ctx, app, env)
+            clusters = sorted({w.env.cluster for w in self.workers.values()})
+            new = [c for c in clusters if f"appliers-sweep:{c}" not in self._names]
+            if self._supervisor is not None:
+                await self._open_clients(new)
+                for cluster in new:
+                    self._supervise_cluster(cluster)
+                await self._claim_locked()
+        for stream in self.owned:  # a changed health check may change their verdicts
+            self.workers[stream].wake()
+
+    async def _drop(self, stream: str) -> None:
+        """Stop and forget a target's worker; give its lock back for others to take."""
+        name = self._workers.pop(stream, None)
+        if name is not None and self._supervisor is not None:
+            await self._supervisor.remove(name, grace=self.settings.stop_grace)
+        del self.workers[stream]
+        await self.locks.release([stream])
+
+    def _supervise_cluster(self, cluster: str) -> None:
+        self._supervise(f"appliers-sweep:{cluster}", partial(self._sweep_loop, cluster))
+        self._supervise(f"appliers-refresh:{cluster}", partial(self._refresh_loop, cluster))
+
     async def _claim(self) -> None:
         """Stop workers whose lock is gone; start workers for locks newly won."""
+        async with self._claiming:
+            await self._claim_locked()
+
+    async def _claim_locked(self) -> None:
         supervisor = self._supervisor
         if supervisor is None:
             return
@@ -312,6 +351,21 @@ class AppliersService:
         for stream in self.owned:
             if self.workers[stream].env.cluster == cluster:
                 self.workers[stream].wake()
+
+
+def _targets(config: EnvironmentsConfig) -> Iterator[tuple[str, tuple[AppSpec, EnvironmentSpec]]]:
+    """Every app×environment of `config`, by target stream."""
+    for app in config.apps:
+        for env in app.environments:
+            yield target_stream(app.name, env.name), (app, env)
+
+
+def _same_target(worker: TargetWorker, app: AppSpec, env: EnvironmentSpec) -> bool:
+    """True when a reload leaves what `worker` works from as it was (other environments
+    of its app may have changed: they are other targets)."""
+    return worker.env == env and replace(worker.app, environments=()) == replace(
+        app, environments=()
+    )
 
 
 def build_appliers(
