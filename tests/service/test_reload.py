@@ -89,3 +89,30 @@ async def test_sighup_and_the_reload_operation_apply_a_good_config_and_refuse_a_
     site: Site,
 ) -> None:
     await asyncio.to_thread(_reload_flow, site)
+
+
+HEALTH_CHECK = """\
+health:
+  checks:
+    _/ConfigMap: |
+      local hs = {}
+      hs.status = "Degraded"
+      hs.message = "held back by the team"
+      return hs
+"""
+
+
+def _health_check_flow(site: Site) -> None:
+    baton = Baton.start(site)
+    try:
+        baton.wait_ready()
+        wait_for("dev healthy", lambda: environment(baton.url, "dev")["health"] == "Healthy")
+        _config(site).write_text(_config(site).read_text() + HEALTH_CHECK)
+        baton.process.send_signal(signal.SIGHUP)
+        wait_for("dev degraded", lambda: environment(baton.url, "dev")["health"] == "Degraded")
+    finally:
+        assert baton.stop() == 0, baton.output()
+
+
+async def test_a_health_check_added_by_a_reload_gives_its_verdict(site: Site) -> None:
+    await asyncio.to_thread(_health_check_flow, site)
