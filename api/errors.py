@@ -18,7 +18,7 @@ from engine.domain import errors as domain
 from engine.promotions import NoVerifiedRelease
 from engine.repository import AggregateNotFound
 from engine.store import ConcurrencyError, EventValidationError, is_database_unavailable
-from engine.store.errors import KeyTakenOver, StoreError
+from engine.store.errors import DATABASE_BUSY, KeyTakenOver, StoreError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:baton:problem:"
@@ -155,6 +155,10 @@ def to_problem(request: web.Request, exc: Exception) -> Problem | None:
         )
     if isinstance(exc, web.HTTPException):
         return from_http(exc) if exc.status >= 400 else None
+    if isinstance(exc, DATABASE_BUSY):
+        log.warning("database busy in %s %s: %r", request.method, request.path, exc)
+        return Problem(503, "database-busy", "The database is busy; try again",
+                       detail=type(exc).__name__, headers={"Retry-After": "1"})
     if is_database_unavailable(exc):
         # nothing the client sent is wrong: a retry can succeed once the server takes work
         log.warning("database unavailable in %s %s: %r", request.method, request.path, exc)

@@ -14,12 +14,18 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from engine.backoff import Backoff
 from projections.base import WHOLE_LOG_TIMEOUT, Projection, RangeProjection, RowProjection
 from projections.feed import apply_batch, head_position
 
 REBUILD_SCHEMA = "baton_rebuild"
 VERIFY_SCHEMA = "baton_verify"
 _LOCK = 0x0BA7_0002  # one rebuild or verify at a time
+#: how long the swap waits for a live table before it gives up and tries again: readers
+#: queued behind it wait no longer than this, and never meet a deadlock (1 s to detect)
+_SWAP_LOCK_TIMEOUT = "100ms"
+_SWAP_ATTEMPTS = 30
+_SWAP_BACKOFF = Backoff(base=0.02, cap=1.0)
 # Loading the whole log at once sorts and hashes it: in memory rather than in temporary
 # files, and index builds sort in memory too. Its row estimates, compounded through a dozen
 # CTEs, are astronomical (and the state statement disables nested loops, which inflates
@@ -166,9 +172,7 @@ async def _move_statistics(conn: asyncpg.Connection) -> None:
         REBUILD_SCHEMA,
     )
     for row in names:
-        await conn.execute(
-            f"ALTER STATISTICS {REBUILD_SCHEMA}.{row['stxname']} SET SCHEMA public"
-        )
+        await conn.execute(f"ALTER STATISTICS {REBUILD_SCHEMA}.{row['stxname']} SET SCHEMA public")
 
 
 async def _lock_checkpoints(
@@ -182,6 +186,50 @@ async def _lock_checkpoints(
     return {r["name"]: r["position"] for r in rows}
 
 
+async def _swap_in(
+    conn: asyncpg.Connection,
+    projections: Sequence[Projection],
+    positions: dict[str, int],
+    batch_size: int,
+) -> int:
+    """Catch the rebuilt tables up to the head and put them in place of the live ones, in
+    one transaction; returns the head. Readers never wait on it long nor fail: every live
+    table is locked in one statement with a short `lock_timeout`, so a reader that holds
+    one while it waits for another makes the swap give up (and try again) long before
+    Postgres would look for a deadlock and fail one of them."""
+    async with conn.transaction():
+        await _lock_checkpoints(conn, projections)
+        head = await head_position(conn)
+        await _catch_up(
+            conn, projections, REBUILD_SCHEMA, positions=positions, upto=head,
+            batch_size=batch_size,
+        )  # fmt: skip
+        await conn.execute(f"SET LOCAL lock_timeout = '{_SWAP_LOCK_TIMEOUT}'")
+        live = await conn.fetchval(
+            "SELECT array_agg(t) FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NOT NULL",
+            [f"public.{table}" for projection in projections for table in projection.tables],
+        )
+        if live:
+            await conn.execute(f"LOCK TABLE {', '.join(live)} IN ACCESS EXCLUSIVE MODE")
+        for projection in projections:
+            for table in projection.tables:
+                await conn.execute(
+                    f"DROP TABLE IF EXISTS public.{table} CASCADE;"
+                    f" ALTER TABLE {REBUILD_SCHEMA}.{table} SET SCHEMA public"
+                )
+            await conn.execute(
+                "INSERT INTO projection_checkpoints (name, version, position)"
+                " VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET"
+                " version = $2, position = $3, updated_at = now(), last_error = NULL",
+                projection.name,
+                projection.version,
+                head,
+            )
+        await _move_statistics(conn)
+        await conn.execute(f"DROP SCHEMA {REBUILD_SCHEMA} CASCADE")
+    return head
+
+
 async def rebuild(
     pool: asyncpg.Pool, projections: Sequence[Projection], *, batch_size: int = 20_000
 ) -> RebuildReport:
@@ -191,33 +239,15 @@ async def rebuild(
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK)
         try:
             positions = await _build(pool, projections, REBUILD_SCHEMA, batch_size)
-            async with conn.transaction():
-                await _lock_checkpoints(conn, projections)
-                head = await head_position(conn)
-                await _catch_up(
-                    conn,
-                    projections,
-                    REBUILD_SCHEMA,
-                    positions=positions,
-                    upto=head,
-                    batch_size=batch_size,
-                )
-                for projection in projections:
-                    for table in projection.tables:
-                        await conn.execute(
-                            f"DROP TABLE IF EXISTS public.{table} CASCADE;"
-                            f" ALTER TABLE {REBUILD_SCHEMA}.{table} SET SCHEMA public"
-                        )
-                    await conn.execute(
-                        "INSERT INTO projection_checkpoints (name, version, position)"
-                        " VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET"
-                        " version = $2, position = $3, updated_at = now(), last_error = NULL",
-                        projection.name,
-                        projection.version,
-                        head,
-                    )
-                await _move_statistics(conn)
-                await conn.execute(f"DROP SCHEMA {REBUILD_SCHEMA} CASCADE")
+            for attempt in range(_SWAP_ATTEMPTS):
+                try:
+                    head = await _swap_in(conn, projections, positions, batch_size)
+                    break
+                except (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError):
+                    # readers held a table: they went first, and the swap tries again
+                    if attempt == _SWAP_ATTEMPTS - 1:
+                        raise
+                    await asyncio.sleep(_SWAP_BACKOFF.delay(attempt + 1))
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK)
     return RebuildReport([p.name for p in projections], head, head, time.perf_counter() - started)

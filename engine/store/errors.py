@@ -100,6 +100,14 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     AppendOutcomeUnknown,
 )
 
+#: What Postgres raises when concurrent work got in the way (a deadlock, a lock timeout, a
+#: serialization failure): nothing wrong with the request, worth a retry.
+DATABASE_BUSY: tuple[type[Exception], ...] = (
+    asyncpg.DeadlockDetectedError,
+    asyncpg.LockNotAvailableError,
+    asyncpg.SerializationError,
+)
+
 
 def is_database_unavailable(exc: BaseException) -> bool:
     """True when `exc`, or what it was raised in handling, means the server cannot take work.
