@@ -38,6 +38,17 @@ APP = """\
         policy: {{approvals: 1}}
 """
 BATON = str(Path(sys.executable).with_name("baton"))
+#: every process started, so that a test that fails half-way leaves none running
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+def kill_leftovers() -> None:
+    """Kill the process group of every started baton still running."""
+    for process in _STARTED:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+    _STARTED.clear()
 
 
 def free_port() -> int:
@@ -124,6 +135,7 @@ class Baton:
             text=True,
             start_new_session=True,
         )
+        _STARTED.append(process)
         return cls(process=process, url=f"http://127.0.0.1:{port}/api/v1", log=log)
 
     def output(self) -> str:
