@@ -24,11 +24,11 @@ import click
 
 from engine.config.loader import ConfigError
 from engine.store.errors import (
-    DATABASE_UNAVAILABLE,
     DatabaseConnectError,
     DatabaseUrlInvalid,
     MigrationError,
     SchemaMissing,
+    is_database_unavailable,
 )
 from engine.telemetry import redact
 
@@ -72,7 +72,7 @@ def explain(exc: BaseException) -> Failure | None:
     if isinstance(exc, DatabaseConnectError):
         code = ExitCode.USAGE if isinstance(exc, DatabaseUrlInvalid) else ExitCode.UNREACHABLE
         return Failure(exc.problem, exc.next_step, code)
-    if isinstance(exc, DATABASE_UNAVAILABLE):  # lost after connecting: a restart, a kill
+    if is_database_unavailable(exc):  # lost after connecting: a restart, a kill
         return Failure(
             f"lost the database connection ({exc or type(exc).__name__})",
             "run the command again once PostgreSQL answers",

@@ -49,9 +49,9 @@ _STREAM_CONFLICT = "BT409"
 _KEY_TAKEN_OVER = "BT410"
 #: how long the store waits for a connection to find out whether a lost append committed
 _RESOLVE_TIMEOUT_S = 2.0
-#: what a connection that died mid-call raises: asyncpg's InterfaceError ("connection is
-#: closed") or, when the loss left its protocol mid-operation, InternalClientError
-_LOST = (*DATABASE_UNAVAILABLE, asyncpg.InterfaceError, asyncpg.InternalClientError, TimeoutError)
+#: what a connection that died mid-call raises: the errors of a server that went away, or
+#: asyncpg's InterfaceError ("connection is closed"), or a call that timed out
+_LOST = (*DATABASE_UNAVAILABLE, asyncpg.InterfaceError, TimeoutError)
 
 EncodedEvent = tuple[str, int, str, str]  # type, schema version, data json, metadata json
 
