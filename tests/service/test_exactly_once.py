@@ -62,6 +62,22 @@ async def _append_waiting(site: Site, holder: int) -> int:
     raise AssertionError("no append came to wait on the head row")
 
 
+async def _ended(site: Site, pid: int) -> None:
+    """Wait for the backend `pid` to end: released, it finishes its statement (commit or
+    rollback) before it reads its client's end of file, so its outcome is settled then."""
+    watcher = await asyncpg.connect(site.database_url)
+    try:
+        for _ in range(400):
+            if not await watcher.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid
+            ):
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await watcher.close()
+    raise AssertionError(f"the append's backend {pid} did not end")
+
+
 async def _kill_during_append(site: Site, *, commit: bool) -> None:
     """Ask for the promotion; kill baton while its append waits; let the append go on.
 
@@ -83,6 +99,7 @@ async def _kill_during_append(site: Site, *, commit: bool) -> None:
         if not commit:
             await conn.fetchval("SELECT pg_terminate_backend($1)", waiting)
         await conn.execute("COMMIT")
+        await _ended(site, waiting)
         await asyncio.to_thread(sender.join, 30)
         assert answers and answers[0][0] == 0, f"the client got no answer: {answers}"
     finally:
