@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, CanInitAggregate
 from eventsourcing.utils import get_topic
 
 from engine.domain.ids import stream_uuid
+from engine.domain.vocabulary import EventType
 from engine.store.types import NewEvent, RecordedEvent
 
 _ENVELOPE = ("originator_id", "originator_version", "originator_topic")
@@ -54,7 +55,7 @@ class EventRegistry:
         """Register every event class nested in `aggregate`."""
         for attr, value in vars(aggregate).items():
             if attr != "Event" and isinstance(value, type) and issubclass(value, Aggregate.Event):
-                name = f"{aggregate.__name__}.{attr}"
+                name = EventType(f"{aggregate.__name__}.{attr}")  # the vocabulary names it
                 self._by_name[name] = _Entry(aggregate, value)
                 self._names[value] = name
 
@@ -110,16 +111,23 @@ def to_new_event(registry: EventRegistry, event: object) -> NewEvent:
     )
 
 
+def upcast(cls: type[Any], version: int, data: dict[str, Any]) -> dict[str, Any]:
+    """`data`, written at schema `version` of event class `cls`, in the class's current shape."""
+    current = getattr(cls, "class_version", 1)
+    if version >= current:
+        return data
+    state = dict(data)
+    while version < current:
+        getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
+        version += 1
+    return state
+
+
 def to_domain_event(registry: EventRegistry, recorded: RecordedEvent) -> Aggregate.Event:
     """A recorded event as its domain class, upcast to the class's current version."""
     entry = registry.entry(recorded)
     cls = entry.event
-    state = dict(recorded.data)
-    version = recorded.schema_version
-    target_version = getattr(cls, "class_version", 1)
-    while version < target_version:
-        getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
-        version += 1
+    state = dict(upcast(cls, recorded.schema_version, recorded.data))
     for name in _datetime_fields(cls):
         if isinstance(state.get(name), str):
             state[name] = datetime.fromisoformat(state[name])

@@ -21,6 +21,7 @@ from engine.domain import errors
 from engine.domain.config_diff import diff_config
 from engine.domain.ids import app_stream, stream_uuid
 from engine.domain.promotion import ReleaseRef
+from engine.domain.vocabulary import EventType
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,7 +57,7 @@ class App(Aggregate):
         """The aggregate id is derived from the readable stream id."""
         return stream_uuid(app_stream(name))
 
-    @event("Registered")
+    @event(EventType.APP_REGISTERED.event)
     def __init__(self, name: str, config: dict[str, Any]) -> None:
         self.name = name
         self.config = config
@@ -100,7 +101,7 @@ class App(Aggregate):
         self._config_changed(config=config, diff=[c.to_json() for c in changes])
         return True
 
-    @event("ConfigChanged")
+    @event(EventType.APP_CONFIG_CHANGED.event)
     def _config_changed(self, config: dict[str, Any], diff: list[dict[str, Any]]) -> None:
         self.config = config
 
@@ -124,7 +125,7 @@ class App(Aggregate):
         )
         return True
 
-    @event("CommitObserved")
+    @event(EventType.APP_COMMIT_OBSERVED.event)
     def _commit_observed(
         self,
         sha: str,
@@ -148,7 +149,7 @@ class App(Aggregate):
         self._history_rewritten(old_head=old_head, new_head=new_head)
         return True
 
-    @event("HistoryRewritten")
+    @event(EventType.APP_HISTORY_REWRITTEN.event)
     def _history_rewritten(self, old_head: str, new_head: str) -> None:
         self.branch_head = new_head
 
@@ -185,7 +186,7 @@ class App(Aggregate):
         )
         return self.releases[sha]
 
-    @event("ReleaseCreated")
+    @event(EventType.RELEASE_CREATED.event)
     def _release_created(
         self,
         sha: str,
@@ -214,7 +215,7 @@ class App(Aggregate):
         )
         return True
 
-    @event("ReleaseRejected")
+    @event(EventType.RELEASE_REJECTED.event)
     def _release_rejected(
         self, sha: str, environment: str | None, file: str, line: int, reason: str
     ) -> None:

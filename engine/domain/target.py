@@ -18,6 +18,7 @@ from engine.domain import errors
 from engine.domain.enums import Health, PromotionKind, PromotionPhase, SyncStatus
 from engine.domain.ids import stream_uuid, target_stream
 from engine.domain.policy import Policy
+from engine.domain.vocabulary import EventType
 from engine.domain.promotion import Approval, OpenSync, Override, Promotion, ReleaseRef
 
 
@@ -29,7 +30,7 @@ class Target(Aggregate):
         """The aggregate id is derived from the readable stream id."""
         return stream_uuid(target_stream(app, environment))
 
-    @event("Created")
+    @event(EventType.TARGET_CREATED.event)
     def __init__(self, app: str, environment: str) -> None:
         self.app = app
         self.environment = environment
@@ -356,7 +357,7 @@ class Target(Aggregate):
 
     # --- events ------------------------------------------------------------------------
 
-    @event("PromotionRequested")
+    @event(EventType.PROMOTION_REQUESTED.event)
     def _requested(
         self,
         promotion_id: str,
@@ -382,7 +383,7 @@ class Target(Aggregate):
             previous_release=self.desired_release,
         )
 
-    @event("PolicyOverridden")
+    @event(EventType.POLICY_OVERRIDDEN.event)
     def _overridden(self, promotion_id: str, rules: list[str], by: str, reason: str) -> None:
         assert self.promotion is not None
         self.promotion = self.promotion.with_(overrides=tuple(rules))
@@ -408,7 +409,7 @@ class Target(Aggregate):
         approval = Approval(by=by, at=at, comment=comment)
         self.promotion = self.promotion.with_(approvals=(*self.promotion.approvals, approval))
 
-    @event("PromotionStarted")
+    @event(EventType.PROMOTION_STARTED.event)
     def _started(self, promotion_id: str, release: str, at: datetime) -> None:
         assert self.promotion is not None
         self.promotion = self.promotion.with_(phase=PromotionPhase.STARTED)
@@ -421,30 +422,30 @@ class Target(Aggregate):
         assert self.promotion is not None
         self.promotion = self.promotion.with_(phase=phase, finished_at=at, outcome=outcome)
 
-    @event("PromotionRejected")
+    @event(EventType.PROMOTION_REJECTED.event)
     def _rejected(self, promotion_id: str, by: str, reason: str, at: datetime) -> None:
         self._finish(PromotionPhase.REJECTED, at, f"rejected by {by}: {reason}")
 
-    @event("PromotionCancelled")
+    @event(EventType.PROMOTION_CANCELLED.event)
     def _cancelled(self, promotion_id: str, by: str, reason: str, at: datetime) -> None:
         self._finish(PromotionPhase.CANCELLED, at, f"cancelled by {by}: {reason}")
 
-    @event("PromotionSuperseded")
+    @event(EventType.PROMOTION_SUPERSEDED.event)
     def _superseded(self, promotion_id: str, by_promotion: str, at: datetime) -> None:
         self._finish(PromotionPhase.SUPERSEDED, at, f"superseded by {by_promotion}")
 
-    @event("ReleaseRolledBack")
+    @event(EventType.RELEASE_ROLLED_BACK.event)
     def _rolled_back(self, release: str, promotion_id: str) -> None:
         self.rolled_back.add(release)
 
-    @event("SyncStarted")
+    @event(EventType.SYNC_STARTED.event)
     def _sync_started(
         self, sync_id: str, release: str, object_count: int, reason: str, at: datetime
     ) -> None:
         self.open_sync = OpenSync(id=sync_id, release=release, started_at=at)
         self.sync_status = SyncStatus.SYNCING
 
-    @event("SyncFailed")
+    @event(EventType.SYNC_FAILED.event)
     def _sync_failed(
         self,
         sync_id: str,
@@ -458,17 +459,17 @@ class Target(Aggregate):
         self.open_sync = None
         self.sync_status = SyncStatus.FAILED
 
-    @event("SyncAbandoned")
+    @event(EventType.SYNC_ABANDONED.event)
     def _sync_abandoned(self, sync_id: str, release: str, reason: str, at: datetime) -> None:
         self.open_sync = None
         self.sync_status = SyncStatus.OUT_OF_SYNC
 
-    @event("DriftDetected")
+    @event(EventType.DRIFT_DETECTED.event)
     def _drift_detected(self, release: str, objects: list[dict[str, Any]], at: datetime) -> None:
         self.drift = objects
         self.sync_status = SyncStatus.OUT_OF_SYNC
 
-    @event("DriftCorrected")
+    @event(EventType.DRIFT_CORRECTED.event)
     def _drift_corrected(
         self, sync_id: str, release: str, objects: list[str], at: datetime
     ) -> None:
@@ -479,7 +480,7 @@ class Target(Aggregate):
             else SyncStatus.OUT_OF_SYNC
         )
 
-    @event("SyncSucceeded")
+    @event(EventType.SYNC_SUCCEEDED.event)
     def _synced(
         self, sync_id: str, release: str, objects: list[dict[str, Any]], at: datetime
     ) -> None:
@@ -498,13 +499,13 @@ class Target(Aggregate):
         if release != previous:
             self.healthy_since = None
 
-    @event("HealthChanged")
+    @event(EventType.HEALTH_CHANGED.event)
     def _health_changed(self, previous: str, health: str, reasons: list[str], at: datetime) -> None:
         self.health = Health(health)
         self.health_reasons = reasons
         self.healthy_since = at if self.health == Health.HEALTHY else None
 
-    @event("PromotionVerified")
+    @event(EventType.PROMOTION_VERIFIED.event)
     def _verified(self, promotion_id: str, release: str, at: datetime) -> None:
         self._finish(PromotionPhase.COMPLETED, at, "verified")
         if release in self.verified:
@@ -513,6 +514,6 @@ class Target(Aggregate):
         # a release that proves itself again is no longer held back
         self.rolled_back.discard(release)
 
-    @event("PromotionFailed")
+    @event(EventType.PROMOTION_FAILED.event)
     def _failed(self, promotion_id: str, reason: str, at: datetime) -> None:
         self._finish(PromotionPhase.FAILED, at, reason)
