@@ -18,8 +18,8 @@ from engine.domain import errors
 from engine.domain.enums import Health, PromotionKind, PromotionPhase, SyncStatus
 from engine.domain.ids import stream_uuid, target_stream
 from engine.domain.policy import Policy
-from engine.domain.vocabulary import EventType
 from engine.domain.promotion import Approval, OpenSync, Override, Promotion, ReleaseRef
+from engine.domain.vocabulary import EventType
 
 
 class Target(Aggregate):
