@@ -206,9 +206,9 @@ async def start_clusters_async(
         # port 0: a free port each; a fixed port: consecutive ports from it.
         site = web.TCPSite(runner, host, port + index if port else 0, reuse_address=True)
         await site.start()
-        server = site._server
-        # asyncio's Server or uvloop's: both list their sockets
-        assert server is not None
+        # asyncio's Server or uvloop's: both list their sockets (typeshed's AbstractServer
+        # does not say so)
+        server: Any = site._server
         bound = server.sockets[0].getsockname()[1]
         runner.app[PORTS][bound] = cluster.name
         urls[cluster.name] = f"http://{url_host}:{bound}"
