@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from engine.domain import errors
 from engine.domain.app import App
 from engine.domain.ids import app_stream, parse_target_stream, target_stream
-from engine.domain.pipeline import Pipeline, pipeline_from_config
+from engine.domain.pipeline import AppSpec
 from engine.domain.promotion import Override, Promotion, ReleaseRef
 from engine.domain.target import Target
 from engine.repository import AggregateNotFound, Repository
@@ -79,9 +79,9 @@ class Promotions:
             raise errors.UnknownPromotion("baton", promotion_id)
         return where
 
-    async def pipeline(self, app: str) -> Pipeline:
+    async def pipeline(self, app: str) -> AppSpec:
         """The app's pipeline from the configuration in force."""
-        return pipeline_from_config(app, (await self.app(app)).config)
+        return (await self.app(app)).spec
 
     @traced_command("register_app", "app")
     async def register_app(
@@ -143,7 +143,7 @@ class Promotions:
 
         async def attempt() -> Promotion:
             app = await self.app(app_name)
-            spec = pipeline_from_config(app_name, app.config).environment(environment)
+            spec = app.spec.environment(environment)
             upstream = await self.target(app_name, spec.upstream) if spec.upstream else None
             ref = app.release(release or await self._latest_verified(app_name, from_environment))
             target = await self._load_target(app_name, environment)

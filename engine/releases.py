@@ -16,9 +16,9 @@ from datetime import timedelta
 from opentelemetry import trace
 
 from engine.config.loader import EnvironmentsConfig
-from engine.config.model import AppSpec
 from engine.domain.app import App, CommitFacts, Rejection
 from engine.domain.ids import app_stream
+from engine.domain.pipeline import AppSpec
 from engine.domain.policy import parse_duration
 from engine.git.mirror import CommitInfo
 from engine.git.plan import Observation, SourcePlan, SourceState

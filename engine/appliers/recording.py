@@ -14,9 +14,8 @@ from typing import TypeVar
 from engine.appliers.context import APPLIER_ACTOR, WorkerContext
 from engine.appliers.tracing import with_active_trace
 from engine.codec import to_domain_event
-from engine.config.model import AppSpec
 from engine.domain.ids import target_stream
-from engine.domain.pipeline import EnvironmentSpec
+from engine.domain.pipeline import AppSpec, EnvironmentSpec
 from engine.domain.target import Target
 from engine.store import ConcurrencyError, EventMetadata, RecordedEvent
 

@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Protocol
 
-from engine.config.model import AppSpec
+from engine.domain.pipeline import AppSpec
 from engine.git.manifests import render_release
 from engine.git.mirror import GitSourceError
 from engine.render import Rendered

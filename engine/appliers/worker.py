@@ -53,9 +53,8 @@ from engine.appliers.plan import (
 from engine.appliers.recording import TargetRecorder
 from engine.appliers.stopping import STOPPING, stopped_sync, until_stopped
 from engine.appliers.tracing import failed, pass_span
-from engine.config.model import AppSpec
 from engine.domain.enums import Health, SyncStatus
-from engine.domain.pipeline import EnvironmentSpec
+from engine.domain.pipeline import AppSpec, EnvironmentSpec
 from engine.domain.target import Target
 from engine.health import assess, combine
 from engine.kube import ClusterUnavailable, KubeError, RetryPolicy

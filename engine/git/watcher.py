@@ -36,7 +36,7 @@ from typing import Protocol, TypeVar
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
-from engine.config.model import AppSpec
+from engine.domain.pipeline import AppSpec
 from engine.git.credentials import CredentialsError, GitAuth, resolve_auth
 from engine.git.manifests import mirror_path
 from engine.git.mirror import NETWORK_TIMEOUT_S, GitSourceError, Mirror

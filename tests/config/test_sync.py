@@ -11,7 +11,6 @@ from engine.config.loader import ConfigError, load_environments
 from engine.config.sync import ConfigOutcome, apply_config
 from engine.domain.app import App
 from engine.domain.ids import app_stream
-from engine.domain.pipeline import pipeline_from_config
 from engine.repository import Repository
 from engine.store import EventMetadata, EventStore
 
@@ -48,8 +47,7 @@ async def test_the_sample_registers_once_then_records_only_a_diff(
     ]
     assert recorded[1].metadata.actor == "admin"
     app = await repository.get(App, app_stream("shop"))
-    pipeline = pipeline_from_config("shop", app.config)
-    prod = pipeline.environment("prod")
+    prod = app.spec.environment("prod")
     assert (prod.upstream, prod.namespace, prod.policy.approvals) == ("staging", "shop", 2)
     assert [w.name for w in prod.policy.freeze] == ["weekend", "christmas"]
     assert prod.policy.freeze[0].timezone == "Europe/Berlin"
