@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from engine.backoff import retry
 from engine.domain import errors
 from engine.domain.app import App
 from engine.domain.ids import app_stream, parse_target_stream, target_stream
@@ -55,13 +56,7 @@ class Promotions:
 
     async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run load-command-save again when another writer got there first."""
-        for remaining in range(_ATTEMPTS, 0, -1):
-            try:
-                return await attempt()
-            except ConcurrencyError:
-                if remaining == 1:
-                    raise
-        raise AssertionError("unreachable")
+        return await retry(attempt, attempts=_ATTEMPTS, on=ConcurrencyError)
 
     async def app(self, name: str) -> App:
         """The app called `name`."""
