@@ -163,6 +163,11 @@ class GitWatcher:
         """Poll every app forever, each on its own interval or when woken."""
         await supervised_until_cancelled(self.start, self.stop)
 
+    @property
+    def supervisor(self) -> Supervisor | None:
+        """The supervisor of the poll loops while started, else None."""
+        return self._supervisor
+
     async def start(self, supervisor: Supervisor) -> None:
         """Start every app's poll loop under `supervisor`."""
         self._supervisor = supervisor
