@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -51,6 +53,20 @@ async def test_the_sample_registers_once_then_records_only_a_diff(
     assert (prod.upstream, prod.namespace, prod.policy.approvals) == ("staging", "shop", 2)
     assert [w.name for w in prod.policy.freeze] == ["weekend", "christmas"]
     assert prod.policy.freeze[0].timezone == "Europe/Berlin"
+
+
+async def test_the_config_read_back_from_the_log_is_the_config_loaded(
+    tmp_path: Path, store: EventStore
+) -> None:
+    repository = Repository(store)
+    (tmp_path / "shop.yaml").write_text(
+        (REPO_ROOT / "environments" / "shop.yaml").read_text().replace("soak: 10s", "soak: 1.5s")
+    )
+    config = load_environments(tmp_path, environ={"BATON_DEMO_REPO": "/srv/git/shop.git"})
+    await apply_config(config, repository, metadata=ADMIN)
+    app = await repository.get(App, app_stream("shop"))
+    assert app.spec == replace(config.app("shop"), source_file="")
+    assert app.spec.environment("staging").policy.soak == timedelta(seconds=1.5)
 
 
 async def test_a_config_with_a_mistake_applies_nothing(tmp_path: Path, store: EventStore) -> None:
