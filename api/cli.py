@@ -16,6 +16,7 @@ import gc
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -144,14 +145,11 @@ def serve(
     async def run() -> None:
         stop.on_signals()
         extras: ExtraWorkers | None = None
-        orphaned: asyncio.Task[None] | None = None
         try:
             async with running(options) as state, _sighup_reloads(state.reloader):
                 if worker_of is not None:
-                    orphaned = asyncio.create_task(until_orphaned(worker_of))
-                    orphaned.add_done_callback(
-                        lambda t: t.cancelled() or stop.now("the first process is gone")
-                    )
+                    orphaned = partial(_stop_when_orphaned, worker_of, stop)
+                    state.supervisor.start("orphan-watch", orphaned)
                     log.info("HTTP worker of process %d serving %s", worker_of, state.url)
                 elif state.url:
                     if workers > 1:
@@ -161,6 +159,7 @@ def serve(
                             port=urlsplit(state.url).port or port,
                             database_url=state.database.url,
                             kubeconfig=kubeconfig,
+                            supervisor=state.supervisor,
                         )
                     processes = f", {workers} processes" if workers > 1 else ""
                     console.print(f"baton serving {state.url}/api/v1 (role {role}{processes})")
@@ -169,10 +168,8 @@ def serve(
                 gc.freeze()
                 await stop.wait()
                 if extras is not None:
-                    extras.terminate()  # they stop beside this one, not after it
+                    await extras.terminate()  # they stop beside this one, not after it
         finally:
-            if orphaned is not None:
-                orphaned.cancel()
             if extras is not None:
                 await extras.stop()
 
@@ -183,6 +180,12 @@ def serve(
             raise
         fail(failure)
     stop.done(tracing)
+
+
+async def _stop_when_orphaned(parent: int, stop: Stop) -> None:
+    """Stop this HTTP worker once the process that started it is gone."""
+    await until_orphaned(parent)
+    stop.now("the first process is gone")
 
 
 @contextlib.asynccontextmanager

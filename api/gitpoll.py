@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from api.config import PollTrigger
-from engine.config.model import AppSpec
+from engine.domain.pipeline import AppSpec
 from engine.git.wakeups import publish_polls
 from engine.git.watcher import GitWatcher
 from engine.store.database import Pool

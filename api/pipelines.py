@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.domain.ids import app_stream
-from engine.domain.pipeline import Pipeline, pipeline_from_config
+from engine.domain.pipeline import AppSpec
 from engine.promotions import Promotions
 
 _RECHECK_S = 1.0
@@ -25,7 +25,7 @@ _RECHECK_S = 1.0
 @dataclass(frozen=True)
 class _Entry:
     version: int
-    pipeline: Pipeline
+    pipeline: AppSpec
     source: dict[str, Any]
     checked_at: float
 
@@ -37,13 +37,13 @@ class PipelineCache:
         self._promotions = promotions
         self._entries: dict[str, _Entry] = {}
 
-    async def get(self, app: str) -> tuple[Pipeline, dict[str, Any]] | None:
+    async def get(self, app: str) -> tuple[AppSpec, dict[str, Any]] | None:
         """(pipeline, Git source) of `app`, or None when no such app is registered."""
         return (await self.get_many([app]))[app]
 
     async def get_many(
         self, apps: Sequence[str]
-    ) -> dict[str, tuple[Pipeline, dict[str, Any]] | None]:
+    ) -> dict[str, tuple[AppSpec, dict[str, Any]] | None]:
         """`get` for each of `apps`, with one look at the log for all the stale ones."""
         now = time.monotonic()
         stale = [a for a in apps if not self._fresh(a, now)]
@@ -52,7 +52,7 @@ class PipelineCache:
             versions = await store.stream_versions([app_stream(a) for a in stale])
             for app, version in zip(stale, versions, strict=True):
                 await self._refresh(app, version, now)
-        found: dict[str, tuple[Pipeline, dict[str, Any]] | None] = {}
+        found: dict[str, tuple[AppSpec, dict[str, Any]] | None] = {}
         for app in apps:
             entry = self._entries.get(app)
             found[app] = None if entry is None else (entry.pipeline, entry.source)
@@ -71,7 +71,7 @@ class PipelineCache:
             aggregate = await self._promotions.app(app)
             config = aggregate.config
             source = {k: config[k] for k in ("repo", "branch", "path") if k in config}
-            entry = _Entry(version, pipeline_from_config(app, config), source, now)
+            entry = _Entry(version, aggregate.spec, source, now)
         else:
             entry = _Entry(entry.version, entry.pipeline, entry.source, now)
         self._entries[app] = entry

@@ -21,7 +21,7 @@ from api.params import Moment, invalid
 from api.render import dump_bytes, promotion_json
 from engine.domain import errors
 from engine.domain.enums import Health, PromotionPhase, SyncStatus
-from engine.domain.pipeline import EnvironmentSpec, Pipeline
+from engine.domain.pipeline import AppSpec, EnvironmentSpec
 from engine.store.database import create_pool
 from projections import catalog, queries, timetravel
 from projections.base import Projection
@@ -88,7 +88,7 @@ async def one_app(app: web.Application, name: str) -> dict[str, Any] | None:
 
 
 def _app_json(
-    name: str, targets: list[Row], known: tuple[Pipeline, dict[str, Any]] | None
+    name: str, targets: list[Row], known: tuple[AppSpec, dict[str, Any]] | None
 ) -> dict[str, Any]:
     """The pipeline in its configured order, each environment with its target's state."""
     rows = {r["environment"]: r for r in targets}

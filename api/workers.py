@@ -9,7 +9,8 @@ HTTP. Nothing the API answers lives in one process's memory only: pipelines are 
 against stream versions, idempotency keys and replay jobs are in Postgres, a webhook
 reaches the watcher by NOTIFY, and each process's aggregates are checked on append.
 
-The first process restarts an extra one that exits, and stops them all when it stops
+The first process restarts an extra one that exits (each is a task of its supervisor,
+``http-worker-<n>``, restarted with its backoff), and stops them all when it stops
 (they drain their requests beside it, each as a SIGTERM'd `baton serve` does);
 an extra one stops by itself when its parent is gone, so none outlives a killed server.
 """
@@ -22,10 +23,12 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from functools import partial
+
+from engine.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 _STOP_TIMEOUT_S = 10.0
-_RESTART_DELAY_S = 1.0
 _PARENT_CHECK_S = 1.0
 
 
@@ -77,47 +80,53 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
         log.warning("HTTP worker %s stopped with exit code %s", process.pid, code)
 
 
-async def _supervise(
+class WorkerExited(Exception):
+    """An extra HTTP process ended while the first one still serves."""
+
+
+async def _run(
     command: Sequence[str],
     env: dict[str, str],
     processes: dict[int, asyncio.subprocess.Process],
     slot: int,
 ) -> None:
-    while True:
-        process = processes[slot] = await asyncio.create_subprocess_exec(*command, env=env)
-        code = await process.wait()
-        log.warning("HTTP worker %s exited with %s; starting another", process.pid, code)
-        await asyncio.sleep(_RESTART_DELAY_S)
+    """Run one extra process until it exits: a failure, for the supervisor to restart."""
+    process = processes[slot] = await asyncio.create_subprocess_exec(*command, env=env)
+    code = await process.wait()
+    raise WorkerExited(f"HTTP worker {process.pid} exited with {code}")
 
 
 class ExtraWorkers:
     """Extra HTTP processes on one port, restarted when they exit, until told to stop."""
 
     def __init__(
-        self, count: int, *, host: str, port: int, database_url: str, kubeconfig: str | None
+        self,
+        count: int,
+        *,
+        host: str,
+        port: int,
+        database_url: str,
+        kubeconfig: str | None,
+        supervisor: Supervisor,
     ) -> None:
         self._command, self._env = _command(host, port, kubeconfig), _env(database_url)
         self._processes: dict[int, asyncio.subprocess.Process] = {}
-        self._tasks = [
-            asyncio.create_task(
-                _supervise(self._command, self._env, self._processes, slot),
-                name=f"http-worker-{slot}",
-            )
-            for slot in range(count)
-        ]
+        self._supervisor = supervisor
+        self._names = [f"http-worker-{slot}" for slot in range(count)]
+        for slot, name in enumerate(self._names):
+            run = partial(_run, self._command, self._env, self._processes, slot)
+            supervisor.start(name, run)
 
-    def terminate(self) -> None:
+    async def terminate(self) -> None:
         """Restart none any more; send each a SIGTERM (they stop as this process does)."""
-        for task in self._tasks:
-            task.cancel()
+        await asyncio.gather(*(self._supervisor.remove(name) for name in self._names))
         for process in self._processes.values():
             if process.returncode is None:
                 process.send_signal(signal.SIGTERM)
 
     async def stop(self) -> None:
         """`terminate()`, then wait for every process to exit (killed after a timeout)."""
-        self.terminate()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.terminate()
         await asyncio.gather(*(_stop(p) for p in self._processes.values()))
 
 

@@ -23,8 +23,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from engine.config.model import AppSpec
-from engine.domain.pipeline import EnvironmentSpec
+from engine.domain.pipeline import AppSpec, EnvironmentSpec
 from engine.domain.policy import Policy
 from engine.git.plan import SourcePlan, SourceState
 from engine.git.watcher import GitWatcher

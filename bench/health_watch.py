@@ -33,9 +33,8 @@ from bench._db import Server  # noqa: E402
 from engine.appliers.context import ApplierSettings  # noqa: E402
 from engine.appliers.inprocess import running_appliers  # noqa: E402
 from engine.config.loader import EnvironmentsConfig  # noqa: E402
-from engine.config.model import AppSpec  # noqa: E402
 from engine.domain.ids import target_stream  # noqa: E402
-from engine.domain.pipeline import EnvironmentSpec  # noqa: E402
+from engine.domain.pipeline import AppSpec, EnvironmentSpec  # noqa: E402
 from engine.domain.policy import Policy  # noqa: E402
 from engine.promotions import Promotions  # noqa: E402
 from engine.render import Rendered, RenderedObject  # noqa: E402

@@ -1,15 +1,34 @@
-"""How long to wait before trying again: capped exponential backoff with jitter. Pure.
+"""Trying again: how long to wait (capped exponential backoff with jitter), and one retry helper.
 
-Where it sits: under everything that retries — the supervisor restarting a failed task, a
-live tail re-reading the log, a Kubernetes call (``engine.kube.retry``). The jitter (AWS
-architecture blog, "Exponential Backoff And Jitter") keeps processes that fail together
-from retrying together.
+Where it sits: under everything that retries — a command that lost a race to another
+writer, a Kubernetes call (``engine.kube``), a render that met a Git lock, the read models'
+swap — through :func:`retry` (on tenacity); and under the loops that are not retries but
+wait after a failure — the supervisor restarting a task, a live tail re-reading the log,
+a projection that failed on an event, a target worker's next pass — through
+:class:`Backoff` and :func:`full_jitter`. The jitter (AWS architecture blog,
+"Exponential Backoff And Jitter") keeps processes that fail together from retrying together.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
+
+T = TypeVar("T")
+#: what is worth another try: exception types, or a test of the exception
+Retryable = type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool]
+#: seconds to wait after failed attempt number `n` (1-based), which raised `error`
+Wait = Callable[[int, BaseException], float]
 
 
 def full_jitter(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
@@ -38,3 +57,40 @@ class Backoff:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
         bound = capped(attempt, base=self.base, cap=self.cap)
         return bound / 2 + self.rng.uniform(0, bound / 2)
+
+
+async def retry(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    attempts: int,
+    on: Retryable,
+    wait: Wait | None = None,
+) -> T:
+    """Await `attempt()`, again after each failure `on` names, `attempts` times in all.
+
+    The last failure, or one not named, is raised as it was. Between tries: `wait`'s
+    seconds, or none (a lost race is worth another go at once).
+    """
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(attempts),
+        retry=(
+            retry_if_exception_type(on) if isinstance(on, type | tuple) else retry_if_exception(on)
+        ),
+        wait=_waiting(wait),
+        reraise=True,
+    )
+    async for trying in retrying:
+        with trying:
+            return await attempt()
+    raise AssertionError("unreachable: tenacity stops by raising")
+
+
+def _waiting(wait: Wait | None) -> Callable[[RetryCallState], float]:
+    def seconds(state: RetryCallState) -> float:
+        if wait is None or state.outcome is None:
+            return 0.0
+        error = state.outcome.exception()
+        assert error is not None  # only failures are retried
+        return wait(state.attempt_number, error)
+
+    return seconds

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from engine.domain import errors
-from engine.domain.pipeline import Pipeline
+from engine.domain.pipeline import AppSpec
 from engine.promotions import NoVerifiedRelease, Promotions
 from engine.repository import AggregateNotFound
 from engine.store import EventMetadata, EventStore, RecordedEvent
@@ -58,9 +58,9 @@ def app_of_event(event: RecordedEvent) -> str | None:
     return None
 
 
-def decide(event: RecordedEvent, pipeline: Pipeline) -> list[Request]:
+def decide(event: RecordedEvent, pipeline: AppSpec) -> list[Request]:
     """The promotions `event` calls for under `pipeline`. Pure."""
-    data, app = event.data, pipeline.app
+    data, app = event.data, pipeline.name
     if event.type == "App.ReleaseCreated":
         return [
             Request(

@@ -13,10 +13,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from engine.backoff import retry
 from engine.domain import errors
 from engine.domain.app import App
 from engine.domain.ids import app_stream, parse_target_stream, target_stream
-from engine.domain.pipeline import Pipeline, pipeline_from_config
+from engine.domain.pipeline import AppSpec
 from engine.domain.promotion import Override, Promotion, ReleaseRef
 from engine.domain.target import Target
 from engine.repository import AggregateNotFound, Repository
@@ -55,13 +56,7 @@ class Promotions:
 
     async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run load-command-save again when another writer got there first."""
-        for remaining in range(_ATTEMPTS, 0, -1):
-            try:
-                return await attempt()
-            except ConcurrencyError:
-                if remaining == 1:
-                    raise
-        raise AssertionError("unreachable")
+        return await retry(attempt, attempts=_ATTEMPTS, on=ConcurrencyError)
 
     async def app(self, name: str) -> App:
         """The app called `name`."""
@@ -79,9 +74,9 @@ class Promotions:
             raise errors.UnknownPromotion("baton", promotion_id)
         return where
 
-    async def pipeline(self, app: str) -> Pipeline:
+    async def pipeline(self, app: str) -> AppSpec:
         """The app's pipeline from the configuration in force."""
-        return pipeline_from_config(app, (await self.app(app)).config)
+        return (await self.app(app)).spec
 
     @traced_command("register_app", "app")
     async def register_app(
@@ -143,7 +138,7 @@ class Promotions:
 
         async def attempt() -> Promotion:
             app = await self.app(app_name)
-            spec = pipeline_from_config(app_name, app.config).environment(environment)
+            spec = app.spec.environment(environment)
             upstream = await self.target(app_name, spec.upstream) if spec.upstream else None
             ref = app.release(release or await self._latest_verified(app_name, from_environment))
             target = await self._load_target(app_name, environment)

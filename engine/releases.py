@@ -15,10 +15,11 @@ from datetime import timedelta
 
 from opentelemetry import trace
 
+from engine.backoff import retry
 from engine.config.loader import EnvironmentsConfig
-from engine.config.model import AppSpec
 from engine.domain.app import App, CommitFacts, Rejection
 from engine.domain.ids import app_stream
+from engine.domain.pipeline import AppSpec
 from engine.domain.policy import parse_duration
 from engine.git.mirror import CommitInfo
 from engine.git.plan import Observation, SourcePlan, SourceState
@@ -73,17 +74,15 @@ class ReleaseRecorder:
     async def record(self, app: AppSpec, plan: SourcePlan) -> None:
         """Apply the plan to the app's aggregate and save it (registering the app if new)."""
         metadata = _metadata(self.actor, plan)
-        for remaining in range(_ATTEMPTS, 0, -1):
+
+        async def attempt() -> None:
             aggregate = await self.repository.find(App, app_stream(app.name))
             if aggregate is None:
                 aggregate = App(name=app.name, config=app.as_record())
             apply_plan(aggregate, plan)
-            try:
-                await self.repository.save(aggregate, metadata=metadata)
-                return
-            except ConcurrencyError:
-                if remaining == 1:
-                    raise
+            await self.repository.save(aggregate, metadata=metadata)
+
+        await retry(attempt, attempts=_ATTEMPTS, on=ConcurrencyError)
 
 
 def apply_plan(app: App, plan: SourcePlan) -> None:

@@ -4,7 +4,8 @@ Where it sits: created once per process in the composition root (``api.serve.run
 or ``api.app.init_app`` for an API on its own) and handed to what runs in the background:
 the Git watcher and its per-app loops, the appliers (lock, wake, sweep and refresh loops,
 the promoter, one worker per target held), the projection runner and its per-projection
-loops, the metrics feed. Each task is started from a factory, so that a task that raises
+loops, the metrics feed, the LISTEN keepers (``engine.store.listen``), the extra HTTP
+processes of ``serve --workers``. Each task is started from a factory, so that a task that raises
 is started again, after a capped exponential backoff with jitter (``engine.backoff``); a
 task that returns is done. A failing task never cancels another. One warning when a task
 stops working, one info line when it works again (it ran :attr:`healthy_after` seconds

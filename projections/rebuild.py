@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from engine.backoff import Backoff
+from engine.backoff import Backoff, retry
 from projections.base import WHOLE_LOG_TIMEOUT, Projection, RangeProjection, RowProjection
 from projections.feed import apply_batch, head_position
 
@@ -239,15 +239,13 @@ async def rebuild(
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK)
         try:
             positions = await _build(pool, projections, REBUILD_SCHEMA, batch_size)
-            for attempt in range(_SWAP_ATTEMPTS):
-                try:
-                    head = await _swap_in(conn, projections, positions, batch_size)
-                    break
-                except (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError):
-                    # readers held a table: they went first, and the swap tries again
-                    if attempt == _SWAP_ATTEMPTS - 1:
-                        raise
-                    await asyncio.sleep(_SWAP_BACKOFF.delay(attempt + 1))
+            # readers held a table: they went first, and the swap tries again
+            head = await retry(
+                lambda: _swap_in(conn, projections, positions, batch_size),
+                attempts=_SWAP_ATTEMPTS,
+                on=(asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError),
+                wait=lambda n, _: _SWAP_BACKOFF.delay(n),
+            )
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK)
     return RebuildReport([p.name for p in projections], head, head, time.perf_counter() - started)

@@ -13,10 +13,10 @@ from typing import TypeVar
 
 from engine.appliers.context import APPLIER_ACTOR, WorkerContext
 from engine.appliers.tracing import with_active_trace
+from engine.backoff import retry
 from engine.codec import to_domain_event
-from engine.config.model import AppSpec
 from engine.domain.ids import target_stream
-from engine.domain.pipeline import EnvironmentSpec
+from engine.domain.pipeline import AppSpec, EnvironmentSpec
 from engine.domain.target import Target
 from engine.store import ConcurrencyError, EventMetadata, RecordedEvent
 
@@ -67,7 +67,8 @@ class TargetRecorder:
 
     async def _record(self, command: Callable[[Target], T]) -> T:
         """Run a command on the current aggregate and save it; reload and redo on a race."""
-        for attempt in range(_ATTEMPTS):
+
+        async def attempt() -> T:
             target = await self._load()
             if target is None:
                 target = self._target = Target(app=self.app.name, environment=self.env.name)
@@ -80,9 +81,8 @@ class TargetRecorder:
                 )
             except ConcurrencyError:
                 self._forget()
-                if attempt == _ATTEMPTS - 1:
-                    raise
-                continue
+                raise
             self._version = target.version
             return result
-        raise AssertionError("unreachable")
+
+        return await retry(attempt, attempts=_ATTEMPTS, on=ConcurrencyError)

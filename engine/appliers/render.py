@@ -13,7 +13,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Protocol
 
-from engine.config.model import AppSpec
+from engine.backoff import retry
+from engine.domain.pipeline import AppSpec
 from engine.git.manifests import render_release
 from engine.git.mirror import GitSourceError
 from engine.render import Rendered
@@ -48,27 +49,26 @@ class GitRenderer:
         key = (app.name, sha, environment)
         # opening a mirror rewrites its config: one render per mirror at a time, and a
         # retry when another process (the watcher) holds the config lock
-        async with self._locks[app.name]:
-            for attempt in range(1, _ATTEMPTS + 1):
-                if key in self._done:
-                    break
-                try:
-                    rendered = await asyncio.wait_for(
-                        asyncio.to_thread(
-                            render_release,
-                            home=self.home,
-                            app=app,
-                            sha=sha,
-                            environment=environment,
-                        ),
-                        timeout=self.timeout,
-                    )
-                except GitSourceError as exc:
-                    if "lock" not in str(exc).lower() or attempt == _ATTEMPTS:
-                        raise
-                    await asyncio.sleep(0.05 * attempt)
-                    continue
+
+        async def attempt() -> Rendered:
+            if key not in self._done:
+                rendered = await asyncio.wait_for(
+                    asyncio.to_thread(
+                        render_release, home=self.home, app=app, sha=sha, environment=environment
+                    ),
+                    timeout=self.timeout,
+                )
                 if len(self._done) >= self.keep:
                     self._done.pop(next(iter(self._done)))
                 self._done[key] = rendered
-        return self._done[key]
+            return self._done[key]
+
+        async with self._locks[app.name]:
+            return await retry(
+                attempt, attempts=_ATTEMPTS, on=_met_a_lock, wait=lambda n, _: 0.05 * n
+            )
+
+
+def _met_a_lock(exc: BaseException) -> bool:
+    """Git refused because another process holds the mirror's config lock."""
+    return isinstance(exc, GitSourceError) and "lock" in str(exc).lower()

@@ -46,9 +46,8 @@ from engine.appliers.render import GitRenderer, Renderer
 from engine.appliers.watches import follow
 from engine.appliers.worker import TargetWorker
 from engine.config.loader import EnvironmentsConfig
-from engine.config.model import AppSpec
 from engine.domain.ids import target_stream
-from engine.domain.pipeline import EnvironmentSpec
+from engine.domain.pipeline import AppSpec, EnvironmentSpec
 from engine.kube import Clusters, ClusterUnavailable, KubeError
 from engine.promoter import Promoter
 from engine.promotions import Promotions

@@ -53,12 +53,12 @@ from engine.appliers.plan import (
 from engine.appliers.recording import TargetRecorder
 from engine.appliers.stopping import STOPPING, stopped_sync, until_stopped
 from engine.appliers.tracing import failed, pass_span
-from engine.config.model import AppSpec
+from engine.backoff import full_jitter
 from engine.domain.enums import Health, SyncStatus
-from engine.domain.pipeline import EnvironmentSpec
+from engine.domain.pipeline import AppSpec, EnvironmentSpec
 from engine.domain.target import Target
 from engine.health import assess, combine
-from engine.kube import ClusterUnavailable, KubeError, RetryPolicy
+from engine.kube import ClusterUnavailable, KubeError
 from engine.store import is_database_unavailable
 
 Entry = dict[str, Any]  # an object's body, or its line in a sync's outcome
@@ -129,8 +129,7 @@ class TargetWorker(TargetRecorder):
             log.exception("%s: stopped working, a pass failed; retrying with backoff", self.name)
         else:
             log.debug("%s: pass %d failed again: %r", self.name, failures, exc)
-        backoff = RetryPolicy(base=0.2, cap=self.ctx.settings.cluster_backoff)
-        return backoff.delay(failures, retry_after=None, rng=_RNG)
+        return full_jitter(failures, base=0.2, cap=self.ctx.settings.cluster_backoff, rng=_RNG)
 
     # --- observe -----------------------------------------------------------------------
 

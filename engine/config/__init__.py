@@ -6,7 +6,7 @@ records it on the App aggregates.
 """
 
 from engine.config.loader import ConfigError, ConfigProblem, EnvironmentsConfig, load_environments
-from engine.config.model import AppSpec, Credentials
+from engine.domain.pipeline import AppSpec, Credentials
 
 __all__ = [
     "AppSpec",

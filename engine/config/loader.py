@@ -18,10 +18,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.config.health import compile_health
-from engine.config.model import AppModel, AppSpec, Credentials, FileModel
+from engine.config.model import AppModel, FileModel
 from engine.config.yamlsource import LineMap, YamlSyntaxError, load_with_lines
-from engine.domain.pipeline import EnvironmentSpec
-from engine.domain.policy import parse_duration
+from engine.domain.pipeline import AppSpec
 from engine.health.lua import CustomChecks
 
 # ``${NAME}`` or ``${NAME:-default}`` in ``repo``: the demo creates its repository at run
@@ -163,43 +162,31 @@ class _Context:
 
 
 def _to_spec(app: AppModel, *, ctx: _Context, environ: Mapping[str, str]) -> AppSpec | None:
-    """Cross-field checks the models cannot do alone, then the frozen spec."""
+    """Cross-field checks the models cannot do alone, then the one config model."""
     before = len(ctx.problems)
     repo = _resolve_repo(app.repo, ctx=ctx, environ=environ)
-    environments: list[EnvironmentSpec] = []
     names: list[str] = []
     for i, env in enumerate(app.pipeline):
         if env.name in names:
             ctx.add(("pipeline", i, "name"), f"environment {env.name!r} appears twice")
-        upstream = env.upstream if env.upstream is not None else (names[-1] if names else None)
         if env.upstream is not None and env.upstream not in names:
             ctx.add(
                 ("pipeline", i, "upstream"),
                 f"{env.upstream!r} is not an environment listed before {env.name!r}",
             )
         names.append(env.name)
-        environments.append(
-            EnvironmentSpec(
-                name=env.name,
-                cluster=env.cluster,
-                namespace=env.namespace or f"{app.name}-{env.name}",
-                upstream=upstream,
-                policy=env.policy.to_domain(),
-            )
-        )
     if len(ctx.problems) > before or repo is None:
         return None
-    creds = app.credentials
-    return AppSpec(
-        name=app.name,
-        repo=repo,
-        branch=app.branch,
-        path=app.path,
-        poll_interval=parse_duration(app.poll_interval) if app.poll_interval else None,
-        credentials=Credentials(**creds.model_dump()) if creds else None,
-        environments=tuple(environments),
-        source_file=str(ctx.file),
-    )
+    # what the file says, with the domain's defaults for what it leaves out
+    record = app.model_dump(exclude_none=True)
+    record["repo"] = repo
+    record["environments"] = record.pop("pipeline")
+    try:
+        return AppSpec.from_record(app.name, record, source_file=str(ctx.file))
+    except ValidationError as exc:  # the models above check all the domain does
+        for err in exc.errors():
+            ctx.add((), err["msg"].removeprefix("Value error, "))
+        return None
 
 
 def _resolve_repo(text: str, *, ctx: _Context, environ: Mapping[str, str]) -> str | None:

@@ -1,24 +1,29 @@
-"""Shape of ``environments/*.yaml``: apps, their pipelines and per-environment policy.
+"""The syntax of ``environments/*.yaml``: apps, their pipelines and per-environment policy.
 
-Where it sits: the loader (``engine.config.loader``) validates each file's data with
-these pydantic models, then turns them into the frozen :class:`AppSpec` values that the
-rest of the engine uses (the watcher, the App aggregate's config events, the promotion
-guard through :class:`engine.domain.policy.Policy`). :meth:`AppSpec.as_record` is the
-config dict recorded in ``App.Registered`` / ``App.ConfigChanged``; the domain reads it
-back with :func:`engine.domain.pipeline.pipeline_from_config`.
+Where it sits: the loader (``engine.config.loader``) checks each file's data with these
+pydantic models, so that every mistake is named with its line, then hands what they hold
+to the one config model, :class:`engine.domain.pipeline.AppSpec`, which every other part
+of baton uses. These models hold the file's syntax only (``cron``/``rrule``, ``pipeline``,
+``${VAR}`` in ``repo``); a key left out is left out, and the defaults are the domain's.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Self
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
-from engine.domain.pipeline import EnvironmentSpec
-from engine.domain.policy import FreezeWindow, Policy, parse_duration
+from engine.domain.pipeline import Credentials
+from engine.domain.policy import FreezeWindow, parse_duration
 
 NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 KUBESIM_PREFIX = "kubesim:"
@@ -38,7 +43,7 @@ class FreezeModel(_Strict):
     cron: str | None = None
     rrule: str | None = None
     duration: str
-    timezone: str = "UTC"
+    timezone: str | None = None
 
     @model_validator(mode="after")
     def _one_schedule(self) -> Self:
@@ -48,7 +53,12 @@ class FreezeModel(_Strict):
             raise ValueError(f"{self.cron!r} is an RRULE: write it as 'rrule'")
         if self.rrule is not None and "FREQ=" not in self.rrule.upper():
             raise ValueError(f"{self.rrule!r} is not an RRULE (it needs FREQ=...)")
-        self.to_domain()  # the domain checks schedule, duration and zone
+        FreezeWindow(  # the domain checks schedule, duration and zone
+            name=self.name or self.schedule,
+            schedule=self.schedule,
+            duration=parse_duration(self.duration),
+            **({"timezone": self.timezone} if self.timezone else {}),
+        )
         return self
 
     @property
@@ -58,42 +68,35 @@ class FreezeModel(_Strict):
         assert schedule is not None
         return schedule
 
-    def to_domain(self) -> FreezeWindow:
-        """The domain value the promotion guard checks."""
-        return FreezeWindow(
-            name=self.name or self.schedule,
-            schedule=self.schedule,
-            duration=parse_duration(self.duration),
-            timezone=self.timezone,
-        )
+    def as_record(self) -> dict[str, str]:
+        """The window as the domain records it: one ``schedule``, named after it if unnamed."""
+        record = {"name": self.name or self.schedule, "schedule": self.schedule}
+        record["duration"] = self.duration
+        if self.timezone is not None:
+            record["timezone"] = self.timezone
+        return record
 
 
 class PolicyModel(_Strict):
     """Promotion policy of one environment."""
 
-    auto_promote: bool = False
-    approvals: int = Field(default=0, ge=0)
-    soak: str = "0s"
-    freeze: list[FreezeModel] = Field(default_factory=list)
-    auto_rollback: bool = False
-    self_heal: bool = True
+    auto_promote: bool | None = None
+    approvals: int | None = Field(default=None, ge=0)
+    soak: str | None = None
+    freeze: list[FreezeModel] | None = None
+    auto_rollback: bool | None = None
+    self_heal: bool | None = None
 
     @field_validator("soak")
     @classmethod
-    def _soak_is_duration(cls, value: str) -> str:
-        parse_duration(value)
+    def _soak_is_duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
         return value
 
-    def to_domain(self) -> Policy:
-        """The domain policy value."""
-        return Policy(
-            auto_promote=self.auto_promote,
-            approvals=self.approvals,
-            soak=parse_duration(self.soak),
-            freeze=tuple(f.to_domain() for f in self.freeze),
-            auto_rollback=self.auto_rollback,
-            self_heal=self.self_heal,
-        )
+    @field_serializer("freeze")
+    def _freeze_as_recorded(self, freeze: list[FreezeModel] | None) -> list[dict[str, str]] | None:
+        return None if freeze is None else [f.as_record() for f in freeze]
 
 
 class EnvironmentModel(_Strict):
@@ -115,44 +118,22 @@ class EnvironmentModel(_Strict):
         return value
 
 
-class CredentialsModel(_Strict):
-    """Where the secret for one app's repository is read from (never the secret itself)."""
-
-    username: str = "x-access-token"
-    token_env: str | None = None
-    token_file: str | None = None
-    ssh_key_env: str | None = None
-    ssh_key_file: str | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one_source(self) -> Self:
-        given = [
-            k
-            for k in ("token_env", "token_file", "ssh_key_env", "ssh_key_file")
-            if getattr(self, k) is not None
-        ]
-        if len(given) != 1:
-            raise ValueError(
-                "credentials need exactly one of token_env, token_file, ssh_key_env, "
-                f"ssh_key_file (got {', '.join(given) or 'none'})"
-            )
-        return self
-
-
 class AppModel(_Strict):
     """One app: its Git source and its pipeline."""
 
     name: str = Field(pattern=NAME)
     repo: str = Field(min_length=1)
-    branch: str = "main"
-    path: str = "."
+    branch: str | None = None
+    path: str | None = None
     poll_interval: str | None = None
-    credentials: CredentialsModel | None = None
+    credentials: Credentials | None = None
     pipeline: list[EnvironmentModel] = Field(min_length=1)
 
     @field_validator("path")
     @classmethod
-    def _relative_path(cls, value: str) -> str:
+    def _relative_path(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         parts = [p for p in value.split("/") if p not in ("", ".")]
         if value.startswith("/") or ".." in parts:
             raise ValueError(f"{value!r} must be a path inside the repository")
@@ -205,92 +186,3 @@ class FileModel(_Strict):
         if self.apps is None and self.health is None:
             raise ValueError("the file needs `apps` (or `health`)")
         return self
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Credentials:
-    """Reference to a secret: the name of an env var or a file path, never the value."""
-
-    username: str
-    token_env: str | None = None
-    token_file: str | None = None
-    ssh_key_env: str | None = None
-    ssh_key_file: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AppSpec:
-    """A validated app, as the watcher and the App aggregate see it."""
-
-    name: str
-    repo: str
-    branch: str
-    path: str
-    poll_interval: timedelta | None
-    credentials: Credentials | None
-    environments: tuple[EnvironmentSpec, ...]
-    source_file: str
-
-    def environment(self, name: str) -> EnvironmentSpec:
-        """The environment called ``name``; KeyError names the app and the environment."""
-        for env in self.environments:
-            if env.name == name:
-                return env
-        raise KeyError(f"app {self.name!r} has no environment {name!r}")
-
-    def as_record(self) -> dict[str, Any]:
-        """The config dict recorded in the App's events (secret references only)."""
-        return {
-            "repo": self.repo,
-            "branch": self.branch,
-            "path": self.path,
-            "poll_interval": _duration(self.poll_interval) if self.poll_interval else None,
-            "credentials": _credentials_record(self.credentials),
-            "environments": [
-                {
-                    "name": env.name,
-                    "upstream": env.upstream,
-                    "cluster": env.cluster,
-                    "namespace": env.namespace,
-                    "policy": _policy_record(env.policy),
-                }
-                for env in self.environments
-            ],
-        }
-
-
-def _credentials_record(creds: Credentials | None) -> dict[str, str] | None:
-    if creds is None:
-        return None
-    fields = ("username", "token_env", "token_file", "ssh_key_env", "ssh_key_file")
-    return {k: str(getattr(creds, k)) for k in fields if getattr(creds, k) is not None}
-
-
-def _policy_record(policy: Policy) -> dict[str, Any]:
-    return {
-        "auto_promote": policy.auto_promote,
-        "approvals": policy.approvals,
-        "soak": _duration(policy.soak),
-        "auto_rollback": policy.auto_rollback,
-        "self_heal": policy.self_heal,
-        "freeze": [
-            {
-                "name": w.name,
-                "schedule": w.schedule,
-                "duration": _duration(w.duration),
-                "timezone": w.timezone,
-            }
-            for w in policy.freeze
-        ],
-    }
-
-
-def _duration(value: timedelta) -> str:
-    """``timedelta(minutes=90)`` → ``"1h30m"``: the form the config is written in."""
-    total = int(value.total_seconds())
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, total = divmod(total, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts) or "0s"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from engine.backoff import retry
 from engine.config.loader import EnvironmentsConfig
 from engine.domain.app import App
 from engine.domain.ids import app_stream
@@ -42,13 +43,9 @@ async def apply_config(
     each apply the same config: the one that loses the race looks again, and finds the
     apps recorded as it would have recorded them.
     """
-    for attempt in range(_ATTEMPTS):
-        try:
-            return await _apply(config, repository, metadata)
-        except ConcurrencyError:
-            if attempt == _ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+    return await retry(
+        lambda: _apply(config, repository, metadata), attempts=_ATTEMPTS, on=ConcurrencyError
+    )
 
 
 async def _apply(

@@ -20,6 +20,7 @@ from eventsourcing.domain import Aggregate, event
 from engine.domain import errors
 from engine.domain.config_diff import diff_config
 from engine.domain.ids import app_stream, stream_uuid
+from engine.domain.pipeline import AppSpec
 from engine.domain.promotion import ReleaseRef
 from engine.domain.vocabulary import EventType
 
@@ -73,6 +74,11 @@ class App(Aggregate):
     def stream_id(self) -> str:
         """The readable id of this aggregate's stream."""
         return app_stream(self.name)
+
+    @property
+    def spec(self) -> AppSpec:
+        """The configuration in force, read from what the App's events recorded."""
+        return AppSpec.from_record(self.name, self.config)
 
     def release(self, sha: str) -> ReleaseRef:
         """The release for `sha` (a full SHA or a unique prefix of at least 7 characters)."""

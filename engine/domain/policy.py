@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from dateutil.rrule import rrulestr
+from pydantic import BeforeValidator, PlainSerializer
 
 _DURATION = re.compile(
     r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s)?"
@@ -32,13 +34,34 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds, milliseconds=millis)
 
 
+def format_duration(value: timedelta) -> str:
+    """``timedelta(minutes=90)`` → ``"1h30m"``: the form the config is written in."""
+    millis = round(value.total_seconds() * 1000)
+    parts = []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        count, millis = divmod(millis, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+def _duration_of(value: Any) -> Any:
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+#: a duration read from its text ('10m') and written back as text, wherever the config holds one
+Duration = Annotated[
+    timedelta, BeforeValidator(_duration_of), PlainSerializer(format_duration, when_used="json")
+]
+
+
 @dataclass(frozen=True, kw_only=True)
 class FreezeWindow:
     """A recurring period in which promotions into an environment are refused."""
 
     name: str
     schedule: str
-    duration: timedelta
+    duration: Duration
     timezone: str = "UTC"
 
     def __post_init__(self) -> None:
@@ -66,9 +89,9 @@ class FreezeWindow:
             # croniter's previous start is strictly before the time it is given: a microsecond
             # on, a start at `at` itself counts (a second on, a start within the next second
             # would, and `at` would be outside every window for that second)
-            start: datetime = croniter(
-                self.schedule, at + timedelta(microseconds=1)
-            ).get_prev(datetime)
+            start: datetime = croniter(self.schedule, at + timedelta(microseconds=1)).get_prev(
+                datetime
+            )
             return start
         try:
             rule = rrulestr(self.schedule, dtstart=_RRULE_EPOCH.replace(tzinfo=zone))
@@ -94,7 +117,7 @@ class Policy:
 
     auto_promote: bool = False
     approvals: int = 0
-    soak: timedelta = timedelta(0)
+    soak: Duration = timedelta(0)
     freeze: tuple[FreezeWindow, ...] = field(default_factory=tuple)
     auto_rollback: bool = False
     self_heal: bool = True

@@ -1,6 +1,6 @@
 """Credentials for one app's repository, turned into a git child-process environment.
 
-Where it sits: the watcher resolves an app's :class:`engine.config.model.Credentials`
+Where it sits: the watcher resolves an app's :class:`engine.domain.pipeline.Credentials`
 (names of env vars or files) into :class:`GitAuth` just before each git call. Secrets go
 only into the child's environment — never into argv, the repository's config, events,
 logs or traces — and every message that leaves the git layer passes through
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.config.model import Credentials
+from engine.domain.pipeline import Credentials
 
 _USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.config.model import AppSpec
+from engine.domain.pipeline import AppSpec
 from engine.git.credentials import GitAuth
 from engine.git.mirror import GitSourceError, Mirror
 from engine.render import Rendered, render_manifests

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from engine.config.model import AppSpec
+from engine.domain.pipeline import AppSpec
 from engine.git.mirror import CommitInfo, Mirror, files_under
 from engine.render import RenderError, render_manifests
 

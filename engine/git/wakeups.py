@@ -36,4 +36,5 @@ def polls_on_notify(pool: Pool, watcher: GitWatcher) -> AbstractAsyncContextMana
             # another process's config may name apps this one has not loaded (yet)
             log.debug("poll request for %r, which this watcher does not watch", app)
 
-    return listening(pool, POLL_CHANNEL, wake)
+    # the watcher's supervisor keeps the listening connection alive beside its poll loops
+    return listening(pool, POLL_CHANNEL, wake, supervisor=watcher.supervisor)

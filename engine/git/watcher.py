@@ -36,7 +36,7 @@ from typing import Protocol, TypeVar
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
-from engine.config.model import AppSpec
+from engine.domain.pipeline import AppSpec
 from engine.git.credentials import CredentialsError, GitAuth, resolve_auth
 from engine.git.manifests import mirror_path
 from engine.git.mirror import NETWORK_TIMEOUT_S, GitSourceError, Mirror
@@ -162,6 +162,11 @@ class GitWatcher:
     async def run(self) -> None:
         """Poll every app forever, each on its own interval or when woken."""
         await supervised_until_cancelled(self.start, self.stop)
+
+    @property
+    def supervisor(self) -> Supervisor | None:
+        """The supervisor of the poll loops while started, else None."""
+        return self._supervisor
 
     async def start(self, supervisor: Supervisor) -> None:
         """Start every app's poll loop under `supervisor`."""

@@ -23,12 +23,15 @@ from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config import load_kube_config
 
+from engine.backoff import retry
 from engine.kube.errors import ClusterUnavailable, KubeError
 from engine.kube.retry import RetryPolicy, is_retryable, retry_after
 from engine.kube.watch import WatchEvent, events_of
 
 FIELD_MANAGER = "baton"
 _APPLY = "application/apply-patch+yaml"
+# the cluster did not answer: worth another try, and after the last, ClusterUnavailable
+_UNREACHABLE = (aiohttp.ClientError, TimeoutError, OSError)
 WATCH_CONNECTIONS = 32  # room in the pool for watches (one per kind baton applies)
 
 #: awaited right before each attempt of a write is sent; raises to send nothing more
@@ -276,30 +279,33 @@ class ClusterClient:
         content_type: str = "application/json",
         guard: Guard | None = None,
     ) -> tuple[dict[str, Any] | None, int]:
-        policy = self._retry
-        for attempt in range(1, policy.attempts + 1):
-            wait: float | None = None
-            try:
-                async with self._slots:
-                    if guard is not None:  # after the wait for a slot: as late as possible
-                        await guard()
-                    return await self._once(method, path, query, body, content_type), attempt
-            except ApiException as exc:
-                status = int(exc.status or 0)
-                reason, message = _status_of(exc)
-                if not is_retryable(status) or attempt == policy.attempts:
-                    raise KubeError(
-                        status=status, reason=reason, message=message, what=what, attempts=attempt
-                    ) from None
-                wait = retry_after(exc.headers) if status == 429 else None
-                last: BaseException = exc
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                if attempt == policy.attempts:
-                    raise ClusterUnavailable(self.name, what, _text(exc), attempt) from None
-                last = exc
-            del last
-            await asyncio.sleep(policy.delay(attempt, retry_after=wait, rng=self._rng))
-        raise AssertionError("unreachable")
+        policy, tried = self._retry, 0
+
+        async def attempt() -> dict[str, Any] | None:
+            nonlocal tried
+            tried += 1
+            async with self._slots:
+                if guard is not None:  # after the wait for a slot: as late as possible
+                    await guard()
+                return await self._once(method, path, query, body, content_type)
+
+        def wait(attempt: int, exc: BaseException) -> float:
+            asked = None
+            if isinstance(exc, ApiException) and exc.status == 429:
+                asked = retry_after(exc.headers)
+            return policy.delay(attempt, retry_after=asked, rng=self._rng)
+
+        try:
+            found = await retry(attempt, attempts=policy.attempts, on=_retryable, wait=wait)
+        except ApiException as exc:
+            reason, message = _status_of(exc)
+            status = int(exc.status or 0)
+            raise KubeError(
+                status=status, reason=reason, message=message, what=what, attempts=tried
+            ) from None
+        except _UNREACHABLE as exc:
+            raise ClusterUnavailable(self.name, what, _text(exc), tried) from None
+        return found, tried
 
     async def _once(
         self,
@@ -346,3 +352,10 @@ def _status_of(exc: ApiException) -> tuple[str, str]:
 
 def _text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _retryable(exc: BaseException) -> bool:
+    """No answer, or an answer that asks to be asked again (429, 5xx)."""
+    if isinstance(exc, ApiException):
+        return is_retryable(int(exc.status or 0))
+    return isinstance(exc, _UNREACHABLE)

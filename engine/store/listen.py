@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 
 import asyncpg
+
+from engine.supervisor import Supervisor
 
 #: Postgres refuses a NOTIFY payload of 8000 bytes or more
 MAX_PAYLOAD_BYTES = 7999
@@ -109,18 +112,29 @@ async def _answers(conn: asyncpg.Connection) -> bool:
 
 @contextlib.asynccontextmanager
 async def listening(
-    pool: asyncpg.Pool, channel: str, on_payload: OnPayload, *, check_every: float = 5.0
+    pool: asyncpg.Pool,
+    channel: str,
+    on_payload: OnPayload,
+    *,
+    supervisor: Supervisor | None = None,
+    check_every: float = 5.0,
 ) -> AsyncIterator[Listener]:
-    """LISTEN on `channel` until the block ends, re-LISTENing after a lost connection."""
+    """LISTEN on `channel` until the block ends, re-LISTENing after a lost connection.
+
+    The keeper that checks the connection is the task ``listen-<channel>`` of
+    `supervisor` (of a supervisor of the block's own without one).
+    """
     listener = await Listener.start(pool, channel, on_payload)
-    keeper = asyncio.create_task(
-        listener.keep_listening(every=check_every), name=f"listen-{channel}"
-    )
+    tasks = Supervisor() if supervisor is None else supervisor
+    name = f"listen-{channel}"
+    tasks.start(name, partial(listener.keep_listening, every=check_every))
     try:
         yield listener
     finally:
-        keeper.cancel()
-        await asyncio.wait({keeper})
+        if supervisor is None:
+            await tasks.stop()
+        else:
+            await tasks.remove(name)
         # a failed UNLISTEN still gives the connection back, and the pool resets it
         with contextlib.suppress(*_CONNECTION_ERRORS):
             await listener.close()

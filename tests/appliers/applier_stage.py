@@ -24,9 +24,8 @@ from engine.appliers.context import ApplierSettings
 from engine.appliers.inprocess import running_appliers
 from engine.appliers.service import AppliersService
 from engine.config.loader import EnvironmentsConfig
-from engine.config.model import AppSpec
 from engine.domain.ids import target_stream
-from engine.domain.pipeline import EnvironmentSpec, policy_from_config
+from engine.domain.pipeline import AppSpec
 from engine.domain.target import Target
 from engine.git.watcher import GitWatcher
 from engine.health import CustomChecks
@@ -134,27 +133,13 @@ class Stage:
         self, policies: dict[str, dict[str, Any]], *, cluster: dict[str, str] | None = None
     ) -> AppSpec:
         """The app with one environment per entry of `policies`, in order."""
-        envs, upstream = [], None
-        for env, policy in policies.items():
-            envs.append(
-                EnvironmentSpec(
-                    name=env,
-                    upstream=upstream,
-                    cluster=(cluster or {}).get(env, f"kubesim:{env}"),
-                    namespace=f"{self.name}-{env}",
-                    policy=policy_from_config(policy),
-                )
-            )
-            upstream = env
-        self.spec = AppSpec(
-            name=self.name,
-            repo=self.upstream.url,
-            branch="main",
-            path="deploy",
-            poll_interval=timedelta(seconds=60),
-            credentials=None,
-            environments=tuple(envs),
-            source_file="apps.yaml",
+        environments = [
+            {"name": env, "cluster": (cluster or {}).get(env, f"kubesim:{env}"), "policy": policy}
+            for env, policy in policies.items()
+        ]
+        record = {"repo": self.upstream.url, "path": "deploy", "poll_interval": "60s"}
+        self.spec = AppSpec.from_record(
+            self.name, {**record, "environments": environments}, source_file="apps.yaml"
         )
         return self.spec
 

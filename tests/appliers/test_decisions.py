@@ -19,7 +19,7 @@ from engine.appliers.plan import (
     plan_sync,
 )
 from engine.domain.enums import Health, PromotionPhase
-from engine.domain.pipeline import pipeline_from_config
+from engine.domain.pipeline import AppSpec
 from engine.kube.retry import RetryPolicy
 from engine.promoter import Ask, decide
 from engine.store import EventMetadata, RecordedEvent
@@ -162,7 +162,7 @@ def recorded(type_: str, stream: str, **data: Any) -> RecordedEvent:
     )
 
 
-PIPELINE = pipeline_from_config(
+PIPELINE = AppSpec.from_record(
     "shop",
     {
         "environments": [

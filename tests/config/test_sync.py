@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,6 @@ from engine.config.loader import ConfigError, load_environments
 from engine.config.sync import ConfigOutcome, apply_config
 from engine.domain.app import App
 from engine.domain.ids import app_stream
-from engine.domain.pipeline import pipeline_from_config
 from engine.repository import Repository
 from engine.store import EventMetadata, EventStore
 
@@ -48,11 +49,24 @@ async def test_the_sample_registers_once_then_records_only_a_diff(
     ]
     assert recorded[1].metadata.actor == "admin"
     app = await repository.get(App, app_stream("shop"))
-    pipeline = pipeline_from_config("shop", app.config)
-    prod = pipeline.environment("prod")
+    prod = app.spec.environment("prod")
     assert (prod.upstream, prod.namespace, prod.policy.approvals) == ("staging", "shop", 2)
     assert [w.name for w in prod.policy.freeze] == ["weekend", "christmas"]
     assert prod.policy.freeze[0].timezone == "Europe/Berlin"
+
+
+async def test_the_config_read_back_from_the_log_is_the_config_loaded(
+    tmp_path: Path, store: EventStore
+) -> None:
+    repository = Repository(store)
+    (tmp_path / "shop.yaml").write_text(
+        (REPO_ROOT / "environments" / "shop.yaml").read_text().replace("soak: 10s", "soak: 1.5s")
+    )
+    config = load_environments(tmp_path, environ={"BATON_DEMO_REPO": "/srv/git/shop.git"})
+    await apply_config(config, repository, metadata=ADMIN)
+    app = await repository.get(App, app_stream("shop"))
+    assert app.spec == replace(config.app("shop"), source_file="")
+    assert app.spec.environment("staging").policy.soak == timedelta(seconds=1.5)
 
 
 async def test_a_config_with_a_mistake_applies_nothing(tmp_path: Path, store: EventStore) -> None:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import git
 
-from engine.config.model import AppSpec, Credentials
-from engine.domain.pipeline import EnvironmentSpec
+from engine.domain.pipeline import AppSpec, Credentials, EnvironmentSpec
 from engine.domain.policy import Policy
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.config.model import AppSpec
+from engine.domain.pipeline import AppSpec
 from engine.git.plan import SourcePlan, SourceState
 
 

@@ -11,7 +11,7 @@ from githttp import git_http_server
 from gitrepos import Upstream, spec
 from recorders import ListRecorder
 
-from engine.config.model import Credentials
+from engine.domain.pipeline import Credentials
 from engine.git.credentials import resolve_auth
 from engine.git.watcher import GitWatcher
 

@@ -14,7 +14,7 @@ import pytest
 from gitrepos import Upstream, deployment, spec
 from recorders import ListRecorder
 
-from engine.config.model import AppSpec, Credentials
+from engine.domain.pipeline import AppSpec, Credentials
 from engine.git.manifests import render_release
 from engine.git.mirror import GitSourceError
 from engine.git.watcher import GitWatcher

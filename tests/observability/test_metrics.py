@@ -95,7 +95,7 @@ async def test_a_failed_git_poll_is_counted_and_marks_its_span(
 ) -> None:
     from datetime import timedelta
 
-    from engine.config.model import AppSpec
+    from engine.domain.pipeline import AppSpec
     from engine.git.watcher import GitWatcher
     from engine.metrics import GIT_POLL_ERRORS
 
