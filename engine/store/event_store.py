@@ -336,10 +336,10 @@ class EventStore:
         """The stream of the target where promotion `promotion_id` was requested, if any.
 
         Read from the log itself (indexed by migrations/003), so a promotion is found the
-        moment its request is committed, before any projection has seen it. The type is
-        in the text, as in the index's predicate, for the planner to match the two; the
-        field is read as stored, as the index holds it (PromotionRequested is at its
-        first version: one that moves `promotion_id` needs a new index).
+        moment its request is committed, before any projection has seen it. The type is in
+        the text, where the planner matches it to the index's predicate; the field is read
+        as stored, as the index holds it (a PromotionRequested version 2 that moved
+        `promotion_id` would need an index of its own).
         """
         async with self.pool.acquire() as conn:
             stream_id: str | None = await conn.fetchval(
