@@ -48,6 +48,7 @@ class EventRegistry:
     def __init__(self, *aggregates: type[Aggregate]) -> None:
         self._by_name: dict[str, _Entry] = {}
         self._names: dict[type[Any], str] = {}
+        self._versions: dict[str, int] = {}  # the types past version 1
         for aggregate in aggregates:
             self.register(aggregate)
 
@@ -58,6 +59,9 @@ class EventRegistry:
                 name = EventType(f"{aggregate.__name__}.{attr}")  # the vocabulary names it
                 self._by_name[name] = _Entry(aggregate, value)
                 self._names[value] = name
+                version = getattr(value, "class_version", 1)
+                if version > 1:
+                    self._versions[name] = version
 
     def name_of(self, event: object) -> str:
         """The stored type name of a domain event."""
@@ -76,6 +80,21 @@ class EventRegistry:
     def knows(self, type_name: str) -> bool:
         """True when `type_name` is a registered event type."""
         return type_name in self._by_name
+
+    def current_versions(self) -> dict[str, int]:
+        """Each event type whose class is past version 1, and its current version."""
+        return dict(self._versions)
+
+    def current(
+        self, type_name: str, version: int, data: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """(version, data) of an event stored at `version`, upcast to its class's current
+        shape; a type no aggregate declares as it is. The one reading of old events:
+        the store's readers and the `event_upcasts` table for readers in SQL use it."""
+        current = self._versions.get(type_name)
+        if current is None or version >= current:
+            return version, data
+        return current, upcast(self._by_name[type_name].event, version, data)
 
 
 def _encode(value: Any) -> Any:

@@ -6,22 +6,24 @@ import asyncio
 import logging
 from datetime import datetime
 
+from engine.domain.ids import parse_target_stream
+from engine.domain.vocabulary import EventType
 from engine.metrics import DRIFT, PROMOTION_SECONDS, PROMOTIONS, SYNC_SECONDS, SYNCS
 from engine.store import EventStore, RecordedEvent
 
 log = logging.getLogger(__name__)
 
-_PROMOTION_OUTCOMES = {
-    "Target.PromotionVerified": "verified",
-    "Target.PromotionFailed": "failed",
-    "Target.PromotionRejected": "rejected",
-    "Target.PromotionCancelled": "cancelled",
-    "Target.PromotionSuperseded": "superseded",
+_PROMOTION_OUTCOMES: dict[str, str] = {
+    EventType.PROMOTION_VERIFIED: "verified",
+    EventType.PROMOTION_FAILED: "failed",
+    EventType.PROMOTION_REJECTED: "rejected",
+    EventType.PROMOTION_CANCELLED: "cancelled",
+    EventType.PROMOTION_SUPERSEDED: "superseded",
 }
-_SYNC_OUTCOMES = {
-    "Target.SyncSucceeded": "succeeded",
-    "Target.SyncFailed": "failed",
-    "Target.SyncAbandoned": "abandoned",
+_SYNC_OUTCOMES: dict[str, str] = {
+    EventType.SYNC_SUCCEEDED: "succeeded",
+    EventType.SYNC_FAILED: "failed",
+    EventType.SYNC_ABANDONED: "abandoned",
 }
 
 
@@ -37,8 +39,11 @@ class EventMetrics:
     def observe(self, event: RecordedEvent) -> None:
         """Update the metrics for one event."""
         kind, data = event.type, event.data
-        environment = event.stream_id.rsplit(":", 1)[-1]
-        if kind == "Target.PromotionRequested":
+        target = parse_target_stream(event.stream_id)
+        if target is None:
+            return  # outcomes are the targets': an app's events count nothing
+        environment = target[1]
+        if kind == EventType.PROMOTION_REQUESTED:
             self._requested[data["promotion_id"]] = event.recorded_at
         elif kind in _PROMOTION_OUTCOMES:
             PROMOTIONS.labels(environment, _PROMOTION_OUTCOMES[kind]).inc()
@@ -47,7 +52,7 @@ class EventMetrics:
                 PROMOTION_SECONDS.labels(environment).observe(
                     (event.recorded_at - started).total_seconds()
                 )
-        elif kind == "Target.SyncStarted":
+        elif kind == EventType.SYNC_STARTED:
             self._sync_started[data.get("sync_id", "")] = event.recorded_at
         elif kind in _SYNC_OUTCOMES:
             outcome = _SYNC_OUTCOMES[kind]
@@ -55,7 +60,7 @@ class EventMetrics:
             started = self._sync_started.pop(data.get("sync_id", ""), None)
             if started is not None:
                 SYNC_SECONDS.labels(outcome).observe((event.recorded_at - started).total_seconds())
-        elif kind == "Target.DriftDetected":
+        elif kind == EventType.DRIFT_DETECTED:
             DRIFT.labels(environment).inc()
 
     async def follow(

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from engine.domain import errors
+from engine.domain.ids import app_of_stream, parse_target_stream
 from engine.domain.pipeline import AppSpec
+from engine.domain.vocabulary import EventType
 from engine.promotions import NoVerifiedRelease, Promotions
 from engine.repository import AggregateNotFound
 from engine.store import EventMetadata, EventStore, RecordedEvent
@@ -52,16 +54,13 @@ class Request:
 
 def app_of_event(event: RecordedEvent) -> str | None:
     """The app an App or Target stream belongs to."""
-    parts = event.stream_id.split(":")
-    if parts[0] in ("app", "target") and len(parts) >= 2:
-        return parts[1]
-    return None
+    return app_of_stream(event.stream_id)
 
 
 def decide(event: RecordedEvent, pipeline: AppSpec) -> list[Request]:
     """The promotions `event` calls for under `pipeline`. Pure."""
     data, app = event.data, pipeline.name
-    if event.type == "App.ReleaseCreated":
+    if event.type == EventType.RELEASE_CREATED:
         return [
             Request(
                 ask=Ask.PROMOTE,
@@ -73,10 +72,11 @@ def decide(event: RecordedEvent, pipeline: AppSpec) -> list[Request]:
             for env in pipeline.environments
             if env.upstream is None and env.policy.auto_promote
         ]
-    environment = event.stream_id.split(":")[2] if event.stream_id.count(":") >= 2 else None
-    if environment is None:
+    target = parse_target_stream(event.stream_id)
+    if target is None:
         return []
-    if event.type == "Target.PromotionVerified":
+    environment = target[1]
+    if event.type == EventType.PROMOTION_VERIFIED:
         return [
             Request(
                 ask=Ask.PROMOTE,
@@ -88,7 +88,7 @@ def decide(event: RecordedEvent, pipeline: AppSpec) -> list[Request]:
             for env in pipeline.downstream_of(environment)
             if env.policy.auto_promote
         ]
-    if event.type == "Target.PromotionFailed":
+    if event.type == EventType.PROMOTION_FAILED:
         try:
             spec = pipeline.environment(environment)
         except KeyError:
@@ -107,7 +107,7 @@ def decide(event: RecordedEvent, pipeline: AppSpec) -> list[Request]:
 
 
 _INTERESTING = frozenset(
-    {"App.ReleaseCreated", "Target.PromotionVerified", "Target.PromotionFailed"}
+    {EventType.RELEASE_CREATED, EventType.PROMOTION_VERIFIED, EventType.PROMOTION_FAILED}
 )
 
 

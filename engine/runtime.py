@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from engine.repository import default_registry
 from engine.settings import Settings
 from engine.store import EventStore
 from engine.store.database import connect_error, create_pool, describe_url, resolve_url
@@ -49,7 +50,7 @@ async def open_database(
         elif apply_migrations:
             async with pool.acquire() as conn:
                 await migrate(conn)
-        store = EventStore(pool)
+        store = EventStore(pool, upcaster=default_registry())
         try:
             yield Database(url=url, store=store)
         finally:

@@ -15,7 +15,9 @@ from typing import ClassVar
 
 import asyncpg
 
+from engine.store.upcasts import EVENTS_CURRENT
 from projections.base import WHOLE_LOG_TIMEOUT, RangeProjection
+from projections.feed import events_source, reading
 
 # What a reader gets of audit row `a` and its event `e`; `projections.audit_text` turns
 # `data` into the row's summary.
@@ -23,8 +25,9 @@ ROW = """a.position, e.recorded_at, a.app, a.environment, a.actor, a.action,
        e.type AS event_type, e.data,
        substring(e.metadata->>'traceparent' from 4 for 32) AS trace_id,
        e.metadata->>'correlation_id' AS correlation_id, e.stream_id"""
-# the joins ROW reads from
-ROW_SOURCE = "audit a JOIN events e ON e.position = a.position"
+# the joins ROW reads from: each event in its current shape (an audit row's event was
+# upcast, if it needed it, when the row was written)
+ROW_SOURCE = f"audit a JOIN {EVENTS_CURRENT} e ON e.position = a.position"
 
 _INSERT = """
 INSERT INTO audit (position, app, environment, actor, action)
@@ -49,4 +52,5 @@ class AuditProjection(RangeProjection):
 
     async def apply_range(self, conn: asyncpg.Connection, after: int, upto: int) -> None:
         """One INSERT ... SELECT for the positions (after, upto]."""
-        await conn.execute(_INSERT, after, upto, timeout=WHOLE_LOG_TIMEOUT)
+        source = await events_source(conn, after=after, upto=upto)
+        await conn.execute(reading(source, _INSERT), after, upto, timeout=WHOLE_LOG_TIMEOUT)

@@ -13,6 +13,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from engine.domain.vocabulary import EventType
+
 Doc = Mapping[str, Any]
 
 
@@ -102,58 +104,60 @@ def _first_line(text: str) -> str:
 
 
 _SENTENCES: dict[str, Callable[[Doc], str]] = {
-    "App.Registered": lambda d: f"registered app {_req(d, 'name')}",
-    "App.ConfigChanged": lambda d: (
+    EventType.APP_REGISTERED: lambda d: f"registered app {_req(d, 'name')}",
+    EventType.APP_CONFIG_CHANGED: lambda d: (
         "changed config: "
         + ", ".join(p for c in d.get("diff") or [] if isinstance(p := c.get("path"), str))
     ),
-    "App.CommitObserved": lambda d: (
+    EventType.APP_COMMIT_OBSERVED: lambda d: (
         f"saw commit {_sha(d, 'sha')} by {_opt(d, 'author', '?')}: "
         + _first_line(_req(d, "message"))
     ),
-    "App.ReleaseCreated": lambda d: f"created release #{_req(d, 'number')} from {_sha(d, 'sha')}",
-    "App.ReleaseRejected": lambda d: (
+    EventType.RELEASE_CREATED: lambda d: (
+        f"created release #{_req(d, 'number')} from {_sha(d, 'sha')}"
+    ),
+    EventType.RELEASE_REJECTED: lambda d: (
         f"rejected {_sha(d, 'sha')}: {_opt(d, 'file')}:{_opt(d, 'line')}: {_opt(d, 'reason')}"
     ),
-    "App.HistoryRewritten": lambda d: (
+    EventType.APP_HISTORY_REWRITTEN: lambda d: (
         f"branch rewritten: {_sha(d, 'old_head')} → {_sha(d, 'new_head')}"
     ),
-    "Target.Created": lambda d: "target created",
-    "Target.PromotionRequested": _requested,
-    "Target.PolicyOverridden": lambda d: (
+    EventType.TARGET_CREATED: lambda d: "target created",
+    EventType.PROMOTION_REQUESTED: _requested,
+    EventType.POLICY_OVERRIDDEN: lambda d: (
         f"{_req(d, 'by')} overrode "
         f"{', '.join(_texts(d.get('rules')))} for {_req(d, 'promotion_id')}: {_opt(d, 'reason')}"
     ),
-    "Target.PromotionApproved": lambda d: f"{_req(d, 'by')} approved {_req(d, 'promotion_id')}",
-    "Target.PromotionStarted": lambda d: (
+    EventType.PROMOTION_APPROVED: lambda d: f"{_req(d, 'by')} approved {_req(d, 'promotion_id')}",
+    EventType.PROMOTION_STARTED: lambda d: (
         f"started {_req(d, 'promotion_id')}: desired release is now {_sha(d)}"
     ),
-    "Target.PromotionRejected": lambda d: (
+    EventType.PROMOTION_REJECTED: lambda d: (
         f"{_req(d, 'by')} rejected {_req(d, 'promotion_id')}: {_opt(d, 'reason')}"
     ),
-    "Target.PromotionCancelled": lambda d: (
+    EventType.PROMOTION_CANCELLED: lambda d: (
         f"{_req(d, 'by')} cancelled {_req(d, 'promotion_id')}: {_opt(d, 'reason')}"
     ),
-    "Target.PromotionSuperseded": lambda d: (
+    EventType.PROMOTION_SUPERSEDED: lambda d: (
         f"{_req(d, 'promotion_id')} superseded by {_opt(d, 'by_promotion', '?')}"
     ),
-    "Target.ReleaseRolledBack": lambda d: f"rolled back {_sha(d)} ({_req(d, 'promotion_id')})",
-    "Target.SyncSucceeded": _sync_succeeded,
-    "Target.SyncStarted": lambda d: (
+    EventType.RELEASE_ROLLED_BACK: lambda d: f"rolled back {_sha(d)} ({_req(d, 'promotion_id')})",
+    EventType.SYNC_SUCCEEDED: _sync_succeeded,
+    EventType.SYNC_STARTED: lambda d: (
         f"started sync {_req(d, 'sync_id')} of {_sha(d)}: "
         f"{_req(d, 'object_count')} objects ({_opt(d, 'reason')})"
     ),
-    "Target.SyncFailed": _sync_failed,
-    "Target.SyncAbandoned": lambda d: (
+    EventType.SYNC_FAILED: _sync_failed,
+    EventType.SYNC_ABANDONED: lambda d: (
         f"abandoned sync {_req(d, 'sync_id')} of {_sha(d)}: {_opt(d, 'reason')}"
     ),
-    "Target.DriftDetected": _drift_detected,
-    "Target.DriftCorrected": lambda d: (
+    EventType.DRIFT_DETECTED: _drift_detected,
+    EventType.DRIFT_CORRECTED: lambda d: (
         f"corrected drift of {', '.join(_texts(d.get('objects'), 3))} (sync {_req(d, 'sync_id')})"
     ),
-    "Target.HealthChanged": _health_changed,
-    "Target.PromotionVerified": lambda d: f"verified {_sha(d)} ({_req(d, 'promotion_id')})",
-    "Target.PromotionFailed": lambda d: f"{_req(d, 'promotion_id')} failed: {_opt(d, 'reason')}",
+    EventType.HEALTH_CHANGED: _health_changed,
+    EventType.PROMOTION_VERIFIED: lambda d: f"verified {_sha(d)} ({_req(d, 'promotion_id')})",
+    EventType.PROMOTION_FAILED: lambda d: f"{_req(d, 'promotion_id')} failed: {_opt(d, 'reason')}",
 }
 
 

@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 import asyncpg
 
+from engine.domain.ids import parse_target_stream
+
 EventRow = asyncpg.Record
 _SQL = Path(__file__).parent / "sql"
 _INDEX_MARKER = "-- indexes"
@@ -81,20 +83,8 @@ def _ddl(name: str) -> tuple[str, str]:
     return tables, indexes
 
 
-def target_of(stream_id: str) -> tuple[str, str] | None:
-    """(app, environment) of a `target:<app>:<env>` stream, else None."""
-    if stream_id.startswith("target:"):
-        _, app, environment = stream_id.split(":", 2)
-        return app, environment
-    return None
-
-
-def app_of(stream_id: str) -> str | None:
-    """The app a stream belongs to (`app:<name>` or `target:<name>:<env>`)."""
-    if stream_id.startswith("app:"):
-        return stream_id[4:]
-    target = target_of(stream_id)
-    return target[0] if target else None
+#: (app, environment) of a `target:<app>:<env>` stream, else None
+target_of = parse_target_stream
 
 
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-")

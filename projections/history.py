@@ -12,7 +12,9 @@ from typing import ClassVar
 
 import asyncpg
 
+from engine.domain.vocabulary import EventType, sql_list
 from projections.base import WHOLE_LOG_TIMEOUT, RangeProjection
+from projections.feed import events_source, reading
 from projections.jsontext import iso_utc
 
 #: an ended period is filed under each epoch of 2^EPOCH_BITS positions it overlaps
@@ -30,13 +32,14 @@ _APPLY = f"""
 WITH changes AS (
     SELECT split_part(stream_id, ':', 2) COLLATE "C" AS app,
            split_part(stream_id, ':', 3) COLLATE "C" AS environment,
-           CASE type WHEN 'Target.PromotionStarted' THEN 'desired' ELSE 'applied' END AS kind,
+           CASE type WHEN {sql_list(EventType.PROMOTION_STARTED)} THEN 'desired'
+                ELSE 'applied' END AS kind,
            data->>'release' AS release, recorded_at, {iso_utc("recorded_at")} AS recorded_iso,
            position, coalesce(metadata->>'actor', '') AS actor,
            data->>'promotion_id' AS promotion_id
       FROM events
      WHERE position > $1 AND position <= $2
-       AND type IN ('Target.PromotionStarted', 'Target.SyncSucceeded')
+       AND type IN ({sql_list(EventType.PROMOTION_STARTED, EventType.SYNC_SUCCEEDED)})
 ),
 effective AS (
     SELECT c.*
@@ -143,8 +146,12 @@ class HistoryProjection(RangeProjection):
     name: ClassVar[str] = "history"
     version: ClassVar[int] = 9
     tables: ClassVar[tuple[str, ...]] = (
-        "target_history", "target_history_open", "target_history_epochs")
+        "target_history",
+        "target_history_open",
+        "target_history_epochs",
+    )
 
     async def apply_range(self, conn: asyncpg.Connection, after: int, upto: int) -> None:
         """Close the open period of each change, open the new ones; one statement."""
-        await conn.execute(_APPLY, after, upto, timeout=WHOLE_LOG_TIMEOUT)
+        source = await events_source(conn, after=after, upto=upto)
+        await conn.execute(reading(source, _APPLY), after, upto, timeout=WHOLE_LOG_TIMEOUT)

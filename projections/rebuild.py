@@ -2,7 +2,8 @@
 
 Readers keep seeing the old tables until one short transaction, which locks the
 projections' checkpoints (so live runners pause), applies the last events, drops the old
-tables and moves the new ones in. `verify` builds the same way and compares instead.
+tables and moves the new ones in. `verify` builds the same way and compares instead. Both
+first give every event stored in an older shape its current one (`feed.upcast_log`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import asyncpg
 
 from engine.backoff import Backoff, retry
 from projections.base import WHOLE_LOG_TIMEOUT, Projection, RangeProjection, RowProjection
-from projections.feed import apply_batch, head_position
+from projections.feed import apply_batch, head_position, upcast_log
 
 REBUILD_SCHEMA = "baton_rebuild"
 VERIFY_SCHEMA = "baton_verify"
@@ -238,6 +239,7 @@ async def rebuild(
     async with pool.acquire() as conn:
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK)
         try:
+            await upcast_log(conn)
             positions = await _build(pool, projections, REBUILD_SCHEMA, batch_size)
             # readers held a table: they went first, and the swap tries again
             head = await retry(
@@ -258,6 +260,7 @@ async def verify(
     async with pool.acquire() as conn:
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK)
         try:
+            await upcast_log(conn)
             positions = await _build(pool, projections, VERIFY_SCHEMA, batch_size)
             async with conn.transaction():
                 live = await _lock_checkpoints(conn, projections)

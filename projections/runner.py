@@ -29,7 +29,7 @@ from engine.supervisor import Supervisor, supervised_until_cancelled
 from engine.telemetry import context_of, link_to
 from projections.base import Projection
 from projections.catalog import all_projections
-from projections.feed import apply_range, head_position
+from projections.feed import apply_range, head_position, upcast_log
 from projections.rebuild import rebuild
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,10 @@ class ProjectionRunner:
         self._listener: Listener | None = None
 
     async def ensure(self) -> list[str]:
-        """Create missing projections; rebuild those whose version changed. Returns rebuilt."""
+        """Upcast the log's older events, create missing projections, rebuild those whose
+        version changed. Returns the rebuilt."""
         async with self.pool.acquire() as conn:
+            await upcast_log(conn)
             await conn.execute("SELECT pg_advisory_lock($1)", _ENSURE_LOCK)
             try:
                 versions = {

@@ -19,6 +19,7 @@ import asyncpg
 
 from engine.domain.enums import Health, PromotionPhase, SyncStatus
 from projections.base import WHOLE_LOG_TIMEOUT
+from projections.feed import events_source, reading
 from projections.jsontext import iso_utc
 
 _REQUESTED = "'Target.PromotionRequested'"
@@ -253,4 +254,5 @@ async def load(conn: asyncpg.Connection, upto: int) -> None:
     # Hash and merge joins cost little more when the guess is right. (A rebuild turns JIT
     # off: disabling a plan type inflates the cost past its threshold even for a tiny log.)
     await conn.execute("SET LOCAL enable_nestloop = off")
-    await conn.execute(_LOAD, upto, timeout=WHOLE_LOG_TIMEOUT)
+    source = await events_source(conn, after=0, upto=upto)
+    await conn.execute(reading(source, _LOAD), upto, timeout=WHOLE_LOG_TIMEOUT)

@@ -24,6 +24,7 @@ from api.guard import require
 from api.keys import CONFIG, DATABASE, STOPPING, STREAM_SLOTS
 from api.render import dumps, event_json
 from engine.backoff import Backoff
+from engine.domain.ids import app_of_stream, parse_target_stream
 from engine.store import DATABASE_UNAVAILABLE, EventStore, RecordedEvent
 
 _QUEUE = 1000
@@ -53,10 +54,10 @@ def matcher(request: web.Request) -> Match:
     actor = request.query.get("actor")
 
     def match(event: RecordedEvent) -> bool:
-        parts = event.stream_id.split(":")
-        if app is not None and (len(parts) < 2 or parts[1] != app):
+        if app is not None and app_of_stream(event.stream_id) != app:
             return False
-        if environment is not None and (parts[0] != "target" or parts[2:] != [environment]):
+        target = parse_target_stream(event.stream_id)
+        if environment is not None and (target is None or target[1] != environment):
             return False
         if kind is not None and kind not in (event.type, event.type.split(".")[-1]):
             return False

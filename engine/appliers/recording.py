@@ -18,6 +18,7 @@ from engine.codec import to_domain_event
 from engine.domain.ids import target_stream
 from engine.domain.pipeline import AppSpec, EnvironmentSpec
 from engine.domain.target import Target
+from engine.domain.vocabulary import EventType
 from engine.store import ConcurrencyError, EventMetadata, RecordedEvent
 
 T = TypeVar("T")
@@ -49,7 +50,7 @@ class TargetRecorder:
         for recorded in events:
             event = to_domain_event(self.ctx.repository.registry, recorded)
             self._target = event.mutate(self._target)
-            if recorded.type == "Target.PromotionStarted":
+            if recorded.type == EventType.PROMOTION_STARTED:
                 self._cause = recorded
             self._version = recorded.stream_version
         return self._target

@@ -46,8 +46,9 @@ from engine.appliers.render import GitRenderer, Renderer
 from engine.appliers.watches import follow
 from engine.appliers.worker import TargetWorker
 from engine.config.loader import EnvironmentsConfig
-from engine.domain.ids import target_stream
+from engine.domain.ids import parse_app_stream, target_stream
 from engine.domain.pipeline import AppSpec, EnvironmentSpec
+from engine.domain.vocabulary import EventType
 from engine.kube import Clusters, ClusterUnavailable, KubeError
 from engine.promoter import Promoter
 from engine.promotions import Promotions
@@ -306,8 +307,10 @@ class AppliersService:
                 worker = self.workers.get(event.stream_id)
                 if worker is not None and event.metadata.actor != "applier":
                     worker.wake()
-                elif event.type == "App.ReleaseCreated":
-                    self._prerender(event.stream_id.removeprefix("app:"), event.data["sha"])
+                elif event.type == EventType.RELEASE_CREATED:
+                    app = parse_app_stream(event.stream_id)
+                    if app is not None:
+                        self._prerender(app, event.data["sha"])
                 self._position = event.position
 
     def _prerender(self, name: str, sha: str) -> None:

@@ -33,3 +33,15 @@ def parse_target_stream(stream_id: str) -> tuple[str, str] | None:
     if kind != "target" or not app or not environment:
         return None
     return app, environment
+
+
+def parse_app_stream(stream_id: str) -> str | None:
+    """The app of an app stream id, or None for any other stream."""
+    kind, _, app = stream_id.partition(":")
+    return app if kind == "app" and app else None
+
+
+def app_of_stream(stream_id: str) -> str | None:
+    """The app an app stream or a target stream belongs to, or None for any other stream."""
+    target = parse_target_stream(stream_id)
+    return target[0] if target is not None else parse_app_stream(stream_id)

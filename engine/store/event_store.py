@@ -3,7 +3,8 @@
 Appends go through the `baton_append` SQL function (migrations/001_events.sql), which
 locks the head row, checks each stream's expected version, chains the hash and notifies
 listeners. Readers read by global position; because appends commit in position order,
-a reader that has seen position N has seen everything before it.
+a reader that has seen position N has seen everything before it. Every read goes through
+`row_to_event`, which gives an event stored in an older shape in its current one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncpg
 import orjson
 from opentelemetry import trace
 
+from engine.domain.vocabulary import EventType, sql_list
 from engine.metrics import APPEND_SECONDS
 from engine.store.append_call import AppendCall
 from engine.store.errors import (
@@ -35,6 +37,7 @@ from engine.store.types import (
     EventMetadata,
     NewEvent,
     RecordedEvent,
+    Upcaster,
     check_identifier,
     encode_json,
 )
@@ -53,19 +56,26 @@ _RESOLVE_TIMEOUT_S = 2.0
 #: asyncpg's InterfaceError ("connection is closed"), or a call that timed out
 _LOST = (*DATABASE_UNAVAILABLE, asyncpg.InterfaceError, TimeoutError)
 
+#: the type migrations/003's index is on (a constant: formatted into the query's text)
+_REQUESTED = sql_list(EventType.PROMOTION_REQUESTED)
+
 EncodedEvent = tuple[str, int, str, str]  # type, schema version, data json, metadata json
 
 
-def row_to_event(row: asyncpg.Record) -> RecordedEvent:
-    """Turn an `events` row into a RecordedEvent."""
+def row_to_event(row: asyncpg.Record, upcaster: Upcaster | None = None) -> RecordedEvent:
+    """Turn an `events` row into a RecordedEvent, its data in the current shape when an
+    `upcaster` is given."""
     metadata = row["metadata"]
+    version, data = row["schema_version"], row["data"]
+    if upcaster is not None:
+        version, data = upcaster.current(row["type"], version, data)
     return RecordedEvent(
         position=row["position"],
         stream_id=row["stream_id"],
         stream_version=row["stream_version"],
         type=row["type"],
-        schema_version=row["schema_version"],
-        data=row["data"],
+        schema_version=version,
+        data=data,
         metadata=EventMetadata.from_json(metadata, row["recorded_at"]),
         recorded_at=row["recorded_at"],
         hash=bytes(row["hash"]),
@@ -92,10 +102,15 @@ def encode_batch(
 
 
 class EventStore:
-    """Appends to and reads from the `events` table through an asyncpg pool."""
+    """Appends to and reads from the `events` table through an asyncpg pool.
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    `upcaster` (the domain's `engine.codec.EventRegistry`, as `engine.runtime` passes it):
+    every read gives events in their current shape; without one, as they were stored.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, *, upcaster: Upcaster | None = None) -> None:
         self.pool = pool
+        self.upcaster = upcaster
         self._group = GroupCommit(self._flush)
         # Appends are serialised anyway; one held connection spares each append the
         # pool's reset round trip on release.
@@ -265,7 +280,7 @@ class EventStore:
                 stream_id,
                 after_version,
             )
-        return [row_to_event(row) for row in rows]
+        return [row_to_event(row, self.upcaster) for row in rows]
 
     async def stream_version(self, stream_id: str) -> int:
         """The stream's current version (0 when it has no events)."""
@@ -315,17 +330,20 @@ class EventStore:
             rows = await conn.fetch(
                 f"{_SELECT} WHERE position > $1 ORDER BY position LIMIT $2", after, limit
             )
-        return [row_to_event(row) for row in rows]
+        return [row_to_event(row, self.upcaster) for row in rows]
 
     async def promotion_stream(self, promotion_id: str) -> str | None:
         """The stream of the target where promotion `promotion_id` was requested, if any.
 
         Read from the log itself (indexed by migrations/003), so a promotion is found the
-        moment its request is committed, before any projection has seen it.
+        moment its request is committed, before any projection has seen it. The type is in
+        the text, where the planner matches it to the index's predicate; the field is read
+        as stored, as the index holds it (a PromotionRequested version 2 that moved
+        `promotion_id` would need an index of its own).
         """
         async with self.pool.acquire() as conn:
             stream_id: str | None = await conn.fetchval(
-                "SELECT stream_id FROM events WHERE type = 'Target.PromotionRequested'"
+                f"SELECT stream_id FROM events WHERE type = {_REQUESTED}"
                 " AND data->>'promotion_id' = $1 ORDER BY position LIMIT 1",
                 promotion_id,
             )

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from engine.store.errors import EventValidationError
 
@@ -160,7 +160,8 @@ class NewEvent:
 
 @dataclass(frozen=True, slots=True)
 class RecordedEvent:
-    """An event as it stands in the log."""
+    """An event read from the log: its data at `schema_version`, the current one when the
+    store reads with an upcaster (the row in the log keeps the shape it was written in)."""
 
     position: int
     stream_id: str
@@ -182,3 +183,17 @@ class AppendResult:
     last_position: int
     last_version: int
     recorded_at: datetime
+
+
+class Upcaster(Protocol):
+    """What turns stored event data into its current shape (`engine.codec.EventRegistry`)."""
+
+    def current_versions(self) -> Mapping[str, int]:
+        """Each event type whose current schema version is above 1, and that version."""
+        ...
+
+    def current(
+        self, type_name: str, version: int, data: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """(version, data) of an event stored at `version`, in its type's current shape."""
+        ...
