@@ -26,12 +26,13 @@ from api.bodies import BODY_REFUSALS, MAX_DEPTH
 from api.config import MAX_BODY_BYTES
 from api.errors import DATABASE_AWAY, PROBLEM_JSON, Refusal
 from api.guard import AUTH_REFUSALS, is_public, public
-from api.operation import JSON, Answer, Operation, json_answer, operation_of
+from api.operation import JSON, Answer, Header, Operation, json_answer, operation_of
 from api.render import json_response
 
 PREFIX = "/api/v1"
 _REF = "#/components/schemas/{model}"
 _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+_PARAGRAPH_BREAK = re.compile(r"(?<!\n)\n(?!\n)")
 _DESCRIPTION = (
     "Promote, approve, roll back, audit and time-travel GitOps releases. Errors are "
     "RFC 9457 problem details naming the offending `field`. Bodies are UTF-8 "
@@ -52,13 +53,18 @@ class _Schemas(GenerateJsonSchema):
         return False
 
 
+def _keyed(method: str, view: Callable[..., Any]) -> bool:
+    """True when `idempotency_middleware` takes an Idempotency-Key: authenticated POSTs."""
+    return method == "POST" and not is_public(view)
+
+
 def _refusals(method: str, path: str, view: Callable[..., Any], op: Operation) -> list[Refusal]:
     """Every refusal the operation can answer with: the middleware's, then its own."""
     found = [params.UNKNOWN_PARAMETER]
     if not is_public(view):
         found += [*AUTH_REFUSALS, DATABASE_AWAY]
-        if method == "POST":  # `idempotency_middleware` keys every authenticated POST
-            found += idempotency.KEY_REFUSALS
+    if _keyed(method, view):
+        found += idempotency.KEY_REFUSALS
     if op.query:
         found.append(params.INVALID_PARAMETER)
     if _PATH_PARAMETER.search(path):
@@ -70,10 +76,8 @@ def _refusals(method: str, path: str, view: Callable[..., Any], op: Operation) -
     return [*found, *op.refusals]
 
 
-def _headers(op: Operation, method: str, view: Callable[..., Any]) -> list[Any]:
-    if method == "POST" and not is_public(view):
-        return [*op.headers, idempotency.KEY]
-    return list(op.headers)
+def _headers(op: Operation, method: str, view: Callable[..., Any]) -> list[Header]:
+    return [*op.headers, idempotency.KEY] if _keyed(method, view) else list(op.headers)
 
 
 class _Builder:
@@ -109,7 +113,7 @@ class _Builder:
 
 
 def _parameters(
-    builder: _Builder, path: str, op: Operation, headers: Sequence[Any]
+    builder: _Builder, path: str, op: Operation, headers: Sequence[Header]
 ) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = [
         {
@@ -200,8 +204,8 @@ def _operation(builder: _Builder, route: RouteKey) -> dict[str, Any]:
         "parameters": _parameters(builder, path, op, _headers(op, method, view)),
         "responses": {**answers, **refused},
     }
-    if description.strip():
-        out["description"] = description.strip()
+    if description.strip():  # paragraphs kept, the docstring's line breaks not
+        out["description"] = _PARAGRAPH_BREAK.sub(" ", description.strip())
     if op.body is not None:
         out["requestBody"] = {
             "required": op.body_required,
