@@ -15,12 +15,20 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
-from api.errors import Problem
+from api.errors import Problem, Refusal
 
 #: objects and arrays nested deeper than this are refused (documented in the OpenAPI
 #: document and the README); baton's own bodies nest two levels at most
 MAX_DEPTH = 32
 JSON = "application/json"
+#: what reading any JSON body can answer
+BODY_REFUSALS = (
+    Refusal(
+        400, f"the body is not UTF-8 JSON, or nests objects and arrays more than {MAX_DEPTH} deep"
+    ),
+    Refusal(413, "the body is too large"),
+    Refusal(415, "the body is not `application/json` (see `field`: Content-Type)"),
+)
 
 # a JSON string, or the rest of the body after an unterminated one: possessive and
 # alternation-free at each step, so one pass over any input takes linear time

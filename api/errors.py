@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -48,6 +49,20 @@ _DOMAIN_FIELD: dict[type[domain.DomainError], str] = {
     domain.OverrideNeedsReason: "override.reason",
     NoVerifiedRelease: "from_environment",
 }
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A problem an operation can answer with, as its OpenAPI document lists it."""
+
+    status: int
+    why: str
+    #: the answer carries Retry-After: a retry can succeed
+    retry_after: bool = False
+
+
+#: what an operation that reads or writes the database answers while it cannot
+DATABASE_AWAY = Refusal(503, "the database is unavailable or busy", retry_after=True)
 
 
 class Problem(Exception):

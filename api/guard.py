@@ -15,17 +15,27 @@ from aiohttp import web
 
 from api.auth import Principal, Role
 from api.context import principal
-from api.errors import Handler, Problem
+from api.errors import Handler, Problem, Refusal
 from api.keys import CONFIG, PRINCIPAL
 
 F = TypeVar("F", bound=Callable[..., Any])
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="baton"'}
+#: what every operation but the public ones can answer before its view runs, or as it starts
+AUTH_REFUSALS = (
+    Refusal(401, "no valid bearer token"),
+    Refusal(403, "the token's roles do not allow this"),
+)
 
 
 def public(view: F) -> F:
     """Mark a view as reachable without a token."""
     view.__baton_public__ = True  # type: ignore[attr-defined]
     return view
+
+
+def is_public(view: Callable[..., Any]) -> bool:
+    """True for a view marked `@public`."""
+    return bool(getattr(view, "__baton_public__", False))
 
 
 def _unauthorized(detail: str) -> Problem:
@@ -42,8 +52,7 @@ def _unauthorized(detail: str) -> Problem:
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Authenticate the bearer token unless the matched view is public."""
-    view = request.match_info.handler
-    if getattr(view, "__baton_public__", False):
+    if is_public(request.match_info.handler):
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

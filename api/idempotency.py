@@ -16,13 +16,15 @@ import asyncio
 import hashlib
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
+from pydantic import Field
 
 from api.context import principal
-from api.errors import Handler, Problem, to_problem
+from api.errors import Handler, Problem, Refusal, to_problem
 from api.keys import CONFIG, IDEMPOTENCY, PRINCIPAL
+from api.operation import Header
 from engine.store.idempotency import (
     PENDING_ANSWER,
     Claim,
@@ -36,6 +38,19 @@ HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 _KEPT_HEADERS = ("Location", "Content-Type")
 _POLL_S = 0.05
+
+#: the header every authenticated POST takes, and what it can answer
+KEY = Header(
+    name=HEADER,
+    description="a retry with the same key gets the first answer; nothing is written twice",
+    schema=Annotated[str, Field(min_length=1, max_length=200)],
+)
+KEY_REFUSALS = (
+    Refusal(400, "a malformed Idempotency-Key"),
+    Refusal(409, "a request with this Idempotency-Key is still running", retry_after=True),
+    Refusal(413, "the body is too large"),
+    Refusal(422, "the Idempotency-Key was used for another request"),
+)
 
 
 def stored(response: web.Response) -> StoredResponse:

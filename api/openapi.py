@@ -1,500 +1,269 @@
-"""The OpenAPI 3.1 document of the API, built from the same models the views validate with.
+"""The OpenAPI 3.1 document, generated from the routes and the contracts their views declare.
 
-Where it sits: served at /api/v1/openapi.json. Request schemas come from `api.schemas`
-(so the document cannot drift from validation); response schemas are declared here, and
-the test suite checks every route is documented and runs schemathesis against the server.
+Where it sits: served at /api/v1/openapi.json. Each route's view declares its contract
+(`api.operation.Operation`: request model, answers, parameters, its own refusals); what
+the middleware makes of every operation is added here from the modules that do it
+(`api.guard`, `api.params`, `api.idempotency`, `api.bodies`, `api.errors`). Schemas are
+pydantic's JSON Schema of the request models (`api.schemas`) and the response models
+(`api.responses`), so the document cannot drift from validation; schemathesis checks
+the server against it.
 """
 
 from __future__ import annotations
 
+import inspect
+import re
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 
-from api import schemas
-from api.bodies import MAX_DEPTH
+from api import idempotency, params, responses, schemas
+from api.bodies import BODY_REFUSALS, MAX_DEPTH
 from api.config import MAX_BODY_BYTES
-from api.guard import public
-from api.openapi_schemas import OBJ, RESPONSE_SCHEMAS, STR, ref
+from api.errors import DATABASE_AWAY, PROBLEM_JSON, Refusal
+from api.guard import AUTH_REFUSALS, is_public, public
+from api.operation import JSON, Answer, Header, Operation, json_answer, operation_of
 from api.render import json_response
 
-PROBLEM = "application/problem+json"
-JSON = "application/json"
+PREFIX = "/api/v1"
 _REF = "#/components/schemas/{model}"
+_PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+_PARAGRAPH_BREAK = re.compile(r"(?<!\n)\n(?!\n)")
+_DESCRIPTION = (
+    "Promote, approve, roll back, audit and time-travel GitOps releases. Errors are "
+    "RFC 9457 problem details naming the offending `field`. Bodies are UTF-8 "
+    f"`application/json` (else 415) of at most {MAX_BODY_BYTES // 1024} KiB (else 413), "
+    f"with objects and arrays nested at most {MAX_DEPTH} deep (else 400); text holding NUL "
+    "or a lone surrogate is refused (422); a query parameter an operation does not declare "
+    "is a 400. A retried POST with the same `Idempotency-Key` gets the first answer."
+)
+
+#: (method, path, name, view) of each route
+RouteKey = tuple[str, str, str, Callable[..., Any]]
 
 
-_REQUEST_MODELS: list[type[BaseModel]] = [
-    schemas.PromotionCreate,
-    schemas.RollbackCreate,
-    schemas.ApprovalBody,
-    schemas.DecisionBody,
-    schemas.ReplayCreate,
-    schemas.OverrideBody,
-    schemas.HealthExplain,
-]
+class _Schemas(GenerateJsonSchema):
+    """pydantic's JSON Schema without a title on every property (the name says it)."""
 
-_REASONS = {
-    400: "The request is malformed: an undeclared query parameter, or a body that is not "
-    f"UTF-8 JSON or nests objects and arrays more than {MAX_DEPTH} deep",
-    401: "No valid bearer token",
-    403: "The token's roles do not allow this",
-    404: "Not found",
-    409: "Refused by a rule or the target's state (see `type`)",
-    413: "The body is too large",
-    415: "The body is not `application/json` (see `field`: Content-Type)",
-    422: "A field is not valid, or holds text that cannot be stored (NUL, a lone surrogate); "
-    "see `field` and `errors`",
-    503: "Not ready, or the database is unavailable: retry after `Retry-After` seconds",
-}
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
 
 
-def _problems(*codes: int) -> dict[str, Any]:
-    return {
-        str(c): {"description": _REASONS[c], "content": {PROBLEM: {"schema": ref("Problem")}}}
-        for c in codes
-    }
+def _keyed(method: str, view: Callable[..., Any]) -> bool:
+    """True when `idempotency_middleware` takes an Idempotency-Key: authenticated POSTs."""
+    return method == "POST" and not is_public(view)
 
 
-def _ok(status: int, schema: str, description: str, **extra: Any) -> dict[str, Any]:
-    return {
-        str(status): {
-            "description": description,
-            "content": {JSON: {"schema": ref(schema)}},
-            **extra,
+def _refusals(method: str, path: str, view: Callable[..., Any], op: Operation) -> list[Refusal]:
+    """Every refusal the operation can answer with: the middleware's, then its own."""
+    found = [params.UNKNOWN_PARAMETER]
+    if not is_public(view):
+        found += [*AUTH_REFUSALS, DATABASE_AWAY]
+    if _keyed(method, view):
+        found += idempotency.KEY_REFUSALS
+    if op.query:
+        found.append(params.INVALID_PARAMETER)
+    if _PATH_PARAMETER.search(path):
+        found.append(params.NO_SUCH_THING)
+    if op.body is not None:
+        found += BODY_REFUSALS
+        if isinstance(op.body, type) and issubclass(op.body, schemas.Body):
+            found.append(schemas.INVALID_BODY)
+    return [*found, *op.refusals]
+
+
+def _headers(op: Operation, method: str, view: Callable[..., Any]) -> list[Header]:
+    return [*op.headers, idempotency.KEY] if _keyed(method, view) else list(op.headers)
+
+
+class _Builder:
+    """Collects the types the document needs a schema of, then renders it in one pass."""
+
+    def __init__(self) -> None:
+        self._types: dict[tuple[Any, JsonSchemaMode], TypeAdapter[Any]] = {}
+        self._schemas: dict[tuple[Any, JsonSchemaMode], Any] = {}
+        self.components: dict[str, Any] = {}
+
+    def need(self, kind: Any, mode: JsonSchemaMode) -> None:
+        """Remember a type whose schema the document uses."""
+        key = (kind, mode)
+        if key not in self._types:
+            self._types[key] = TypeAdapter(kind)
+
+    def resolve(self) -> None:
+        """pydantic's schemas of every type, with shared definitions as components."""
+        inputs = [(key, key[1], adapter) for key, adapter in self._types.items()]
+        self._schemas, definitions = TypeAdapter.json_schemas(
+            inputs, ref_template=_REF, schema_generator=_Schemas
+        )
+        self.components = dict(definitions.get("$defs", {}))
+
+    def schema(self, kind: Any, mode: JsonSchemaMode = "serialization") -> Any:
+        """The schema of a type remembered before `resolve`."""
+        return self._schemas[((kind, mode), mode)]
+
+    @staticmethod
+    def inline(kind: Any) -> Any:
+        """The schema of a parameter's type (plain, so no shared definitions)."""
+        return TypeAdapter(kind).json_schema(schema_generator=_Schemas)
+
+
+def _parameters(
+    builder: _Builder, path: str, op: Operation, headers: Sequence[Header]
+) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": params.PATH_PARAMETERS[name],
         }
-    }
-
-
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": schema,
-        "description": description,
-    }
-
-
-def _path(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": description,
-    }
-
-
-def _body(model: str, *, required: bool = True) -> dict[str, Any]:
-    return {"required": required, "content": {JSON: {"schema": ref(model)}}}
-
-
-def _op(
-    op_id: str,
-    summary: str,
-    tag: str,
-    responses: dict[str, Any],
-    *,
-    secured: bool = True,
-    **extra: Any,
-) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "operationId": op_id,
-        "summary": summary,
-        "tags": [tag],
-        "responses": responses,
-        **extra,
-    }
-    # every operation refuses query parameters it does not declare
-    op["responses"] = {**_problems(400), **responses}
-    if secured:
-        op["security"] = [{"bearer": []}]
-        # every authorised operation reads or writes the database, which can be unavailable
-        op["responses"] = {**_problems(401, 503), **op["responses"]}
-    else:
-        op["security"] = []
-    return op
-
-
-_LOCATION = {
-    "headers": {"Location": {"schema": {"type": "string"}, "description": "the promotion's URL"}}
-}
-_POSITION = {"type": "integer", "minimum": 0, "maximum": 2**62}
-_MOMENT = {"type": "string", "description": "an RFC 3339 time, or a log position"}
-_NAME = {"type": "string", "pattern": schemas.NAME_PATTERN}
-
-
-def _paths() -> dict[str, Any]:
-    write = _problems(400, 403, 409, 413, 415, 422)
-    decision = _problems(400, 403, 404, 409, 413, 415, 422)
-    filters = [
-        _query("app", _NAME, "only this app"),
-        _query("environment", _NAME, "only this environment"),
-        _query("actor", {"type": "string"}, "only events this actor caused"),
-        _query(
-            "type",
-            {"type": "string"},
-            "only this event type (`PromotionApproved` or `Target.PromotionApproved`)",
-        ),
+        for name in _PATH_PARAMETER.findall(path)
     ]
-    return {
-        "/healthz": {
-            "get": _op(
-                "healthz",
-                "Liveness",
-                "health",
-                _ok(200, "Health", "the process answers"),
-                secured=False,
-            )
-        },
-        "/readyz": {
-            "get": _op(
-                "readyz",
-                "Readiness: database, migrations, projection lag; background tasks shown",
-                "health",
-                {
-                    **_ok(200, "Ready", "ready"),
-                    "503": {
-                        "description": "not ready",
-                        "content": {JSON: {"schema": ref("Ready")}},
-                    },
-                },
-                secured=False,
-            )
-        },
-        "/openapi.json": {
-            "get": _op(
-                "openapi",
-                "This document",
-                "health",
-                {
-                    "200": {
-                        "description": "the OpenAPI document",
-                        "content": {JSON: {"schema": OBJ}},
-                    }
-                },
-                secured=False,
-            )
-        },
-        "/metrics": {
-            "get": _op(
-                "metrics",
-                "Prometheus metrics (text exposition format); no token, as Prometheus scrapes",
-                "health",
-                {
-                    "200": {
-                        "description": "every metric",
-                        "content": {"text/plain": {"schema": STR}},
-                    }
-                },
-                secured=False,
-            )
-        },
-        "/apps": {
-            "get": _op(
-                "list_apps",
-                "Every app's pipeline",
-                "apps",
-                {**_ok(200, "AppList", "apps"), **_problems(503)},
-            )
-        },
-        "/apps/{app}": {
-            "get": _op(
-                "get_app",
-                "One app's pipeline: desired/applied release, health, sync, in flight",
-                "apps",
-                {**_ok(200, "App", "the app"), **_problems(404, 503)},
-                parameters=[_path("app", "the app's name")],
-            )
-        },
-        "/apps/{app}/releases": {
-            "get": _op(
-                "list_releases",
-                "An app's releases, newest first",
-                "apps",
-                {**_ok(200, "ReleasePage", "a page"), **_problems(404, 422, 503)},
-                parameters=[
-                    _path("app", "the app's name"),
-                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "page size"),
-                    _query(
-                        "before",
-                        {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-                        "release number to page back from (`next_before`)",
-                    ),
-                ],
-            )
-        },
-        "/apps/{app}/releases/{sha}": {
-            "get": _op(
-                "get_release",
-                "A release's lineage: where it went, when, approvals, rollbacks",
-                "apps",
-                {**_ok(200, "Lineage", "the lineage"), **_problems(404, 503)},
-                parameters=[_path("app", "the app's name"), _path("sha", "the commit SHA")],
-            )
-        },
-        "/promotions": {
-            "post": _op(
-                "create_promotion",
-                "Ask for a release to run in an environment",
-                "promotions",
-                {**_ok(202, "Promotion", "accepted", **_LOCATION), **write},
-                requestBody=_body("PromotionCreate"),
-                parameters=[_IDEMPOTENCY],
-            )
-        },
-        "/promotions/{promotion_id}": {
-            "get": _op(
-                "get_promotion",
-                "One promotion",
-                "promotions",
-                {**_ok(200, "Promotion", "the promotion"), **_problems(404)},
-                parameters=[_path("promotion_id", "the promotion's id")],
-            )
-        },
-        **{
-            f"/promotions/{{promotion_id}}/{verb}": {
-                "post": _op(
-                    f"{verb}_promotion",
-                    summary,
-                    "promotions",
-                    {**_ok(200, "Promotion", "the promotion after the decision"), **decision},
-                    requestBody=_body(model, required=False),
-                    parameters=[_path("promotion_id", "the promotion's id"), _IDEMPOTENCY],
-                )
-            }
-            for verb, summary, model in (
-                ("approve", "Approve (someone other than the requester)", "ApprovalBody"),
-                ("reject", "Reject a promotion awaiting approval", "DecisionBody"),
-                ("cancel", "Cancel a promotion before it starts", "DecisionBody"),
-            )
-        },
-        "/rollbacks": {
-            "post": _op(
-                "create_rollback",
-                "Roll back to a release verified before",
-                "promotions",
-                {**_ok(202, "Promotion", "accepted", **_LOCATION), **write},
-                requestBody=_body("RollbackCreate"),
-                parameters=[_IDEMPOTENCY],
-            )
-        },
-        "/events": {
-            "get": _op(
-                "list_events",
-                "The audit log, newest first; NDJSON with `Accept: application/x-ndjson`",
-                "audit",
-                {
-                    "200": {
-                        "description": "a page of events (or all of them as NDJSON)",
-                        "content": {
-                            JSON: {"schema": ref("EventPage")},
-                            "application/x-ndjson": {"schema": OBJ},
-                        },
-                    },
-                    **_problems(422, 503),
-                },
-                parameters=[
-                    *filters,
-                    _query(
-                        "since", {"type": "string", "format": "date-time"}, "recorded at or after"
-                    ),
-                    _query("until", {"type": "string", "format": "date-time"}, "recorded before"),
-                    _query("before", _POSITION, "page back from this position"),
-                    _query("after", _POSITION, "only events after this position"),
-                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
-                ],
-            )
-        },
-        "/events/stream": {
-            "get": _op(
-                "stream_events",
-                "The log tailed live as server-sent events",
-                "audit",
-                {
-                    "200": {
-                        "description": "an endless text/event-stream: each message's id is the "
-                        "event's position, its event the type, its data an `Event`",
-                        "content": {"text/event-stream": {"schema": STR}},
-                    },
-                    **_problems(422, 503),
-                },
-                parameters=[
-                    *filters,
-                    _query(
-                        "after",
-                        _POSITION,
-                        "start after this position (default: now); `Last-Event-ID` also works",
-                    ),
-                ],
-            )
-        },
-        "/state": {
-            "get": _op(
-                "state",
-                "Time travel: what ran where at a moment",
-                "time-travel",
-                {**_ok(200, "State", "the state"), **_problems(422, 503)},
-                parameters=[_query("as_of", _MOMENT, "default: now")],
-            )
-        },
-        "/state/diff": {
-            "get": _op(
-                "state_diff",
-                "What changed between two moments",
-                "time-travel",
-                {**_ok(200, "StateDiff", "the changes"), **_problems(422, 503)},
-                parameters=[
-                    {**_query("from", _MOMENT, "the earlier moment"), "required": True},
-                    _query("to", _MOMENT, "the later moment (default: now)"),
-                ],
-            )
-        },
-        "/audit/verify": {
-            "get": _op(
-                "audit_verify",
-                "Recompute the hash chain",
-                "audit",
-                _ok(200, "AuditReport", "the report"),
-            )
-        },
-        "/health/explain": {
-            "post": _op(
-                "explain_health",
-                "The health verdict of each object, its message and the rule that gave it",
-                "health",
-                {
-                    **_ok(200, "HealthExplanation", "one row per object"),
-                    **_problems(400, 403, 413, 415, 422),
-                },
-                requestBody=_body("HealthExplain"),
-            )
-        },
-        "/admin/replay": {
-            "post": _op(
-                "start_replay",
-                "Rebuild projections in the background",
-                "admin",
-                {
-                    **_ok(202, "Job", "the job", headers=_LOCATION["headers"]),
-                    **_problems(400, 403, 409, 413, 415, 422, 503),
-                },
-                requestBody=_body("ReplayCreate", required=False),
-                parameters=[_IDEMPOTENCY],
-            )
-        },
-        "/admin/replay/{job_id}": {
-            "get": _op(
-                "get_replay",
-                "A replay job",
-                "admin",
-                {**_ok(200, "Job", "the job"), **_problems(403, 404)},
-                parameters=[_path("job_id", "the job's id")],
-            )
-        },
-        "/admin/projections": {
-            "get": _op(
-                "projections",
-                "Projection checkpoints and lag",
-                "admin",
-                {**_ok(200, "ProjectionStatus", "the status"), **_problems(403, 503)},
-            )
-        },
-        "/admin/config/reload": {
-            "post": _op(
-                "reload_config",
-                "Reload the environments config of this process (all or nothing)",
-                "admin",
-                {**_ok(200, "ConfigReload", "what changed"), **_problems(403, 422, 503)},
-            )
-        },
-        "/webhooks/git": {
-            "post": _op(
-                "git_webhook",
-                "A GitHub or GitLab push: poll the repository now",
-                "git",
-                {
-                    **_ok(202, "WebhookResult", "the apps woken"),
-                    **_problems(400, 401, 404, 413, 415, 422),
-                },
-                secured=False,
-                parameters=[
-                    {
-                        "name": "X-Hub-Signature-256",
-                        "in": "header",
-                        "required": False,
-                        "schema": STR,
-                        "description": "GitHub: sha256=<HMAC of the body>",
-                    },
-                    {
-                        "name": "X-Gitlab-Token",
-                        "in": "header",
-                        "required": False,
-                        "schema": STR,
-                        "description": "GitLab: the shared secret",
-                    },
-                ],
-                requestBody={"required": True, "content": {JSON: {"schema": OBJ}}},
-            )
-        },
+    found += [
+        {
+            "name": q.name,
+            "in": "query",
+            "required": q.required,
+            "schema": builder.inline(q.schema),
+            "description": q.description,
+        }
+        for q in op.query
+    ]
+    found += [
+        {
+            "name": h.name,
+            "in": "header",
+            "required": False,
+            "schema": builder.inline(h.schema),
+            "description": h.description,
+        }
+        for h in headers
+    ]
+    return found
+
+
+def _answer(builder: _Builder, answer: Answer) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "description": answer.description,
+        "content": {media: {"schema": builder.schema(t)} for media, t in answer.content.items()},
     }
+    for media, item in answer.items.items():
+        out["content"][media]["x-itemSchema"] = builder.schema(item)
+    if answer.headers:
+        out["headers"] = {
+            name: {"schema": {"type": "string"}, "description": text}
+            for name, text in answer.headers.items()
+        }
+    return out
 
 
-_IDEMPOTENCY = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
-    "description": "a retry with the same key gets the first answer; nothing is written twice",
-}
+def _refused(builder: _Builder, refusals: Sequence[Refusal]) -> dict[str, Any]:
+    by_status: dict[int, list[Refusal]] = {}
+    for refusal in refusals:
+        by_status.setdefault(refusal.status, []).append(refusal)
+    out: dict[str, Any] = {}
+    for status, found in sorted(by_status.items()):
+        whys = list(dict.fromkeys(r.why for r in found))
+        text = "; ".join(whys)
+        entry: dict[str, Any] = {
+            "description": text[:1].upper() + text[1:],
+            "content": {PROBLEM_JSON: {"schema": builder.schema(responses.Problem)}},
+        }
+        if any(r.retry_after for r in found):
+            entry["headers"] = {
+                "Retry-After": {
+                    "schema": {"type": "integer", "minimum": 1},
+                    "description": "seconds to wait before trying again",
+                }
+            }
+        out[str(status)] = entry
+    return out
+
+
+def _operation(builder: _Builder, route: RouteKey) -> dict[str, Any]:
+    method, path, name, view = route
+    op = operation_of(view)
+    assert op is not None
+    summary, _, description = (inspect.getdoc(view) or name).partition("\n")
+    answers = {str(a.status): _answer(builder, a) for a in op.answers}
+    refused = _refused(builder, _refusals(method, path, view, op))
+    clash = answers.keys() & refused.keys()
+    if clash:
+        raise ValueError(f"{name}: status {sorted(clash)} is both an answer and a refusal")
+    out: dict[str, Any] = {
+        "operationId": name,
+        "summary": summary.strip(),
+        "tags": [op.tag],
+        "security": [] if is_public(view) else [{"bearer": []}],
+        "parameters": _parameters(builder, path, op, _headers(op, method, view)),
+        "responses": {**answers, **refused},
+    }
+    if description.strip():  # paragraphs kept, the docstring's line breaks not
+        out["description"] = _PARAGRAPH_BREAK.sub(" ", description.strip())
+    if op.body is not None:
+        out["requestBody"] = {
+            "required": op.body_required,
+            "content": {JSON: {"schema": builder.schema(op.body, "validation")}},
+        }
+    return out
+
+
+def _collect(builder: _Builder, routes: Sequence[RouteKey]) -> None:
+    builder.need(responses.Problem, "serialization")
+    for method, _, name, view in routes:
+        op = operation_of(view)
+        if op is None:
+            raise ValueError(f"route {name} ({method}) declares no Operation")
+        for answer in op.answers:
+            for kind in [*answer.content.values(), *answer.items.values()]:
+                builder.need(kind, "serialization")
+        if op.body is not None:
+            builder.need(op.body, "validation")
 
 
 @cache
-def document() -> dict[str, Any]:
-    """The OpenAPI document."""
-    components: dict[str, Any] = dict(RESPONSE_SCHEMAS)
-    for model in _REQUEST_MODELS:
-        schema = model.model_json_schema(ref_template=_REF)
-        for name, definition in schema.pop("$defs", {}).items():
-            components[name] = definition
-        components[model.__name__] = schema
+def _document(routes: tuple[RouteKey, ...]) -> dict[str, Any]:
+    builder = _Builder()
+    _collect(builder, routes)
+    builder.resolve()
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        method, path, _, _ = route
+        paths.setdefault(path.removeprefix(PREFIX), {})[method.lower()] = _operation(builder, route)
     return {
         "openapi": "3.1.0",
-        "info": {
-            "title": "baton",
-            "version": "1",
-            "description": "Promote, approve, roll back, audit and time-travel GitOps "
-            "releases. Errors are RFC 9457 problem details naming the offending `field`. "
-            "Bodies are UTF-8 `application/json` (else 415) of at most "
-            f"{MAX_BODY_BYTES // 1024} KiB (else 413), with objects and arrays nested at most "
-            f"{MAX_DEPTH} deep (else 400); text holding NUL or a lone surrogate is refused (422); "
-            "a query parameter an operation does not declare is a 400.",
-        },
-        "servers": [{"url": "/api/v1"}],
+        "info": {"title": "baton", "version": "1", "description": _DESCRIPTION},
+        "servers": [{"url": PREFIX}],
         "security": [{"bearer": []}],
-        "paths": _paths(),
+        "paths": paths,
         "components": {
-            "schemas": components,
+            "schemas": dict(sorted(builder.components.items())),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
 
 
-@cache
-def query_parameters() -> dict[str, frozenset[str]]:
-    """The query parameters each operation declares, by operation id (the route's name)."""
-    return {
-        op["operationId"]: frozenset(
-            p["name"] for p in op.get("parameters", []) if p["in"] == "query"
-        )
-        for item in document()["paths"].values()
-        for op in item.values()
-    }
+def document(routes: Iterable[web.AbstractRoute]) -> dict[str, Any]:
+    """The OpenAPI document of `routes` (HEAD, which aiohttp adds to each GET, left out)."""
+    keys = tuple(
+        (r.method, r.resource.canonical, r.name or "", r.handler)
+        for r in routes
+        if r.method != "HEAD" and r.resource is not None
+    )
+    return _document(keys)
 
 
 @public
+@Operation(
+    tag="health",
+    answers=[json_answer(dict[str, Any], "the OpenAPI document")],
+)
 async def serve(request: web.Request) -> web.Response:
-    """GET /openapi.json."""
-    return json_response(document())
+    """This document."""
+    return json_response(document(request.app.router.routes()))

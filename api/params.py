@@ -1,8 +1,11 @@
-"""Query parameters: parsed and checked in one place, refused as 422 problems naming them.
+"""Query and path parameters: declared once, parsed and checked in one place, refused as
+problems naming them.
 
-Where it sits: used by the read views, after `query_middleware` has refused any parameter
-the operation does not declare in the OpenAPI document. Times are RFC 3339 with a zone (a
-naive time is taken as UTC); positions are log positions (non-negative integers).
+Where it sits: each operation (`api.operation`) declares its query parameters as the
+objects below; the OpenAPI document takes their schemas from them, `query_middleware`
+refuses any parameter the operation does not declare (400), and the view reads each value
+through its declaration (422 naming it when it is not valid). Times are RFC 3339 with a
+zone (a naive time is taken as UTC); positions are log positions (non-negative integers).
 """
 
 from __future__ import annotations
@@ -10,17 +13,30 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from aiohttp import web
+from pydantic import Field
 
-from api.errors import Handler, Problem
-from api.openapi import query_parameters
+from api.errors import Handler, Problem, Refusal
+from api.operation import operation_of
 
 MAX_POSITION = 2**62
 MAX_NUMBER = 2**31 - 1  # release numbers are int4 in the read model
 # ASCII digits only (int() takes any script's, and "²" passes isdigit() but not int()),
 # and few enough that int() never meets its digit limit
 DIGITS = re.compile(r"[0-9]{1,19}")
+
+UNKNOWN_PARAMETER = Refusal(400, "a query parameter the operation does not declare")
+INVALID_PARAMETER = Refusal(422, "a query parameter is not valid (see `field`)")
+#: what each path parameter names; a value that cannot name anything is a 404
+PATH_PARAMETERS = {
+    "app": "the app's name",
+    "sha": "the commit SHA (or a unique prefix of it)",
+    "promotion_id": "the promotion's id",
+    "job_id": "the job's id",
+}
+NO_SUCH_THING = Refusal(404, "nothing has that name or id")
 
 
 def invalid(field: str, message: str) -> Problem:
@@ -35,49 +51,62 @@ def invalid(field: str, message: str) -> Problem:
     )
 
 
-@web.middleware
-async def query_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """400 for a query parameter the operation does not declare in the OpenAPI document."""
-    declared = query_parameters().get(request.match_info.route.name or "")
-    if declared is not None:
-        unknown = [name for name in request.query if name not in declared]
-        if unknown:
-            allowed = ", ".join(sorted(declared)) or "none"
-            raise Problem(
-                400,
-                "unknown-parameter",
-                "Unknown query parameter",
-                detail=f"{unknown[0]!r} is not a parameter of this operation (allowed: {allowed})",
-                field=unknown[0],
-            )
-    return await handler(request)
+@dataclass(frozen=True, kw_only=True)
+class Query:
+    """A query parameter an operation declares: its name, what it means, its JSON type."""
+
+    name: str
+    description: str
+    required: bool = False
+
+    @property
+    def schema(self) -> Any:
+        """The type whose JSON Schema the document gives the parameter."""
+        return str
 
 
-def text(request: web.Request, name: str, *, max_length: int = 200) -> str | None:
-    """An optional string parameter."""
-    value = request.query.get(name)
-    if value is None:
-        return None
-    if not value or len(value) > max_length or not value.isprintable():
-        raise invalid(name, f"expected 1 to {max_length} printable characters")
-    return value
+@dataclass(frozen=True, kw_only=True)
+class Text(Query):
+    """A string of printable characters."""
+
+    max_length: int = 200
+
+    @property
+    def schema(self) -> Any:
+        """A string of 1 to `max_length` characters."""
+        return Annotated[str, Field(min_length=1, max_length=self.max_length)]
+
+    def read(self, request: web.Request) -> str | None:
+        """The value, or None when absent."""
+        value = request.query.get(self.name)
+        if value is None:
+            return None
+        if not value or len(value) > self.max_length or not value.isprintable():
+            raise invalid(self.name, f"expected 1 to {self.max_length} printable characters")
+        return value
 
 
-def integer(
-    request: web.Request,
-    name: str,
-    *,
-    default: int | None = None,
-    low: int = 0,
-    high: int = MAX_POSITION,
-) -> int | None:
-    """An optional integer parameter within [low, high]."""
-    value = request.query.get(name)
-    if value is None:
-        return default
-    if not DIGITS.fullmatch(value) or not low <= int(value) <= high:
-        raise invalid(name, f"expected an integer from {low} to {high}")
-    return int(value)
+@dataclass(frozen=True, kw_only=True)
+class Integer(Query):
+    """An integer within [low, high]."""
+
+    low: int = 0
+    high: int = MAX_POSITION
+    default: int | None = None
+
+    @property
+    def schema(self) -> Any:
+        """An integer within the bounds."""
+        return Annotated[int, Field(ge=self.low, le=self.high)]
+
+    def read(self, request: web.Request) -> int | None:
+        """The value, else the default."""
+        value = request.query.get(self.name)
+        if value is None:
+            return self.default
+        if not DIGITS.fullmatch(value) or not self.low <= int(value) <= self.high:
+            raise invalid(self.name, f"expected an integer from {self.low} to {self.high}")
+        return int(value)
 
 
 def parse_time(value: str, name: str) -> datetime:
@@ -89,10 +118,19 @@ def parse_time(value: str, name: str) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def time(request: web.Request, name: str) -> datetime | None:
-    """An optional time parameter."""
-    value = request.query.get(name)
-    return None if value is None else parse_time(value, name)
+@dataclass(frozen=True, kw_only=True)
+class Time(Query):
+    """An RFC 3339 time."""
+
+    @property
+    def schema(self) -> Any:
+        """A date-time string."""
+        return datetime
+
+    def read(self, request: web.Request) -> datetime | None:
+        """The time, or None when absent."""
+        value = request.query.get(self.name)
+        return None if value is None else parse_time(value, self.name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,19 +147,47 @@ class Moment:
         return {"at": self.at.isoformat() if self.at else None}
 
 
-def moment(request: web.Request, name: str, *, required: bool) -> Moment | None:
-    """A time or a position (`1234` or `position:1234` for a position)."""
-    value = request.query.get(name)
-    if value is None or value == "":
-        if required:
-            raise invalid(name, "required: a time or a log position")
-        return None
-    raw = value.removeprefix("position:")
-    if raw.isascii() and raw.isdigit():
-        if not DIGITS.fullmatch(raw) or int(raw) > MAX_POSITION:
-            raise invalid(name, "position out of range")
-        return Moment(position=int(raw))
-    return Moment(at=parse_time(value, name))
+@dataclass(frozen=True, kw_only=True)
+class MomentQuery(Query):
+    """A time or a log position (`1234` or `position:1234` for a position)."""
+
+    @property
+    def schema(self) -> Any:
+        """A string: an RFC 3339 time, or a log position."""
+        return Annotated[str, Field(description="an RFC 3339 time, or a log position")]
+
+    def read(self, request: web.Request) -> Moment | None:
+        """The moment, or None when absent (422 when absent and required)."""
+        value = request.query.get(self.name)
+        if value is None or value == "":
+            if self.required:
+                raise invalid(self.name, "required: a time or a log position")
+            return None
+        raw = value.removeprefix("position:")
+        if raw.isascii() and raw.isdigit():
+            if not DIGITS.fullmatch(raw) or int(raw) > MAX_POSITION:
+                raise invalid(self.name, "position out of range")
+            return Moment(position=int(raw))
+        return Moment(at=parse_time(value, self.name))
+
+
+@web.middleware
+async def query_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """400 for a query parameter the operation does not declare."""
+    found = operation_of(request.match_info.handler)
+    if found is not None:
+        declared = {q.name for q in found.query}
+        unknown = [name for name in request.query if name not in declared]
+        if unknown:
+            allowed = ", ".join(sorted(declared)) or "none"
+            raise Problem(
+                400,
+                "unknown-parameter",
+                "Unknown query parameter",
+                detail=f"{unknown[0]!r} is not a parameter of this operation (allowed: {allowed})",
+                field=unknown[0],
+            )
+    return await handler(request)
 
 
 def path_part(request: web.Request, name: str, pattern: re.Pattern[str], what: str) -> str:

@@ -1,7 +1,8 @@
 """Every route of the API, in one place, under /api/v1.
 
-Where it sits: called once by `api.app.init_app()`. The OpenAPI document
-(`api.openapi`) describes exactly these routes; a test keeps the two in step.
+Where it sits: called once by `api.app.init_app()`. Each view declares its contract
+(`api.operation`); the OpenAPI document (`api.openapi`) is generated from these routes
+and those contracts.
 """
 
 from __future__ import annotations

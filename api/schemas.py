@@ -3,8 +3,8 @@
 Where it sits: the first thing a write view does. A body that is not JSON (`api.bodies`),
 not an object, has a wrong type, a missing or an unknown field, or text the event log
 cannot hold (NUL, lone surrogates: the store's own check) is answered with a 4xx problem
-naming the offending field(s); the OpenAPI document takes its request schemas from these
-models.
+naming the offending field(s). The OpenAPI document takes its request schemas from these
+models (pydantic's JSON Schema), so they are the one definition of what a body may hold.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from api.bodies import read_json
-from api.errors import Problem
+from api.errors import Problem, Refusal
 from engine.store.types import dotted, find_unstorable
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
@@ -26,6 +26,12 @@ Sha = Annotated[str, Field(pattern=SHA_PATTERN, description="a commit SHA or a u
 Text = Annotated[str, Field(max_length=1000)]
 
 M = TypeVar("M", bound=BaseModel)
+#: what `read_body` answers for a body its model refuses
+INVALID_BODY = Refusal(
+    422,
+    "a field is not valid, or holds text that cannot be stored (NUL, a lone surrogate); "
+    "see `field` and `errors`",
+)
 
 
 class Body(BaseModel):

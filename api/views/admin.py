@@ -11,11 +11,13 @@ from aiohttp import web
 
 from api import reads
 from api.auth import Role
-from api.errors import Problem, not_found
+from api.errors import Problem, Refusal, not_found
 from api.guard import require
 from api.jobs import JobRunning
 from api.keys import DATABASE, JOBS
+from api.operation import Operation, json_answer
 from api.render import json_response
+from api.responses import AuditReport, Job, ProjectionStatus
 from api.schemas import ReplayCreate, read_body
 from engine.store.audit import verify_chain
 
@@ -23,8 +25,9 @@ PREFIX = "/api/v1"
 REPLAY = "replay"
 
 
+@Operation(tag="audit", answers=[json_answer(AuditReport, "the report")])
 async def audit_verify(request: web.Request) -> web.Response:
-    """GET /audit/verify: recompute the hash chain; name the first broken position."""
+    """Recompute the hash chain; name the first broken position."""
     require(request, Role.VIEWER)
     async with request.app[DATABASE].store.pool.acquire() as conn:
         report = await verify_chain(conn)
@@ -39,8 +42,15 @@ async def audit_verify(request: web.Request) -> web.Response:
     )
 
 
+@Operation(
+    tag="admin",
+    body=ReplayCreate,
+    body_required=False,
+    answers=[json_answer(Job, "the job", status=202, headers={"Location": "the job's URL"})],
+    refusals=[Refusal(409, "a replay is already running (see `job_id`)")],
+)
 async def start_replay(request: web.Request) -> web.Response:
-    """POST /admin/replay: rebuild projections in the background; 202 with the job."""
+    """Rebuild projections in the background; 202 with the job to poll."""
     caller = require(request, Role.ADMIN)
     body = await read_body(request, ReplayCreate)
     work = reads.rebuild_work(request.app, reads.check_projections(body.projections))
@@ -59,8 +69,9 @@ async def start_replay(request: web.Request) -> web.Response:
     )
 
 
+@Operation(tag="admin", answers=[json_answer(Job, "the job")])
 async def get_replay(request: web.Request) -> web.Response:
-    """GET /admin/replay/{job_id}: a replay job's state and result."""
+    """A replay job's state and result."""
     require(request, Role.ADMIN)
     job = await request.app[JOBS].get(request.match_info["job_id"])
     if job is None or job.kind != REPLAY:
@@ -68,7 +79,8 @@ async def get_replay(request: web.Request) -> web.Response:
     return json_response(job.to_json())
 
 
+@Operation(tag="admin", answers=[json_answer(ProjectionStatus, "the status")])
 async def projections_status(request: web.Request) -> web.Response:
-    """GET /admin/projections: each projection's checkpoint and lag behind the log."""
+    """Projection checkpoints and lag behind the log."""
     require(request, Role.ADMIN)
     return json_response(await reads.projection_status(request.app))

@@ -11,19 +11,30 @@ from api import params, reads
 from api.auth import Role
 from api.errors import not_found
 from api.guard import require
+from api.operation import Operation, json_answer
 from api.render import json_response
+from api.responses import App, AppList, Lineage, ReleasePage
 
 PREFIX = "/api/v1"
+LIMIT = params.Integer(name="limit", description="page size", low=1, high=200, default=20)
+BEFORE = params.Integer(
+    name="before",
+    description="release number to page back from (`next_before`)",
+    low=1,
+    high=params.MAX_NUMBER,
+)
 
 
+@Operation(tag="apps", answers=[json_answer(AppList, "apps")])
 async def list_apps(request: web.Request) -> web.Response:
-    """GET /apps: every app with each environment's state."""
+    """Every app's pipeline, with each environment's state."""
     require(request, Role.VIEWER)
     return json_response({"items": await reads.all_apps(request.app)})
 
 
+@Operation(tag="apps", answers=[json_answer(App, "the app")])
 async def get_app(request: web.Request) -> web.Response:
-    """GET /apps/{app}: one app's pipeline."""
+    """One app's pipeline: desired/applied release, health, sync, in flight."""
     require(request, Role.VIEWER)
     name = params.path_part(request, "app", params.NAME, "app")
     found = await reads.one_app(request.app, name)
@@ -32,12 +43,13 @@ async def get_app(request: web.Request) -> web.Response:
     return json_response(found)
 
 
+@Operation(tag="apps", answers=[json_answer(ReleasePage, "a page")], query=[LIMIT, BEFORE])
 async def list_releases(request: web.Request) -> web.Response:
-    """GET /apps/{app}/releases?limit=&before=: newest first, paged by release number."""
+    """An app's releases, newest first, paged by release number."""
     require(request, Role.VIEWER)
     name = params.path_part(request, "app", params.NAME, "app")
-    limit = params.integer(request, "limit", default=20, low=1, high=200)
-    before = params.integer(request, "before", low=1, high=params.MAX_NUMBER)
+    limit = LIMIT.read(request)
+    before = BEFORE.read(request)
     assert limit is not None
     page = await reads.releases(request.app, name, limit=limit, before=before)
     if page is None:
@@ -45,8 +57,9 @@ async def list_releases(request: web.Request) -> web.Response:
     return json_response(page)
 
 
+@Operation(tag="apps", answers=[json_answer(Lineage, "the lineage")])
 async def get_release(request: web.Request) -> web.Response:
-    """GET /apps/{app}/releases/{sha}: where the release went, when, and with whose yes."""
+    """A release's lineage: where it went, when, approvals, rollbacks."""
     require(request, Role.VIEWER)
     name = params.path_part(request, "app", params.NAME, "app")
     sha = params.path_part(request, "sha", params.SHA, "release")

@@ -14,10 +14,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from api.auth import Role
-from api.errors import Problem
+from api.errors import Problem, Refusal
 from api.guard import require
 from api.keys import PROMOTIONS, RELOADER, SETTINGS
+from api.operation import Operation, json_answer
 from api.render import json_response
+from api.responses import ConfigReload
 from engine.config.loader import ConfigError, EnvironmentsConfig, load_environments
 from engine.config.reload import ConfigReloader
 
@@ -40,8 +42,13 @@ async def reloader_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+@Operation(
+    tag="admin",
+    answers=[json_answer(ConfigReload, "what changed")],
+    refusals=[Refusal(422, "the environments config has problems (see `problems`)")],
+)
 async def reload_config(request: web.Request) -> web.Response:
-    """POST /admin/config/reload: apply the environments config as it is now, or nothing."""
+    """Reload the environments config of this process (all or nothing)."""
     require(request, Role.ADMIN)
     try:
         outcome = await request.app[RELOADER].reload()

@@ -12,13 +12,20 @@ from aiohttp import web
 from api.auth import Role
 from api.guard import require
 from api.keys import RELOADER
+from api.operation import Operation, json_answer
 from api.render import json_response
+from api.responses import HealthExplanation
 from api.schemas import HealthExplain, read_body
 from engine.health.explain import explain
 
 
+@Operation(
+    tag="health",
+    body=HealthExplain,
+    answers=[json_answer(HealthExplanation, "one row per object")],
+)
 async def explain_health(request: web.Request) -> web.Response:
-    """POST /health/explain: verdict, message and rule of each object."""
+    """The health verdict of each object, its message and the rule that gave it."""
     require(request, Role.VIEWER)
     body = await read_body(request, HealthExplain)
     config = request.app[RELOADER].config

@@ -17,15 +17,18 @@ from aiohttp import web
 from api import reads
 from api.guard import public
 from api.keys import CONFIG, DATABASE, SUPERVISOR
+from api.operation import Operation, json_answer
 from api.render import json_response
+from api.responses import Liveness, Readiness
 from engine.store.migrate import pending_migrations
 
 _DB_TIMEOUT_S = 2.0
 
 
 @public
+@Operation(tag="health", answers=[json_answer(Liveness, "the process answers")])
 async def healthz(request: web.Request) -> web.Response:
-    """GET /healthz: the process is up."""
+    """Liveness: the process is up."""
     return json_response({"status": "ok"})
 
 
@@ -57,8 +60,19 @@ async def _projection_check(request: web.Request) -> dict[str, Any]:
 
 
 @public
+@Operation(
+    tag="health",
+    answers=[
+        json_answer(Readiness, "ready"),
+        json_answer(Readiness, "not ready: the failing check says why", status=503),
+    ],
+)
 async def readyz(request: web.Request) -> web.Response:
-    """GET /readyz: 200 when ready, 503 naming the failing check otherwise."""
+    """Readiness: database, migrations, projection lag; background tasks shown.
+
+    200 when ready, 503 naming the failing check otherwise. The background tasks inform;
+    they do not decide readiness.
+    """
     checks = await _database_checks(request)
     if checks["database"]["ok"]:
         checks["projections"] = await _projection_check(request)

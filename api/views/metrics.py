@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.guard import public
 from api.keys import DATABASE
+from api.operation import Answer, Operation
 from engine.domain.enums import Health
 from engine.metrics import PROJECTION_LAG, REGISTRY, TARGET_HEALTH
 from projections.queries import targets_by_health
@@ -40,8 +41,15 @@ async def refresh_gauges(app: web.Application) -> None:
 
 
 @public
+@Operation(
+    tag="health",
+    answers=[Answer(status=200, description="every metric", content={"text/plain": str})],
+)
 async def metrics(request: web.Request) -> web.Response:
-    """GET /metrics: every metric; gauges as of now (stale ones when the database is away)."""
+    """Prometheus metrics (text exposition format); no token, as Prometheus scrapes.
+
+    The gauges are as of now (stale ones when the database is away).
+    """
     try:
         await refresh_gauges(request.app)
     except Exception as exc:  # a scrape still answers, with the counters it has

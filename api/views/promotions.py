@@ -16,11 +16,13 @@ from aiohttp import web
 from api import params, reads
 from api.auth import Role
 from api.context import metadata_for
-from api.errors import Problem, not_found
+from api.errors import Problem, Refusal, not_found
 from api.guard import require
 from api.idempotency import answer_with
 from api.keys import PROMOTIONS
+from api.operation import Operation, json_answer
 from api.render import json_response, promotion_json
+from api.responses import Promotion as PromotionAnswer
 from api.schemas import (
     ApprovalBody,
     Body,
@@ -39,6 +41,12 @@ from engine.store import EventMetadata
 B = TypeVar("B", bound=Body)
 
 PREFIX = "/api/v1"
+REFUSED = Refusal(409, "refused by a rule or the target's state (see `type`)")
+UNKNOWN = Refusal(422, "no such app, environment or release, or an override without a reason")
+ACCEPTED = json_answer(
+    PromotionAnswer, "accepted", status=202, headers={"Location": "the promotion's URL"}
+)
+DECIDED = json_answer(PromotionAnswer, "the promotion after the decision")
 
 
 @asynccontextmanager
@@ -74,8 +82,13 @@ def _accepted(
     )
 
 
+@Operation(tag="promotions", body=PromotionCreate, answers=[ACCEPTED], refusals=[REFUSED, UNKNOWN])
 async def create_promotion(request: web.Request) -> web.Response:
-    """POST /promotions: ask for a release to run in a target."""
+    """Ask for a release to run in an environment.
+
+    Name the release, or the environment to take it from; an override (of pipeline order
+    or a freeze window) needs the admin role and a reason.
+    """
     body = await read_body(request, PromotionCreate)
     caller = require(request, Role.PROMOTER, body.environment)
     override = None
@@ -96,8 +109,9 @@ async def create_promotion(request: web.Request) -> web.Response:
     return _accepted(request, body.app, body.environment, promotion)
 
 
+@Operation(tag="promotions", body=RollbackCreate, answers=[ACCEPTED], refusals=[REFUSED, UNKNOWN])
 async def create_rollback(request: web.Request) -> web.Response:
-    """POST /rollbacks: go back to a release verified before (default: the last one)."""
+    """Roll back to a release verified before (default: the last one before the current)."""
     body = await read_body(request, RollbackCreate)
     require(request, Role.PROMOTER, body.environment)
     answer_with(lambda t: _accepted(request, body.app, body.environment, t.promotion))
@@ -112,8 +126,9 @@ async def create_rollback(request: web.Request) -> web.Response:
     return _accepted(request, body.app, body.environment, promotion)
 
 
+@Operation(tag="promotions", answers=[json_answer(PromotionAnswer, "the promotion")])
 async def get_promotion(request: web.Request) -> web.Response:
-    """GET /promotions/{id}: one promotion, from the read model or (just created) the log."""
+    """One promotion, from the read model or (just created) the log."""
     promotion_id = params.path_part(request, "promotion_id", params.ID, "promotion")
     found = await reads.promotion(request.app, promotion_id)
     if found is None:
@@ -144,8 +159,15 @@ async def _decide(
     return _current(request, promotion_id, target)
 
 
+@Operation(
+    tag="promotions",
+    body=ApprovalBody,
+    body_required=False,
+    answers=[DECIDED],
+    refusals=[REFUSED, Refusal(403, "the requester cannot approve their own promotion")],
+)
 async def approve_promotion(request: web.Request) -> web.Response:
-    """POST /promotions/{id}/approve: one approval, by someone other than the requester."""
+    """Approve (someone other than the requester)."""
     return await _decide(
         request,
         ApprovalBody,
@@ -156,8 +178,11 @@ async def approve_promotion(request: web.Request) -> web.Response:
     )
 
 
+@Operation(
+    tag="promotions", body=DecisionBody, body_required=False, answers=[DECIDED], refusals=[REFUSED]
+)
 async def reject_promotion(request: web.Request) -> web.Response:
-    """POST /promotions/{id}/reject: refuse a promotion that awaits approval."""
+    """Reject a promotion awaiting approval."""
     return await _decide(
         request,
         DecisionBody,
@@ -168,8 +193,11 @@ async def reject_promotion(request: web.Request) -> web.Response:
     )
 
 
+@Operation(
+    tag="promotions", body=DecisionBody, body_required=False, answers=[DECIDED], refusals=[REFUSED]
+)
 async def cancel_promotion(request: web.Request) -> web.Response:
-    """POST /promotions/{id}/cancel: withdraw a promotion before it starts."""
+    """Cancel a promotion before it starts."""
     return await _decide(
         request,
         DecisionBody,

@@ -19,10 +19,13 @@ from aiohttp import web
 
 from api import params
 from api.auth import Role
-from api.errors import Problem
+from api.errors import Problem, Refusal
 from api.guard import require
 from api.keys import CONFIG, DATABASE, STOPPING, STREAM_SLOTS
+from api.operation import Answer, Header, Operation
 from api.render import dumps, event_json
+from api.responses import Event
+from api.views.history import ACTOR, APP, ENVIRONMENT, FILTERS, TYPE
 from engine.backoff import Backoff
 from engine.domain.ids import app_of_stream, parse_target_stream
 from engine.store import DATABASE_UNAVAILABLE, EventStore, RecordedEvent
@@ -31,6 +34,15 @@ _QUEUE = 1000
 _CHECK_S = 1.0  # how often an idle tail looks whether its client is still there
 _UNAVAILABLE = (*DATABASE_UNAVAILABLE, OSError, TimeoutError)
 Match = Callable[[RecordedEvent], bool]
+AFTER = params.Integer(
+    name="after",
+    description="start after this position (default: now); `Last-Event-ID` also works",
+    low=0,
+)
+LAST_EVENT_ID = Header(
+    name="Last-Event-ID",
+    description="the position to resume after (what a reconnecting EventSource sends)",
+)
 
 
 def _position(text: str, field: str) -> int:
@@ -48,10 +60,10 @@ def _position(text: str, field: str) -> int:
 
 def matcher(request: web.Request) -> Match:
     """The filter of `?app=&environment=&type=&actor=` over recorded events."""
-    app = request.query.get("app")
-    environment = request.query.get("environment")
-    kind = request.query.get("type")
-    actor = request.query.get("actor")
+    app = APP.read(request)
+    environment = ENVIRONMENT.read(request)
+    kind = TYPE.read(request)
+    actor = ACTOR.read(request)
 
     def match(event: RecordedEvent) -> bool:
         if app is not None and app_of_stream(event.stream_id) != app:
@@ -88,11 +100,29 @@ async def _pump(
             await asyncio.sleep(backoff.delay(failures))
 
 
+@Operation(
+    tag="audit",
+    answers=[
+        Answer(
+            status=200,
+            description="an endless text/event-stream: each message's id is the event's "
+            "position, its event the type, its data an `Event`",
+            content={"text/event-stream": str},
+            items={"text/event-stream": Event},
+        )
+    ],
+    query=[*FILTERS, AFTER],
+    headers=[LAST_EVENT_ID],
+    refusals=[Refusal(503, "too many live tails at once", retry_after=True)],
+)
 async def stream_events(request: web.Request) -> web.StreamResponse:
-    """Send every matching event after the cursor, then new ones as they are recorded."""
+    """The log tailed live as server-sent events.
+
+    Every matching event after the cursor, then new ones as they are recorded.
+    """
     require(request, Role.VIEWER)
     store = request.app[DATABASE].store
-    cursor = request.headers.get("Last-Event-ID") or request.query.get("after")
+    cursor = request.headers.get(LAST_EVENT_ID.name) or request.query.get(AFTER.name)
     after = _position(cursor, "after") if cursor else await store.head_position()
     match = matcher(request)
     slots = request.app[STREAM_SLOTS]

@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
+from pydantic import Field
 
 from api.bodies import check_media_type, parse_json
-from api.errors import Problem
+from api.errors import DATABASE_AWAY, Problem, Refusal
 from api.guard import public
 from api.keys import CONFIG, POLL_TRIGGER
+from api.operation import Header, Operation, json_answer
 from api.render import json_response
+from api.responses import WebhookResult
+
+#: what the webhook reads of a push; the rest of the payload is GitHub's or GitLab's
+Push = Annotated[dict[str, Any], Field(description="a GitHub or GitLab push payload")]
 
 
 def _signature_ok(request: web.Request, secret: str, body: bytes) -> bool:
@@ -61,8 +67,28 @@ def push_of(payload: dict[str, Any]) -> tuple[list[str], str | None]:
 
 
 @public
+@Operation(
+    tag="git",
+    body=Push,
+    answers=[json_answer(WebhookResult, "the apps woken", status=202)],
+    headers=[
+        Header(name="X-Hub-Signature-256", description="GitHub: sha256=<HMAC of the body>"),
+        Header(name="X-Gitlab-Token", description="GitLab: the shared secret"),
+        Header(name="X-GitHub-Event", description="GitHub: the event (push, ping, ...)"),
+        Header(name="X-Gitlab-Event", description="GitLab: the event (Push Hook, ...)"),
+    ],
+    refusals=[
+        Refusal(401, "the signature does not match"),
+        Refusal(404, "webhooks are not configured (BATON_WEBHOOK_SECRET)"),
+        Refusal(422, "the body is not a JSON object, or not a push payload"),
+        DATABASE_AWAY,  # the poll is asked through Postgres of the process that runs it
+    ],
+)
 async def git_webhook(request: web.Request) -> web.Response:
-    """Check the signature, find the repository, ask for an immediate poll."""
+    """A GitHub or GitLab push: poll the repository now.
+
+    Checks the signature, finds the apps of the repository, asks for an immediate poll.
+    """
     config = request.app[CONFIG]
     if not config.webhook_secret:
         raise Problem(

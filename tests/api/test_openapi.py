@@ -9,7 +9,7 @@ from pathlib import Path
 
 from openapi_spec_validator import validate
 
-from api.openapi import document
+from api.operation import operation_of
 from tests.api.conftest import PEOPLE, Api, token_of
 from tests.api.schemathesis_cli import schemathesis_command
 
@@ -20,10 +20,47 @@ MAX_EXAMPLES = 5
 SEED = 20261126
 
 
-def test_the_document_is_a_valid_openapi_3_1_document() -> None:
-    doc = document()
+async def test_the_served_document_is_a_valid_openapi_3_1_document(api: Api) -> None:
+    doc = await (await api.get("/openapi.json", as_=None)).json()
     assert doc["openapi"].startswith("3.1")
     validate(doc)
+
+
+def test_every_route_declares_its_contract(api: Api) -> None:
+    undeclared = [
+        route.name
+        for route in api.client.app.router.routes()  # type: ignore[union-attr]
+        if operation_of(route.handler) is None
+    ]
+    assert not undeclared
+
+
+async def test_the_request_schemas_are_the_models_that_validate_requests(api: Api) -> None:
+    doc = await (await api.get("/openapi.json", as_=None)).json()
+    body = doc["paths"]["/promotions"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/PromotionCreate"}
+    model = doc["components"]["schemas"]["PromotionCreate"]
+    assert model["additionalProperties"] is False  # unknown fields are refused
+    assert set(model["required"]) == {"app", "environment"}
+    # what the model refuses, the server refuses: a field the schema does not allow
+    response = await api.post(
+        "/promotions", {"app": "web", "environment": "dev", "x": 1}, as_="dev"
+    )
+    assert response.status == 422
+
+
+async def test_every_authorised_operation_documents_401_403_and_503_with_retry_after(
+    api: Api,
+) -> None:
+    doc = await (await api.get("/openapi.json", as_=None)).json()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            answers = op["responses"]
+            if op["security"]:
+                assert {"401", "403", "503"} <= answers.keys(), (method, path)
+                assert "Retry-After" in answers["503"]["headers"], (method, path)
+            else:
+                assert "401" not in answers or path == "/webhooks/git", (method, path)
 
 
 async def test_the_document_names_every_route_and_no_other(api: Api) -> None:
