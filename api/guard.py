@@ -70,12 +70,13 @@ def require(request: web.Request, role: Role, environment: str | None = None) ->
     caller = principal(request)
     if not caller.allows(role, environment):
         where = f" in {environment}" if environment else ""
+        extra: dict[str, Any] = {"environment": environment} if environment else {}
         raise Problem(
             403,
             "forbidden",
             "Not allowed",
             detail=f"{caller.subject} needs the {role} role{where}",
             required_role=role.value,
-            **({"environment": environment} if environment else {}),
+            **extra,
         )
     return caller

@@ -6,7 +6,6 @@ Where it sits: shared by `api.app` (which fills them) and the views (which read 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from aiohttp import web
 
@@ -21,6 +20,7 @@ from engine.settings import Settings
 from engine.store.database import Pool
 from engine.store.idempotency import IdempotencyKeys
 from engine.supervisor import Supervisor
+from projections.runner import ProjectionRunner
 
 CONFIG = web.AppKey("config", ApiConfig)
 DATABASE = web.AppKey("database", Database)
@@ -39,8 +39,8 @@ STREAM_SLOTS = web.AppKey("stream_slots", asyncio.Semaphore)
 STOPPING = web.AppKey("stopping", asyncio.Event)
 #: the process's one supervisor of background tasks (the projections, the Git watcher, ...)
 SUPERVISOR = web.AppKey("supervisor", Supervisor)
-#: the projection runner, when this process runs one (typed loosely: projections is optional)
-RUNNER = web.AppKey("runner", Any)
+#: the projection runner, when this process runs one
+RUNNER: web.AppKey[ProjectionRunner | None] = web.AppKey("runner")
 
 #: the environments config this process runs on, and the way to reload it
 RELOADER = web.AppKey("reloader", ConfigReloader)

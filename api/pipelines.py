@@ -70,7 +70,9 @@ class PipelineCache:
         if entry is None or entry.version != version:
             aggregate = await self._promotions.app(app)
             config = aggregate.config
-            source = {k: config[k] for k in ("repo", "branch", "path") if k in config}
+            source: dict[str, Any] = {
+                k: config[k] for k in ("repo", "branch", "path") if k in config
+            }
             entry = _Entry(version, aggregate.spec, source, now)
         else:
             entry = _Entry(entry.version, entry.pipeline, entry.source, now)

@@ -47,7 +47,7 @@ def instrument_app(app: web.Application) -> None:
     """Make every request of `app` a server span (outermost middleware). Idempotent."""
     middleware = _server_middleware()
     if middleware not in app.middlewares:
-        app.middlewares.insert(0, middleware)  # type: ignore[attr-defined]
+        app.middlewares.insert(0, middleware)
 
 
 def current_trace_id() -> str | None:

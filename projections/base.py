@@ -12,13 +12,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
 import asyncpg
 
 from engine.domain.ids import parse_target_stream
 
-EventRow = asyncpg.Record
+EventRow: TypeAlias = asyncpg.Record
 _SQL = Path(__file__).parent / "sql"
 _INDEX_MARKER = "-- indexes"
 #: client-side limit for statements that may go through the whole log (a rebuild takes

@@ -32,7 +32,7 @@ from engine.store import DATABASE_UNAVAILABLE, EventStore, RecordedEvent
 
 _QUEUE = 1000
 _CHECK_S = 1.0  # how often an idle tail looks whether its client is still there
-_UNAVAILABLE = (*DATABASE_UNAVAILABLE, OSError, TimeoutError)
+_UNAVAILABLE: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, OSError, TimeoutError)
 Match = Callable[[RecordedEvent], bool]
 AFTER = params.Integer(
     name="after",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import asyncpg
@@ -357,7 +357,7 @@ class EventStore:
 
     async def subscribe(
         self, *, after: int = 0, batch_size: int = 1000, poll_interval: float = 1.0
-    ) -> AsyncIterator[list[RecordedEvent]]:
+    ) -> AsyncGenerator[list[RecordedEvent], None]:
         """Yield batches of events after `after`, forever: woken by NOTIFY, else by polling."""
         wake = asyncio.Event()
         listener = await Listener.start(self.pool, NOTIFY_CHANNEL, lambda _payload: wake.set())
