@@ -114,11 +114,19 @@ async def fill_range(
         upto,
     )
     start = max(after, known["searched"] or 0)
-    stored = 0
-    if start < upto:
-        rows = await conn.fetch(_OLDER, start, upto, *_arrays(versions))
-        stored = await _store(conn, upcaster, rows)
-    return bool(known["upcast"]) or stored > 0
+    if known["upcast"] or start >= upto:
+        return bool(known["upcast"])
+    if await _store(conn, upcaster, await conn.fetch(_OLDER, start, upto, *_arrays(versions))):
+        return True
+    # Found none to upcast: another transaction may have upcast them and committed since
+    # the first look (each statement sees the latest commits); reading `events` now would
+    # hand their older shape to the projection.
+    upcast: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM event_upcasts WHERE position > $1 AND position <= $2)",
+        after,
+        upto,
+    )
+    return upcast
 
 
 def _arrays(versions: Mapping[str, int]) -> tuple[list[str], list[int]]:
