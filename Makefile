@@ -17,7 +17,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check engine projections api kubesim tests bench
+	$(VENV)/bin/ruff check engine projections api kubesim baton tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -27,7 +27,7 @@ fuzz: $(VENV)/.installed
 	$(PY) -m tests.api.fuzz $(ARGS)
 
 demo: $(VENV)/.installed
-	$(PY) -m engine demo $(ARGS)
+	$(PY) -m baton demo $(ARGS)
 
 bench: $(VENV)/.installed
 	$(PY) bench/append.py
