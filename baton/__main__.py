@@ -2,4 +2,4 @@
 
 from baton.cli import main
 
-main()
+main(prog_name="baton")

@@ -344,7 +344,6 @@ async def story(*, once: bool, home: Path, database_url: str | None) -> None:
     options = ServeOptions(
         port=port, kubesim_timing=TIMING, api=replace(ApiConfig.from_env(), tokens=book)
     )
-    setup_tracing()
     console.print(f"[bold]baton demo[/]: home {run_home}")
     async with running(options, settings=settings) as state:
         database = (
@@ -401,6 +400,8 @@ def tell(*, once: bool) -> None:
     """Tell the story (`baton demo`); exit 1, saying why, when a step does not happen."""
     # absolute: the config resolves relative repository paths from its own folder
     home = Path(os.environ.get("BATON_HOME", ".baton")).resolve()
+    # here, not in the story: the process's tracer provider is the command's to install
+    setup_tracing()
 
     async def run() -> None:
         await story(once=once, home=home, database_url=await _database_url())
