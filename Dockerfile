@@ -12,6 +12,7 @@ COPY engine engine
 COPY projections projections
 COPY api api
 COPY kubesim kubesim
+COPY baton baton
 COPY migrations migrations
 COPY environments environments
 # editable: `baton migrate` finds the migrations/ folder next to the engine package

@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test lint bench demo fuzz clean compose-up
+.PHONY: test test-fast lint bench demo fuzz clean compose-up
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "baton needs Python 3.11 or newer")'
@@ -16,8 +16,12 @@ $(VENV)/.installed: pyproject.toml
 test: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# the domain, health, config and event-vocabulary tests: seconds, for the edit-test loop
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest tests/domain tests/health tests/config $(PYTEST_ARGS)
+
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check engine projections api kubesim tests bench
+	$(VENV)/bin/ruff check engine projections api kubesim baton tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -27,7 +31,7 @@ fuzz: $(VENV)/.installed
 	$(PY) -m tests.api.fuzz $(ARGS)
 
 demo: $(VENV)/.installed
-	$(PY) -m engine demo $(ARGS)
+	$(PY) -m baton demo $(ARGS)
 
 bench: $(VENV)/.installed
 	$(PY) bench/append.py

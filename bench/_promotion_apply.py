@@ -1,6 +1,6 @@
 """The engine's promotion overhead: `POST /promotions` until the first apply reaches kubesim.
 
-baton runs in this process the way `baton serve` runs it (`api.serve.running`: the API,
+baton runs in this process the way `baton serve` runs it (`baton.service.serve.running`: the API,
 projections, Git watcher, appliers and promoter, with the built-in kubesim) on a fresh
 database. `apps` apps share one Git repository with two releases; each app has one
 environment, dev, that needs no approval. Promotions go round-robin over the apps,
@@ -28,7 +28,7 @@ import aiohttp
 
 from api.auth import TokenBook
 from api.config import ApiConfig
-from api.serve import Running, ServeOptions, running
+from baton.service.serve import Running, ServeOptions, running
 from engine.git.sample import SampleRepo, create_sample_repo
 from engine.settings import Settings
 from kubesim import Arrival

@@ -114,9 +114,8 @@ async def start_api(url: str, port: int, extra_env: dict[str, str] | None = None
     if extra_env is None:
         for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
             env.pop(name, None)
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "api", "--role", "api",
-                                                   cwd=ROOT,
-                                                   env=env)
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "baton", "serve",
+                                                   "--role", "api", cwd=ROOT, env=env)
     async with aiohttp.ClientSession() as session:
         for _ in range(600):
             try:

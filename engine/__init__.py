@@ -1,1 +1,1 @@
-"""baton's engine: domain, event store, Git, appliers, configuration and CLI."""
+"""baton's engine: domain, event store, Git, appliers, health rules and configuration."""

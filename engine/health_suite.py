@@ -1,6 +1,6 @@
 """Argo CD's ``health_test.yaml`` files, run against the ``health.lua`` beside each.
 
-Where it sits: behind ``baton health test DIR`` (``engine.cli_health``). A team's
+Where it sits: behind ``baton health test DIR`` (``baton.cli.health``). A team's
 ``resource_customizations`` folder holds, per ``<group>/<kind>/``, a ``health.lua`` and a
 ``health_test.yaml`` (``tests: [{healthStatus: {status, message}, inputPath}]``, inputs
 under ``testdata/``). Each case runs the script on its input through the same sandbox the

@@ -1,6 +1,6 @@
 """The supervisor: every long-lived task of a baton process, named, restarted, observed.
 
-Where it sits: created once per process in the composition root (``api.serve.running``,
+Where it sits: created once per process in the composition root (``baton.service.serve.running``,
 or ``api.app.init_app`` for an API on its own) and handed to what runs in the background:
 the Git watcher and its per-app loops, the appliers (lock, wake, sweep and refresh loops,
 the promoter, one worker per target held), the projection runner and its per-projection

@@ -1,6 +1,6 @@
 """Explain: the verdict on each object of a manifest, its message and the rule that gave it.
 
-Where it sits: behind ``baton health explain`` (``engine.cli_health``) and the API's
+Where it sits: behind ``baton health explain`` (``baton.cli.health``) and the API's
 ``POST /api/v1/health/explain``; both pass the objects they read and the user's checks,
 and show the same rows. Pure: objects in, rows out. A ``kind: List`` (what
 ``kubectl get -o yaml`` prints) is explained item by item; a document that is not an

@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from api.app import init_app
 from api.config import ApiConfig
 from api.keys import DATABASE, PROMOTIONS
-from api.serve import Role, ServeOptions, running
+from baton.service.serve import Role, ServeOptions, running
 from engine.domain.app import App
 from engine.git.wakeups import POLL_CHANNEL
 from engine.settings import Settings

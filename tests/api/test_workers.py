@@ -1,6 +1,6 @@
 """`baton serve --workers N`: N processes answer the API on one port; none outlives it.
 
-Run as an operator runs it, `python -m api` in a process of its own; which process
+Run as an operator runs it, `python -m baton serve` in a process of its own; which process
 listens is read from Linux's /proc.
 """
 
@@ -89,7 +89,7 @@ async def _eventually(check: object, what: str, within: float = READY_S) -> None
 
 @pytest.fixture
 async def server(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[int, int]]:
-    """`python -m api --role api --workers 2` on a free port, both processes listening:
+    """`python -m baton serve --role api --workers 2` on a free port, both processes listening:
     (its pid, the port)."""
     port = _free_port()
     env = {
@@ -101,8 +101,8 @@ async def server(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[int, 
         "BATON_LOG_LEVEL": "WARNING",
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "api", "--role", "api", "--workers", "2", "--port", str(port),
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL,
+        sys.executable, "-m", "baton", "serve", "--role", "api", "--workers", "2",
+        "--port", str(port), cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL,
     )
     try:
         await _eventually(lambda: _both_listen(process.pid, port),
@@ -159,7 +159,7 @@ async def test_a_server_that_cannot_start_exits_with_the_reason(
         "BATON_LOG_LEVEL": "WARNING",
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "api", "--workers", "2", "--port", str(_free_port()),
+        sys.executable, "-m", "baton", "serve", "--workers", "2", "--port", str(_free_port()),
         cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )
     try:

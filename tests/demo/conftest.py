@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from api.auth import TokenBook
-from api.client import Client
 from api.config import ApiConfig
-from api.serve import ServeOptions, running
+from baton.client import Client
+from baton.service.serve import ServeOptions, running
 from engine.git.sample import create_sample_repo
 from engine.settings import Settings
 from kubesim import ControllerTiming

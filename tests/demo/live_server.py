@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.serve import Running
+from baton.service.serve import Running
 
 TOKENS = {"alice": "alice-token-123456", "bob": "bob-token-123456"}
 CONFIG = """\

@@ -31,7 +31,7 @@ async def baton(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "engine",
+        "baton",
         *args,
         env=env,
         stdout=asyncio.subprocess.PIPE,

@@ -1,13 +1,14 @@
-"""`make demo ARGS=--once`: the newcomer's story runs end to end and says each step."""
+"""`baton demo --once`: the newcomer's story runs end to end, in this process, and says
+each step."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from baton.demo import story
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = [
@@ -33,23 +34,27 @@ STEPS = [
 ]
 
 
-@pytest.mark.timeout(400)
-def test_make_demo_once_tells_the_whole_story(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    if "BATON_DATABASE_URL" in os.environ:
-        env["BATON_DATABASE_URL"] = os.environ["BATON_DATABASE_URL"]
-    env.update(BATON_HOME=str(tmp_path), COLUMNS="120")
-    done = subprocess.run(
-        ["make", "-s", "demo", "ARGS=--once"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=380,
-        check=False,
-    )
-    output = re.sub(r"\s+", " ", done.stdout)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+@pytest.mark.timeout(300)
+async def test_the_demo_tells_the_whole_story(
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # the story sets these in the environment; set-then-deleted, they are restored after it
+    for name in (
+        "BATON_DEMO_REPO",
+        "BATON_GIT_POLL_INTERVAL",
+        "BATON_DRIFT_INTERVAL",
+        "BATON_HEALTH_INTERVAL",
+        "BATON_API_PORT",
+    ):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("BATON_ENVIRONMENTS", str(ROOT / "environments"))
+    monkeypatch.setenv("COLUMNS", "120")
+    await story(once=True, home=tmp_path, database_url=database_url)
+    output = re.sub(r"\s+", " ", capsys.readouterr().out)
     position = 0
     for step in STEPS:
         found = re.compile(step).search(output, position)

@@ -3,7 +3,7 @@ from the command line.
 
 Where it sits: the operator's way in before the API exists — check a config (no
 database needed), apply it (records `App.Registered` / `App.ConfigChanged`), poll the
-Git sources once and see what became a release. Exit codes follow `engine.cli_errors`:
+Git sources once and see what became a release. Exit codes follow `baton.cli.errors`:
 0 success, 1 the check failed (a config mistake, a broken or missing source), 3 no
 database; the database must have been migrated (`baton migrate`).
 """
@@ -12,40 +12,32 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
-from engine.cli_console import make_console
-from engine.cli_errors import ExitCode, Failure, fail
-from engine.config.loader import ConfigError, EnvironmentsConfig, load_environments
-from engine.config.sync import apply_config
-from engine.releases import build_watcher
-from engine.repository import Repository
-from engine.runtime import open_database
-from engine.settings import Settings
-from engine.store import EventMetadata
+from baton.cli.console import make_console
+from baton.cli.errors import ExitCode, Failure, fail
 
-console = make_console()
-err_console = make_console(stderr=True)
+if TYPE_CHECKING:
+    from engine.config.loader import EnvironmentsConfig
+    from engine.settings import Settings
+
 CLI_ACTOR = "cli"
-T = TypeVar("T")
-
-
-def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    return asyncio.run(main())
 
 
 def _load(directory: Path | None, settings: Settings) -> EnvironmentsConfig:
+    from engine.config.loader import ConfigError, load_environments
+
     try:
         return load_environments(directory or settings.environments_dir)
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)  # one line each, never wrapped: greppable
-        err_console.print(f"[red]{len(exc.problems)} problem(s); nothing was applied[/]")
+        make_console(stderr=True).print(
+            f"[red]{len(exc.problems)} problem(s); nothing was applied[/]"
+        )
         sys.exit(ExitCode.REFUSED)
 
 
@@ -82,6 +74,9 @@ def config() -> None:
 @_DIR
 def config_check(directory: Path | None) -> None:
     """Validate the config; every problem is printed as file:line: key: message."""
+    from engine.settings import Settings
+
+    console = make_console()
     loaded = _load(directory, Settings.from_env())
     for app in loaded.apps:
         chain = " → ".join(e.name for e in app.environments)
@@ -95,6 +90,12 @@ def config_check(directory: Path | None) -> None:
 @_DIR
 def config_apply(directory: Path | None) -> None:
     """Record the config as events: new apps registered, changed ones with their diff."""
+    from engine.config.sync import apply_config
+    from engine.repository import Repository
+    from engine.runtime import open_database
+    from engine.settings import Settings
+    from engine.store import EventMetadata
+
     settings = Settings.from_env()
     loaded = _load(directory, settings)
 
@@ -103,10 +104,11 @@ def config_apply(directory: Path | None) -> None:
             outcomes = await apply_config(
                 loaded, Repository(db.store), metadata=EventMetadata(actor=CLI_ACTOR)
             )
+        console = make_console()
         for name, outcome in outcomes.items():
             console.print(f"{name}: {outcome}")
 
-    _run(run)
+    asyncio.run(run())
 
 
 @click.group()
@@ -119,6 +121,13 @@ def git() -> None:
 @click.argument("apps", nargs=-1)
 def git_poll(directory: Path | None, apps: tuple[str, ...]) -> None:
     """Poll the Git source of APPS (default: all) once and record what is new."""
+    from rich.table import Table
+
+    from engine.releases import build_watcher
+    from engine.repository import Repository
+    from engine.runtime import open_database
+    from engine.settings import Settings
+
     settings = Settings.from_env()
     loaded = _load(directory, settings)
     unknown = sorted(set(apps) - {a.name for a in loaded.apps})
@@ -144,8 +153,8 @@ def git_poll(directory: Path | None, apps: tuple[str, ...]) -> None:
                 (r.rewritten_from or "")[:12],
                 "ok" if r.ok else f"failed: {' '.join(str(r.reason).split())}",
             )
-        console.print(table)
+        make_console().print(table)
         return all(r.ok for r in results)
 
-    if not _run(run):
+    if not asyncio.run(run()):
         sys.exit(ExitCode.REFUSED)

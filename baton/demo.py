@@ -1,6 +1,6 @@
 """`baton demo` (`make demo`): the whole story on one machine, with nothing installed.
 
-Where it sits: a client of a baton started in-process (`api.serve.running`) on an
+Where it sits: a client of a baton started in-process (`baton.service.serve.running`) on an
 embedded Postgres, a sample Git repository it creates, and three emulated clusters. It
 tells the story through the REST API, as a team would live it: a commit becomes a
 release and reaches dev by itself; staging follows; prod waits for a second person's
@@ -26,14 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import click
 from rich.console import Console
 from rich.table import Table
 
 from api.auth import TokenBook
-from api.client import ApiError, Client
 from api.config import ApiConfig
-from api.serve import Running, ServeOptions, running
+from baton.client import ApiError, Client
+from baton.service.serve import Running, ServeOptions, running
 from engine.git.sample import SampleRepo, create_sample_repo
 from engine.settings import Settings
 from engine.store.database import ensure_database, with_database
@@ -317,7 +316,8 @@ async def _database_url() -> str | None:
     return with_database(url, name)
 
 
-async def _story(once: bool, home: Path) -> None:
+async def story(*, once: bool, home: Path, database_url: str | None) -> None:
+    """The story, told by a baton started here on `database_url` (None: an embedded one)."""
     run_home = home / "demo" / f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
     repo = await asyncio.to_thread(create_sample_repo, run_home / "git")
     first = await asyncio.to_thread(repo.release, GOOD, "Welcome to the shop", "shop 1.0.0")
@@ -336,7 +336,7 @@ async def _story(once: bool, home: Path) -> None:
     )
     settings = replace(
         Settings.from_env(),
-        database_url=await _database_url(),
+        database_url=database_url,
         home=run_home,
         environments_dir=Path(os.environ.get("BATON_ENVIRONMENTS", "environments")),
     )
@@ -344,7 +344,6 @@ async def _story(once: bool, home: Path) -> None:
     options = ServeOptions(
         port=port, kubesim_timing=TIMING, api=replace(ApiConfig.from_env(), tokens=book)
     )
-    setup_tracing()
     console.print(f"[bold]baton demo[/]: home {run_home}")
     async with running(options, settings=settings) as state:
         database = (
@@ -397,14 +396,18 @@ def _try_next(state: Running, tokens: dict[str, str]) -> None:
         console.print(f"  traces went to {endpoint}; Jaeger's UI is usually on :16686")
 
 
-@click.command()
-@click.option("--once", is_flag=True, help="Stop after the story instead of serving on.")
-def demo(once: bool) -> None:
-    """Run the whole story on this machine: Git, Postgres, three clusters, the API."""
+def tell(*, once: bool) -> None:
+    """Tell the story (`baton demo`); exit 1, saying why, when a step does not happen."""
     # absolute: the config resolves relative repository paths from its own folder
     home = Path(os.environ.get("BATON_HOME", ".baton")).resolve()
+    # here, not in the story: the process's tracer provider is the command's to install
+    setup_tracing()
+
+    async def run() -> None:
+        await story(once=once, home=home, database_url=await _database_url())
+
     try:
-        asyncio.run(_story(once, home))
+        asyncio.run(run())
     except (StoryFailed, ApiError) as exc:
         console.print(f"[bold red]demo failed:[/] {exc}")
         sys.exit(1)

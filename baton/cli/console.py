@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: wide enough that no table or message reaching a log is folded
 _UNBOUNDED = 100_000
@@ -18,6 +20,9 @@ _UNBOUNDED = 100_000
 
 def make_console(*, stderr: bool = False) -> Console:
     """A console on stdout (or stderr) that wraps only to a terminal's width."""
+    # imported here: `baton --help` lists every command without loading rich
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     on_terminal = stream.isatty()
     width = None if on_terminal or os.environ.get("COLUMNS") else _UNBOUNDED

@@ -1,11 +1,11 @@
 """What a failed `baton` command says, and the exit code it ends with.
 
-Where it sits: between every command (engine, projections and api register theirs under
-one `BatonGroup`) and the terminal or the container log that reads stderr. Any failure
-ends as ONE line naming the problem and the next step, never a traceback, with the exit
-codes the README lists: 0 done, 1 refused / not found / check failed, 2 bad usage or
-configuration (a port already in use among them), 3 server or database unreachable,
-4 not authenticated or not allowed. `BATON_DEBUG=1` shows the traceback of an error
+Where it sits: between every command (all of them run under one `BatonGroup`) and the
+terminal or the container log that reads stderr. Any failure ends as ONE line naming the
+problem and the next step, never a traceback, with the exit codes the README lists:
+0 done, 1 refused / not found / check failed, 2 bad usage or configuration (a port
+already in use among them), 3 server or database unreachable, 4 not authenticated or
+not allowed. `BATON_DEBUG=1` shows the traceback of an error
 nobody expected.
 """
 
@@ -21,16 +21,6 @@ from enum import IntEnum
 from typing import Any, NoReturn
 
 import click
-
-from engine.config.loader import ConfigError
-from engine.store.errors import (
-    DatabaseConnectError,
-    DatabaseUrlInvalid,
-    MigrationError,
-    SchemaMissing,
-    is_database_unavailable,
-)
-from engine.telemetry import redact
 
 
 class ExitCode(IntEnum):
@@ -54,6 +44,8 @@ class Failure:
     @property
     def line(self) -> str:
         """The failure as one line, secrets masked (a database URL's password)."""
+        from engine.telemetry import redact
+
         problem = redact(self.problem).rstrip(".")
         text = f"{problem}; {self.next_step}" if self.next_step else problem
         return " ".join(text.split())
@@ -67,6 +59,16 @@ def fail(failure: Failure) -> NoReturn:
 
 def explain(exc: BaseException) -> Failure | None:
     """The failure an error means to an operator, or None when it is not a known one."""
+    # imported on failure only: a command that succeeds need not load the store
+    from engine.config.loader import ConfigError
+    from engine.store.errors import (
+        DatabaseConnectError,
+        DatabaseUrlInvalid,
+        MigrationError,
+        SchemaMissing,
+        is_database_unavailable,
+    )
+
     if isinstance(exc, BaseExceptionGroup):
         return next(filter(None, map(explain, exc.exceptions)), None)
     if isinstance(exc, DatabaseConnectError):

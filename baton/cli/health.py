@@ -5,7 +5,7 @@ files against the `health.lua` beside each (engine.health_suite) and reports eve
 `health explain FILE|-` shows, for each object of a manifest, the verdict, its message
 and the rule that gave it (engine.health.explain), with the user's checks of the
 environments config (or of `--checks`, a folder in Argo CD's layout). Exit codes follow
-`engine.cli_errors`: 0 done (every case passed), 1 a case failed or a config mistake.
+`baton.cli.errors`: 0 done (every case passed), 1 a case failed or a config mistake.
 """
 
 from __future__ import annotations
@@ -13,23 +13,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import yaml
-from rich.table import Table
 
-from engine.cli_console import make_console
-from engine.cli_errors import ExitCode, Failure, fail
-from engine.config.health import compile_dir
-from engine.config.loader import ConfigError, load_environments
-from engine.health.explain import explain
-from engine.health.lua import CustomChecks
-from engine.health_suite import find_test_files, run_test_file
-from engine.render.yamldocs import load_all
-from engine.settings import Settings
+from baton.cli.console import make_console
+from baton.cli.errors import ExitCode, Failure, fail
 
-console = make_console()
+if TYPE_CHECKING:
+    from engine.health.lua import CustomChecks
 
 
 @click.group()
@@ -41,6 +33,9 @@ def health() -> None:
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def health_test(directory: Path) -> None:
     """Run every health_test.yaml under DIRECTORY against the health.lua beside it."""
+    from engine.health.lua import CustomChecks
+    from engine.health_suite import find_test_files, run_test_file
+
     files = find_test_files(directory)
     if not files:
         fail(Failure(f"no health_test.yaml under {directory}", None, ExitCode.REFUSED))
@@ -86,6 +81,12 @@ def health_explain(
 ) -> None:
     """Verdict, message and deciding rule of each object in MANIFEST (YAML or JSON; - for
     stdin)."""
+    import yaml
+    from rich.table import Table
+
+    from engine.health.explain import explain
+    from engine.render.yamldocs import load_all
+
     try:
         objects = load_all(manifest.read())
     except yaml.YAMLError as exc:
@@ -98,11 +99,16 @@ def health_explain(
     for r in rows:
         where = f"{r.namespace}/" if r.namespace else ""
         table.add_row(f"{r.kind} {where}{r.name}", str(r.status), r.message, r.rule)
-    console.print(table)
+    make_console().print(table)
 
 
 def _checks(directory: Path | None, checks_dir: Path | None) -> CustomChecks | None:
     """The user's checks: of `checks_dir`, or of the environments config if there is one."""
+    from engine.config.health import compile_dir
+    from engine.config.loader import ConfigError, load_environments
+    from engine.health.lua import CustomChecks
+    from engine.settings import Settings
+
     if checks_dir is not None:
         checks = CustomChecks()
         problems: list[str] = []

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import click
-from rich.table import Table
 
-from engine.cli import run_async
-from engine.cli_console import make_console
-from engine.cli_errors import ExitCode
-from engine.runtime import open_database
-from engine.settings import Settings
-from projections.catalog import select
-from projections.rebuild import rebuild, verify
-from projections.runner import ProjectionRunner
-
-console = make_console()
+from baton.cli.console import make_console
+from baton.cli.errors import ExitCode
 
 
 @click.command()
@@ -29,6 +21,15 @@ console = make_console()
 )
 def replay(names: tuple[str, ...], check: bool) -> None:
     """Rebuild projections from the whole event log, swapping them in atomically."""
+    from rich.table import Table
+
+    from engine.runtime import open_database
+    from engine.settings import Settings
+    from projections.catalog import select
+    from projections.rebuild import rebuild, verify
+    from projections.runner import ProjectionRunner
+
+    console = make_console()
     try:
         projections = select(list(names))
     except ValueError as exc:
@@ -61,5 +62,5 @@ def replay(names: tuple[str, ...], check: bool) -> None:
         make_console(stderr=True).print(table)
         return False
 
-    if not run_async(run):
+    if not asyncio.run(run()):
         sys.exit(ExitCode.REFUSED)

@@ -37,7 +37,8 @@ def _command(host: str, port: int, kubeconfig: str | None) -> list[str]:
     command = [
         sys.executable,
         "-m",
-        "api",
+        "baton",
+        "serve",
         "--role",
         "api",
         "--host",

@@ -1,10 +1,11 @@
-"""`baton serve`: the API, projections, Git watcher and appliers in one process.
+"""A running baton: the API, projections, Git watcher and appliers in one process.
 
-Where it sits: the composition root of a running baton. `running()` starts the parts the
-role asks for and yields handles to them (the demo and the tests drive them); roles let
-several processes split the work: `api` (HTTP and projections) and `worker` (Git watcher,
-appliers, automatic promotions). Environments whose cluster is `kubesim:<name>` get the
-built-in emulator when no kubeconfig is given.
+Where it sits: the composition root of a running baton, behind `baton serve`. `running()`
+starts the parts the role asks for and yields handles to them (the demo and the tests
+drive them); roles (`baton.service.roles`) let several processes split the work: `api`
+(HTTP and projections) and `worker` (Git watcher, appliers, automatic promotions).
+Environments whose cluster is `kubesim:<name>` get the built-in emulator when no
+kubeconfig is given.
 
 On exit the parts stop in the reverse order of their start: the HTTP site first (no new
 connections; requests in flight get `BATON_STOP_GRACE`, live tails end at once), then the
@@ -19,7 +20,6 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from functools import partial
 
 from aiohttp import web
@@ -27,6 +27,7 @@ from aiohttp import web
 from api.app import init_app
 from api.config import ApiConfig
 from api.gitpoll import watcher_trigger
+from baton.service.roles import Role
 from engine.appliers.context import ApplierSettings
 from engine.appliers.inprocess import running_appliers
 from engine.config.loader import EnvironmentsConfig, load_environments
@@ -45,24 +46,6 @@ from engine.supervisor import Supervisor
 from kubesim import ControllerTiming, SimHandle, start_clusters_async
 
 log = logging.getLogger(__name__)
-
-
-class Role(StrEnum):
-    """Which parts of baton a process runs."""
-
-    ALL = "all"
-    API = "api"
-    WORKER = "worker"
-
-    @property
-    def serves_http(self) -> bool:
-        """True when this process answers the REST API (and runs the projections)."""
-        return self in (Role.ALL, Role.API)
-
-    @property
-    def works(self) -> bool:
-        """True when this process watches Git and reconciles clusters."""
-        return self in (Role.ALL, Role.WORKER)
 
 
 @dataclass(frozen=True, kw_only=True)

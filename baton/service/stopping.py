@@ -1,9 +1,9 @@
 """How `baton serve` stops: SIGTERM or SIGINT starts it, the parts unwind, traces go out.
 
-Where it sits: used by `api.cli.serve` around `api.serve.running()`, whose exit stack does
-the unwinding in this order: the HTTP site stops listening, requests in flight get the
-stop grace (`BATON_STOP_GRACE`) and live tails end, the appliers close the syncs they are
-in, the supervisor stops every other task, the database closes. Then the spans still
+Where it sits: used by `baton.cli.serve` around `baton.service.serve.running()`, whose
+exit stack does the unwinding in this order: the HTTP site stops listening, requests in
+flight get the stop grace (`BATON_STOP_GRACE`) and live tails end, the appliers close the
+syncs they are in, the supervisor stops every other task, the database closes. Then the spans still
 batched are exported, and one line says how long it all took.
 """
 

@@ -1,0 +1,63 @@
+"""The `baton` command line: one click group, its commands in modules by subject.
+
+Exit codes a script can rely on (`baton.cli.errors.ExitCode`): 0 done, 1 refused, not
+found or a check failed, 2 bad usage or configuration, 3 the server or the database
+cannot be reached, 4 not authenticated or not allowed. Every failure is one line on stderr.
+
+A command's module is imported only when that command runs (or `--help` lists it), and
+the modules import the layers they drive inside their functions, so `baton --help` and
+a client command do not pay for starting a server.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from baton.cli.errors import BatonGroup
+
+#: command name -> "module:attribute" of its click command
+_COMMANDS = {
+    "approve": "baton.cli.promotions:approve",
+    "audit": "baton.cli.database:audit",
+    "config": "baton.cli.source:config",
+    "demo": "baton.cli.demo:demo",
+    "diff": "baton.cli.reads:diff",
+    "git": "baton.cli.source:git",
+    "health": "baton.cli.health:health",
+    "history": "baton.cli.reads:history",
+    "kubesim": "baton.cli.kubesim:kubesim",
+    "migrate": "baton.cli.database:migrate",
+    "promote": "baton.cli.promotions:promote",
+    "reject": "baton.cli.promotions:reject",
+    "replay": "baton.cli.replay:replay",
+    "rollback": "baton.cli.promotions:rollback",
+    "serve": "baton.cli.serve:serve",
+    "status": "baton.cli.reads:status",
+}
+
+
+class _LazyGroup(BatonGroup):
+    """A `BatonGroup` that imports a command's module when the command is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command's name, none of them imported."""
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command of that name, its module imported now; None for an unknown name."""
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attribute = target.partition(":")
+        command: Any = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command), target
+        return command
+
+
+@click.group(cls=_LazyGroup)
+@click.version_option(package_name="baton")
+def main() -> None:
+    """baton: an event-sourced promotion engine for GitOps."""

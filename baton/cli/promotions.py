@@ -1,0 +1,97 @@
+"""`baton promote`, `approve`, `reject`, `rollback`: the decisions a person takes.
+
+Where it sits: clients of the REST API (`baton.cli.remote`), acting as the subject of
+`BATON_TOKEN`; the server's policies decide, and a refusal ends as one line (exit 1, or
+4 when the token may not do it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from baton.cli.console import make_console
+from baton.cli.remote import URL, call, short
+
+
+@click.command()
+@click.argument("app")
+@click.option("--to", "environment", required=True, help="The environment to promote into.")
+@click.option("--release", default=None, help="A release SHA (or unique prefix).")
+@click.option(
+    "--from", "from_environment", default=None, help="Promote what this environment verified last."
+)
+@click.option("--reason", default="")
+@click.option(
+    "--override",
+    "override_reason",
+    default=None,
+    help="Admin: set pipeline order or a freeze window aside, for this reason.",
+)
+@URL
+def promote(
+    app: str,
+    environment: str,
+    release: str | None,
+    from_environment: str | None,
+    reason: str,
+    override_reason: str | None,
+    url: str,
+) -> None:
+    """Ask for a release to run in an environment."""
+    if (release is None) == (from_environment is None):
+        raise click.UsageError("give exactly one of --release and --from")
+    body: dict[str, Any] = {"app": app, "environment": environment, "reason": reason}
+    body.update({"release": release} if release else {"from_environment": from_environment})
+    if override_reason:
+        body["override"] = {"reason": override_reason}
+    result = call(lambda c: c.post("/promotions", body), url)
+    make_console().print(
+        f"promotion {result['id']} {result['phase']}: {short(result['release'])} "
+        f"→ {app}/{environment}"
+    )
+
+
+def _decision(verb: str, promotion_id: str, body: dict[str, Any], url: str) -> None:
+    result = call(lambda c: c.post(f"/promotions/{promotion_id}/{verb}", body), url)
+    make_console().print(f"promotion {promotion_id} {result['phase']}")
+
+
+@click.command()
+@click.argument("promotion_id")
+@click.option("--comment", default="")
+@URL
+def approve(promotion_id: str, comment: str, url: str) -> None:
+    """Approve a promotion (as the token's subject)."""
+    _decision("approve", promotion_id, {"comment": comment}, url)
+
+
+@click.command()
+@click.argument("promotion_id")
+@click.option("--reason", default="")
+@URL
+def reject(promotion_id: str, reason: str, url: str) -> None:
+    """Reject a promotion that awaits approval."""
+    _decision("reject", promotion_id, {"reason": reason}, url)
+
+
+@click.command()
+@click.argument("app")
+@click.option("--env", "environment", required=True)
+@click.option(
+    "--to",
+    "release",
+    default=None,
+    help="Default: the last release verified there before the current one.",
+)
+@click.option("--reason", default="")
+@URL
+def rollback(app: str, environment: str, release: str | None, reason: str, url: str) -> None:
+    """Roll an environment back to a release that was healthy there."""
+    body = {"app": app, "environment": environment, "reason": reason, "release": release}
+    result = call(lambda c: c.post("/rollbacks", {k: v for k, v in body.items() if v}), url)
+    make_console().print(
+        f"rollback {result['id']} {result['phase']}: {app}/{environment} → "
+        f"{short(result['release'])}"
+    )
