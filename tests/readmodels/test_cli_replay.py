@@ -17,7 +17,7 @@ pytestmark = pytest.mark.store
 
 def baton(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "engine", *args],
+        [sys.executable, "-m", "baton", *args],
         env={**os.environ, "BATON_DATABASE_URL": database_url, "COLUMNS": "200"},
         capture_output=True,
         text=True,
