@@ -181,5 +181,6 @@ __all__ = [
     "assess",
     "combine",
     "rule_for",
+    "rule_name",
     "run",
 ]

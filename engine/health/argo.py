@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.domain.enums import Health
-from engine.health.types import Assessment, condition, number, section
+from engine.health.types import Assessment, condition, explain, number, section
+
+_FAILED_PROGRESS = ("RolloutAborted", "ProgressDeadlineExceeded")
 
 
 def rollout(obj: Mapping[str, Any]) -> Assessment:
-    """Stale → Progressing; InvalidSpec or aborted → Degraded; paused → Suspended; then counts."""
+    """Stale → Progressing; InvalidSpec, aborted or timed out → Degraded; paused → Suspended."""
     spec, status = section(obj, "spec"), section(obj, "status")
     # Argo Rollouts writes observedGeneration as a string; compared only when both are there
     generation, observed = (
@@ -29,6 +31,10 @@ def rollout(obj: Mapping[str, Any]) -> Assessment:
         return Assessment(Health.DEGRADED, f"invalid spec: {invalid.get('message', '')}")
     if status.get("abort"):
         return Assessment(Health.DEGRADED, f"rollout is aborted: {status.get('message', '')}")
+    # controllers older than 1.0 write no phase: their Progressing condition says it failed
+    progressing = condition(obj, "Progressing")
+    if progressing is not None and progressing.get("reason") in _FAILED_PROGRESS:
+        return Assessment(Health.DEGRADED, f"rollout failed: {explain(progressing, '-')}")
     pauses = status.get("pauseConditions") or []
     if spec.get("paused") or pauses or status.get("phase") == "Paused":
         reasons = [str(p.get("reason")) for p in pauses if isinstance(p, Mapping)]
@@ -46,8 +52,10 @@ def _rollout_counts(spec: Mapping[str, Any], status: Mapping[str, Any]) -> Asses
         return Assessment(Health.DEGRADED, f"rollout is degraded: {status.get('message', '')}")
     if updated < replicas:
         return Assessment(Health.PROGRESSING, f"{updated} of {replicas} replicas are updated")
-    if number(status, "replicas") > updated:
-        old = number(status, "replicas") - updated
+    # blue-green keeps the old replicas for its scale-down delay once the new ones serve,
+    # so only a canary waits for them (Argo CD's Rollout check, Argo Rollouts' own phase)
+    old = number(status, "replicas") - updated
+    if "canary" in section(spec, "strategy") and old > 0:
         return Assessment(Health.PROGRESSING, f"{old} old replicas are pending termination")
     if available < updated:
         return Assessment(
@@ -57,7 +65,10 @@ def _rollout_counts(spec: Mapping[str, Any], status: Mapping[str, Any]) -> Asses
         return Assessment(
             Health.PROGRESSING, f"rollout is progressing: {status.get('message', '')}"
         )
-    return Assessment(Health.HEALTHY, f"{available} of {replicas} replicas available")
+    leaving = f"; {old} old replicas scaling down" if old > 0 else ""
+    return Assessment(
+        Health.HEALTHY, f"{min(available, updated)} of {replicas} replicas available{leaving}"
+    )
 
 
 def application(obj: Mapping[str, Any]) -> Assessment:

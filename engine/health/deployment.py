@@ -51,9 +51,7 @@ def _replicas(obj: Mapping[str, Any]) -> Assessment:
     total = number(status, "replicas")
     available = number(status, "availableReplicas")
     if updated < replicas:
-        return Assessment(
-            Health.PROGRESSING, f"{updated} of {replicas} updated replicas are available"
-        )
+        return Assessment(Health.PROGRESSING, f"{updated} of {replicas} replicas are updated")
     if total > updated:
         return Assessment(
             Health.PROGRESSING, f"{total - updated} old replicas are pending termination"

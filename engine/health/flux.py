@@ -1,8 +1,9 @@
 """Health of Flux's resources: Kustomization, HelmRelease and the sources. Pure.
 
 Flux follows kstatus's conventions, with one more: ``spec.suspend`` stops reconciliation,
-which is Suspended, as Argo CD's Flux health checks read it. ``Ready`` is the verdict;
-``Ready=Unknown`` or ``Reconciling=True`` is work under way.
+which is Suspended, as Argo CD's Flux health checks read it; an OCI HelmRepository has
+no status at all and is Healthy. ``Ready`` is the verdict; ``Ready=Unknown`` or
+``Reconciling=True`` is work under way.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def assess(obj: Mapping[str, Any]) -> Assessment:
     if behind is not None:
         return behind
     ready = condition(obj, "Ready")
+    if ready is None and kind == "HelmRepository" and section(obj, "spec").get("type") == "oci":
+        # Flux leaves an OCI HelmRepository's status empty: it is only an address
+        return Assessment(Health.HEALTHY, "HelmRepository of type oci has no status to report")
     if ready is not None and is_true(ready):
         return Assessment(Health.HEALTHY, explain(ready, "Ready"))
     if ready is not None and ready.get("status") == "False":

@@ -23,7 +23,8 @@ def assess(obj: Mapping[str, Any]) -> Assessment:
     if strategy.get("type") == "OnDelete":
         return Assessment(Health.HEALTHY, f"{ready} of {replicas} pods ready (OnDelete)")
     partition = number(section(strategy, "rollingUpdate"), "partition")
-    updated = number(status, "updatedReplicas", default=replicas)
+    # the API omits a zero updatedReplicas: absent is none updated, as gitops-engine reads it
+    updated = number(status, "updatedReplicas")
     if updated < replicas - partition:
         return Assessment(
             Health.PROGRESSING, f"{updated} of {replicas - partition} pods are updated"
