@@ -3,8 +3,10 @@
 Where it sits: :func:`engine.health.assess` falls back to :func:`assess` here. It reads
 the conventions kstatus documents for any controller: ``status.observedGeneration``
 against ``metadata.generation``, the ``Reconciling`` and ``Stalled`` conditions, the
-``Ready``/``Available``/``Healthy`` conditions, then the common ``status.phase`` words. An
-object that says nothing about itself is Healthy once it exists, as kstatus's "Current".
+``Ready``/``Available``/``Healthy`` conditions (and Crossplane's ``Synced``, whose False
+means the latest reconcile failed, however ready the last good one left the object), then
+the common ``status.phase`` words. An object that says nothing about itself is Healthy once
+it exists, as kstatus's "Current".
 """
 
 from __future__ import annotations
@@ -71,8 +73,13 @@ def _reconciling_or_stalled(obj: Mapping[str, Any]) -> Assessment | None:
 
 
 def _readiness(obj: Mapping[str, Any]) -> Assessment | None:
-    """Ready/Available/Healthy: any False → Degraded, any Unknown → Progressing, True → Healthy."""
-    found = [c for c in conditions(obj) if c.get("type") in _READINESS]
+    """Ready/Available/Healthy: any False → Degraded, any Unknown → Progressing, True → Healthy;
+    Synced False → Degraded."""
+    found = [
+        c
+        for c in conditions(obj)
+        if c.get("type") in _READINESS or (c.get("type") == "Synced" and c.get("status") == "False")
+    ]
     for wanted, health in (("False", Health.DEGRADED), ("Unknown", Health.PROGRESSING)):
         for cond in found:
             if cond.get("status") == wanted:
