@@ -119,9 +119,7 @@ class _Batch:
         """Load every existing row the batch will touch, in a few queries."""
         targets = {t for _, t in events if t is not None}
         promotions = {
-            (pid,)
-            for e, t in events
-            if t is not None and (pid := e["promotion_id"]) is not None
+            (pid,) for e, t in events if t is not None and (pid := e["promotion_id"]) is not None
         }
         await self.targets.load(conn, targets)
         # a sync or a health change names no promotion, yet moves the target's current one

@@ -144,9 +144,7 @@ async def play(story: Story, runner: ProjectionRunner, app: str, ops: list[Op]) 
 async def check_aggregates_equal_rows(pool: asyncpg.Pool, story: Story, apps: list[str]) -> None:
     """Every shown field of every target, and of its latest promotion, as the aggregate
     loaded from the store has it, equals the live rows."""
-    targets = {
-        (r["app"], r["environment"]): r for r in await pool.fetch("SELECT * FROM targets")
-    }
+    targets = {(r["app"], r["environment"]): r for r in await pool.fetch("SELECT * FROM targets")}
     promotions = {r["id"]: r for r in await pool.fetch("SELECT * FROM promotions")}
     seen = set()
     for app, env in itertools.product(apps, ENVS):
@@ -168,9 +166,7 @@ async def check_aggregates_equal_rows(pool: asyncpg.Pool, story: Story, apps: li
     assert seen == set(targets), "a target row without its aggregate, or one missing"
 
 
-async def check(
-    admin_url: str, template: str, histories: list[list[Op]], batch_size: int
-) -> None:
+async def check(admin_url: str, template: str, histories: list[list[Op]], batch_size: int) -> None:
     name = f"baton_prop_{os.getpid()}_{next(_databases)}"
     admin = await asyncpg.connect(admin_url)
     await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
