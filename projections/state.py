@@ -16,55 +16,16 @@ import asyncpg
 
 from engine.domain.enums import PromotionPhase
 from engine.domain.promotion import Promotion
-from engine.domain.target_state import PROMOTION_SHOWN, TARGET_SHOWN, TargetState, evolve
+from engine.domain.target_state import TargetState, evolve
 from engine.domain.vocabulary import EventType
 from projections import state_bulk
 from projections.base import EventRow, RowProjection, target_of
 from projections.rows import KeyedRows, Row
-
-#: a target's row: its key, what its state shows, its latest promotion, and when it changed
-TARGET_COLUMNS = (
-    "app",
-    "environment",
-    *TARGET_SHOWN,
-    "promotion_id",
-    "promotion_release",
-    "promotion_phase",
-    "last_position",
-    "last_changed_at",
-    "last_actor",
-)
-#: a promotion's row: its target, what its value shows, its trace and last change
-PROMOTION_COLUMNS = ("app", "environment", *PROMOTION_SHOWN, "trace_id", "last_position")
-RELEASE_COLUMNS = (
-    "app",
-    "sha",
-    "number",
-    "digest",
-    "message",
-    "author",
-    "committed_at",
-    "created_at",
-    "created_position",
-)
-#: where a release went: its latest promotion to each environment, as that promotion shows
-LINEAGE_COLUMNS = (
-    "app",
-    "sha",
-    "environment",
-    "promotion_id",
-    "kind",
-    "requested_by",
-    "requested_at",
-    "approvals",
-    "started_at",
-    "synced_at",
-    "verified_at",
-    "soak_seconds",
-    "outcome",
-    "rolled_back_at",
-    "rolled_back_by",
-    "rolled_back_reason",
+from projections.state_columns import (
+    LINEAGE_COLUMNS,
+    PROMOTION_COLUMNS,
+    RELEASE_COLUMNS,
+    TARGET_COLUMNS,
 )
 
 _TARGET_EVENTS = {t.value: t for t in EventType if t.aggregate == "Target"}
