@@ -5,7 +5,8 @@ The fold `engine.domain.target_state.evolve` is the definition (the live handler
 pushing a million events through Python one by one is what made replays slow. Its event
 types, phases and column lists come from the same declarations as the fold's.
 
-Most fields are "the last event of some kind" per target or promotion. Two things depend on order, and are derived with running window aggregates:
+Most fields are "the last event of some kind" per target or promotion. Two things depend
+on order, and are derived with running window aggregates:
 
 - the promotion a target works on when an event happens (its last request), which decides
   whether a finish moves the target's phase;
