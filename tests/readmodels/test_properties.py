@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from storyline import Story
 
@@ -196,6 +196,8 @@ async def check(admin_url: str, template: str, histories: list[list[Op]], batch_
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
+    # a smaller seed is not a simpler history: shrinking would only replay unrelated ones
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 # Hypothesis draws a seed per example, not the operations: a hundred histories of up to
