@@ -2,8 +2,9 @@
 
 Mirrors what the Target and App aggregates decide, from their events alone, so the API
 answers "what runs where, who promoted it, with whose approval" without loading
-aggregates. The handlers here apply each batch the runner reads; a rebuild computes the
-same rows set-wise inside Postgres (`state_bulk`).
+aggregates. Each batch the runner reads is folded with the aggregate's own rules
+(`engine.domain.target_state.evolve`) and the rows of what changed written back; a
+rebuild computes the same rows set-wise inside Postgres (`state_bulk`).
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class _Batch:
         after = evolve(before, kind, e)
         self.states[(app, env)] = after
         target.update(after.shown())
-        if (p := after.promotion) is not None and p is not (before.promotion):
+        if (p := after.promotion) is not None and p is not before.promotion:
             target.update(
                 promotion_id=p.id, promotion_release=p.release, promotion_phase=p.phase.value
             )
