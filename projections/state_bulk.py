@@ -1,16 +1,19 @@
 """The `state` projection built set-wise inside Postgres, for a rebuild into empty tables.
 
-The Python handlers in `state.py` are the definition; this computes the same rows from the
-whole log at once, because pushing a million events through Python one by one is what
-made replays slow. Most fields are "the last event of some kind" per target or
-promotion. Two things depend on order, and are derived with running window aggregates:
+The fold `engine.domain.target_state.evolve` is the definition (the live handlers in
+`state.py` apply it); this computes the same rows from the whole log at once, because
+pushing a million events through Python one by one is what made replays slow. Its event
+types, phases and column lists come from the same declarations as the fold's.
+
+Most fields are "the last event of some kind" per target or promotion. Two things depend
+on order, and are derived with running window aggregates:
 
 - the promotion a target works on when an event happens (its last request), which decides
   whether a finish moves the target's phase;
 - whether a sync moves a promotion to `synced`: only the first sync of the promotion's
   release after the target's phase became `started`.
 
-A property test rebuilds with this and compares with the live, batch-by-batch handlers.
+A property test holds this, the live handlers and the aggregate to the same rows.
 """
 
 from __future__ import annotations
@@ -18,47 +21,150 @@ from __future__ import annotations
 import asyncpg
 
 from engine.domain.enums import Health, PromotionPhase, SyncStatus
+from engine.domain.target_state import ENDS
+from engine.domain.vocabulary import EventType, sql_list
 from projections.base import WHOLE_LOG_TIMEOUT
 from projections.feed import events_source, reading
 from projections.jsontext import iso_utc
+from projections.state_columns import LINEAGE_COLUMNS, PROMOTION_COLUMNS, TARGET_COLUMNS
 
-_REQUESTED = "'Target.PromotionRequested'"
-_STARTED = "'Target.PromotionStarted'"
-_SYNCED = "'Target.SyncSucceeded'"
-_VERIFIED = "'Target.PromotionVerified'"
-_APPROVED = "'Target.PromotionApproved'"
-_OVERRIDDEN = "'Target.PolicyOverridden'"
-#: the events that end a promotion, and the phase each ends it in
-FINISHED = {
-    "Target.PromotionRejected": PromotionPhase.REJECTED,
-    "Target.PromotionCancelled": PromotionPhase.CANCELLED,
-    "Target.PromotionSuperseded": PromotionPhase.SUPERSEDED,
-    "Target.PromotionFailed": PromotionPhase.FAILED,
-}
-_FINISHED_TYPES = ", ".join(f"'{t}'" for t in FINISHED)
+
+def _q(t: EventType) -> str:
+    return f"'{t.value}'"
+
+
+_REQUESTED = _q(EventType.PROMOTION_REQUESTED)
+_STARTED = _q(EventType.PROMOTION_STARTED)
+_SYNCED = _q(EventType.SYNC_SUCCEEDED)
+_VERIFIED = _q(EventType.PROMOTION_VERIFIED)
+_APPROVED = _q(EventType.PROMOTION_APPROVED)
+_OVERRIDDEN = _q(EventType.POLICY_OVERRIDDEN)
+_HEALTH = _q(EventType.HEALTH_CHANGED)
+_ROLLED_BACK = _q(EventType.RELEASE_ROLLED_BACK)
+_RELEASE = _q(EventType.RELEASE_CREATED)
+_SYNC_STARTED = _q(EventType.SYNC_STARTED)
+_SYNC_FAILED = _q(EventType.SYNC_FAILED)
+_DRIFT_CORRECTED = _q(EventType.DRIFT_CORRECTED)
+#: the events that end a promotion other than its verification
+_FINISHED_TYPES = sql_list(*(t for t in ENDS if t is not EventType.PROMOTION_VERIFIED))
 # the event types after which the target's sync status is known from that event alone
-_STATUS_TYPES = (
-    "'Target.PromotionStarted', 'Target.SyncSucceeded', 'Target.SyncStarted',"
-    " 'Target.SyncFailed', 'Target.SyncAbandoned', 'Target.DriftDetected',"
-    " 'Target.DriftCorrected'"
+_STATUS_TYPES = sql_list(
+    EventType.PROMOTION_STARTED,
+    EventType.SYNC_SUCCEEDED,
+    EventType.SYNC_STARTED,
+    EventType.SYNC_FAILED,
+    EventType.SYNC_ABANDONED,
+    EventType.DRIFT_DETECTED,
+    EventType.DRIFT_CORRECTED,
 )
-# a phase for each finishing event type, and the outcome text the handlers write
+# the phase each ending event type leaves its promotion in
 _FINISHED_PHASE = (
     "CASE type "
-    + " ".join(f"WHEN '{t}' THEN '{p.value}'" for t, p in FINISHED.items())
-    + f" WHEN 'Target.PromotionVerified' THEN '{PromotionPhase.COMPLETED.value}' END"
+    + " ".join(f"WHEN {_q(t)} THEN '{phase.value}'" for t, (phase, _) in ENDS.items())
+    + " END"
 )
-# Python's f-strings print a missing value as "None"
-_OUTCOME = """CASE type
-  WHEN 'Target.PromotionVerified' THEN 'verified'
-  WHEN 'Target.PromotionSuperseded' THEN 'superseded by '
+# the outcome each ending event records, as `ENDS` writes it (an f-string prints a
+# missing value as "None")
+_OUTCOME = f"""CASE type
+  WHEN {_VERIFIED} THEN 'verified'
+  WHEN {_q(EventType.PROMOTION_SUPERSEDED)} THEN 'superseded by '
        || coalesce(data->>'by_promotion', 'None')
-  WHEN 'Target.PromotionFailed' THEN coalesce(data->>'reason', 'None')
-  ELSE lower(substr(type, 17)) || ' by ' || coalesce(data->>'by', 'None') || ': '
-       || coalesce(data->>'reason', 'None')
+  WHEN {_q(EventType.PROMOTION_FAILED)} THEN coalesce(data->>'reason', 'None')
+  WHEN {_q(EventType.PROMOTION_REJECTED)} THEN 'rejected by ' || coalesce(data->>'by', 'None')
+       || ': ' || coalesce(data->>'reason', 'None')
+  WHEN {_q(EventType.PROMOTION_CANCELLED)} THEN 'cancelled by '
+       || coalesce(data->>'by', 'None') || ': ' || coalesce(data->>'reason', 'None')
 END"""
+
+
+def _select(columns: tuple[str, ...], exprs: dict[str, str]) -> str:
+    """`expr AS column, ...` in the table's declared column order, each column once."""
+    if set(exprs) != set(columns):
+        raise ValueError(f"columns {sorted(set(columns) ^ set(exprs))} declared on one side")
+    return ",\n       ".join(f"{exprs[c]} AS {c}" for c in columns)
+
+
 # how the handlers' JSON writes an approval's time
 _ISO_AT = iso_utc("at")
+
+# Each table's columns, as the statement below computes them (`_select` checks they are
+# the declared ones).
+_PROMOTION = {
+    "id": "r.id",
+    "app": "r.app",
+    "environment": "r.environment",
+    "release": "r.release",
+    "release_number": "r.release_number",
+    "kind": "r.kind",
+    "phase": f"""CASE greatest(r.position, st.position, sy.position, f.position)
+                WHEN f.position THEN f.phase
+                WHEN sy.position THEN '{PromotionPhase.SYNCED.value}'
+                WHEN st.position THEN '{PromotionPhase.STARTED.value}'
+                ELSE '{PromotionPhase.AWAITING_APPROVAL.value}' END""",
+    "requested_by": "r.requested_by",
+    "requested_at": "r.requested_at",
+    "reason": "r.reason",
+    "from_environment": "r.from_environment",
+    "approvals_required": "r.approvals_required",
+    "approvals": "coalesce(a.list, '[]')",
+    "overrides": "coalesce(o.rules, '[]')",
+    "override_by": "o.by",
+    "override_reason": "o.reason",
+    "started_at": "st.at",
+    "synced_at": "sy.at",
+    "finished_at": "f.at",
+    "outcome": "f.outcome",
+    "trace_id": "r.trace_id",
+    "last_position": (
+        "greatest(r.position, a.position, o.position, st.position, sy.position, f.position)"
+    ),
+}
+_TARGET = {
+    "app": "split_part(k.stream_id, ':', 2)",
+    "environment": "split_part(k.stream_id, ':', 3)",
+    "desired_release": "k.desired",
+    "applied_release": "k.applied",
+    "health": f"coalesce(k.health, '{Health.UNKNOWN.value}')",
+    "sync_status": f"""CASE
+             WHEN k.status_type IS NULL THEN '{SyncStatus.UNKNOWN.value}'
+             WHEN k.status_type = {_SYNC_STARTED} THEN '{SyncStatus.SYNCING.value}'
+             WHEN k.status_type = {_SYNC_FAILED} THEN '{SyncStatus.FAILED.value}'
+             WHEN k.status_type IN ({_SYNCED}, {_DRIFT_CORRECTED})
+                  AND k.applied IS NOT DISTINCT FROM k.desired THEN '{SyncStatus.SYNCED.value}'
+             ELSE '{SyncStatus.OUT_OF_SYNC.value}' END""",
+    "last_verified_release": "(SELECT data->>'release' FROM events WHERE position = k.verified)",
+    "promotion_id": "r.id",
+    "promotion_release": "r.release",
+    "promotion_phase": f"""CASE WHEN k.phase_synced > k.head THEN '{PromotionPhase.SYNCED.value}'
+                ELSE (SELECT CASE WHEN type = {_REQUESTED}
+                                  THEN '{PromotionPhase.AWAITING_APPROVAL.value}'
+                                  WHEN type = {_STARTED} THEN '{PromotionPhase.STARTED.value}'
+                                  ELSE {_FINISHED_PHASE} END
+                        FROM events WHERE position = k.head) END""",
+    "last_position": "k.position",
+    "last_changed_at": "k.recorded_at",
+    "last_actor": "coalesce(k.actor, '')",
+}
+# a release's row in an environment is what its promotion there shows (as in `state`)
+_VERIFIED_AT = f"CASE WHEN p.phase = '{PromotionPhase.COMPLETED.value}' THEN p.finished_at END"
+_LINEAGE = {
+    "app": "l.app",
+    "sha": "l.release",
+    "environment": "l.environment",
+    "promotion_id": "l.id",
+    "kind": "l.kind",
+    "requested_by": "l.requested_by",
+    "requested_at": "l.requested_at",
+    "approvals": "p.approvals",
+    "started_at": "p.started_at",
+    "synced_at": "p.synced_at",
+    "verified_at": _VERIFIED_AT,
+    "soak_seconds": f"extract(epoch FROM {_VERIFIED_AT} - p.synced_at)::double precision",
+    "outcome": "p.outcome",
+    "rolled_back_at": "b.recorded_at",
+    "rolled_back_by": "b.actor",
+    "rolled_back_reason": "rb.reason",
+}
 
 _LOAD = f"""
 WITH ev AS MATERIALIZED (
@@ -73,12 +179,12 @@ WITH ev AS MATERIALIZED (
            (data->>'release') COLLATE "C" AS release,
            (data->>'at')::timestamptz AS at,
            CASE WHEN type IN ({_REQUESTED}, {_APPROVED}, {_OVERRIDDEN}, {_FINISHED_TYPES},
-                             'App.ReleaseCreated') THEN data END AS data,
+                             {_RELEASE}) THEN data END AS data,
            CASE WHEN type = {_REQUESTED}
                 THEN substring(metadata->>'traceparent' from 4 for 32) END AS trace_id
       FROM events
-     WHERE position <= $1 AND type <> 'Target.HealthChanged'
-       AND (stream_id LIKE 'target:%' OR type = 'App.ReleaseCreated')
+     WHERE position <= $1 AND type <> {_HEALTH}
+       AND (stream_id LIKE 'target:%' OR type = {_RELEASE})
 ), requests AS MATERIALIZED (
     SELECT position, stream_id, split_part(stream_id, ':', 2) AS app,
            split_part(stream_id, ':', 3) AS environment, promotion_id AS id, release,
@@ -137,24 +243,14 @@ WITH ev AS MATERIALIZED (
       FROM ev WHERE type IN ({_VERIFIED}, {_FINISHED_TYPES})
      ORDER BY promotion_id, position DESC
 ), promotion_rows AS MATERIALIZED (
-    SELECT r.id, r.app, r.environment, r.release, r.release_number, r.kind,
-           CASE greatest(r.position, st.position, sy.position, f.position)
-                WHEN f.position THEN f.phase
-                WHEN sy.position THEN '{PromotionPhase.SYNCED.value}'
-                WHEN st.position THEN '{PromotionPhase.STARTED.value}'
-                ELSE '{PromotionPhase.AWAITING_APPROVAL.value}' END AS phase,
-           r.requested_by, r.requested_at, r.reason, r.from_environment,
-           r.approvals_required, coalesce(a.list, '[]') AS approvals,
-           coalesce(o.rules, '[]') AS overrides, o.by AS override_by,
-           o.reason AS override_reason, st.at AS started_at, sy.at AS synced_at,
-           f.at AS finished_at, f.outcome, r.trace_id,
-           greatest(r.position, a.position, o.position, st.position, sy.position, f.position)
+    SELECT {_select(PROMOTION_COLUMNS, _PROMOTION)}
       FROM requests r
       LEFT JOIN approvals a USING (id) LEFT JOIN overrides o USING (id)
       LEFT JOIN starts st USING (id) LEFT JOIN syncs sy USING (id)
       LEFT JOIN finishes f USING (id)
 ), new_promotions AS (
-    INSERT INTO promotions SELECT * FROM promotion_rows
+    INSERT INTO promotions ({", ".join(PROMOTION_COLUMNS)})
+    SELECT {", ".join(PROMOTION_COLUMNS)} FROM promotion_rows
 ), last AS (
     SELECT stream_id, max(position) FILTER (WHERE type = {_STARTED}) AS started,
            max(position) FILTER (WHERE type = {_SYNCED}) AS synced,
@@ -177,7 +273,7 @@ WITH ev AS MATERIALIZED (
       LEFT JOIN LATERAL (
           SELECT data->>'health' AS health FROM events
            WHERE stream_id = l.stream_id COLLATE "default" AND position <= $1
-             AND type = 'Target.HealthChanged'
+             AND type = {_HEALTH}
            ORDER BY stream_version DESC LIMIT 1) hc ON true
       LEFT JOIN requests d
              ON d.id = (SELECT data->>'promotion_id' FROM events WHERE position = l.started)
@@ -186,26 +282,8 @@ WITH ev AS MATERIALIZED (
       LEFT JOIN (SELECT stream_id, max(position) AS position FROM synced GROUP BY stream_id) sy
              ON sy.stream_id = l.stream_id
 ), new_targets AS (
-    INSERT INTO targets
-    SELECT split_part(k.stream_id, ':', 2), split_part(k.stream_id, ':', 3), k.desired,
-           k.applied,
-           coalesce(k.health, '{Health.UNKNOWN.value}'),
-           CASE
-             WHEN k.status_type IS NULL THEN '{SyncStatus.UNKNOWN.value}'
-             WHEN k.status_type = 'Target.SyncStarted' THEN '{SyncStatus.SYNCING.value}'
-             WHEN k.status_type = 'Target.SyncFailed' THEN '{SyncStatus.FAILED.value}'
-             WHEN k.status_type IN ({_SYNCED}, 'Target.DriftCorrected')
-                  AND k.applied IS NOT DISTINCT FROM k.desired THEN '{SyncStatus.SYNCED.value}'
-             ELSE '{SyncStatus.OUT_OF_SYNC.value}' END,
-           r.id, r.release,
-           CASE WHEN k.phase_synced > k.head THEN '{PromotionPhase.SYNCED.value}'
-                ELSE (SELECT CASE WHEN type = {_REQUESTED}
-                                  THEN '{PromotionPhase.AWAITING_APPROVAL.value}'
-                                  WHEN type = {_STARTED} THEN '{PromotionPhase.STARTED.value}'
-                                  ELSE {_FINISHED_PHASE} END
-                        FROM events WHERE position = k.head) END,
-           (SELECT data->>'release' FROM events WHERE position = k.verified),
-           k.position, k.recorded_at, coalesce(k.actor, '')
+    INSERT INTO targets ({", ".join(TARGET_COLUMNS)})
+    SELECT {_select(TARGET_COLUMNS, _TARGET)}
       FROM known k LEFT JOIN requests r ON r.position = k.request
 ), new_releases AS (
     INSERT INTO releases
@@ -213,34 +291,22 @@ WITH ev AS MATERIALIZED (
            substr(stream_id, 5), data->>'sha', (data->>'number')::int, data->>'digest',
            data->>'message', data->>'author', (data->>'committed_at')::timestamptz,
            recorded_at, position
-      FROM ev WHERE type = 'App.ReleaseCreated'
+      FROM ev WHERE type = {_RELEASE}
      ORDER BY substr(stream_id, 5), data->>'sha', position DESC
 ), latest AS (
     -- A release's row in an environment follows its last request there: the handlers
     -- write the same fields to it as to that promotion, and reset it on a new request.
     SELECT DISTINCT ON (app, release, environment) *
       FROM requests ORDER BY app, release, environment, position DESC
-), verified AS (
-    SELECT DISTINCT ON (promotion_id) promotion_id AS id, position, at
-      FROM ev WHERE type = {_VERIFIED} ORDER BY promotion_id, position DESC
-), soaks AS (
-    -- the sync before the verification is the one the soak counted from
-    SELECT DISTINCT ON (v.id) v.id, extract(epoch FROM v.at - s.at)::double precision AS seconds
-      FROM verified v JOIN synced s ON s.promotion_id = v.id AND s.position < v.position
-     ORDER BY v.id, s.position DESC
 ), rollbacks AS (
     SELECT DISTINCT ON (stream_id, release) stream_id, release, position, recorded_at, actor,
            promotion_id
-      FROM ev WHERE type = 'Target.ReleaseRolledBack'
+      FROM ev WHERE type = {_ROLLED_BACK}
      ORDER BY stream_id, release, position DESC
 )
-INSERT INTO release_environments
-SELECT l.app, l.release, l.environment, l.id, l.kind, l.requested_by, l.requested_at,
-       p.approvals, p.started_at, p.synced_at, v.at, k.seconds, p.outcome,
-       b.recorded_at, b.actor, rb.reason
+INSERT INTO release_environments ({", ".join(LINEAGE_COLUMNS)})
+SELECT {_select(LINEAGE_COLUMNS, _LINEAGE)}
   FROM latest l JOIN promotion_rows p ON p.id = l.id
-  LEFT JOIN verified v ON v.id = l.id
-  LEFT JOIN soaks k ON k.id = l.id
   LEFT JOIN rollbacks b ON b.stream_id = l.stream_id AND b.release = l.release
                        AND b.position > l.position
   LEFT JOIN requests rb ON rb.id = b.promotion_id

@@ -18,7 +18,8 @@ from engine.domain import errors
 from engine.domain.enums import Health, PromotionKind, PromotionPhase, SyncStatus
 from engine.domain.ids import stream_uuid, target_stream
 from engine.domain.policy import Policy
-from engine.domain.promotion import Approval, OpenSync, Override, Promotion, ReleaseRef
+from engine.domain.promotion import OpenSync, Override, Promotion, ReleaseRef
+from engine.domain.target_state import TargetState, evolve
 from engine.domain.vocabulary import EventType
 
 
@@ -32,23 +33,85 @@ class Target(Aggregate):
 
     @event(EventType.TARGET_CREATED.event)
     def __init__(self, app: str, environment: str) -> None:
-        self.app = app
-        self.environment = environment
-        self.desired_release: str | None = None
-        self.desired_number = 0
-        self.applied_release: str | None = None
-        self.health = Health.UNKNOWN
-        self.health_reasons: list[str] = []
-        self.healthy_since: datetime | None = None
-        self.sync_status = SyncStatus.UNKNOWN
-        self.promotion: Promotion | None = None
-        self.verified: list[str] = []
-        self.rolled_back: set[str] = set()
-        self.open_sync: OpenSync | None = None
-        self.inventory: list[dict[str, Any]] = []
-        self.drift: list[dict[str, Any]] = []
+        """A target was created (its state is `evolve`'s, as for every event)."""
+        self.state: TargetState
 
     # --- reading ---------------------------------------------------------------------
+
+    @property
+    def app(self) -> str:
+        """The app."""
+        return self.state.app
+
+    @property
+    def environment(self) -> str:
+        """The environment."""
+        return self.state.environment
+
+    @property
+    def desired_release(self) -> str | None:
+        """The release that should run here."""
+        return self.state.desired_release
+
+    @property
+    def desired_number(self) -> int:
+        """The highest release number a non-rollback promotion made desired."""
+        return self.state.desired_number
+
+    @property
+    def applied_release(self) -> str | None:
+        """The release last applied to the cluster."""
+        return self.state.applied_release
+
+    @property
+    def health(self) -> Health:
+        """The last health assessed."""
+        return self.state.health
+
+    @property
+    def health_reasons(self) -> list[str]:
+        """Why the health is what it is."""
+        return self.state.health_reasons
+
+    @property
+    def healthy_since(self) -> datetime | None:
+        """When the current Healthy began (the soak clock), if healthy."""
+        return self.state.healthy_since
+
+    @property
+    def sync_status(self) -> SyncStatus:
+        """Whether the cluster matches the desired release."""
+        return self.state.sync_status
+
+    @property
+    def promotion(self) -> Promotion | None:
+        """The latest promotion, in flight or finished."""
+        return self.state.promotion
+
+    @property
+    def verified(self) -> list[str]:
+        """Releases verified here, the latest last."""
+        return self.state.verified
+
+    @property
+    def rolled_back(self) -> frozenset[str]:
+        """Releases rolled back here and not verified since."""
+        return self.state.rolled_back
+
+    @property
+    def open_sync(self) -> OpenSync | None:
+        """The sync started and not yet finished, if any."""
+        return self.state.open_sync
+
+    @property
+    def inventory(self) -> list[dict[str, Any]]:
+        """The objects the last sync applied."""
+        return self.state.inventory
+
+    @property
+    def drift(self) -> list[dict[str, Any]]:
+        """The objects found drifted, until corrected."""
+        return self.state.drift
 
     @property
     def name(self) -> str:
@@ -63,8 +126,7 @@ class Target(Aggregate):
     @property
     def in_flight(self) -> Promotion | None:
         """The promotion that has not finished, if any."""
-        p = self.promotion
-        return p if p is not None and p.phase.is_in_flight else None
+        return self.state.in_flight
 
     def has_verified(self, release: str) -> bool:
         """True when `release` was healthy here for the soak time at least once."""
@@ -356,6 +418,18 @@ class Target(Aggregate):
         self._failed(promotion_id=promotion_id, reason=reason, at=now)
 
     # --- events ------------------------------------------------------------------------
+    # Each method's signature is its event's fields; what an event changes is written
+    # once, in `target_state.evolve`, which `Event.apply` runs for every event.
+
+    class Event(Aggregate.Event):
+        """A Target event: applied to the aggregate's state by `evolve`."""
+
+        def apply(self, aggregate: Any) -> None:
+            """Fold this event into the aggregate's state."""
+            # the class's qualified name is the stored type name (`Target.PromotionStarted`)
+            aggregate.state = evolve(
+                getattr(aggregate, "state", None), EventType(type(self).__qualname__), vars(self)
+            )
 
     @event(EventType.PROMOTION_REQUESTED.event)
     def _requested(
@@ -370,23 +444,11 @@ class Target(Aggregate):
         approvals_required: int,
         at: datetime,
     ) -> None:
-        self.promotion = Promotion(
-            id=promotion_id,
-            release=release,
-            release_number=release_number,
-            kind=PromotionKind(kind),
-            requested_by=requested_by,
-            requested_at=at,
-            reason=reason,
-            from_environment=from_environment,
-            approvals_required=approvals_required,
-            previous_release=self.desired_release,
-        )
+        """A promotion was asked for."""
 
     @event(EventType.POLICY_OVERRIDDEN.event)
     def _overridden(self, promotion_id: str, rules: list[str], by: str, reason: str) -> None:
-        assert self.promotion is not None
-        self.promotion = self.promotion.with_(overrides=tuple(rules))
+        """An admin set `rules` aside for the promotion."""
 
     class PromotionApproved(Aggregate.Event):
         """One approval. Version 2 renamed `approver` to `by` and added `comment`."""
@@ -405,45 +467,33 @@ class Target(Aggregate):
 
     @event(PromotionApproved)
     def _approved(self, promotion_id: str, by: str, comment: str, at: datetime) -> None:
-        assert self.promotion is not None
-        approval = Approval(by=by, at=at, comment=comment)
-        self.promotion = self.promotion.with_(approvals=(*self.promotion.approvals, approval))
+        """One user approved."""
 
     @event(EventType.PROMOTION_STARTED.event)
     def _started(self, promotion_id: str, release: str, at: datetime) -> None:
-        assert self.promotion is not None
-        self.promotion = self.promotion.with_(phase=PromotionPhase.STARTED)
-        self.desired_release = self.promotion.release
-        if self.promotion.kind != PromotionKind.ROLLBACK:
-            self.desired_number = max(self.desired_number, self.promotion.release_number)
-        self.sync_status = SyncStatus.OUT_OF_SYNC
-
-    def _finish(self, phase: PromotionPhase, at: datetime, outcome: str) -> None:
-        assert self.promotion is not None
-        self.promotion = self.promotion.with_(phase=phase, finished_at=at, outcome=outcome)
+        """The promotion's release became the desired one."""
 
     @event(EventType.PROMOTION_REJECTED.event)
     def _rejected(self, promotion_id: str, by: str, reason: str, at: datetime) -> None:
-        self._finish(PromotionPhase.REJECTED, at, f"rejected by {by}: {reason}")
+        """An approver said no."""
 
     @event(EventType.PROMOTION_CANCELLED.event)
     def _cancelled(self, promotion_id: str, by: str, reason: str, at: datetime) -> None:
-        self._finish(PromotionPhase.CANCELLED, at, f"cancelled by {by}: {reason}")
+        """The promotion was withdrawn before it started."""
 
     @event(EventType.PROMOTION_SUPERSEDED.event)
     def _superseded(self, promotion_id: str, by_promotion: str, at: datetime) -> None:
-        self._finish(PromotionPhase.SUPERSEDED, at, f"superseded by {by_promotion}")
+        """A rollback took the promotion's place."""
 
     @event(EventType.RELEASE_ROLLED_BACK.event)
     def _rolled_back(self, release: str, promotion_id: str) -> None:
-        self.rolled_back.add(release)
+        """`release` was rolled back; auto-promotion skips it until verified again."""
 
     @event(EventType.SYNC_STARTED.event)
     def _sync_started(
         self, sync_id: str, release: str, object_count: int, reason: str, at: datetime
     ) -> None:
-        self.open_sync = OpenSync(id=sync_id, release=release, started_at=at)
-        self.sync_status = SyncStatus.SYNCING
+        """The applier began to apply `release`."""
 
     @event(EventType.SYNC_FAILED.event)
     def _sync_failed(
@@ -456,64 +506,36 @@ class Target(Aggregate):
         attempts: int,
         at: datetime,
     ) -> None:
-        self.open_sync = None
-        self.sync_status = SyncStatus.FAILED
+        """The open sync stopped at `object`."""
 
     @event(EventType.SYNC_ABANDONED.event)
     def _sync_abandoned(self, sync_id: str, release: str, reason: str, at: datetime) -> None:
-        self.open_sync = None
-        self.sync_status = SyncStatus.OUT_OF_SYNC
+        """The open sync was closed without an outcome."""
 
     @event(EventType.DRIFT_DETECTED.event)
     def _drift_detected(self, release: str, objects: list[dict[str, Any]], at: datetime) -> None:
-        self.drift = objects
-        self.sync_status = SyncStatus.OUT_OF_SYNC
+        """Live objects differ from what was applied."""
 
     @event(EventType.DRIFT_CORRECTED.event)
     def _drift_corrected(
         self, sync_id: str, release: str, objects: list[str], at: datetime
     ) -> None:
-        self.drift = []
-        self.sync_status = (
-            SyncStatus.SYNCED
-            if self.applied_release == self.desired_release
-            else SyncStatus.OUT_OF_SYNC
-        )
+        """A sync re-applied what had drifted."""
 
     @event(EventType.SYNC_SUCCEEDED.event)
     def _synced(
         self, sync_id: str, release: str, objects: list[dict[str, Any]], at: datetime
     ) -> None:
-        previous = self.applied_release
-        self.open_sync = None
-        self.inventory = [o for o in objects if o.get("action") != "pruned"]
-        self.applied_release = release
-        self.sync_status = (
-            SyncStatus.SYNCED if release == self.desired_release else SyncStatus.OUT_OF_SYNC
-        )
-        p = self.in_flight
-        if p is not None and p.phase == PromotionPhase.STARTED and p.release == release:
-            self.promotion = p.with_(phase=PromotionPhase.SYNCED)
-        # health seen before this sync says nothing about a release just applied (a
-        # re-apply of the running release, e.g. to correct drift, keeps the soak going)
-        if release != previous:
-            self.healthy_since = None
+        """The cluster matches `release`."""
 
     @event(EventType.HEALTH_CHANGED.event)
     def _health_changed(self, previous: str, health: str, reasons: list[str], at: datetime) -> None:
-        self.health = Health(health)
-        self.health_reasons = reasons
-        self.healthy_since = at if self.health == Health.HEALTHY else None
+        """Health changed (or an Unknown's reasons did, or a Healthy was confirmed)."""
 
     @event(EventType.PROMOTION_VERIFIED.event)
     def _verified(self, promotion_id: str, release: str, at: datetime) -> None:
-        self._finish(PromotionPhase.COMPLETED, at, "verified")
-        if release in self.verified:
-            self.verified.remove(release)
-        self.verified.append(release)
-        # a release that proves itself again is no longer held back
-        self.rolled_back.discard(release)
+        """The promotion's release was healthy for the soak time."""
 
     @event(EventType.PROMOTION_FAILED.event)
     def _failed(self, promotion_id: str, reason: str, at: datetime) -> None:
-        self._finish(PromotionPhase.FAILED, at, reason)
+        """The started promotion failed."""
