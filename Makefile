@@ -22,6 +22,7 @@ test-fast: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check engine projections api kubesim baton tests bench
+	$(VENV)/bin/ruff format --check engine projections api kubesim baton tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

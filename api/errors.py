@@ -154,10 +154,13 @@ def to_problem(request: web.Request, exc: Exception) -> Problem | None:
     if isinstance(exc, ConcurrencyError):
         return Problem(409, "concurrent-change", "Changed concurrently; try again", detail=str(exc))
     if isinstance(exc, KeyTakenOver):
-        return Problem(409, "idempotency-key-taken-over",
-                       "A retry with the same Idempotency-Key took this request over",
-                       detail="this attempt wrote nothing; the retry's answer stands",
-                       field="Idempotency-Key")
+        return Problem(
+            409,
+            "idempotency-key-taken-over",
+            "A retry with the same Idempotency-Key took this request over",
+            detail="this attempt wrote nothing; the retry's answer stands",
+            field="Idempotency-Key",
+        )
     if isinstance(exc, EventValidationError) and exc.field is not None:
         # the store's last guard (text PostgreSQL cannot hold) caught what a view let through
         return Problem(
@@ -172,14 +175,23 @@ def to_problem(request: web.Request, exc: Exception) -> Problem | None:
         return from_http(exc) if exc.status >= 400 else None
     if isinstance(exc, DATABASE_BUSY):
         log.warning("database busy in %s %s: %r", request.method, request.path, exc)
-        return Problem(503, "database-busy", "The database is busy; try again",
-                       detail=type(exc).__name__, headers={"Retry-After": "1"})
+        return Problem(
+            503,
+            "database-busy",
+            "The database is busy; try again",
+            detail=type(exc).__name__,
+            headers={"Retry-After": "1"},
+        )
     if is_database_unavailable(exc):
         # nothing the client sent is wrong: a retry can succeed once the server takes work
         log.warning("database unavailable in %s %s: %r", request.method, request.path, exc)
-        return Problem(503, "database-unavailable", "The database is unavailable; try again",
-                       detail=str(exc) if isinstance(exc, StoreError) else type(exc).__name__,
-                       headers={"Retry-After": "1"})
+        return Problem(
+            503,
+            "database-unavailable",
+            "The database is unavailable; try again",
+            detail=str(exc) if isinstance(exc, StoreError) else type(exc).__name__,
+            headers={"Retry-After": "1"},
+        )
     log.exception("unhandled error in %s %s", request.method, request.path, exc_info=exc)
     return Problem(500, "internal", "Internal server error")
 

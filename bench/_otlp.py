@@ -98,17 +98,21 @@ class OtlpReceiver:
             resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
-                    received.append(ReceivedSpan(
-                        trace_id=span.trace_id.hex(),
-                        span_id=span.span_id.hex(),
-                        parent_span_id=span.parent_span_id.hex(),
-                        name=span.name,
-                        kind=span.kind,
-                        attributes={a.key: _value(a.value) for a in span.attributes},
-                        resource=resource,
-                        links=[(link.trace_id.hex(), link.span_id.hex()) for link in span.links],
-                        status_code=span.status.code,
-                    ))
+                    received.append(
+                        ReceivedSpan(
+                            trace_id=span.trace_id.hex(),
+                            span_id=span.span_id.hex(),
+                            parent_span_id=span.parent_span_id.hex(),
+                            name=span.name,
+                            kind=span.kind,
+                            attributes={a.key: _value(a.value) for a in span.attributes},
+                            resource=resource,
+                            links=[
+                                (link.trace_id.hex(), link.span_id.hex()) for link in span.links
+                            ],
+                            status_code=span.status.code,
+                        )
+                    )
         with self._lock:
             self.requests += 1
             self.spans.extend(received)

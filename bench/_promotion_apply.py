@@ -144,9 +144,10 @@ async def measure(url: str, token: str, *, apps: int, count: int) -> dict[str, l
         )
         options = ServeOptions(port=0, api=ApiConfig(tokens=book))
         headers = {"Authorization": f"Bearer {token}"}
-        async with running(options, settings=settings) as state, aiohttp.ClientSession(
-            headers=headers
-        ) as session:
+        async with (
+            running(options, settings=settings) as state,
+            aiohttp.ClientSession(headers=headers) as session,
+        ):
             assert state.sim is not None
             releases = await _releases(state, repo, names, first)
             harness = Harness(state, session, FirstApply())

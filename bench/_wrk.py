@@ -41,16 +41,25 @@ end
 """
 
 
-async def closed_loop(base: str, paths: Sequence[str], headers: Mapping[str, str], *,
-                      connections: int, seconds: float) -> dict[str, float]:
+async def closed_loop(
+    base: str, paths: Sequence[str], headers: Mapping[str, str], *, connections: int, seconds: float
+) -> dict[str, float]:
     """`connections` connections, each sending its next GET when answered: rate, p50, p99."""
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "paths.lua"
         script.write_text(_script(paths, headers))
         process = await asyncio.create_subprocess_exec(
-            "wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--latency", "-s",
-            str(script), base, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT)
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds:.0f}s",
+            "--latency",
+            "-s",
+            str(script),
+            base,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         output = (await process.communicate())[0].decode()
     if process.returncode != 0 or _ERRORS.search(output):
         raise RuntimeError(f"wrk reported errors:\n{output}")
@@ -58,5 +67,8 @@ async def closed_loop(base: str, paths: Sequence[str], headers: Mapping[str, str
     rate = _RATE.search(output)
     if rate is None or set(latency) != {"50", "99"}:
         raise RuntimeError(f"could not read wrk's output:\n{output}")
-    return {"rps": round(float(rate.group(1)), 1), "p50_ms": round(latency["50"], 2),
-            "p99_ms": round(latency["99"], 2)}
+    return {
+        "rps": round(float(rate.group(1)), 1),
+        "p50_ms": round(latency["50"], 2),
+        "p99_ms": round(latency["99"], 2),
+    }

@@ -103,19 +103,27 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def start_api(url: str, port: int, extra_env: dict[str, str] | None = None, *,
-                    workers: int = 1) -> asyncio.subprocess.Process:
+async def start_api(
+    url: str, port: int, extra_env: dict[str, str] | None = None, *, workers: int = 1
+) -> asyncio.subprocess.Process:
     """The API (`workers` processes on one port) as its own process, ready when /readyz says so."""
-    env = {**os.environ, "BATON_DATABASE_URL": url, "BATON_TOKENS": f"bench:admin:{TOKEN}",
-           "BATON_API_PORT": str(port), "BATON_API_WORKERS": str(workers),
-           # the 32 connections are spread over the processes
-           "BATON_API_POOL_SIZE": str(-(-CONNECTIONS // workers)),
-           "BATON_LOG_LEVEL": "WARNING", **(extra_env or {})}
+    env = {
+        **os.environ,
+        "BATON_DATABASE_URL": url,
+        "BATON_TOKENS": f"bench:admin:{TOKEN}",
+        "BATON_API_PORT": str(port),
+        "BATON_API_WORKERS": str(workers),
+        # the 32 connections are spread over the processes
+        "BATON_API_POOL_SIZE": str(-(-CONNECTIONS // workers)),
+        "BATON_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
+    }
     if extra_env is None:
         for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
             env.pop(name, None)
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "baton", "serve",
-                                                   "--role", "api", cwd=ROOT, env=env)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "baton", "serve", "--role", "api", cwd=ROOT, env=env
+    )
     async with aiohttp.ClientSession() as session:
         for _ in range(600):
             try:
@@ -134,8 +142,9 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def latencies(session: aiohttp.ClientSession, base: str, make_path: Callable[[], str],
-                    requests: int) -> list[float]:
+async def latencies(
+    session: aiohttp.ClientSession, base: str, make_path: Callable[[], str], requests: int
+) -> list[float]:
     """`requests` GETs over CONNECTIONS concurrent workers; each one's latency in ms."""
     out: list[float] = []
     remaining = requests
@@ -156,18 +165,27 @@ async def latencies(session: aiohttp.ClientSession, base: str, make_path: Callab
     return out
 
 
-async def drive(session: aiohttp.ClientSession, base: str, make_path: Callable[[], str],
-                requests: int) -> dict[str, float]:
+async def drive(
+    session: aiohttp.ClientSession, base: str, make_path: Callable[[], str], requests: int
+) -> dict[str, float]:
     """Requests per second and latency percentiles of `latencies`."""
     started = time.perf_counter()
     measured = await latencies(session, base, make_path, requests)
     elapsed = time.perf_counter() - started
-    return {"rps": round(len(measured) / elapsed, 1), "p50_ms": round(_pct(measured, 0.5), 2),
-            "p99_ms": round(_pct(measured, 0.99), 2)}
+    return {
+        "rps": round(len(measured) / elapsed, 1),
+        "p50_ms": round(_pct(measured, 0.5), 2),
+        "p99_ms": round(_pct(measured, 0.99), 2),
+    }
 
 
-async def paced(session: aiohttp.ClientSession, base: str, make_path: Callable[[], str],
-                rate: float, requests: int) -> dict[str, float]:
+async def paced(
+    session: aiohttp.ClientSession,
+    base: str,
+    make_path: Callable[[], str],
+    rate: float,
+    requests: int,
+) -> dict[str, float]:
     """Open loop: GETs sent at `rate` a second, whatever the answers; latency percentiles.
 
     Each latency counts from when the request was due, not from when it was sent, so a
@@ -186,8 +204,11 @@ async def paced(session: aiohttp.ClientSession, base: str, make_path: Callable[[
 
     start = loop.time() + 0.05
     await asyncio.gather(*(one(start + i / rate, make_path()) for i in range(requests)))
-    return {"rps": round(rate, 1), "p50_ms": round(_pct(out, 0.5), 2),
-            "p99_ms": round(_pct(out, 0.99), 2)}
+    return {
+        "rps": round(rate, 1),
+        "p50_ms": round(_pct(out, 0.5), 2),
+        "p99_ms": round(_pct(out, 0.99), 2),
+    }
 
 
 async def _settle(service: Promotions, app: str, sha: str) -> None:
@@ -201,12 +222,19 @@ async def _settle(service: Promotions, app: str, sha: str) -> None:
     await repository.save(target, metadata=EventMetadata(actor="applier"))
 
 
-async def promote_timed(service: Promotions, session: aiohttp.ClientSession, base: str,
-                        app: str, sha: str) -> float:
+async def promote_timed(
+    service: Promotions, session: aiohttp.ClientSession, base: str, app: str, sha: str
+) -> float:
     """Release `sha` of `app`, POST its promotion into dev, settle it; ms the POST took."""
-    await service.create_release(app, sha=sha, digest="d" * 64, message="bench",
-                                 author="bench", committed_at=datetime.now(UTC),
-                                 metadata=EventMetadata(actor="git-watcher"))
+    await service.create_release(
+        app,
+        sha=sha,
+        digest="d" * 64,
+        message="bench",
+        author="bench",
+        committed_at=datetime.now(UTC),
+        metadata=EventMetadata(actor="git-watcher"),
+    )
     body = {"app": app, "environment": "dev", "release": sha, "reason": "bench"}
     started = time.perf_counter()
     async with session.post(base + "/promotions", json=body) as response:
@@ -218,8 +246,9 @@ async def promote_timed(service: Promotions, session: aiohttp.ClientSession, bas
     return elapsed
 
 
-async def promotions_overhead(url: str, base: str, apps: int,
-                              count: int) -> dict[str, dict[str, float]]:
+async def promotions_overhead(
+    url: str, base: str, apps: int, count: int
+) -> dict[str, dict[str, float]]:
     """POST /promotions into dev (no approval) → PromotionStarted committed, per promotion.
 
     Each app is promoted twice: first with its target not yet loaded by the API process,
@@ -250,19 +279,30 @@ async def promotions_overhead(url: str, base: str, apps: int,
         await session.close()
         await store.close()
         await pool.close()
-    return {kind: {"p50_ms": round(_pct(values, 0.5), 2),
-                   "p99_ms": round(_pct(values, 0.99), 2)}
-            for kind, values in latencies.items() if values}
+    return {
+        kind: {"p50_ms": round(_pct(values, 0.5), 2), "p99_ms": round(_pct(values, 0.99), 2)}
+        for kind, values in latencies.items()
+        if values
+    }
 
 
 def _figures(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "p50_ms": round(_pct(values, 0.5), 2),
-            "p99_ms": round(_pct(values, 0.99), 2)}
+    return {
+        "n": len(values),
+        "p50_ms": round(_pct(values, 0.5), 2),
+        "p99_ms": round(_pct(values, 0.99), 2),
+    }
 
 
-async def run(events: int, apps: int, requests: int, promotions: int,
-              apply_apps: int = 10, workers: int = 2,
-              seconds: float = CLOSED_SECONDS) -> dict[str, object]:
+async def run(
+    events: int,
+    apps: int,
+    requests: int,
+    promotions: int,
+    apply_apps: int = 10,
+    workers: int = 2,
+    seconds: float = CLOSED_SECONDS,
+) -> dict[str, object]:
     server = Server()
     try:
         async with server.database() as url:
@@ -275,7 +315,8 @@ async def run(events: int, apps: int, requests: int, promotions: int,
             rebuild_s = time.perf_counter() - started
             async with pool.acquire() as conn:
                 low, high = await conn.fetchrow(
-                    "SELECT min(valid_from), max(valid_from) FROM target_history")
+                    "SELECT min(valid_from), max(valid_from) FROM target_history"
+                )
             await pool.close()
             out: dict[str, object] = {"head": head, "load_s": load_s, "rebuild_s": rebuild_s}
             # the open-loop client is this process: as `baton serve` does, keep what it holds
@@ -290,19 +331,21 @@ async def run(events: int, apps: int, requests: int, promotions: int,
                 port = _free_port()
                 api = await start_api(url, port, workers=count)
                 try:
-                    closed, half = await measure_reads(port, apps, requests, low, high,
-                                                       seconds)
+                    closed, half = await measure_reads(port, apps, requests, low, high, seconds)
                     out[f"reads_{count}"], out[f"half_{count}"] = closed, half
                     if count == 1:
                         out["promotion"] = await promotions_overhead(
-                            url, f"http://127.0.0.1:{port}/api/v1", apps, promotions)
+                            url, f"http://127.0.0.1:{port}/api/v1", apps, promotions
+                        )
                 finally:
                     api.terminate()
                     await api.wait()
         async with server.database() as url:
             applied = await promotion_to_apply(url, TOKEN, apps=apply_apps, count=promotions)
-        out["to_apply"] = {"all": _figures(applied["cold"] + applied["warm"]),
-                           **{kind: _figures(values) for kind, values in applied.items() if values}}
+        out["to_apply"] = {
+            "all": _figures(applied["cold"] + applied["warm"]),
+            **{kind: _figures(values) for kind, values in applied.items() if values},
+        }
         return out
     finally:
         server.close()
@@ -315,16 +358,20 @@ def read_paths(apps: int, low: datetime, high: datetime) -> dict[str, Callable[[
     return {
         "GET /apps/{app}": lambda: f"/apps/{app_name(rng.randrange(apps))}",
         "GET /events?app=&environment=": lambda: (
-            f"/events?app={app_name(rng.randrange(apps))}"
-            f"&environment={rng.choice(ENVIRONMENTS)}"),
-        "GET /state?as_of=": lambda: "/state?as_of=" + datetime.fromtimestamp(
-            low.timestamp() + rng.random() * span, UTC).isoformat().replace("+00:00", "Z"),
+            f"/events?app={app_name(rng.randrange(apps))}&environment={rng.choice(ENVIRONMENTS)}"
+        ),
+        "GET /state?as_of=": lambda: (
+            "/state?as_of="
+            + datetime.fromtimestamp(low.timestamp() + rng.random() * span, UTC)
+            .isoformat()
+            .replace("+00:00", "Z")
+        ),
     }
 
 
-async def measure_reads(port: int, apps: int, requests: int, low: datetime,
-                        high: datetime, seconds: float
-                        ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+async def measure_reads(
+    port: int, apps: int, requests: int, low: datetime, high: datetime, seconds: float
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """Each read endpoint closed loop (wrk when installed), then open loop at half that rate."""
     headers = {"Authorization": f"Bearer {TOKEN}"}
     results: dict[str, dict[str, float]] = {}
@@ -335,9 +382,13 @@ async def measure_reads(port: int, apps: int, requests: int, low: datetime,
 
         async def closed(paths: list[str], duration: float) -> dict[str, float]:
             if _wrk.available():
-                return await _wrk.closed_loop(f"http://127.0.0.1:{port}",
-                                              [f"/api/v1{p}" for p in paths], headers,
-                                              connections=CONNECTIONS, seconds=duration)
+                return await _wrk.closed_loop(
+                    f"http://127.0.0.1:{port}",
+                    [f"/api/v1{p}" for p in paths],
+                    headers,
+                    connections=CONNECTIONS,
+                    seconds=duration,
+                )
             return await drive(session, base, partial(next, itertools.cycle(paths)), requests)
 
         for name, make_path in read_paths(apps, low, high).items():
@@ -346,8 +397,13 @@ async def measure_reads(port: int, apps: int, requests: int, low: datetime,
             await closed(paths, WARM_SECONDS)
             results[name] = await closed(paths, seconds)
             rate = results[name]["rps"] / 2
-            half[name] = await paced(session, base, partial(next, itertools.cycle(paths)), rate,
-                                     min(requests, int(rate * PACED_SECONDS)))
+            half[name] = await paced(
+                session,
+                base,
+                partial(next, itertools.cycle(paths)),
+                rate,
+                min(requests, int(rate * PACED_SECONDS)),
+            )
     return results, half
 
 
@@ -357,73 +413,134 @@ def main() -> None:
     parser.add_argument("--apps", type=int, default=200)
     parser.add_argument("--requests", type=int, default=3000, help="per read endpoint")
     parser.add_argument("--promotions", type=int, default=200)
-    parser.add_argument("--apply-apps", type=int, default=10,
-                        help="apps the promotions to apply go round-robin over")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="API processes on the port (baton serve --workers)")
-    parser.add_argument("--seconds", type=float, default=CLOSED_SECONDS,
-                        help="each closed-loop run, when wrk drives it")
-    parser.add_argument("--tracing", action="store_true",
-                        help="compare tracing off and on (OTLP/HTTP to a local receiver)")
+    parser.add_argument(
+        "--apply-apps",
+        type=int,
+        default=10,
+        help="apps the promotions to apply go round-robin over",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="API processes on the port (baton serve --workers)",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=CLOSED_SECONDS,
+        help="each closed-loop run, when wrk drives it",
+    )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="compare tracing off and on (OTLP/HTTP to a local receiver)",
+    )
     args = parser.parse_args()
     if args.tracing:
         from bench import api_tracing
 
         api_tracing.main(args)
         return
-    out = asyncio.run(run(args.events, args.apps, args.requests, args.promotions,
-                          args.apply_apps, args.workers, args.seconds))
+    out = asyncio.run(
+        run(
+            args.events,
+            args.apps,
+            args.requests,
+            args.promotions,
+            args.apply_apps,
+            args.workers,
+            args.seconds,
+        )
+    )
     reads: dict[str, dict[str, float]] = out[f"reads_{args.workers}"]  # type: ignore[assignment]
     one: dict[str, dict[str, float]] = out["reads_1"]  # type: ignore[assignment]
     promotion: dict[str, dict[str, float]] = out["promotion"]  # type: ignore[assignment]
     to_apply: dict[str, dict[str, float]] = out["to_apply"]  # type: ignore[assignment]
     rows: list[list[object]] = [
-        [name, r["rps"], r["p50_ms"], r["p99_ms"], f"<= {READ_P99_MS}",
-         "ok" if r["p99_ms"] <= READ_P99_MS else "MISSED"]
+        [
+            name,
+            r["rps"],
+            r["p50_ms"],
+            r["p99_ms"],
+            f"<= {READ_P99_MS}",
+            "ok" if r["p99_ms"] <= READ_P99_MS else "MISSED",
+        ]
         for name, r in reads.items()
     ]
     if args.workers != 1:
-        rows += [[f"{name}, 1 process", r["rps"], r["p50_ms"], r["p99_ms"], "-", "-"]
-                 for name, r in one.items()]
+        rows += [
+            [f"{name}, 1 process", r["rps"], r["p50_ms"], r["p99_ms"], "-", "-"]
+            for name, r in one.items()
+        ]
     half: dict[str, dict[str, float]] = out[f"half_{args.workers}"]  # type: ignore[assignment]
-    rows += [[f"{name}, open loop at half that rate", r["rps"], r["p50_ms"], r["p99_ms"], "-", "-"]
-             for name, r in half.items()]
+    rows += [
+        [f"{name}, open loop at half that rate", r["rps"], r["p50_ms"], r["p99_ms"], "-", "-"]
+        for name, r in half.items()
+    ]
     for kind, figures in promotion.items():
-        rows.append([f"POST /promotions -> PromotionStarted committed ({kind} target)", "-",
-                     figures["p50_ms"], figures["p99_ms"], f"<= {PROMOTION_P99_MS}",
-                     "ok" if figures["p99_ms"] <= PROMOTION_P99_MS else "MISSED"])
-    labels = {"all": f"all {to_apply['all']['n']}, {args.apply_apps} targets",
-              "warm": "release applied in the target before",
-              "cold": "release new to the target"}
+        rows.append(
+            [
+                f"POST /promotions -> PromotionStarted committed ({kind} target)",
+                "-",
+                figures["p50_ms"],
+                figures["p99_ms"],
+                f"<= {PROMOTION_P99_MS}",
+                "ok" if figures["p99_ms"] <= PROMOTION_P99_MS else "MISSED",
+            ]
+        )
+    labels = {
+        "all": f"all {to_apply['all']['n']}, {args.apply_apps} targets",
+        "warm": "release applied in the target before",
+        "cold": "release new to the target",
+    }
     for kind, label in labels.items():
         if kind not in to_apply:
             continue
         figures = to_apply[kind]
-        verdict = ("ok" if figures["p99_ms"] <= PROMOTION_P99_MS else "MISSED") \
-            if kind == "all" else "-"
-        rows.append([f"POST /promotions -> first apply at kubesim ({label})", "-",
-                     figures["p50_ms"], figures["p99_ms"], f"<= {PROMOTION_P99_MS}", verdict])
+        verdict = (
+            ("ok" if figures["p99_ms"] <= PROMOTION_P99_MS else "MISSED") if kind == "all" else "-"
+        )
+        rows.append(
+            [
+                f"POST /promotions -> first apply at kubesim ({label})",
+                "-",
+                figures["p50_ms"],
+                figures["p99_ms"],
+                f"<= {PROMOTION_P99_MS}",
+                verdict,
+            ]
+        )
     generator = "wrk" if _wrk.available() else "aiohttp"
     print_table(
         f"REST API, {out['head']:,} events ({args.apps} apps), {args.workers} API processes, "
         f"{CONNECTIONS} connections from {generator}, "
         f"load {out['load_s']:.0f}s, projections rebuilt in {out['rebuild_s']:.0f}s",
-        ["measure", "req/s", "p50 ms", "p99 ms", "target p99", "verdict"], rows,
+        ["measure", "req/s", "p50 ms", "p99 ms", "target p99", "verdict"],
+        rows,
     )
     reads_ok = all(r["p99_ms"] <= READ_P99_MS for r in reads.values())
-    print_json_line({
-        "bench": "api", "events": out["head"], "apps": args.apps, "connections": CONNECTIONS,
-        "load_generator": generator, "api_processes": args.workers,
-        "reads": reads, "reads_one_process": one, "reads_open_loop_at_half_rate": half,
-        "promotion_to_started": promotion,
-        "promotion_to_kubesim_apply": {**to_apply, "targets": args.apply_apps},
-        "promotion_to_kubesim_apply_p99_ok": to_apply["all"]["p99_ms"] <= PROMOTION_P99_MS,
-        "reads_p99_ok": reads_ok,
-        "promotion_p99_ok": all(f["p99_ms"] <= PROMOTION_P99_MS for f in promotion.values()),
-        "load_seconds": round(float(out["load_s"]), 1),
-        "rebuild_seconds": round(float(out["rebuild_s"]), 1),
-        "mean_of_read_p99_ms": round(statistics.mean(r["p99_ms"] for r in reads.values()), 2),
-    })
+    print_json_line(
+        {
+            "bench": "api",
+            "events": out["head"],
+            "apps": args.apps,
+            "connections": CONNECTIONS,
+            "load_generator": generator,
+            "api_processes": args.workers,
+            "reads": reads,
+            "reads_one_process": one,
+            "reads_open_loop_at_half_rate": half,
+            "promotion_to_started": promotion,
+            "promotion_to_kubesim_apply": {**to_apply, "targets": args.apply_apps},
+            "promotion_to_kubesim_apply_p99_ok": to_apply["all"]["p99_ms"] <= PROMOTION_P99_MS,
+            "reads_p99_ok": reads_ok,
+            "promotion_p99_ok": all(f["p99_ms"] <= PROMOTION_P99_MS for f in promotion.values()),
+            "load_seconds": round(float(out["load_s"]), 1),
+            "rebuild_seconds": round(float(out["rebuild_s"]), 1),
+            "mean_of_read_p99_ms": round(statistics.mean(r["p99_ms"] for r in reads.values()), 2),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,14 @@ def _order(turn: int) -> tuple[str, ...]:
     return MODES if turn % 2 == 0 else MODES[::-1]
 
 
-async def reads(session: aiohttp.ClientSession, bases: dict[str, str], apps: int,
-                requests: int, low: datetime, high: datetime) -> Rounds:
+async def reads(
+    session: aiohttp.ClientSession,
+    bases: dict[str, str],
+    apps: int,
+    requests: int,
+    low: datetime,
+    high: datetime,
+) -> Rounds:
     """Read latencies per endpoint and mode, measured in alternating rounds."""
     paths = read_paths(apps, low, high)
     for base in bases.values():  # warm up: every app once, then each endpoint
@@ -62,13 +68,15 @@ async def reads(session: aiohttp.ClientSession, bases: dict[str, str], apps: int
     for turn in range(ROUNDS):
         for name, make_path in paths.items():
             for mode in _order(turn):
-                out[name][mode].append(await latencies(session, bases[mode], make_path,
-                                                         requests // ROUNDS))
+                out[name][mode].append(
+                    await latencies(session, bases[mode], make_path, requests // ROUNDS)
+                )
     return out
 
 
-async def promotions(url: str, session: aiohttp.ClientSession, bases: dict[str, str],
-                     count: int) -> Rounds:
+async def promotions(
+    url: str, session: aiohttp.ClientSession, bases: dict[str, str], count: int
+) -> Rounds:
     """POST /promotions → PromotionStarted committed, alternating the two APIs; each app is
     promoted through each API twice: first cold (not loaded by it yet), then warm."""
     pool = await create_pool(url, min_size=1, max_size=2)
@@ -100,16 +108,22 @@ async def run(events: int, apps: int, requests: int, count: int) -> dict[str, ob
             await rebuild(pool, all_projections())
             async with pool.acquire() as conn:
                 low, high = await conn.fetchrow(
-                    "SELECT min(valid_from), max(valid_from) FROM target_history")
+                    "SELECT min(valid_from), max(valid_from) FROM target_history"
+                )
             await pool.close()
             receiver = await asyncio.create_subprocess_exec(
-                sys.executable, str(ROOT / "bench" / "_otlp.py"),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+                sys.executable,
+                str(ROOT / "bench" / "_otlp.py"),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
             assert receiver.stdin is not None and receiver.stdout is not None
             endpoint = (await receiver.stdout.readline()).decode().strip()
             ports = {mode: _free_port() for mode in MODES}
-            apis = [await start_api(url, ports["off"], None),
-                    await start_api(url, ports["on"], {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint})]
+            apis = [
+                await start_api(url, ports["off"], None),
+                await start_api(url, ports["on"], {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}),
+            ]
             bases = {mode: f"http://127.0.0.1:{port}/api/v1" for mode, port in ports.items()}
             try:
                 connector = aiohttp.TCPConnector(limit=CONNECTIONS)
@@ -138,7 +152,8 @@ def _figures(rounds: dict[str, list[list[float]]]) -> dict[str, float]:
         f[f"{mode}_p50_ms"] = round(_pct(every, 0.5), 2)
         f[f"{mode}_p99_ms"] = round(_pct(every, 0.99), 2)
         f[f"{mode}_p99_rounds_median_ms"] = round(
-            statistics.median(_pct(r, 0.99) for r in rounds[mode] if r), 2)
+            statistics.median(_pct(r, 0.99) for r in rounds[mode] if r), 2
+        )
         f["samples"] = len(every)
     f["ratio"] = round(f["on_p99_ms"] / f["off_p99_ms"], 3)
     f["ratio_rounds"] = round(f["on_p99_rounds_median_ms"] / f["off_p99_rounds_median_ms"], 3)
@@ -154,20 +169,46 @@ def main(args: argparse.Namespace) -> None:
     rows: list[list[object]] = []
     figures = {name: _figures(values) for name, values in measures.items()}
     for name, f in figures.items():
-        rows.append([name, int(f["samples"]), f["off_p50_ms"], f["on_p50_ms"], f["off_p99_ms"],
-                     f["on_p99_ms"], f"{(f['ratio'] - 1) * 100:+.1f}%",
-                     f"{f['off_p99_rounds_median_ms']} / {f['on_p99_rounds_median_ms']}",
-                     f"{(f['ratio_rounds'] - 1) * 100:+.1f}%",
-                     "ok" if f["ratio_rounds"] <= 1 + TARGET else "MISSED"])
+        rows.append(
+            [
+                name,
+                int(f["samples"]),
+                f["off_p50_ms"],
+                f["on_p50_ms"],
+                f["off_p99_ms"],
+                f["on_p99_ms"],
+                f"{(f['ratio'] - 1) * 100:+.1f}%",
+                f"{f['off_p99_rounds_median_ms']} / {f['on_p99_rounds_median_ms']}",
+                f"{(f['ratio_rounds'] - 1) * 100:+.1f}%",
+                "ok" if f["ratio_rounds"] <= 1 + TARGET else "MISSED",
+            ]
+        )
     print_table(
         f"Tracing overhead, {out['head']:,} events ({args.apps} apps), {CONNECTIONS} "
         f"connections, {ROUNDS} alternating rounds; on = OTLP/HTTP export to a local "
         f"receiver ({out['spans']:,} spans received)",
-        ["measure", "samples", "p50 off", "p50 on", "p99 off", "p99 on", "p99 change",
-         "round p99 median off / on", "change", "verdict"], rows,
+        [
+            "measure",
+            "samples",
+            "p50 off",
+            "p50 on",
+            "p99 off",
+            "p99 on",
+            "p99 change",
+            "round p99 median off / on",
+            "change",
+            "verdict",
+        ],
+        rows,
     )
-    print_json_line({
-        "bench": "api-tracing", "events": out["head"], "apps": args.apps,
-        "spans_exported": out["spans"], "target_p99_overhead": TARGET, "measures": figures,
-        "p99_ok": all(f["ratio_rounds"] <= 1 + TARGET for f in figures.values()),
-    })
+    print_json_line(
+        {
+            "bench": "api-tracing",
+            "events": out["head"],
+            "apps": args.apps,
+            "spans_exported": out["spans"],
+            "target_p99_overhead": TARGET,
+            "measures": figures,
+            "p99_ok": all(f["ratio_rounds"] <= 1 + TARGET for f in figures.values()),
+        }
+    )

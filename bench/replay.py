@@ -37,8 +37,13 @@ from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
 
 # full event types an audit page is filtered by: common, rare, and one no event has
-TYPES = ("Target.PromotionApproved", "Target.PromotionFailed", "Target.ReleaseRolledBack",
-         "App.Registered", "Target.Paused")
+TYPES = (
+    "Target.PromotionApproved",
+    "Target.PromotionFailed",
+    "Target.ReleaseRolledBack",
+    "App.Registered",
+    "Target.Paused",
+)
 
 
 async def raw_read(url: str, batch: int = 10_000) -> float:
@@ -166,8 +171,7 @@ async def main() -> None:
 
             pool = await create_pool(url, min_size=2, max_size=4)
             await ProjectionRunner(pool).ensure()
-            runs = [(await rebuild(pool, all_projections())).seconds
-                    for _ in range(args.rebuilds)]
+            runs = [(await rebuild(pool, all_projections())).seconds for _ in range(args.rebuilds)]
             rebuild_seconds = statistics.median(runs)
             rebuild_rate = count / rebuild_seconds
             await pool.close()

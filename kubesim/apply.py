@@ -61,8 +61,11 @@ def _is_leaf(applied: dict[str, Any], path: Path) -> bool:
 
 def merge_applied(live: Any, applied: Any, field_name: str = "") -> Any:
     """The live object with the applied configuration merged in."""
-    if isinstance(live, dict) and isinstance(applied, dict) and not is_atomic_map(
-            field_name, applied):
+    if (
+        isinstance(live, dict)
+        and isinstance(applied, dict)
+        and not is_atomic_map(field_name, applied)
+    ):
         out = dict(live)
         for key, value in applied.items():
             out[key] = merge_applied(live[key], value, key) if key in live else value
@@ -92,8 +95,11 @@ def _ident(item: dict[str, Any], keys: tuple[str, ...]) -> tuple[Any, ...]:
 
 
 def _conflicts(
-    entries: list[ManagerEntry], live: dict[str, Any], applied: dict[str, Any],
-    wanted: FieldSet, me: tuple[str, Operation, str],
+    entries: list[ManagerEntry],
+    live: dict[str, Any],
+    applied: dict[str, Any],
+    wanted: FieldSet,
+    me: tuple[str, Operation, str],
 ) -> list[tuple[ManagerEntry, Path]]:
     out = []
     for entry in entries:
@@ -113,8 +119,10 @@ def conflict_error(conflicts: list[tuple[ManagerEntry, Path]]) -> ApiError:
     n = len(conflicts)
     if len(by_manager) == 1 and n == 1:
         (manager, api_version), fields = next(iter(by_manager.items()))
-        message = (f'Apply failed with 1 conflict: conflict with "{manager}" '
-                   f"using {api_version}: {fields[0]}")
+        message = (
+            f'Apply failed with 1 conflict: conflict with "{manager}" '
+            f"using {api_version}: {fields[0]}"
+        )
     else:
         parts = []
         for (manager, api_version), fields in by_manager.items():
@@ -161,8 +169,10 @@ def server_side_apply(
             lost: dict[tuple[str, Operation, str], FieldSet] = {}
             for entry, path in conflicts:
                 lost.setdefault(entry.identity, set()).add(path)
-            entries = [replace(e, fields=e.fields - lost[e.identity]) if e.identity in lost
-                       else e for e in entries]
+            entries = [
+                replace(e, fields=e.fields - lost[e.identity]) if e.identity in lost else e
+                for e in entries
+            ]
         # merge_applied shares untouched subtrees with its inputs: clone before mutating.
         merged = clone(merge_applied(live, applied))
         previous = next((e.fields for e in entries if e.identity == me), set())
@@ -176,11 +186,13 @@ def server_side_apply(
     mine = next((e for e in entries if e.identity == me), None)
     api_version = applied.get("apiVersion", "")
     if mine is None:
-        entries.append(ManagerEntry(manager, Operation.APPLY, api_version, now, wanted,
-                                    subresource))
+        entries.append(
+            ManagerEntry(manager, Operation.APPLY, api_version, now, wanted, subresource)
+        )
     else:
-        entries[entries.index(mine)] = mine.successor(fields=wanted, time=now,
-                                                      api_version=api_version)
+        entries[entries.index(mine)] = mine.successor(
+            fields=wanted, time=now, api_version=api_version
+        )
     return merged, [e for e in entries if e.fields]
 
 
@@ -228,17 +240,31 @@ def track_update(
     mine = None
     for entry in entries:
         if entry.identity == me:
-            mine = entry.successor(fields=(entry.fields - removed) | changed, time=now,
-                                   api_version=new.get("apiVersion", ""))
+            mine = entry.successor(
+                fields=(entry.fields - removed) | changed,
+                time=now,
+                api_version=new.get("apiVersion", ""),
+            )
             out.append(mine)
         elif entry.fields.isdisjoint(lost):
             out.append(entry)  # untouched: keep the entry (and its cached encoding)
         else:
             fields = entry.fields - lost
             if fields:
-                out.append(ManagerEntry(entry.manager, entry.operation, entry.api_version,
-                                        entry.time, fields, entry.subresource))
+                out.append(
+                    ManagerEntry(
+                        entry.manager,
+                        entry.operation,
+                        entry.api_version,
+                        entry.time,
+                        fields,
+                        entry.subresource,
+                    )
+                )
     if mine is None and changed:
-        out.append(ManagerEntry(manager, Operation.UPDATE, new.get("apiVersion", ""), now,
-                                set(changed), subresource))
+        out.append(
+            ManagerEntry(
+                manager, Operation.UPDATE, new.get("apiVersion", ""), now, set(changed), subresource
+            )
+        )
     return [e for e in out if e.fields]

@@ -22,24 +22,47 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 def node_manifest(name: str) -> dict[str, Any]:
     """A Node as a kubelet registers it."""
-    return {"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "labels": {
-                "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64", "node-role.kubernetes.io/control-plane": ""}},
-            "spec": {"podCIDR": "10.244.0.0/24"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "node-role.kubernetes.io/control-plane": "",
+            },
+        },
+        "spec": {"podCIDR": "10.244.0.0/24"},
+    }
 
 
 def node_status() -> dict[str, Any]:
     """A Ready node's status."""
     return {
-        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                        "message": "kubelet is posting ready status"}],
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "True",
+                "reason": "KubeletReady",
+                "message": "kubelet is posting ready status",
+            }
+        ],
         "capacity": {"cpu": "2", "memory": "24Gi", "pods": "110"},
         "allocatable": {"cpu": "2", "memory": "24Gi", "pods": "110"},
-        "nodeInfo": {"kubeletVersion": "v1.37.0", "containerRuntimeVersion": "kubesim://1",
-                     "operatingSystem": "linux", "architecture": "amd64",
-                     "osImage": "kubesim", "kernelVersion": "", "kubeProxyVersion": "",
-                     "machineID": "", "systemUUID": "", "bootID": ""},
+        "nodeInfo": {
+            "kubeletVersion": "v1.37.0",
+            "containerRuntimeVersion": "kubesim://1",
+            "operatingSystem": "linux",
+            "architecture": "amd64",
+            "osImage": "kubesim",
+            "kernelVersion": "",
+            "kubeProxyVersion": "",
+            "machineID": "",
+            "systemUUID": "",
+            "bootID": "",
+        },
         "addresses": [{"type": "InternalIP", "address": "172.18.0.2"}],
     }
 
@@ -58,8 +81,9 @@ class ControllerTiming:
     @classmethod
     def fast(cls) -> ControllerTiming:
         """Delays short enough for tests."""
-        return cls(observe=0.01, step=0.05, progress_deadline=0.5, job_duration=0.1,
-                   bookmark_interval=0.2)
+        return cls(
+            observe=0.01, step=0.05, progress_deadline=0.5, job_duration=0.1, bookmark_interval=0.2
+        )
 
 
 @dataclass
@@ -89,24 +113,40 @@ class Cluster:
         """What every fresh cluster has: system namespaces, the API Service, its nodes."""
         server = WriteOptions(field_manager="kube-apiserver", trusted=True)
         for name in SYSTEM_NAMESPACES:
-            self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
-                        server)
-        self.create({"apiVersion": "v1", "kind": "Service",
-                     "metadata": {"name": "kubernetes", "namespace": "default",
-                                  "labels": {"component": "apiserver",
-                                             "provider": "kubernetes"}},
-                     "spec": {"clusterIP": "10.96.0.1", "type": "ClusterIP",
-                              "ports": [{"name": "https", "port": 443,
-                                         "targetPort": 6443}]}}, server)
+            self.create(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, server
+            )
+        self.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": "kubernetes",
+                    "namespace": "default",
+                    "labels": {"component": "apiserver", "provider": "kubernetes"},
+                },
+                "spec": {
+                    "clusterIP": "10.96.0.1",
+                    "type": "ClusterIP",
+                    "ports": [{"name": "https", "port": 443, "targetPort": 6443}],
+                },
+            },
+            server,
+        )
         nodes = self.registry.lookup("", "v1", "nodes")
         assert nodes is not None, "the built-in discovery data lacks nodes"
         for index in range(1, self.timing.nodes + 1):
-            node = self.create(node_manifest(f"{self.name}-node-{index}"),
-                               WriteOptions(field_manager="kubelet", trusted=True))
-            self.ops.replace(nodes, "", node["metadata"]["name"],
-                             dict(node, status=node_status()),
-                             WriteOptions(field_manager="kubelet", subresource="status",
-                                          trusted=True))
+            node = self.create(
+                node_manifest(f"{self.name}-node-{index}"),
+                WriteOptions(field_manager="kubelet", trusted=True),
+            )
+            self.ops.replace(
+                nodes,
+                "",
+                node["metadata"]["name"],
+                dict(node, status=node_status()),
+                WriteOptions(field_manager="kubelet", subresource="status", trusted=True),
+            )
 
     def close_watches(self) -> None:
         """End every open watch stream (clients see the connection close and re-watch)."""
@@ -130,8 +170,9 @@ class Cluster:
         if rt is None:
             raise KeyError(f"{obj['apiVersion']} {obj['kind']} is not served")
         namespace = obj.get("metadata", {}).get("namespace", "default") if rt.namespaced else ""
-        return self.ops.create(rt, namespace, obj,
-                               opts or WriteOptions(field_manager="kubesim", trusted=True))
+        return self.ops.create(
+            rt, namespace, obj, opts or WriteOptions(field_manager="kubesim", trusted=True)
+        )
 
     def get(self, api_version: str, kind: str, name: str, namespace: str = "") -> dict[str, Any]:
         """Read an object from Python."""

@@ -12,8 +12,15 @@ import itertools
 from typing import Any
 
 _GENERATION_LESS = frozenset(
-    {("", "configmaps"), ("", "secrets"), ("", "serviceaccounts"), ("", "namespaces"),
-     ("", "services"), ("", "endpoints"), ("", "events")}
+    {
+        ("", "configmaps"),
+        ("", "secrets"),
+        ("", "serviceaccounts"),
+        ("", "namespaces"),
+        ("", "services"),
+        ("", "endpoints"),
+        ("", "events"),
+    }
 )
 
 _cluster_ips = (str(ipaddress.IPv4Address("10.96.0.10") + i) for i in itertools.count())
@@ -65,12 +72,14 @@ def apply_defaults(table: tuple[str, str], obj: dict[str, Any], *, creating: boo
                         rolling.setdefault("maxUnavailable", "25%")
         if plural == "statefulsets":
             spec.setdefault("podManagementPolicy", "OrderedReady")
-            spec.setdefault("updateStrategy",
-                            {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+            spec.setdefault(
+                "updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+            )
         if plural == "daemonsets":
-            spec.setdefault("updateStrategy",
-                            {"type": "RollingUpdate",
-                             "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}})
+            spec.setdefault(
+                "updateStrategy",
+                {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
+            )
         _pod_template(spec)
     elif table == ("batch", "jobs") and isinstance(spec, dict):
         spec.setdefault("backoffLimit", 6)
@@ -104,12 +113,20 @@ def crd_status(crd: dict[str, Any]) -> dict[str, Any]:
     """A CRD's status once its names are accepted and it is established (immediately here)."""
     names = crd.get("spec", {}).get("names", {})
     conditions = [
-        {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-         "message": "no conflicts found", "lastTransitionTime": crd["metadata"].get(
-             "creationTimestamp", "")},
-        {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-         "message": "the initial names have been accepted", "lastTransitionTime":
-             crd["metadata"].get("creationTimestamp", "")},
+        {
+            "type": "NamesAccepted",
+            "status": "True",
+            "reason": "NoConflicts",
+            "message": "no conflicts found",
+            "lastTransitionTime": crd["metadata"].get("creationTimestamp", ""),
+        },
+        {
+            "type": "Established",
+            "status": "True",
+            "reason": "InitialNamesAccepted",
+            "message": "the initial names have been accepted",
+            "lastTransitionTime": crd["metadata"].get("creationTimestamp", ""),
+        },
     ]
     versions = [v["name"] for v in crd.get("spec", {}).get("versions", []) if v.get("storage")]
     return {"acceptedNames": names, "conditions": conditions, "storedVersions": versions}

@@ -34,7 +34,12 @@ class Deletion:
         raise NotImplementedError
 
     def delete(
-        self, rt: ResourceType, namespace: str, name: str, *, dry_run: bool = False,
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        *,
+        dry_run: bool = False,
         preconditions: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """DELETE: gone at once, or marked with deletionTimestamp while finalizers remain."""
@@ -42,9 +47,12 @@ class Deletion:
         meta = stored.obj["metadata"]
         pre = preconditions or {}
         if pre.get("uid") and pre["uid"] != meta["uid"]:
-            raise errors.ApiError(409, errors.StatusReason.CONFLICT,
-                                  f"Precondition failed: UID in precondition: {pre['uid']}, "
-                                  f"UID in object meta: {meta['uid']}")
+            raise errors.ApiError(
+                409,
+                errors.StatusReason.CONFLICT,
+                f"Precondition failed: UID in precondition: {pre['uid']}, "
+                f"UID in object meta: {meta['uid']}",
+            )
         if pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]:
             raise errors.stale_version(rt.group, rt.plural, name)
         if dry_run:

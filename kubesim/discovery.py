@@ -80,8 +80,12 @@ def resource_list(registry: Registry, group: str, version: str) -> dict[str, Any
                 }
             )
     gv = f"{group}/{version}" if group else version
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
-            "resources": resources}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": gv,
+        "resources": resources,
+    }
 
 
 def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
@@ -102,8 +106,13 @@ def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
         sub_kind = (
             {"group": "autoscaling", "version": "v1", "kind": "Scale"} if sub == "scale" else kind
         )
-        subs.append({"subresource": sub, "responseKind": sub_kind,
-                     "verbs": _SUBRESOURCE_VERBS.get(sub, ["get"])})
+        subs.append(
+            {
+                "subresource": sub,
+                "responseKind": sub_kind,
+                "verbs": _SUBRESOURCE_VERBS.get(sub, ["get"]),
+            }
+        )
     if subs:
         entry["subresources"] = subs
     return entry
@@ -130,8 +139,12 @@ def aggregated(registry: Registry, *, core: bool) -> dict[str, Any]:
                 ],
             }
         )
-    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2",
-            "metadata": {}, "items": items}
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    }
 
 
 def wants_aggregated(accept: str) -> bool:

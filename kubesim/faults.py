@@ -78,7 +78,11 @@ class Faults:
         roll -= self.throttle_rate
         if roll < self.error_rate:
             if roll < self.error_rate / 2:
-                raise ApiError(500, StatusReason.INTERNAL_ERROR,
-                               "Internal error occurred: injected fault")
-            raise ApiError(503, StatusReason.SERVICE_UNAVAILABLE,
-                           "The server is currently unable to handle the request (injected)")
+                raise ApiError(
+                    500, StatusReason.INTERNAL_ERROR, "Internal error occurred: injected fault"
+                )
+            raise ApiError(
+                503,
+                StatusReason.SERVICE_UNAVAILABLE,
+                "The server is currently unable to handle the request (injected)",
+            )

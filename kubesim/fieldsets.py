@@ -38,16 +38,30 @@ _UNOWNED_METADATA = frozenset(
 )
 # Map-typed fields own themselves as well as their members (the `.` entry in FieldsV1).
 _MAP_FIELDS = frozenset(
-    {"labels", "annotations", "matchLabels", "nodeSelector", "data", "stringData", "binaryData",
-     "limits", "requests", "selector"}
+    {
+        "labels",
+        "annotations",
+        "matchLabels",
+        "nodeSelector",
+        "data",
+        "stringData",
+        "binaryData",
+        "limits",
+        "requests",
+        "selector",
+    }
 )
 _LABEL_SELECTOR = frozenset({"matchLabels", "matchExpressions"})
 
 
 def is_atomic_map(name: str, value: Any) -> bool:
     """Whether a map is owned as a whole: a LabelSelector is (structType=atomic)."""
-    return (name == "selector" and isinstance(value, dict) and bool(value)
-            and value.keys() <= _LABEL_SELECTOR)
+    return (
+        name == "selector"
+        and isinstance(value, dict)
+        and bool(value)
+        and value.keys() <= _LABEL_SELECTOR
+    )
 
 
 class Operation(StrEnum):
@@ -221,8 +235,7 @@ class ManagerEntry:
     subresource: str = ""
     # Entries are replaced, never mutated, once stored: the encoding is computed once.
     _json: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
-    _fields_v1: dict[str, Any] | None = field(default=None, init=False, repr=False,
-                                             compare=False)
+    _fields_v1: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def identity(self) -> tuple[str, Operation, str]:
@@ -243,8 +256,9 @@ class ManagerEntry:
 
     def successor(self, *, fields: FieldSet, time: str, api_version: str) -> ManagerEntry:
         """This entry after another write; keeps the encoding when the fields stay."""
-        entry = ManagerEntry(self.manager, self.operation, api_version, time, fields,
-                             self.subresource)
+        entry = ManagerEntry(
+            self.manager, self.operation, api_version, time, fields, self.subresource
+        )
         if fields == self.fields:
             entry._fields_v1 = self._fields_v1
         return entry
@@ -342,8 +356,9 @@ def _owned_meta(meta: Any) -> Any:
     return {k: v for k, v in meta.items() if k not in _UNOWNED_METADATA}
 
 
-def _diff_value(name: str, before: Any, after: Any, path: Path,
-                changed: FieldSet, removed: FieldSet) -> None:
+def _diff_value(
+    name: str, before: Any, after: Any, path: Path, changed: FieldSet, removed: FieldSet
+) -> None:
     if after is _MISSING:
         _walk_value(name, before, path, removed)
         return
@@ -374,8 +389,7 @@ def _diff_value(name: str, before: Any, after: Any, path: Path,
                     for key in b.keys() | a.keys():
                         bv, av = b.get(key, _MISSING), a.get(key, _MISSING)
                         if bv != av:
-                            _diff_value(key, bv, av, (*path, ident, "f:" + key), changed,
-                                        removed)
+                            _diff_value(key, bv, av, (*path, ident, "f:" + key), changed, removed)
             return
         if name in SET_LISTS:
             changed.update((*path, "v:" + _dumps(v)) for v in after if v not in before)

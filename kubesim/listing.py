@@ -30,8 +30,9 @@ class ListOptions:
     continue_token: str = ""
 
 
-def _snapshot(store: Store, rt: ResourceType, namespace: str | None,
-              rv: int) -> Iterator[tuple[ObjectKey, dict[str, Any]]]:
+def _snapshot(
+    store: Store, rt: ResourceType, namespace: str | None, rv: int
+) -> Iterator[tuple[ObjectKey, dict[str, Any]]]:
     """(key, object) in key order as they were at `rv`, rebuilt from the watch history.
 
     The first change after `rv` to a key tells its state at `rv`: the object it replaced,
@@ -82,8 +83,12 @@ def list_objects(
         token = json.dumps({"rv": rv, "start": list(last_key)})
         metadata["continue"] = base64.urlsafe_b64encode(token.encode()).decode()
         metadata["remainingItemCount"] = remaining
-    return {"kind": rt.kind + "List", "apiVersion": rt.api_version, "metadata": metadata,
-            "items": items}
+    return {
+        "kind": rt.kind + "List",
+        "apiVersion": rt.api_version,
+        "metadata": metadata,
+        "items": items,
+    }
 
 
 def decode_continue(store: Store, token: str) -> tuple[int, ObjectKey]:

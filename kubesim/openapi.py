@@ -16,9 +16,19 @@ from kubesim import schemas
 from kubesim.resources import LIST_MAP_KEYS, PORT_KEYS, SET_LISTS, Registry, ResourceType
 
 _WRITE_PARAMS = ("dryRun", "fieldManager", "fieldValidation", "force", "pretty")
-_READ_PARAMS = ("labelSelector", "fieldSelector", "limit", "continue", "resourceVersion",
-                "resourceVersionMatch", "watch", "allowWatchBookmarks", "sendInitialEvents",
-                "timeoutSeconds", "pretty")
+_READ_PARAMS = (
+    "labelSelector",
+    "fieldSelector",
+    "limit",
+    "continue",
+    "resourceVersion",
+    "resourceVersionMatch",
+    "watch",
+    "allowWatchBookmarks",
+    "sendInitialEvents",
+    "timeoutSeconds",
+    "pretty",
+)
 
 
 def _gv_path(group: str, version: str) -> str:
@@ -38,8 +48,9 @@ def root(registry: Registry, prefix: str) -> dict[str, Any]:
 
 
 def _params(names: tuple[str, ...]) -> list[dict[str, Any]]:
-    return [{"name": n, "in": "query", "schema": {"type": "string"}, "uniqueItems": True}
-            for n in names]
+    return [
+        {"name": n, "in": "query", "schema": {"type": "string"}, "uniqueItems": True} for n in names
+    ]
 
 
 def _schema_name(rt: ResourceType) -> str:
@@ -62,8 +73,12 @@ def _list_extensions(json_name: str, item_model: str) -> dict[str, Any]:
         keys = LIST_MAP_KEYS[json_name]
     if keys is None:
         return {"x-kubernetes-list-type": "atomic"}
-    return {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": list(keys),
-            "x-kubernetes-patch-merge-key": keys[0], "x-kubernetes-patch-strategy": "merge"}
+    return {
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": list(keys),
+        "x-kubernetes-patch-merge-key": keys[0],
+        "x-kubernetes-patch-strategy": "merge",
+    }
 
 
 def _model_schemas(roots: list[str]) -> dict[str, Any]:
@@ -84,8 +99,7 @@ def _model_schemas(roots: list[str]) -> dict[str, Any]:
                 prop.update(_list_extensions(json_name, item))
             properties[json_name] = prop
             todo += [m for m in schemas.referenced(kind) if m not in out]
-        schema: dict[str, Any] = {"type": "object", "description": name,
-                                  "properties": properties}
+        schema: dict[str, Any] = {"type": "object", "description": name, "properties": properties}
         if name == "V1LabelSelector":
             schema["x-kubernetes-map-type"] = "atomic"
         out[name] = schema
@@ -122,8 +136,11 @@ def group_version(registry: Registry, group: str, version: str) -> dict[str, Any
     components: dict[str, Any] = {}
     models: list[str] = []
     for rt in registry.resources(group, version):
-        scope = f"{base}/namespaces/{{namespace}}/{rt.plural}" if rt.namespaced else (
-            f"{base}/{rt.plural}")
+        scope = (
+            f"{base}/namespaces/{{namespace}}/{rt.plural}"
+            if rt.namespaced
+            else (f"{base}/{rt.plural}")
+        )
         paths[scope] = _operations(rt, item=False)
         paths[f"{scope}/{{name}}"] = _operations(rt, item=True)
         name = _schema_name(rt)
@@ -145,13 +162,15 @@ def group_version(registry: Registry, group: str, version: str) -> dict[str, Any
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "v1.37.0"},
         "paths": paths,
-        "components": {"schemas": {**components, **_with_gvk(
-            _model_schemas(models), registry, group, version)}},
+        "components": {
+            "schemas": {**components, **_with_gvk(_model_schemas(models), registry, group, version)}
+        },
     }
 
 
-def _with_gvk(found: dict[str, Any], registry: Registry, group: str,
-              version: str) -> dict[str, Any]:
+def _with_gvk(
+    found: dict[str, Any], registry: Registry, group: str, version: str
+) -> dict[str, Any]:
     """Mark the schemas of served kinds, which is how kubectl finds a kind's schema."""
     for rt in registry.resources(group, version):
         name = _schema_name(rt)

@@ -43,8 +43,7 @@ class WriteOptions:
 
 def _unchanged(old: Stored, obj: dict[str, Any], entries: list[ManagerEntry]) -> bool:
     """Whether a write would store the same object with the same ownership."""
-    if [(e.identity, e.fields) for e in entries] != [
-            (e.identity, e.fields) for e in old.managers]:
+    if [(e.identity, e.fields) for e in entries] != [(e.identity, e.fields) for e in old.managers]:
         return False
     if obj.keys() != old.obj.keys():
         return False
@@ -113,12 +112,22 @@ class Operations(Deletion):
             raise errors.not_found("", "namespaces", namespace)
         if stored.obj["metadata"].get("deletionTimestamp"):
             raise errors.ApiError(
-                403, errors.StatusReason.FORBIDDEN,
+                403,
+                errors.StatusReason.FORBIDDEN,
                 f'{errors.qualified(rt.group, rt.plural)} "" is forbidden: unable to create '
                 f"new content in namespace {namespace} because it is being terminated",
-                details={"kind": rt.plural, "group": rt.group, "causes": [
-                    {"reason": "NamespaceTerminating", "field": "metadata.namespace",
-                     "message": f"namespace {namespace} is being terminated"}]})
+                details={
+                    "kind": rt.plural,
+                    "group": rt.group,
+                    "causes": [
+                        {
+                            "reason": "NamespaceTerminating",
+                            "field": "metadata.namespace",
+                            "message": f"namespace {namespace} is being terminated",
+                        }
+                    ],
+                },
+            )
 
     # ---- writes ------------------------------------------------------------------------
 
@@ -130,9 +139,13 @@ class Operations(Deletion):
         meta = obj["metadata"]
         if not meta.get("name"):
             if not meta.get("generateName"):
-                raise errors.invalid(rt.kind, "", "metadata.name",
-                                     "Required value: name or generateName is required",
-                                     rt.group)
+                raise errors.invalid(
+                    rt.kind,
+                    "",
+                    "metadata.name",
+                    "Required value: name or generateName is required",
+                    rt.group,
+                )
             meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
         self._require_namespace(rt, namespace)
         if rt.has_status:
@@ -144,7 +157,11 @@ class Operations(Deletion):
         return self._commit(rt, None, obj, entries, opts)
 
     def replace(
-        self, rt: ResourceType, namespace: str, name: str, body: dict[str, Any],
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: dict[str, Any],
         opts: WriteOptions,
     ) -> dict[str, Any]:
         """PUT: the whole object; 409 Conflict when resourceVersion is stale."""
@@ -156,14 +173,24 @@ class Operations(Deletion):
         if wanted_rv and wanted_rv != old.obj["metadata"]["resourceVersion"]:
             raise errors.stale_version(rt.group, rt.plural, name)
         obj = self._scope_to_subresource(rt, old.obj, obj, opts.subresource)
-        entries = track_update(_sent_managers(old, obj), old.obj, obj,
-                               manager=opts.field_manager,
-                               subresource=opts.subresource, now=now_iso())
+        entries = track_update(
+            _sent_managers(old, obj),
+            old.obj,
+            obj,
+            manager=opts.field_manager,
+            subresource=opts.subresource,
+            now=now_iso(),
+        )
         return self._commit(rt, old, obj, entries, opts)
 
     def patch(
-        self, rt: ResourceType, namespace: str, name: str, patch_type: PatchType,
-        body: Any, opts: WriteOptions,
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        patch_type: PatchType,
+        body: Any,
+        opts: WriteOptions,
     ) -> tuple[dict[str, Any], bool]:
         """PATCH in any of the four formats; returns the object and whether it was created."""
         old = self.store.get(rt, namespace, name)
@@ -186,18 +213,29 @@ class Operations(Deletion):
         if wanted_rv and wanted_rv != old.obj["metadata"]["resourceVersion"]:
             raise errors.stale_version(rt.group, rt.plural, name)
         obj = self._scope_to_subresource(rt, old.obj, obj, opts.subresource)
-        entries = track_update(_sent_managers(old, obj), old.obj, obj,
-                               manager=opts.field_manager,
-                               subresource=opts.subresource, now=now_iso())
+        entries = track_update(
+            _sent_managers(old, obj),
+            old.obj,
+            obj,
+            manager=opts.field_manager,
+            subresource=opts.subresource,
+            now=now_iso(),
+        )
         return self._commit(rt, old, obj, entries, opts), False
 
     def _apply(
-        self, rt: ResourceType, namespace: str, name: str, old: Stored | None,
-        body: Any, opts: WriteOptions,
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        old: Stored | None,
+        body: Any,
+        opts: WriteOptions,
     ) -> tuple[dict[str, Any], bool]:
         if not opts.field_manager:
             raise errors.ApiError(
-                422, errors.StatusReason.INVALID,
+                422,
+                errors.StatusReason.INVALID,
                 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
                 "is required for apply patch",
             )
@@ -210,24 +248,30 @@ class Operations(Deletion):
             if old is None:
                 raise errors.not_found(rt.group, rt.plural, name)
             raise errors.stale_version(rt.group, rt.plural, name)
-        for key in ("uid", "resourceVersion", "creationTimestamp", "managedFields",
-                    "generation"):
+        for key in ("uid", "resourceVersion", "creationTimestamp", "managedFields", "generation"):
             applied["metadata"].pop(key, None)
         if opts.subresource == "status":
             if old is None:
                 raise errors.not_found(rt.group, rt.plural, name)
             # Through /status only status counts: nothing else is applied or owned.
-            applied = {k: v for k, v in applied.items()
-                       if k in ("apiVersion", "kind", "status")} | {
-                "metadata": {"name": name, "namespace": namespace} if rt.namespaced
-                else {"name": name}}
+            applied = {
+                k: v for k, v in applied.items() if k in ("apiVersion", "kind", "status")
+            } | {
+                "metadata": {"name": name, "namespace": namespace}
+                if rt.namespaced
+                else {"name": name}
+            }
         elif rt.has_status:
             applied.pop("status", None)
         if old is None:
             self._require_namespace(rt, namespace)
         merged, entries = server_side_apply(
-            old.obj if old else None, old.managers if old else [], applied,
-            manager=opts.field_manager, force=opts.force, now=now_iso(),
+            old.obj if old else None,
+            old.managers if old else [],
+            applied,
+            manager=opts.field_manager,
+            force=opts.force,
+            now=now_iso(),
             subresource=opts.subresource,
             forgiven=last_applied(old.obj if old else None, opts.field_manager),
         )
@@ -238,7 +282,12 @@ class Operations(Deletion):
         return self._commit(rt, old, merged, entries, opts, private=True), old is None
 
     def _checked_body(
-        self, rt: ResourceType, namespace: str, body: dict[str, Any], *, name: str,
+        self,
+        rt: ResourceType,
+        namespace: str,
+        body: dict[str, Any],
+        *,
+        name: str,
         opts: WriteOptions,
     ) -> dict[str, Any]:
         if not isinstance(body, dict):
@@ -251,20 +300,23 @@ class Operations(Deletion):
         if obj.get("kind") not in (None, "", rt.kind):
             raise errors.bad_request(
                 f"the kind {obj.get('kind')!r} of the object does not match the resource "
-                f"{rt.plural!r} ({rt.kind})")
+                f"{rt.plural!r} ({rt.kind})"
+            )
         obj["kind"] = rt.kind
         obj["apiVersion"] = rt.api_version
         if name:
             if meta.get("name") not in (None, "", name):
                 raise errors.bad_request(
                     "the name of the object "
-                    f"({meta.get('name')}) does not match the name on the URL ({name})")
+                    f"({meta.get('name')}) does not match the name on the URL ({name})"
+                )
             meta["name"] = name
         if rt.namespaced:
             if meta.get("namespace") not in (None, "", namespace):
                 raise errors.bad_request(
                     "the namespace of the provided object does not match the namespace sent "
-                    "on the request")
+                    "on the request"
+                )
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
@@ -289,8 +341,14 @@ class Operations(Deletion):
         return new
 
     def _commit(
-        self, rt: ResourceType, old: Stored | None, obj: dict[str, Any],
-        entries: list[ManagerEntry], opts: WriteOptions, *, private: bool = False,
+        self,
+        rt: ResourceType,
+        old: Stored | None,
+        obj: dict[str, Any],
+        entries: list[ManagerEntry],
+        opts: WriteOptions,
+        *,
+        private: bool = False,
     ) -> dict[str, Any]:
         """Store a write (`private`: `obj` is already a copy no one else holds)."""
         if opts.subresource != "status":
@@ -311,8 +369,13 @@ class Operations(Deletion):
             apply_defaults(rt.key, obj, creating=True)
         else:
             old_meta = old.obj["metadata"]
-            for key in ("uid", "creationTimestamp", "deletionTimestamp",
-                        "deletionGracePeriodSeconds", "generation"):
+            for key in (
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+            ):
                 if key in old_meta:
                     meta[key] = old_meta[key]
                 else:

@@ -90,7 +90,11 @@ def resolve(registry: Registry, path: str) -> Route:
 
 
 def _page_not_found(path: str) -> errors.ApiError:
-    return errors.ApiError(404, errors.StatusReason.NOT_FOUND,
-                           "the server could not find the requested resource",
-                           details={"causes": [{"reason": "UnexpectedServerResponse",
-                                                "message": "404 page not found"}]})
+    return errors.ApiError(
+        404,
+        errors.StatusReason.NOT_FOUND,
+        "the server could not find the requested resource",
+        details={
+            "causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]
+        },
+    )

@@ -17,8 +17,15 @@ from typing import Any
 
 _LIST = re.compile(r"^list\[(.+)\]$")
 _DICT = re.compile(r"^dict\(str, (.+)\)$")
-_SCALARS = {"str": "string", "int": "integer", "bool": "boolean", "float": "number",
-            "datetime": "string", "date": "string", "object": "object"}
+_SCALARS = {
+    "str": "string",
+    "int": "integer",
+    "bool": "boolean",
+    "float": "number",
+    "datetime": "string",
+    "date": "string",
+    "object": "object",
+}
 
 
 @functools.cache
@@ -101,24 +108,36 @@ def _unknown_in(kind: str, value: Any, path: str) -> list[str]:
     if m := _LIST.match(kind):
         if not isinstance(value, list):
             return []
-        return [p for i, item in enumerate(value) for p in _unknown_in(m.group(1), item,
-                                                                        f"{path}[{i}]")]
+        return [
+            p for i, item in enumerate(value) for p in _unknown_in(m.group(1), item, f"{path}[{i}]")
+        ]
     if m := _DICT.match(kind):
         if not isinstance(value, dict):
             return []
-        return [p for k, item in value.items() for p in _unknown_in(m.group(1), item,
-                                                                     f"{path}.{k}")]
+        return [
+            p for k, item in value.items() for p in _unknown_in(m.group(1), item, f"{path}.{k}")
+        ]
     if kind in _SCALARS:
         return []
     return unknown_fields(kind, value, path)
 
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "str": (str,), "datetime": (str,), "date": (str,), "int": (int,), "float": (int, float),
+    "str": (str,),
+    "datetime": (str,),
+    "date": (str,),
+    "int": (int,),
+    "float": (int, float),
     "bool": (bool,),
 }
-_JSON_NAMES = {dict: "object", list: "array", str: "string", bool: "bool", int: "number",
-               float: "number"}
+_JSON_NAMES = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    bool: "bool",
+    int: "number",
+    float: "number",
+}
 
 
 def type_errors(kind: str, value: Any, path: str = "") -> list[str]:
@@ -127,20 +146,28 @@ def type_errors(kind: str, value: Any, path: str = "") -> list[str]:
         return []  # null is "unset" for every field; `object` takes anything
     if m := _LIST.match(kind):
         if isinstance(value, list):
-            return [e for i, item in enumerate(value)
-                    for e in type_errors(m.group(1), item, f"{path}[{i}]")]
+            return [
+                e
+                for i, item in enumerate(value)
+                for e in type_errors(m.group(1), item, f"{path}[{i}]")
+            ]
     elif m := _DICT.match(kind):
         if isinstance(value, dict):
-            return [e for k, item in value.items()
-                    for e in type_errors(m.group(1), item, f"{path}.{k}")]
+            return [
+                e for k, item in value.items() for e in type_errors(m.group(1), item, f"{path}.{k}")
+            ]
     elif kind in _JSON_TYPES:
         # bool is an int to Python, never to JSON
         if isinstance(value, _JSON_TYPES[kind]) and (kind == "bool") == isinstance(value, bool):
             return []
     elif isinstance(value, dict):
         declared = fields(kind)
-        return [e for key, item in value.items() if key in declared
-                for e in type_errors(declared[key], item, f"{path}.{key}" if path else key)]
+        return [
+            e
+            for key, item in value.items()
+            if key in declared
+            for e in type_errors(declared[key], item, f"{path}.{key}" if path else key)
+        ]
     got = _JSON_NAMES.get(type(value), type(value).__name__)
     want = _SCALARS.get(kind, kind)
     return [f"cannot unmarshal {got} into Go struct field {path or '.'} of type {want}"]

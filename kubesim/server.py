@@ -172,14 +172,19 @@ class SimHandle:
 
 
 def _make_clusters(
-    names: Iterable[str], timing: ControllerTiming | None, faults: Faults | None,
+    names: Iterable[str],
+    timing: ControllerTiming | None,
+    faults: Faults | None,
 ) -> list[Cluster]:
     clusters = []
     for name in names:
         # Each cluster gets its own copy, so one cluster's knobs never move another's.
         own_timing = ControllerTiming(**vars(timing)) if timing else ControllerTiming()
-        own_faults = Faults(**{k: v for k, v in vars(faults).items()
-                               if not k.startswith("_")}) if faults else Faults()
+        own_faults = (
+            Faults(**{k: v for k, v in vars(faults).items() if not k.startswith("_")})
+            if faults
+            else Faults()
+        )
         clusters.append(Cluster(name, timing=own_timing, faults=own_faults))
     if not clusters:
         raise ValueError("at least one cluster name is needed")
@@ -197,8 +202,9 @@ async def start_clusters_async(
 ) -> SimHandle:
     """Serve named clusters from the running loop; write their kubeconfig."""
     clusters = _make_clusters(names, timing, faults)
-    runner = web.AppRunner(create_app(clusters), access_log=None, handle_signals=False,
-                           shutdown_timeout=2.0)
+    runner = web.AppRunner(
+        create_app(clusters), access_log=None, handle_signals=False, shutdown_timeout=2.0
+    )
     await runner.setup()
     url_host = f"[{host}]" if ":" in host else host
     urls = {}
@@ -240,9 +246,16 @@ def start_clusters(
     def run() -> None:
         asyncio.set_event_loop(loop)
         try:
-            result["handle"] = loop.run_until_complete(start_clusters_async(
-                names, host=host, port=port, kubeconfig_path=kubeconfig_path,
-                timing=timing, faults=faults))
+            result["handle"] = loop.run_until_complete(
+                start_clusters_async(
+                    names,
+                    host=host,
+                    port=port,
+                    kubeconfig_path=kubeconfig_path,
+                    timing=timing,
+                    faults=faults,
+                )
+            )
         except BaseException as exc:  # handed to the caller below
             result["error"] = exc
             started.set()

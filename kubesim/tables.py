@@ -76,17 +76,35 @@ _EXTRA: dict[tuple[str, str], list[tuple[str, Cell]]] = {
     ],
     ("batch", "jobs"): [
         ("Status", _job_status),
-        ("Completions",
-         lambda o: f"{_status(o, 'succeeded')}/{o.get('spec', {}).get('completions', 1)}"),
+        (
+            "Completions",
+            lambda o: f"{_status(o, 'succeeded')}/{o.get('spec', {}).get('completions', 1)}",
+        ),
     ],
     ("", "namespaces"): [("Status", lambda o: o.get("status", {}).get("phase", ""))],
     ("", "nodes"): [
-        ("Status", lambda o: "Ready" if any(
-            c.get("type") == "Ready" and c.get("status") == "True"
-            for c in o.get("status", {}).get("conditions") or []) else "NotReady"),
-        ("Roles", lambda o: ",".join(
-            k.rsplit("/", 1)[1] for k in o["metadata"].get("labels", {})
-            if k.startswith("node-role.kubernetes.io/")) or "<none>"),
+        (
+            "Status",
+            lambda o: (
+                "Ready"
+                if any(
+                    c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in o.get("status", {}).get("conditions") or []
+                )
+                else "NotReady"
+            ),
+        ),
+        (
+            "Roles",
+            lambda o: (
+                ",".join(
+                    k.rsplit("/", 1)[1]
+                    for k in o["metadata"].get("labels", {})
+                    if k.startswith("node-role.kubernetes.io/")
+                )
+                or "<none>"
+            ),
+        ),
         ("Version", lambda o: o.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", "")),
     ],
     ("", "pods"): [("Ready", _pod_ready), ("Status", _pod_status), ("Restarts", lambda o: 0)],
@@ -99,26 +117,42 @@ _EXTRA: dict[tuple[str, str], list[tuple[str, Cell]]] = {
 
 
 _EVENT_COLUMNS: list[tuple[str, Cell]] = [
-    ("Last Seen", lambda o: _since(o.get("lastTimestamp") or o["metadata"].get(
-        "creationTimestamp"))),
+    (
+        "Last Seen",
+        lambda o: _since(o.get("lastTimestamp") or o["metadata"].get("creationTimestamp")),
+    ),
     ("Type", lambda o: o.get("type", "")),
     ("Reason", lambda o: o.get("reason", "")),
-    ("Object", lambda o: f"{str(o.get('involvedObject', {}).get('kind', '')).lower()}/"
-                         f"{o.get('involvedObject', {}).get('name', '')}"),
+    (
+        "Object",
+        lambda o: (
+            f"{str(o.get('involvedObject', {}).get('kind', '')).lower()}/"
+            f"{o.get('involvedObject', {}).get('name', '')}"
+        ),
+    ),
     ("Message", lambda o: o.get("message", "")),
 ]
 # Kinds whose table does not follow the NAME ... AGE shape.
 _OWN_COLUMNS: dict[tuple[str, str], list[tuple[str, Cell]]] = {("", "events"): _EVENT_COLUMNS}
 
 
-def table(table_key: tuple[str, str], objects: list[dict[str, Any]], *, rv: str,
-          include_object: str) -> dict[str, Any]:
+def table(
+    table_key: tuple[str, str], objects: list[dict[str, Any]], *, rv: str, include_object: str
+) -> dict[str, Any]:
     """A meta.k8s.io/v1 Table of objects."""
-    columns = _OWN_COLUMNS.get(table_key) or [("Name", _name), *_EXTRA.get(table_key, []),
-                                              ("Age", _age)]
+    columns = _OWN_COLUMNS.get(table_key) or [
+        ("Name", _name),
+        *_EXTRA.get(table_key, []),
+        ("Age", _age),
+    ]
     definitions = [
-        {"name": name, "type": "string", "format": "name" if name == "Name" else "",
-         "description": name, "priority": 0}
+        {
+            "name": name,
+            "type": "string",
+            "format": "name" if name == "Name" else "",
+            "description": name,
+            "priority": 0,
+        }
         for name, _ in columns
     ]
     rows = []
@@ -127,11 +161,19 @@ def table(table_key: tuple[str, str], objects: list[dict[str, Any]], *, rv: str,
         if include_object == "Object":
             row["object"] = obj
         elif include_object != "None":
-            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                             "metadata": obj["metadata"]}
+            row["object"] = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj["metadata"],
+            }
         rows.append(row)
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv},
-            "columnDefinitions": definitions, "rows": rows}
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": rv},
+        "columnDefinitions": definitions,
+        "rows": rows,
+    }
 
 
 def wants_table(accept: str) -> bool:

@@ -29,8 +29,9 @@ class FieldValidation(StrEnum):
         try:
             return cls(value or cls.WARN)
         except ValueError:
-            raise bad_request(f"fieldValidation must be one of Strict, Warn, Ignore: "
-                              f"{value!r}") from None
+            raise bad_request(
+                f"fieldValidation must be one of Strict, Warn, Ignore: {value!r}"
+            ) from None
 
 
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -38,14 +39,35 @@ _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 _QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 
-_WORKLOADS = frozenset({("apps", "deployments"), ("apps", "statefulsets"),
-                        ("apps", "daemonsets"), ("apps", "replicasets")})
+_WORKLOADS = frozenset(
+    {
+        ("apps", "deployments"),
+        ("apps", "statefulsets"),
+        ("apps", "daemonsets"),
+        ("apps", "replicasets"),
+    }
+)
 # Resources whose names must be DNS labels (no dots), as in the API server.
 _LABEL_NAMED = frozenset({("", "namespaces"), ("", "services")})
-_META_FIELDS = frozenset({
-    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
-    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
-    "annotations", "ownerReferences", "finalizers", "managedFields"})
+_META_FIELDS = frozenset(
+    {
+        "name",
+        "generateName",
+        "namespace",
+        "selfLink",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "labels",
+        "annotations",
+        "ownerReferences",
+        "finalizers",
+        "managedFields",
+    }
+)
 _COMMON_TOP = frozenset({"apiVersion", "kind", "metadata"})
 _SPEC_STATUS = frozenset({"spec", "status"})
 # Top-level fields of the kinds that do not follow the spec/status shape (None: not
@@ -53,8 +75,9 @@ _SPEC_STATUS = frozenset({"spec", "status"})
 _TOP_FIELDS: dict[tuple[str, str], frozenset[str] | None] = {
     ("", "configmaps"): frozenset({"data", "binaryData", "immutable"}),
     ("", "secrets"): frozenset({"data", "stringData", "type", "immutable"}),
-    ("", "serviceaccounts"): frozenset({"secrets", "imagePullSecrets",
-                                         "automountServiceAccountToken"}),
+    ("", "serviceaccounts"): frozenset(
+        {"secrets", "imagePullSecrets", "automountServiceAccountToken"}
+    ),
     ("", "events"): None,
     ("", "podtemplates"): None,
     ("", "componentstatuses"): None,
@@ -79,13 +102,23 @@ def _invalid(rt: ResourceType, name: str, causes: list[tuple[str, str]]) -> ApiE
     detail = ", ".join(f"{field}: {message}" for field, message in causes)
     kind = f"{rt.kind}.{rt.group}" if rt.group else rt.kind
     return ApiError(
-        422, StatusReason.INVALID, f'{kind} "{name}" is invalid: {detail}',
-        details={"name": name, "group": rt.group, "kind": rt.kind, "causes": [
-            {"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes]})
+        422,
+        StatusReason.INVALID,
+        f'{kind} "{name}" is invalid: {detail}',
+        details={
+            "name": name,
+            "group": rt.group,
+            "kind": rt.kind,
+            "causes": [
+                {"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes
+            ],
+        },
+    )
 
 
-def check_unknown_fields(rt: ResourceType, body: dict[str, Any],
-                         mode: FieldValidation) -> list[str]:
+def check_unknown_fields(
+    rt: ResourceType, body: dict[str, Any], mode: FieldValidation
+) -> list[str]:
     """Unknown top-level and metadata fields; raises under Strict, else returns warnings."""
     if rt.custom or mode is FieldValidation.IGNORE:
         return []
@@ -97,12 +130,13 @@ def check_unknown_fields(rt: ResourceType, body: dict[str, Any],
         allowed = _TOP_FIELDS.get(rt.key, _SPEC_STATUS)
         if allowed is not None:
             unknown += [k for k in body if k not in _COMMON_TOP and k not in allowed]
-        unknown += [f"metadata.{k}" for k in body.get("metadata") or {}
-                    if k not in _META_FIELDS]
+        unknown += [f"metadata.{k}" for k in body.get("metadata") or {} if k not in _META_FIELDS]
     if unknown and mode is FieldValidation.STRICT:
         fields = ", ".join(f'unknown field "{f}"' for f in sorted(unknown))
-        raise bad_request(f"{rt.kind} in version \"{rt.version}\" cannot be handled as a "
-                          f"{rt.kind}: strict decoding error: {fields}")
+        raise bad_request(
+            f'{rt.kind} in version "{rt.version}" cannot be handled as a '
+            f"{rt.kind}: strict decoding error: {fields}"
+        )
     return [f'unknown field "{f}"' for f in sorted(unknown)]
 
 
@@ -114,8 +148,10 @@ def check_types(rt: ResourceType, body: dict[str, Any]) -> None:
     else:  # no schema: metadata is still ObjectMeta
         found = schemas.type_errors("V1ObjectMeta", body.get("metadata"), "metadata")
     if found:
-        raise bad_request(f'{rt.kind} in version "{rt.version}" cannot be handled as a '
-                          f"{rt.kind}: json: {found[0]}")
+        raise bad_request(
+            f'{rt.kind} in version "{rt.version}" cannot be handled as a '
+            f"{rt.kind}: json: {found[0]}"
+        )
 
 
 def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
@@ -126,21 +162,39 @@ def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) 
     pattern = _LABEL if rt.key in _LABEL_NAMED else _SUBDOMAIN
     limit = 63 if rt.key in _LABEL_NAMED else 253
     if not pattern.fullmatch(name) or len(name) > limit:
-        causes.append(("metadata.name", f'Invalid value: "{name}": a lowercase RFC 1123 '
-                       f"{'label' if limit == 63 else 'subdomain'} must consist of lower case "
-                       "alphanumeric characters, '-' or '.', and must start and end with an "
-                       "alphanumeric character"))
+        causes.append(
+            (
+                "metadata.name",
+                f'Invalid value: "{name}": a lowercase RFC 1123 '
+                f"{'label' if limit == 63 else 'subdomain'} must consist of lower case "
+                "alphanumeric characters, '-' or '.', and must start and end with an "
+                "alphanumeric character",
+            )
+        )
     for key, value in (meta.get("labels") or {}).items():
         prefix, _, local = str(key).rpartition("/")
-        if not _QUALIFIED_NAME.fullmatch(local) or len(local) > 63 or (
-                prefix and not _SUBDOMAIN.fullmatch(prefix)):
-            causes.append(("metadata.labels", f'Invalid value: "{key}": name part must '
-                           "consist of alphanumeric characters, '-', '_' or '.'"))
+        if (
+            not _QUALIFIED_NAME.fullmatch(local)
+            or len(local) > 63
+            or (prefix and not _SUBDOMAIN.fullmatch(prefix))
+        ):
+            causes.append(
+                (
+                    "metadata.labels",
+                    f'Invalid value: "{key}": name part must '
+                    "consist of alphanumeric characters, '-', '_' or '.'",
+                )
+            )
         if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
-            causes.append(("metadata.labels", f'Invalid value: "{value}": a valid label '
-                           "must be an empty string or consist of alphanumeric characters, "
-                           "'-', '_' or '.', and must start and end with an alphanumeric "
-                           "character"))
+            causes.append(
+                (
+                    "metadata.labels",
+                    f'Invalid value: "{value}": a valid label '
+                    "must be an empty string or consist of alphanumeric characters, "
+                    "'-', '_' or '.', and must start and end with an alphanumeric "
+                    "character",
+                )
+            )
     if rt.key in _WORKLOADS:
         causes += _workload_causes(obj, old)
     if rt.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
@@ -152,17 +206,28 @@ def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) 
 def _crd_causes(crd: dict[str, Any]) -> list[tuple[str, str]]:
     spec = crd.get("spec") or {}
     names = spec.get("names") or {}
-    causes = [(f"spec.{field}", "Required value") for field, value in
-              (("group", spec.get("group")), ("names.plural", names.get("plural")),
-               ("names.kind", names.get("kind")), ("versions", spec.get("versions")))
-              if not value]
+    causes = [
+        (f"spec.{field}", "Required value")
+        for field, value in (
+            ("group", spec.get("group")),
+            ("names.plural", names.get("plural")),
+            ("names.kind", names.get("kind")),
+            ("versions", spec.get("versions")),
+        )
+        if not value
+    ]
     versions = spec.get("versions") or []
     if any(not v.get("name") for v in versions):
         causes.append(("spec.versions.name", "Required value"))
     expected = f"{names.get('plural')}.{spec.get('group')}"
     if not causes and crd["metadata"].get("name") != expected:
-        causes.append(("metadata.name", f'Invalid value: "{crd["metadata"].get("name")}": '
-                       f"must be spec.names.plural+\".\"+spec.group"))
+        causes.append(
+            (
+                "metadata.name",
+                f'Invalid value: "{crd["metadata"].get("name")}": '
+                f'must be spec.names.plural+"."+spec.group',
+            )
+        )
     return causes
 
 
@@ -177,9 +242,12 @@ def _workload_causes(obj: dict[str, Any], old: dict[str, Any] | None) -> list[tu
     else:
         wanted = selector.get("matchLabels") or {}
         if any(labels.get(k) != v for k, v in wanted.items()):
-            causes.append(("spec.template.metadata.labels",
-                           f"Invalid value: {labels}: `selector` does not match template "
-                           "`labels`"))
+            causes.append(
+                (
+                    "spec.template.metadata.labels",
+                    f"Invalid value: {labels}: `selector` does not match template `labels`",
+                )
+            )
         if old is not None and selector != (old.get("spec") or {}).get("selector"):
             causes.append(("spec.selector", f"Invalid value: {selector}: field is immutable"))
     containers = (template.get("spec") or {}).get("containers") or []

@@ -55,8 +55,12 @@ class _Renderer:
         view = self.ops.view(self.req.rt, obj)
         if self.req.table is None:
             return _line(kind, view)
-        doc = table(self.req.rt.key, [view], rv=view["metadata"]["resourceVersion"],
-                    include_object=self.req.table)
+        doc = table(
+            self.req.rt.key,
+            [view],
+            rv=view["metadata"]["resourceVersion"],
+            include_object=self.req.table,
+        )
         if self.headers_sent:
             doc["columnDefinitions"] = []  # as the API server: headers in the first event only
         self.headers_sent = True
@@ -71,8 +75,9 @@ def _bookmark(rt: ResourceType, rv: int, *, initial_end: bool = False) -> bytes:
     meta: dict[str, Any] = {"resourceVersion": str(rv)}
     if initial_end:
         meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-    return _line(EventType.BOOKMARK, {"kind": rt.kind, "apiVersion": rt.api_version,
-                                      "metadata": meta})
+    return _line(
+        EventType.BOOKMARK, {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}
+    )
 
 
 def _translate(event: Event, req: WatchRequest, render: _Renderer) -> bytes | None:
@@ -106,7 +111,8 @@ async def serve_watch(
 
     def accept(event: Event) -> bool:
         return event.table == req.rt.key and (
-            req.namespace is None or event.namespace == req.namespace)
+            req.namespace is None or event.namespace == req.namespace
+        )
 
     unsubscribe = store.subscribe(queue_listener(queue, accept))
     cluster.watch_queues.add(queue)
@@ -143,12 +149,16 @@ async def _send_and_close(request: web.Request, lines: list[bytes]) -> web.Strea
 
 
 async def _stream(
-    request: web.Request, cluster: Cluster, render: _Renderer, initial: list[bytes],
+    request: web.Request,
+    cluster: Cluster,
+    render: _Renderer,
+    initial: list[bytes],
     queue: asyncio.Queue[Event | None],
 ) -> web.StreamResponse:
     req = render.req
-    response = web.StreamResponse(headers={"Content-Type": "application/json",
-                                           "Transfer-Encoding": "chunked"})
+    response = web.StreamResponse(
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    )
     await response.prepare(request)
     if initial:
         await response.write(b"".join(initial))
@@ -165,8 +175,12 @@ async def _stream(
         while True:
             now = time.monotonic()
             if deadline is not None and now >= deadline:
-                if drop is not None and faults.watch_drop_mode.is_abrupt and (
-                        req.timeout is None or drop < req.timeout) and request.transport:
+                if (
+                    drop is not None
+                    and faults.watch_drop_mode.is_abrupt
+                    and (req.timeout is None or drop < req.timeout)
+                    and request.transport
+                ):
                     request.transport.abort()  # the client sees a broken chunked body
                     return response
                 break
@@ -187,8 +201,7 @@ async def _stream(
                 batch.append(queue.get_nowait())
             if None in batch:
                 break
-            lines = [line for e in batch if e is not None and (
-                line := _translate(e, req, render))]
+            lines = [line for e in batch if e is not None and (line := _translate(e, req, render))]
             if lines:
                 await response.write(b"".join(lines))
         await response.write_eof()

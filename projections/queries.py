@@ -131,8 +131,11 @@ async def audit_page(
         return f"${len(args)}"
 
     # a name's index is keyed by its hash (see sql/audit.sql); the name itself is checked too
-    for column, value in (("app", app), ("actor", actor),
-                          ("action", short_type(action) if action is not None else None)):
+    for column, value in (
+        ("app", app),
+        ("actor", actor),
+        ("action", short_type(action) if action is not None else None),
+    ):
         if value is not None:
             name = arg(value)
             conditions.append(f"hashtext(a.{column}) = hashtext({name}) AND a.{column} = {name}")

@@ -37,24 +37,55 @@ def _pods(spec: dict[str, Any], p: Progress, want: int) -> tuple[int, int, int]:
     return created, new_ready, old_alive
 
 
-def _progressing(obj: dict[str, Any], p: Progress, *, done: bool, timed_out: bool,
-                 ) -> dict[str, Any]:
+def _progressing(
+    obj: dict[str, Any],
+    p: Progress,
+    *,
+    done: bool,
+    timed_out: bool,
+) -> dict[str, Any]:
     old_status = obj.get("status") or {}
     rs_name = f"{obj['metadata']['name']}-{template_hash(obj)}"
     if (obj.get("spec") or {}).get("paused"):
-        return condition(old_status, "Progressing", "Unknown", "DeploymentPaused",
-                         "Deployment is paused", p.now, with_update_time=True)
+        return condition(
+            old_status,
+            "Progressing",
+            "Unknown",
+            "DeploymentPaused",
+            "Deployment is paused",
+            p.now,
+            with_update_time=True,
+        )
     if timed_out:
-        return condition(old_status, "Progressing", "False", "ProgressDeadlineExceeded",
-                         f'ReplicaSet "{rs_name}" has timed out progressing.', p.now,
-                         with_update_time=True)
+        return condition(
+            old_status,
+            "Progressing",
+            "False",
+            "ProgressDeadlineExceeded",
+            f'ReplicaSet "{rs_name}" has timed out progressing.',
+            p.now,
+            with_update_time=True,
+        )
     if done:
-        return condition(old_status, "Progressing", "True", "NewReplicaSetAvailable",
-                         f'ReplicaSet "{rs_name}" has successfully progressed.', p.now,
-                         with_update_time=True)
+        return condition(
+            old_status,
+            "Progressing",
+            "True",
+            "NewReplicaSetAvailable",
+            f'ReplicaSet "{rs_name}" has successfully progressed.',
+            p.now,
+            with_update_time=True,
+        )
     reason = "ReplicaSetUpdated" if p.steps else "NewReplicaSetCreated"
-    return condition(old_status, "Progressing", "True", reason,
-                     f'ReplicaSet "{rs_name}" is progressing.', p.now, with_update_time=True)
+    return condition(
+        old_status,
+        "Progressing",
+        "True",
+        reason,
+        f'ReplicaSet "{rs_name}" is progressing.',
+        p.now,
+        with_update_time=True,
+    )
 
 
 def decide(obj: dict[str, Any], p: Progress) -> tuple[dict[str, Any], bool]:
@@ -73,17 +104,25 @@ def decide(obj: dict[str, Any], p: Progress) -> tuple[dict[str, Any], bool]:
         "unavailableReplicas": max(0, want - ready),
     }
     # Zero counts are left out, as the API server's omitempty does.
-    status: dict[str, Any] = {"observedGeneration": p.generation,
-                              **{k: v for k, v in counts.items() if v}}
+    status: dict[str, Any] = {
+        "observedGeneration": p.generation,
+        **{k: v for k, v in counts.items() if v},
+    }
     rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
     max_unavailable = percent_or_int(rolling.get("maxUnavailable", "25%"), want, round_up=False)
     available = ready >= want - max_unavailable
     status["conditions"] = [
-        condition(obj.get("status") or {}, "Available", "True" if available else "False",
-                  "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
-                  "Deployment has minimum availability." if available
-                  else "Deployment does not have minimum availability.", p.now,
-                  with_update_time=True),
+        condition(
+            obj.get("status") or {},
+            "Available",
+            "True" if available else "False",
+            "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+            "Deployment has minimum availability."
+            if available
+            else "Deployment does not have minimum availability.",
+            p.now,
+            with_update_time=True,
+        ),
         _progressing(obj, p, done=done, timed_out=timed_out),
     ]
     return status, done or timed_out or bool(spec.get("paused"))

@@ -114,8 +114,9 @@ class ControllerManager:
             self._wake.pop(key, None)
             return
         if event.table == ("", "pods") and any(
-                ref.get("kind") == "ReplicaSet" for ref in
-                event.obj["metadata"].get("ownerReferences") or ()):
+            ref.get("kind") == "ReplicaSet"
+            for ref in event.obj["metadata"].get("ownerReferences") or ()
+        ):
             return  # a Deployment's pod: replicas.py keeps its status
         rollout = self._rollouts.get(key)
         if rollout is not None and rollout.generation == _generation(event.obj):
@@ -125,11 +126,15 @@ class ControllerManager:
     def _on_namespace(self, event: Event) -> None:
         """A Terminating namespace is emptied and removed a moment later."""
         name = event.obj["metadata"]["name"]
-        if (event.type is EventType.MODIFIED and event.obj["metadata"].get("deletionTimestamp")
-                and name not in self._terminating):
+        if (
+            event.type is EventType.MODIFIED
+            and event.obj["metadata"].get("deletionTimestamp")
+            and name not in self._terminating
+        ):
             self._terminating.add(name)
-            asyncio.get_running_loop().call_later(self.cluster.timing.observe,
-                                                  self._finish_namespace, name)
+            asyncio.get_running_loop().call_later(
+                self.cluster.timing.observe, self._finish_namespace, name
+            )
 
     def _finish_namespace(self, name: str) -> None:
         self._terminating.discard(name)
@@ -142,14 +147,16 @@ class ControllerManager:
             return
         self._wake[key] = asyncio.Event()
         self._tasks[key] = asyncio.get_running_loop().create_task(
-            self._run(key), name=f"kubesim-controller-{self.cluster.name}-{key[1]}/{key[2]}")
+            self._run(key), name=f"kubesim-controller-{self.cluster.name}-{key[1]}/{key[2]}"
+        )
         self._tasks[key].add_done_callback(self._log_failure)
 
     @staticmethod
     def _log_failure(task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
-            log.error("kubesim controller task %s failed", task.get_name(),
-                      exc_info=task.exception())
+            log.error(
+                "kubesim controller task %s failed", task.get_name(), exc_info=task.exception()
+            )
 
     def _current(self, key: Key) -> dict[str, Any] | None:
         stored = self.cluster.store.tables.get(key[0], {}).get((key[1], key[2]))
@@ -206,9 +213,13 @@ class ControllerManager:
             if rt is not None:
                 with contextlib.suppress(ApiError):
                     self.cluster.ops.patch(
-                        rt, key[1], key[2], PatchType.MERGE,
+                        rt,
+                        key[1],
+                        key[2],
+                        PatchType.MERGE,
                         {"metadata": {"annotations": {REVISION: str(revision)}}},
-                        WriteOptions(field_manager=MANAGER, trusted=True))
+                        WriteOptions(field_manager=MANAGER, trusted=True),
+                    )
         return revision
 
     async def _drive(self, key: Key, rollout: _Rollout, wake: asyncio.Event) -> bool:
@@ -226,22 +237,38 @@ class ControllerManager:
             if deadline is None:
                 deadline = float((obj.get("spec") or {}).get("progressDeadlineSeconds", 600))
             progress = Progress(
-                generation=rollout.generation, steps=steps,
-                elapsed=time.monotonic() - rollout.started, old_ready=rollout.old_ready,
+                generation=rollout.generation,
+                steps=steps,
+                elapsed=time.monotonic() - rollout.started,
+                old_ready=rollout.old_ready,
                 template_changed=rollout.template_changed,
                 failing=any(self.cluster.image_fails(i) for i in pod_images(obj)),
-                deadline=deadline, nodes=timing.nodes, now=now_iso(),
+                deadline=deadline,
+                nodes=timing.nodes,
+                now=now_iso(),
             )
             status, settled = decide(obj, progress)
             if status != obj.get("status"):
                 self._write_status(key, obj, status)
                 found = transitions(key[0], obj, obj.get("status"), status)
-                record(self.cluster, obj, found, "kubelet" if key[0] == ("", "pods")
-                       else "deployment-controller" if key[0] == DEPLOYMENTS
-                       else "job-controller")
+                record(
+                    self.cluster,
+                    obj,
+                    found,
+                    "kubelet"
+                    if key[0] == ("", "pods")
+                    else "deployment-controller"
+                    if key[0] == DEPLOYMENTS
+                    else "job-controller",
+                )
                 if self.cluster.simulate_pods and key[0] == DEPLOYMENTS:
-                    sync_replicas(self.cluster, obj, status, failing=progress.failing,
-                                  revision=rollout.revision)
+                    sync_replicas(
+                        self.cluster,
+                        obj,
+                        status,
+                        failing=progress.failing,
+                        revision=rollout.revision,
+                    )
             if settled:
                 return False
             # Jitter spreads the steps of objects created together, as real pods spread.
@@ -259,8 +286,12 @@ class ControllerManager:
         body = dict(obj, status=status)
         body["metadata"] = {k: v for k, v in obj["metadata"].items() if k != "resourceVersion"}
         try:
-            self.cluster.ops.replace(rt, key[1], key[2], body,
-                                     WriteOptions(field_manager=MANAGER, subresource="status",
-                                                  trusted=True))
+            self.cluster.ops.replace(
+                rt,
+                key[1],
+                key[2],
+                body,
+                WriteOptions(field_manager=MANAGER, subresource="status", trusted=True),
+            )
         except ApiError as exc:  # deleted meanwhile: the DELETED event ends the task
             log.debug("status write for %s failed: %s", key, exc.message)

@@ -61,10 +61,15 @@ _HASHES: dict[int, tuple[dict[str, Any], str]] = {}
 
 
 def _hash(template: dict[str, Any]) -> str:
-    labels = ((template.get("metadata") or {}).get("labels") or {})
+    labels = (template.get("metadata") or {}).get("labels") or {}
     if "pod-template-hash" in labels:  # a ReplicaSet's template: hash it as its Deployment's
-        template = {**template, "metadata": {**template["metadata"], "labels": {
-            k: v for k, v in labels.items() if k != "pod-template-hash"}}}
+        template = {
+            **template,
+            "metadata": {
+                **template["metadata"],
+                "labels": {k: v for k, v in labels.items() if k != "pod-template-hash"},
+            },
+        }
     digest = hashlib.sha256(json.dumps(_typed(template), sort_keys=True).encode()).hexdigest()
     return digest[:10]
 
@@ -78,19 +83,27 @@ def pod_images(obj: dict[str, Any]) -> list[str]:
 
 
 def condition(
-    old_status: dict[str, Any], type_: str, status: str, reason: str, message: str, now: str,
-    *, with_update_time: bool = False,
+    old_status: dict[str, Any],
+    type_: str,
+    status: str,
+    reason: str,
+    message: str,
+    now: str,
+    *,
+    with_update_time: bool = False,
 ) -> dict[str, Any]:
     """A condition that keeps its lastTransitionTime while its status does not change."""
-    previous = next((c for c in old_status.get("conditions") or [] if c.get("type") == type_),
-                    None)
+    previous = next((c for c in old_status.get("conditions") or [] if c.get("type") == type_), None)
     transition = now
     if previous is not None and previous.get("status") == status:
         transition = previous.get("lastTransitionTime", now)
     out: dict[str, Any] = {"type": type_, "status": status}
     if with_update_time:
-        same = previous is not None and previous.get("reason") == reason and previous.get(
-            "status") == status
+        same = (
+            previous is not None
+            and previous.get("reason") == reason
+            and previous.get("status") == status
+        )
         out["lastUpdateTime"] = previous.get("lastUpdateTime", now) if same and previous else now
     out.update(lastTransitionTime=transition, reason=reason, message=message)
     return out

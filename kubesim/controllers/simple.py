@@ -22,20 +22,37 @@ def _address(obj: dict[str, Any]) -> str:
 def decide_pod(obj: dict[str, Any], p: Progress) -> tuple[dict[str, Any], bool]:
     """Scheduled at once, started one step later; a failing image never starts."""
     old = obj.get("status") or {}
-    containers = [c for c in (obj.get("spec") or {}).get("containers") or []
-                  if isinstance(c, dict)]
+    containers = [c for c in (obj.get("spec") or {}).get("containers") or [] if isinstance(c, dict)]
     started = p.steps >= 1 and not p.failing
     reason = "ImagePullBackOff" if p.failing and p.steps >= 1 else "ContainerCreating"
     statuses = []
     for c in containers:
         image = str(c.get("image", ""))
         state: dict[str, Any] = (
-            {"running": {"startedAt": old.get("startTime") or p.now}} if started else
-            {"waiting": {"reason": reason, **({"message": f'Back-off pulling image "{image}"'}
-                                              if reason == "ImagePullBackOff" else {})}})
-        statuses.append({"name": c.get("name", ""), "image": image, "imageID": "",
-                         "ready": started, "started": started, "restartCount": 0,
-                         "state": state})
+            {"running": {"startedAt": old.get("startTime") or p.now}}
+            if started
+            else {
+                "waiting": {
+                    "reason": reason,
+                    **(
+                        {"message": f'Back-off pulling image "{image}"'}
+                        if reason == "ImagePullBackOff"
+                        else {}
+                    ),
+                }
+            }
+        )
+        statuses.append(
+            {
+                "name": c.get("name", ""),
+                "image": image,
+                "imageID": "",
+                "ready": started,
+                "started": started,
+                "restartCount": 0,
+                "state": state,
+            }
+        )
     ready = "True" if started else "False"
     not_ready = "" if started else "ContainersNotReady"
     conditions = [
@@ -60,8 +77,11 @@ def decide_pvc(obj: dict[str, Any], p: Progress) -> tuple[dict[str, Any], bool]:
     """Bound at once, with the capacity it asked for."""
     spec = obj.get("spec") or {}
     requested = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
-    return {"phase": "Bound", "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
-            "capacity": {"storage": requested}}, True
+    return {
+        "phase": "Bound",
+        "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
+        "capacity": {"storage": requested},
+    }, True
 
 
 def decide_service(obj: dict[str, Any], p: Progress) -> tuple[dict[str, Any], bool]:

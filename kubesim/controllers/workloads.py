@@ -70,30 +70,58 @@ def decide_job(obj: dict[str, Any], p: Progress, duration: float) -> tuple[dict[
     parallelism = int(spec.get("parallelism") or 1)
     start = old_status.get("startTime") or p.now
     if spec.get("suspend"):
-        return {"conditions": [condition(old_status, "Suspended", "True", "JobSuspended",
-                                         "Job suspended", p.now)]}, True
+        return {
+            "conditions": [
+                condition(old_status, "Suspended", "True", "JobSuspended", "Job suspended", p.now)
+            ]
+        }, True
     if p.elapsed < duration:
-        return {"startTime": start, "active": min(parallelism, completions), "ready": 0,
-                "terminating": 0, "uncountedTerminatedPods": {}}, False
+        return {
+            "startTime": start,
+            "active": min(parallelism, completions),
+            "ready": 0,
+            "terminating": 0,
+            "uncountedTerminatedPods": {},
+        }, False
     if p.failing:
         backoff = int(spec.get("backoffLimit", 6))
         message = "Job has reached the specified backoff limit"
         return {
-            "startTime": start, "failed": backoff + 1, "terminating": 0, "ready": 0,
+            "startTime": start,
+            "failed": backoff + 1,
+            "terminating": 0,
+            "ready": 0,
             "uncountedTerminatedPods": {},
             "conditions": [
-                condition(old_status, "FailureTarget", "True", "BackoffLimitExceeded", message,
-                          p.now),
+                condition(
+                    old_status, "FailureTarget", "True", "BackoffLimitExceeded", message, p.now
+                ),
                 condition(old_status, "Failed", "True", "BackoffLimitExceeded", message, p.now),
             ],
         }, True
     return {
-        "startTime": start, "completionTime": old_status.get("completionTime") or p.now,
-        "succeeded": completions, "terminating": 0, "ready": 0, "uncountedTerminatedPods": {},
+        "startTime": start,
+        "completionTime": old_status.get("completionTime") or p.now,
+        "succeeded": completions,
+        "terminating": 0,
+        "ready": 0,
+        "uncountedTerminatedPods": {},
         "conditions": [
-            condition(old_status, "SuccessCriteriaMet", "True", "CompletionsReached",
-                      "Reached expected number of succeeded pods", p.now),
-            condition(old_status, "Complete", "True", "CompletionsReached",
-                      "Reached expected number of succeeded pods", p.now),
+            condition(
+                old_status,
+                "SuccessCriteriaMet",
+                "True",
+                "CompletionsReached",
+                "Reached expected number of succeeded pods",
+                p.now,
+            ),
+            condition(
+                old_status,
+                "Complete",
+                "True",
+                "CompletionsReached",
+                "Reached expected number of succeeded pods",
+                p.now,
+            ),
         ],
     }, True

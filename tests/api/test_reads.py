@@ -53,15 +53,23 @@ async def test_the_apps_show_a_changed_pipeline_and_a_new_app(
     assert before["items"][0]["environments"][2]["policy"]["approvals"] == 1
     repository = api.promotions.repository
     web = await repository.get(App, "app:web")
-    stricter = {**CONFIG, "environments": [*CONFIG["environments"][:2],
-                                           {"name": "prod", "policy": {"approvals": 2}}]}
+    stricter = {
+        **CONFIG,
+        "environments": [*CONFIG["environments"][:2], {"name": "prod", "policy": {"approvals": 2}}],
+    }
     assert web.change_config(stricter)
     await repository.save(web, metadata=EventMetadata(actor="config"))
     config = EventMetadata(actor="config")
     await api.promotions.register_app("shop", CONFIG, metadata=config)
-    await api.promotions.create_release("shop", sha=SHA1, digest="d" * 64, message="one",
-                                        author="dev", committed_at=datetime.now(UTC),
-                                        metadata=config)
+    await api.promotions.create_release(
+        "shop",
+        sha=SHA1,
+        digest="d" * 64,
+        message="one",
+        author="dev",
+        committed_at=datetime.now(UTC),
+        metadata=config,
+    )
     await api.caught_up()
     after = await (await api.get("/apps")).json()
     assert [a["name"] for a in after["items"]] == ["shop", "web"]
@@ -131,7 +139,8 @@ async def test_the_audit_log_filters_by_event_type_short_or_full(api: Api) -> No
     await api.caught_up()
     short = await (await api.get("/events?type=PromotionApproved")).json()
     assert short["items"] and {i["event_type"] for i in short["items"]} == {
-        "Target.PromotionApproved"}
+        "Target.PromotionApproved"
+    }
     full = await (await api.get("/events?type=Target.PromotionApproved")).json()
     assert full["items"] == short["items"]
     assert (await (await api.get("/events?type=App.PromotionApproved")).json())["items"] == []

@@ -101,12 +101,25 @@ async def server(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[int, 
         "BATON_LOG_LEVEL": "WARNING",
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "baton", "serve", "--role", "api", "--workers", "2",
-        "--port", str(port), cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "baton",
+        "serve",
+        "--role",
+        "api",
+        "--workers",
+        "2",
+        "--port",
+        str(port),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
     )
     try:
-        await _eventually(lambda: _both_listen(process.pid, port),
-                          "the server and one extra process listening on the port")
+        await _eventually(
+            lambda: _both_listen(process.pid, port),
+            "the server and one extra process listening on the port",
+        )
         yield process.pid, port
     finally:
         if process.returncode is None:
@@ -124,8 +137,9 @@ async def test_two_processes_serve_the_port_and_a_dead_one_is_replaced(
 
         async def read() -> int:
             # a new connection each time, so that the kernel spreads them over both
-            async with session.get(f"http://127.0.0.1:{port}/api/v1/apps",
-                                   headers={"Connection": "close"}) as response:
+            async with session.get(
+                f"http://127.0.0.1:{port}/api/v1/apps", headers={"Connection": "close"}
+            ) as response:
                 return response.status
 
         assert await asyncio.gather(*(read() for _ in range(40))) == [200] * 40
@@ -143,8 +157,7 @@ async def test_extra_processes_stop_when_the_server_is_killed(
     pid, port = server
     child = _children(pid)[0]
     os.kill(pid, signal.SIGKILL)  # no chance to stop its children itself
-    await _eventually(lambda: not _alive(child), "the orphaned extra process exiting",
-                      within=10)
+    await _eventually(lambda: not _alive(child), "the orphaned extra process exiting", within=10)
     assert _listening_inodes(port) == set()
 
 
@@ -159,8 +172,18 @@ async def test_a_server_that_cannot_start_exits_with_the_reason(
         "BATON_LOG_LEVEL": "WARNING",
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "baton", "serve", "--workers", "2", "--port", str(_free_port()),
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "baton",
+        "serve",
+        "--workers",
+        "2",
+        "--port",
+        str(_free_port()),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         # the Git watcher and the other parts already started must not hold it open

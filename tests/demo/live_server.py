@@ -32,5 +32,3 @@ class Live:
     state: Running
     url: str
     release: str
-
-

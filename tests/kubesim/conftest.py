@@ -46,9 +46,13 @@ def _real_target() -> tuple[str, str] | None:
         return None
     context = os.environ.get("BATON_TEST_CONTEXT", "")
     if not context:
-        done = subprocess.run([kubectl_binary(), "--kubeconfig", kubeconfig, "config",
-                               "current-context"], capture_output=True, text=True,
-                              timeout=30, check=True)
+        done = subprocess.run(
+            [kubectl_binary(), "--kubeconfig", kubeconfig, "config", "current-context"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
         context = done.stdout.strip()
     return kubeconfig, context
 
@@ -63,8 +67,13 @@ def kube(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Kube]:
         target = Kube(real[0], real[1], namespace, str(tmp_path / "cache"), None)
     else:
         handle: SimHandle = request.getfixturevalue("sim_threaded")
-        target = Kube(str(handle.kubeconfig_path), "dev", namespace, str(tmp_path / "cache"),
-                      handle.cluster("dev"))
+        target = Kube(
+            str(handle.kubeconfig_path),
+            "dev",
+            namespace,
+            str(tmp_path / "cache"),
+            handle.cluster("dev"),
+        )
     target.run("create", "namespace", namespace)
     yield target
     target.run("delete", "namespace", namespace, "--wait=false", check=False)

@@ -29,17 +29,37 @@ def test_server_side_apply_twice_keeps_one_object_and_the_field_manager(kube: Ku
 
 
 def test_apply_by_another_manager_conflicts_until_forced(kube: Kube) -> None:
-    kube.run("apply", "--server-side", "--field-manager=baton", "-f", "-",
-             stdin=configmap("settings", color="blue"))
-    clash = kube.run("apply", "--server-side", "--field-manager=intruder", "-f", "-",
-                     stdin=configmap("settings", color="red"), check=False)
+    kube.run(
+        "apply",
+        "--server-side",
+        "--field-manager=baton",
+        "-f",
+        "-",
+        stdin=configmap("settings", color="blue"),
+    )
+    clash = kube.run(
+        "apply",
+        "--server-side",
+        "--field-manager=intruder",
+        "-f",
+        "-",
+        stdin=configmap("settings", color="red"),
+        check=False,
+    )
     assert clash.returncode != 0
     assert "conflict" in clash.stderr.lower()
     assert '"baton"' in clash.stderr and ".data.color" in clash.stderr
     assert kube.get_json("configmap", "settings")["data"] == {"color": "blue"}
 
-    kube.run("apply", "--server-side", "--field-manager=intruder", "--force-conflicts", "-f",
-             "-", stdin=configmap("settings", color="red"))
+    kube.run(
+        "apply",
+        "--server-side",
+        "--field-manager=intruder",
+        "--force-conflicts",
+        "-f",
+        "-",
+        stdin=configmap("settings", color="red"),
+    )
     forced = kube.get_json("configmap", "settings", "--show-managed-fields")
     assert forced["data"] == {"color": "red"}
     owners = {e["manager"]: e["fieldsV1"] for e in forced["metadata"]["managedFields"]}
@@ -48,21 +68,44 @@ def test_apply_by_another_manager_conflicts_until_forced(kube: Kube) -> None:
 
 
 def test_applier_that_stops_sending_a_field_removes_it(kube: Kube) -> None:
-    kube.run("apply", "--server-side", "--field-manager=baton", "-f", "-",
-             stdin=configmap("settings", color="blue", size="L"))
-    kube.run("apply", "--server-side", "--field-manager=baton", "-f", "-",
-             stdin=configmap("settings", color="blue"))
+    kube.run(
+        "apply",
+        "--server-side",
+        "--field-manager=baton",
+        "-f",
+        "-",
+        stdin=configmap("settings", color="blue", size="L"),
+    )
+    kube.run(
+        "apply",
+        "--server-side",
+        "--field-manager=baton",
+        "-f",
+        "-",
+        stdin=configmap("settings", color="blue"),
+    )
     assert kube.get_json("configmap", "settings")["data"] == {"color": "blue"}
 
 
 def test_get_with_label_selectors(kube: Kube) -> None:
     for name, tier in [("a", "web"), ("b", "db"), ("c", "web")]:
-        kube.run("apply", "--server-side", "-f", "-",
-                 stdin=configmap(name, labels=f"tier: {tier}, owner: baton", k="v"))
+        kube.run(
+            "apply",
+            "--server-side",
+            "-f",
+            "-",
+            stdin=configmap(name, labels=f"tier: {tier}, owner: baton", k="v"),
+        )
     names = {
         sel: sorted(i["metadata"]["name"] for i in kube.get_json("configmaps", "-l", sel)["items"])
-        for sel in ["tier=web", "tier!=web,owner", "tier in (db,cache)", "tier notin (web)",
-                    "owner", "!owner"]
+        for sel in [
+            "tier=web",
+            "tier!=web,owner",
+            "tier in (db,cache)",
+            "tier notin (web)",
+            "owner",
+            "!owner",
+        ]
     }
     assert names["tier=web"] == ["a", "c"]
     assert names["tier!=web,owner"] == ["b"]
@@ -81,13 +124,33 @@ def test_delete_removes_the_object(kube: Kube) -> None:
 
 
 def test_diff_server_side_reports_changes_with_exit_code_one(kube: Kube) -> None:
-    kube.run("apply", "--server-side", "--field-manager=baton", "-f", "-",
-             stdin=configmap("settings", color="blue"))
-    same = kube.run("diff", "--server-side", "--field-manager=baton", "-f", "-",
-                    stdin=configmap("settings", color="blue"), check=False)
+    kube.run(
+        "apply",
+        "--server-side",
+        "--field-manager=baton",
+        "-f",
+        "-",
+        stdin=configmap("settings", color="blue"),
+    )
+    same = kube.run(
+        "diff",
+        "--server-side",
+        "--field-manager=baton",
+        "-f",
+        "-",
+        stdin=configmap("settings", color="blue"),
+        check=False,
+    )
     assert same.returncode == 0, same.stderr
-    changed = kube.run("diff", "--server-side", "--field-manager=baton", "-f", "-",
-                       stdin=configmap("settings", color="green"), check=False)
+    changed = kube.run(
+        "diff",
+        "--server-side",
+        "--field-manager=baton",
+        "-f",
+        "-",
+        stdin=configmap("settings", color="green"),
+        check=False,
+    )
     assert changed.returncode == 1, changed.stderr
     assert "-  color: blue" in changed.stdout and "+  color: green" in changed.stdout
     # diff is a dry run: nothing changed
@@ -104,13 +167,19 @@ def test_rollout_status_finishes_for_a_good_image(kube: Kube) -> None:
 
 
 def test_rollout_status_fails_for_a_failing_image(kube: Kube) -> None:
-    kube.run("apply", "--server-side", "-f", "-",
-             stdin=deployment("broken", image=FAILING_IMAGE, deadline=2))
+    kube.run(
+        "apply",
+        "--server-side",
+        "-f",
+        "-",
+        stdin=deployment("broken", image=FAILING_IMAGE, deadline=2),
+    )
     failed = kube.run("rollout", "status", "deployment/broken", "--timeout=90s", check=False)
     assert failed.returncode != 0
     assert "exceeded its progress deadline" in failed.stderr
-    conditions = {c["type"]: c for c in kube.get_json("deployment", "broken")["status"][
-        "conditions"]}
+    conditions = {
+        c["type"]: c for c in kube.get_json("deployment", "broken")["status"]["conditions"]
+    }
     assert conditions["Progressing"]["reason"] == "ProgressDeadlineExceeded"
     assert conditions["Available"]["status"] == "False"
 
@@ -122,10 +191,16 @@ def test_wait_for_condition_available(kube: Kube) -> None:
 
 
 def test_wait_for_available_times_out_for_a_failing_image(kube: Kube) -> None:
-    kube.run("apply", "--server-side", "-f", "-",
-             stdin=deployment("broken", image=FAILING_IMAGE, deadline=30))
-    waited = kube.run("wait", "--for=condition=Available", "deployment/broken",
-                      "--timeout=2s", check=False)
+    kube.run(
+        "apply",
+        "--server-side",
+        "-f",
+        "-",
+        stdin=deployment("broken", image=FAILING_IMAGE, deadline=30),
+    )
+    waited = kube.run(
+        "wait", "--for=condition=Available", "deployment/broken", "--timeout=2s", check=False
+    )
     assert waited.returncode != 0
     assert "timed out" in waited.stderr
 
@@ -145,8 +220,7 @@ def test_imperative_create_commands(kube: Kube) -> None:
     # These kubectl commands send protobuf bodies, unlike apply.
     kube.run("create", "configmap", "plain", "--from-literal=color=blue")
     kube.run("create", "secret", "generic", "creds", "--from-literal=password=s3cret")
-    kube.run("create", "deployment", "made", "--image=" + GOOD_IMAGE, "--replicas=0",
-             "--port=8080")
+    kube.run("create", "deployment", "made", "--image=" + GOOD_IMAGE, "--replicas=0", "--port=8080")
     assert kube.get_json("configmap", "plain")["data"] == {"color": "blue"}
     secret = kube.get_json("secret", "creds")
     assert secret["data"] == {"password": "czNjcmV0"} and secret["type"] == "Opaque"
@@ -174,8 +248,9 @@ def test_apply_with_a_selector_that_does_not_match_fails(kube: Kube) -> None:
 
 def test_server_side_apply_takes_over_from_client_side_apply(kube: Kube) -> None:
     kube.run("apply", "-f", "-", stdin=configmap("settings", color="blue"))
-    moved = kube.run("apply", "--server-side", "-f", "-",
-                     stdin=configmap("settings", color="green"))
+    moved = kube.run(
+        "apply", "--server-side", "-f", "-", stdin=configmap("settings", color="green")
+    )
     assert "serverside-applied" in moved.stdout
     after = kube.get_json("configmap", "settings", "--show-managed-fields")
     assert after["data"] == {"color": "green"}
@@ -197,19 +272,22 @@ def test_rollout_undo_returns_to_the_previous_template(kube: Kube) -> None:
     assert history[-2:] == ["3", "<none>"] and "1" not in history
     replica_sets = kube.get_json("replicasets", "-l", "app=web")["items"]
     assert sorted(rs["spec"]["replicas"] for rs in replica_sets) == [0, 1]
-    pods = [p for p in kube.get_json("pods", "-l", "app=web")["items"]
-            if not p["metadata"].get("deletionTimestamp")]  # a real kubelet takes a moment
+    pods = [
+        p
+        for p in kube.get_json("pods", "-l", "app=web")["items"]
+        if not p["metadata"].get("deletionTimestamp")
+    ]  # a real kubelet takes a moment
     assert [p["spec"]["containers"][0]["image"] for p in pods] == [GOOD_IMAGE]
 
 
 def test_client_side_apply_of_a_changed_list(kube: Kube) -> None:
     first = deployment("web", replicas=1)
     kube.run("apply", "-f", "-", stdin=first)
-    second = first.replace("- containerPort: 8080",
-                           "- containerPort: 8080\n        - containerPort: 9090")
+    second = first.replace(
+        "- containerPort: 8080", "- containerPort: 8080\n        - containerPort: 9090"
+    )
     kube.run("apply", "-f", "-", stdin=second)
-    ports = kube.get_json("deployment", "web")["spec"]["template"]["spec"]["containers"][0][
-        "ports"]
+    ports = kube.get_json("deployment", "web")["spec"]["template"]["spec"]["containers"][0]["ports"]
     assert [p["containerPort"] for p in ports] == [8080, 9090]
 
 

@@ -15,22 +15,37 @@ DEPLOYS = "apis/apps/v1/namespaces/default/deployments"
 
 def _deploy(name: str, image: str = "web:1", replicas: int = 1) -> dict[str, Any]:
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": name, "labels": {"app": name}},
-        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}},
-                              "spec": {"containers": [{"name": "main", "image": image,
-                                                       "env": [{"name": "A", "value": "1"}],
-                                                       "ports": [{"containerPort": 80}]}]}}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "main",
+                            "image": image,
+                            "env": [{"name": "A", "value": "1"}],
+                            "ports": [{"containerPort": 80}],
+                        }
+                    ]
+                },
+            },
+        },
     }
 
 
 async def test_create_sets_uid_timestamp_and_a_cluster_wide_resource_version(
-        http: aiohttp.ClientSession) -> None:
+    http: aiohttp.ClientSession,
+) -> None:
     status, first = await call(http, "POST", CMS, cm("a", k="1"))
     assert status == 201
-    _, second = await call(http, "POST", "api/v1/namespaces/kube-system/configmaps",
-                           cm("b", "kube-system", k="1"))
+    _, second = await call(
+        http, "POST", "api/v1/namespaces/kube-system/configmaps", cm("b", "kube-system", k="1")
+    )
     assert first["metadata"]["uid"] != second["metadata"]["uid"]
     assert first["metadata"]["creationTimestamp"].endswith("Z")
     assert int(second["metadata"]["resourceVersion"]) > int(first["metadata"]["resourceVersion"])
@@ -45,8 +60,9 @@ async def test_create_twice_is_409_already_exists_as_a_status(http: aiohttp.Clie
 
 
 async def test_missing_namespace_is_404(http: aiohttp.ClientSession) -> None:
-    status, body = await call(http, "POST", "api/v1/namespaces/nowhere/configmaps",
-                              cm("a", "nowhere"))
+    status, body = await call(
+        http, "POST", "api/v1/namespaces/nowhere/configmaps", cm("a", "nowhere")
+    )
     assert status == 404 and body["reason"] == "NotFound"
     assert body["message"] == 'namespaces "nowhere" not found'
 
@@ -59,7 +75,8 @@ async def test_missing_object_is_404_naming_the_group(http: aiohttp.ClientSessio
 
 
 async def test_update_with_stale_resource_version_is_409_conflict(
-        http: aiohttp.ClientSession) -> None:
+    http: aiohttp.ClientSession,
+) -> None:
     _, created = await call(http, "POST", CMS, cm("a", k="1"))
     fresh = dict(created, data={"k": "2"})
     status, updated = await call(http, "PUT", f"{CMS}/a", fresh)
@@ -73,12 +90,21 @@ async def test_update_with_stale_resource_version_is_409_conflict(
 async def test_generation_moves_on_spec_changes_only(http: aiohttp.ClientSession) -> None:
     _, created = await call(http, "POST", DEPLOYS, _deploy("web"))
     assert created["metadata"]["generation"] == 1
-    _, labelled = await call(http, "PATCH", f"{DEPLOYS}/web",
-                             {"metadata": {"labels": {"extra": "x"}}},
-                             content_type="application/merge-patch+json")
+    _, labelled = await call(
+        http,
+        "PATCH",
+        f"{DEPLOYS}/web",
+        {"metadata": {"labels": {"extra": "x"}}},
+        content_type="application/merge-patch+json",
+    )
     assert labelled["metadata"]["generation"] == 1
-    _, scaled = await call(http, "PATCH", f"{DEPLOYS}/web", {"spec": {"replicas": 3}},
-                           content_type="application/merge-patch+json")
+    _, scaled = await call(
+        http,
+        "PATCH",
+        f"{DEPLOYS}/web",
+        {"spec": {"replicas": 3}},
+        content_type="application/merge-patch+json",
+    )
     assert scaled["metadata"]["generation"] == 2
 
 
@@ -91,74 +117,139 @@ async def test_status_in_a_main_resource_write_is_ignored(http: aiohttp.ClientSe
 
 async def test_json_patch_and_its_failed_test_operation(http: aiohttp.ClientSession) -> None:
     await call(http, "POST", CMS, cm("a", k="1"))
-    ops = [{"op": "test", "path": "/data/k", "value": "1"},
-           {"op": "add", "path": "/data/j", "value": "2"},
-           {"op": "remove", "path": "/data/k"}]
-    status, patched = await call(http, "PATCH", f"{CMS}/a", ops,
-                                 content_type="application/json-patch+json")
+    ops = [
+        {"op": "test", "path": "/data/k", "value": "1"},
+        {"op": "add", "path": "/data/j", "value": "2"},
+        {"op": "remove", "path": "/data/k"},
+    ]
+    status, patched = await call(
+        http, "PATCH", f"{CMS}/a", ops, content_type="application/json-patch+json"
+    )
     assert status == 200 and patched["data"] == {"j": "2"}
-    status, body = await call(http, "PATCH", f"{CMS}/a",
-                              [{"op": "test", "path": "/data/j", "value": "nope"}],
-                              content_type="application/json-patch+json")
+    status, body = await call(
+        http,
+        "PATCH",
+        f"{CMS}/a",
+        [{"op": "test", "path": "/data/j", "value": "nope"}],
+        content_type="application/json-patch+json",
+    )
     assert status == 422 and body["kind"] == "Status"
 
 
 async def test_merge_patch_null_deletes_a_key(http: aiohttp.ClientSession) -> None:
     await call(http, "POST", CMS, cm("a", k="1", j="2"))
-    _, patched = await call(http, "PATCH", f"{CMS}/a", {"data": {"k": None}},
-                            content_type="application/merge-patch+json")
+    _, patched = await call(
+        http,
+        "PATCH",
+        f"{CMS}/a",
+        {"data": {"k": None}},
+        content_type="application/merge-patch+json",
+    )
     assert patched["data"] == {"j": "2"}
 
 
 async def test_strategic_merge_patch_merges_containers_env_and_ports_by_key(
-        http: aiohttp.ClientSession) -> None:
+    http: aiohttp.ClientSession,
+) -> None:
     await call(http, "POST", DEPLOYS, _deploy("web"))
-    patch = {"spec": {"template": {"spec": {"containers": [
-        {"name": "main", "image": "web:2", "env": [{"name": "B", "value": "2"}],
-         "ports": [{"containerPort": 81}]},
-        {"name": "sidecar", "image": "proxy:1"},
-    ]}}}}
-    _, patched = await call(http, "PATCH", f"{DEPLOYS}/web", patch,
-                            content_type="application/strategic-merge-patch+json")
+    patch = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "main",
+                            "image": "web:2",
+                            "env": [{"name": "B", "value": "2"}],
+                            "ports": [{"containerPort": 81}],
+                        },
+                        {"name": "sidecar", "image": "proxy:1"},
+                    ]
+                }
+            }
+        }
+    }
+    _, patched = await call(
+        http,
+        "PATCH",
+        f"{DEPLOYS}/web",
+        patch,
+        content_type="application/strategic-merge-patch+json",
+    )
     containers = {c["name"]: c for c in patched["spec"]["template"]["spec"]["containers"]}
     assert set(containers) == {"main", "sidecar"}
     assert containers["main"]["image"] == "web:2"
     assert [e["name"] for e in containers["main"]["env"]] == ["A", "B"]
     assert [p["containerPort"] for p in containers["main"]["ports"]] == [80, 81]
     # a port already there (defaulted to TCP) is merged by its number, not duplicated
-    _, named = await call(http, "PATCH", f"{DEPLOYS}/web", {"spec": {"template": {"spec": {
-        "containers": [{"name": "main", "ports": [{"containerPort": 80, "name": "http"}]}]}}}},
-        content_type="application/strategic-merge-patch+json")
+    _, named = await call(
+        http,
+        "PATCH",
+        f"{DEPLOYS}/web",
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {"name": "main", "ports": [{"containerPort": 80, "name": "http"}]}
+                        ]
+                    }
+                }
+            }
+        },
+        content_type="application/strategic-merge-patch+json",
+    )
     ports = named["spec"]["template"]["spec"]["containers"][0]["ports"]
     assert ports[0] == {"containerPort": 80, "protocol": "TCP", "name": "http"}
     assert len(ports) == 2
     # the same patch as a JSON merge patch replaces the list instead
-    _, merged = await call(http, "PATCH", f"{DEPLOYS}/web",
-                           {"spec": {"template": {"spec": {"containers": [
-                               {"name": "only", "image": "x:1"}]}}}},
-                           content_type="application/merge-patch+json")
+    _, merged = await call(
+        http,
+        "PATCH",
+        f"{DEPLOYS}/web",
+        {"spec": {"template": {"spec": {"containers": [{"name": "only", "image": "x:1"}]}}}},
+        content_type="application/merge-patch+json",
+    )
     assert [c["name"] for c in merged["spec"]["template"]["spec"]["containers"]] == ["only"]
 
 
 async def test_strategic_merge_patch_delete_directive(http: aiohttp.ClientSession) -> None:
     await call(http, "POST", DEPLOYS, _deploy("web"))
-    patch = {"spec": {"template": {"spec": {"containers": [
-        {"name": "main", "env": [{"name": "A", "$patch": "delete"}]}]}}}}
-    _, patched = await call(http, "PATCH", f"{DEPLOYS}/web", patch,
-                            content_type="application/strategic-merge-patch+json")
+    patch = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [{"name": "main", "env": [{"name": "A", "$patch": "delete"}]}]
+                }
+            }
+        }
+    }
+    _, patched = await call(
+        http,
+        "PATCH",
+        f"{DEPLOYS}/web",
+        patch,
+        content_type="application/strategic-merge-patch+json",
+    )
     assert patched["spec"]["template"]["spec"]["containers"][0].get("env", []) == []
 
 
-async def test_dry_run_returns_the_object_and_stores_nothing(
-        http: aiohttp.ClientSession) -> None:
+async def test_dry_run_returns_the_object_and_stores_nothing(http: aiohttp.ClientSession) -> None:
     status, body = await call(http, "POST", CMS, cm("dry", k="1"), dryRun="All")
     assert status == 201 and body["data"] == {"k": "1"}
     status, _ = await call(http, "GET", f"{CMS}/dry")
     assert status == 404
     await call(http, "POST", CMS, cm("real", k="1"))
-    _, would = await call(http, "PATCH", f"{CMS}/real", "data:\n  k: '2'\n",
-                          content_type="application/apply-patch+yaml", fieldManager="baton",
-                          dryRun="All", force="true")
+    _, would = await call(
+        http,
+        "PATCH",
+        f"{CMS}/real",
+        "data:\n  k: '2'\n",
+        content_type="application/apply-patch+yaml",
+        fieldManager="baton",
+        dryRun="All",
+        force="true",
+    )
     assert would["data"] == {"k": "2"}
     _, stored = await call(http, "GET", f"{CMS}/real")
     assert stored["data"] == {"k": "1"}
@@ -172,22 +263,31 @@ async def test_delete_with_finalizers_waits_for_them(http: aiohttp.ClientSession
     assert status == 200 and deleting["metadata"]["deletionTimestamp"]
     _, still = await call(http, "GET", f"{CMS}/held")
     assert still["metadata"]["deletionTimestamp"]
-    await call(http, "PATCH", f"{CMS}/held", {"metadata": {"finalizers": None}},
-               content_type="application/merge-patch+json")
+    await call(
+        http,
+        "PATCH",
+        f"{CMS}/held",
+        {"metadata": {"finalizers": None}},
+        content_type="application/merge-patch+json",
+    )
     status, _ = await call(http, "GET", f"{CMS}/held")
     assert status == 404
 
 
 async def test_a_deleted_namespace_terminates_then_goes_with_its_objects(
-        http: aiohttp.ClientSession) -> None:
+    http: aiohttp.ClientSession,
+) -> None:
     await call(http, "POST", "api/v1/namespaces", {"metadata": {"name": "tmp"}})
     await call(http, "POST", "api/v1/namespaces/tmp/configmaps", cm("a", "tmp"))
     _, deleting = await call(http, "DELETE", "api/v1/namespaces/tmp")
     assert deleting["status"]["phase"] == "Terminating"
     status, body = await call(http, "POST", "api/v1/namespaces/tmp/configmaps", cm("b", "tmp"))
     assert status == 403 and "being terminated" in body["message"]
-    params = {"watch": "1", "fieldSelector": "metadata.name=tmp",
-              "resourceVersion": deleting["metadata"]["resourceVersion"]}
+    params = {
+        "watch": "1",
+        "fieldSelector": "metadata.name=tmp",
+        "resourceVersion": deleting["metadata"]["resourceVersion"],
+    }
     async with asyncio.timeout(5), http.get("api/v1/namespaces", params=params) as stream:
         async for line in stream.content:
             if json.loads(line)["type"] == "DELETED":
@@ -200,8 +300,8 @@ async def test_owner_deletion_cascades_to_dependents(http: aiohttp.ClientSession
     _, owner = await call(http, "POST", CMS, cm("owner"))
     dependent = cm("dependent")
     dependent["metadata"]["ownerReferences"] = [
-        {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner",
-         "uid": owner["metadata"]["uid"]}]
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner["metadata"]["uid"]}
+    ]
     await call(http, "POST", CMS, dependent)
     await call(http, "DELETE", f"{CMS}/owner")
     status, _ = await call(http, "GET", f"{CMS}/dependent")
@@ -219,8 +319,9 @@ async def test_list_with_selectors_and_paging(http: aiohttp.ClientSession) -> No
     assert [i["metadata"]["name"] for i in one["items"]] == ["c3"]
     _, not_one = await call(http, "GET", CMS, fieldSelector="metadata.name!=c3")
     assert len(not_one["items"]) == 6
-    _, in_ns = await call(http, "GET", "api/v1/configmaps",
-                          fieldSelector="metadata.namespace=default")
+    _, in_ns = await call(
+        http, "GET", "api/v1/configmaps", fieldSelector="metadata.namespace=default"
+    )
     assert len(in_ns["items"]) == 7
     seen, token, pages = [], "", 0
     while True:
@@ -236,30 +337,51 @@ async def test_list_with_selectors_and_paging(http: aiohttp.ClientSession) -> No
 
 
 async def test_custom_resource_definition_registers_a_new_resource(
-        http: aiohttp.ClientSession) -> None:
+    http: aiohttp.ClientSession,
+) -> None:
     crd = {
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
         "metadata": {"name": "widgets.example.com"},
-        "spec": {"group": "example.com", "scope": "Namespaced",
-                 "names": {"plural": "widgets", "singular": "widget", "kind": "Widget",
-                           "shortNames": ["wd"]},
-                 "versions": [{"name": "v1", "served": True, "storage": True,
-                               "schema": {"openAPIV3Schema": {"type": "object"}}}]},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {
+                "plural": "widgets",
+                "singular": "widget",
+                "kind": "Widget",
+                "shortNames": ["wd"],
+            },
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object"}},
+                }
+            ],
+        },
     }
-    status, created = await call(http, "POST",
-                                 "apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    status, created = await call(
+        http, "POST", "apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd
+    )
     assert status == 201
     assert {c["type"] for c in created["status"]["conditions"]} >= {"Established"}
     _, groups = await call(http, "GET", "apis")
     assert "example.com" in [g["name"] for g in groups["groups"]]
     _, resources = await call(http, "GET", "apis/example.com/v1")
     assert [r["name"] for r in resources["resources"]] == ["widgets"]
-    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
-              "spec": {"size": 3}}
+    widget = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w"},
+        "spec": {"size": 3},
+    }
     status, _ = await call(http, "POST", "apis/example.com/v1/namespaces/default/widgets", widget)
     assert status == 201
-    await call(http, "DELETE", "apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
-                               "widgets.example.com")
+    await call(
+        http, "DELETE", "apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com"
+    )
     status, _ = await call(http, "GET", "apis/example.com/v1/namespaces/default/widgets/w")
     assert status == 404
 
@@ -269,18 +391,29 @@ async def test_discovery_documents(http: aiohttp.ClientSession) -> None:
     assert version["major"] == "1" and version["gitVersion"].startswith("v1.")
     _, core = await call(http, "GET", "api/v1")
     core_names = {r["name"]: r for r in core["resources"]}
-    for name in ["namespaces", "configmaps", "secrets", "services", "pods", "serviceaccounts",
-                 "persistentvolumeclaims"]:
+    for name in [
+        "namespaces",
+        "configmaps",
+        "secrets",
+        "services",
+        "pods",
+        "serviceaccounts",
+        "persistentvolumeclaims",
+    ]:
         assert name in core_names
     assert core_names["namespaces"]["namespaced"] is False
-    expected = {"apps/v1": {"deployments", "statefulsets", "daemonsets", "replicasets"},
-                "batch/v1": {"jobs", "cronjobs"}, "networking.k8s.io/v1": {"ingresses"}}
+    expected = {
+        "apps/v1": {"deployments", "statefulsets", "daemonsets", "replicasets"},
+        "batch/v1": {"jobs", "cronjobs"},
+        "networking.k8s.io/v1": {"ingresses"},
+    }
     for gv, names in expected.items():
         _, doc = await call(http, "GET", f"apis/{gv}")
         assert names <= {r["name"] for r in doc["resources"]}
-    async with http.get("apis", headers={
-            "Accept": "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"}
-                        ) as response:
+    async with http.get(
+        "apis",
+        headers={"Accept": "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"},
+    ) as response:
         assert response.headers["Content-Type"].startswith("application/json;g=apidiscovery")
         aggregated = await response.json(content_type=None)
     assert "apps" in [i["metadata"]["name"] for i in aggregated["items"]]
@@ -307,49 +440,81 @@ async def test_delete_collection_by_label(http: aiohttp.ClientSession) -> None:
 
 
 async def test_apply_with_a_stale_resource_version_is_a_conflict(
-        http: aiohttp.ClientSession) -> None:
+    http: aiohttp.ClientSession,
+) -> None:
     _, created = await call(http, "POST", CMS, cm("a", k="1"))
-    await call(http, "PATCH", f"{CMS}/a", {"data": {"k": "2"}},
-               content_type="application/merge-patch+json")
+    await call(
+        http, "PATCH", f"{CMS}/a", {"data": {"k": "2"}}, content_type="application/merge-patch+json"
+    )
     body = cm("a", k="3")
     body["metadata"]["resourceVersion"] = created["metadata"]["resourceVersion"]
-    status, answer = await call(http, "PATCH", f"{CMS}/a", body,
-                                content_type="application/apply-patch+yaml",
-                                fieldManager="baton", force="true")
+    status, answer = await call(
+        http,
+        "PATCH",
+        f"{CMS}/a",
+        body,
+        content_type="application/apply-patch+yaml",
+        fieldManager="baton",
+        force="true",
+    )
     assert status == 409 and answer["reason"] == "Conflict"
 
 
 async def test_field_selector_on_nested_fields(http: aiohttp.ClientSession) -> None:
-    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1"},
-             "involvedObject": {"kind": "Deployment", "name": "web"}, "reason": "Scaled"}
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "e1"},
+        "involvedObject": {"kind": "Deployment", "name": "web"},
+        "reason": "Scaled",
+    }
     await call(http, "POST", "api/v1/namespaces/default/events", event)
-    _, hit = await call(http, "GET", "api/v1/namespaces/default/events",
-                        fieldSelector="involvedObject.name=web,involvedObject.kind=Deployment")
-    _, miss = await call(http, "GET", "api/v1/namespaces/default/events",
-                         fieldSelector="involvedObject.name=db")
+    _, hit = await call(
+        http,
+        "GET",
+        "api/v1/namespaces/default/events",
+        fieldSelector="involvedObject.name=web,involvedObject.kind=Deployment",
+    )
+    _, miss = await call(
+        http, "GET", "api/v1/namespaces/default/events", fieldSelector="involvedObject.name=db"
+    )
     assert [e["metadata"]["name"] for e in hit["items"]] == ["e1"] and miss["items"] == []
 
 
 async def test_continue_token_older_than_history_is_410(
-        http: aiohttp.ClientSession, sim: Any) -> None:
+    http: aiohttp.ClientSession, sim: Any
+) -> None:
     for i in range(3):
         await call(http, "POST", CMS, cm(f"c{i}"))
     _, page = await call(http, "GET", CMS, limit="1")
     await call(http, "POST", CMS, cm("later"))
     sim.cluster("dev").store.compact()
-    status, body = await call(http, "GET", CMS, limit="1", **{"continue": page["metadata"][
-        "continue"]})
+    status, body = await call(
+        http, "GET", CMS, limit="1", **{"continue": page["metadata"]["continue"]}
+    )
     assert status == 410 and body["reason"] == "Expired"
 
 
 async def test_status_subresource_accepts_server_side_apply_and_leaves_spec(
-        http: aiohttp.ClientSession) -> None:
+    http: aiohttp.ClientSession,
+) -> None:
     await call(http, "POST", DEPLOYS, _deploy("web", replicas=2))
-    status_patch = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-                    "spec": {"replicas": 9}, "status": {"observedGeneration": 7}}
-    status, obj = await call(http, "PATCH", f"{DEPLOYS}/web/status", status_patch,
-                             content_type="application/apply-patch+yaml",
-                             fieldManager="my-controller", force="true")
+    status_patch = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 9},
+        "status": {"observedGeneration": 7},
+    }
+    status, obj = await call(
+        http,
+        "PATCH",
+        f"{DEPLOYS}/web/status",
+        status_patch,
+        content_type="application/apply-patch+yaml",
+        fieldManager="my-controller",
+        force="true",
+    )
     assert status == 200
     assert obj["status"]["observedGeneration"] == 7 and obj["spec"]["replicas"] == 2
     managers = {(m["manager"], m.get("subresource", "")) for m in obj["metadata"]["managedFields"]}
@@ -358,18 +523,23 @@ async def test_status_subresource_accepts_server_side_apply_and_leaves_spec(
     assert list(entry["fieldsV1"]) == ["f:status"]  # it owns nothing outside status
 
 
-async def test_later_pages_show_the_list_as_of_the_first_page(
-        http: aiohttp.ClientSession) -> None:
+async def test_later_pages_show_the_list_as_of_the_first_page(http: aiohttp.ClientSession) -> None:
     for i in range(5):
         await call(http, "POST", CMS, cm(f"c{i}", v="old"))
     _, first = await call(http, "GET", CMS, limit="2")
     # the world moves on between pages
-    await call(http, "PATCH", f"{CMS}/c3", {"data": {"v": "new"}},
-               content_type="application/merge-patch+json")
+    await call(
+        http,
+        "PATCH",
+        f"{CMS}/c3",
+        {"data": {"v": "new"}},
+        content_type="application/merge-patch+json",
+    )
     await call(http, "DELETE", f"{CMS}/c4")
     await call(http, "POST", CMS, cm("c9", v="new"))
-    _, rest = await call(http, "GET", CMS, limit="10",
-                         **{"continue": first["metadata"]["continue"]})
+    _, rest = await call(
+        http, "GET", CMS, limit="10", **{"continue": first["metadata"]["continue"]}
+    )
     assert [i["metadata"]["name"] for i in rest["items"]] == ["c2", "c3", "c4"]
     assert {i["data"]["v"] for i in rest["items"]} == {"old"}
     assert rest["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]

@@ -16,11 +16,16 @@ JOBS = "apis/batch/v1/namespaces/default/jobs"
 
 
 def _workload(kind: str, name: str, image: str, **spec: Any) -> dict[str, Any]:
-    template = {"metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "main", "image": image}]}}
-    body: dict[str, Any] = {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name},
-                            "spec": {"selector": {"matchLabels": {"app": name}},
-                                     "template": template, **spec}}
+    template = {
+        "metadata": {"labels": {"app": name}},
+        "spec": {"containers": [{"name": "main", "image": image}]},
+    }
+    body: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": {"selector": {"matchLabels": {"app": name}}, "template": template, **spec},
+    }
     if kind == "Job":
         body["apiVersion"] = "batch/v1"
         del body["spec"]["selector"]
@@ -28,8 +33,12 @@ def _workload(kind: str, name: str, image: str, **spec: Any) -> dict[str, Any]:
     return body
 
 
-async def _until(http: aiohttp.ClientSession, path: str,
-                 check: Callable[[dict[str, Any]], bool], seconds: float = 5.0) -> dict[str, Any]:
+async def _until(
+    http: aiohttp.ClientSession,
+    path: str,
+    check: Callable[[dict[str, Any]], bool],
+    seconds: float = 5.0,
+) -> dict[str, Any]:
     """Poll an object until `check` holds; fail with its last status otherwise."""
     obj: dict[str, Any] = {}
     try:
@@ -48,8 +57,9 @@ def _conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 async def test_deployment_rolls_out_step_by_step(http: aiohttp.ClientSession) -> None:
-    await call(http, "POST", f"{APPS}/deployments",
-               _workload("Deployment", "web", "web:1", replicas=3))
+    await call(
+        http, "POST", f"{APPS}/deployments", _workload("Deployment", "web", "web:1", replicas=3)
+    )
     seen: list[int] = []
 
     def ready(obj: dict[str, Any]) -> bool:
@@ -67,20 +77,28 @@ async def test_deployment_rolls_out_step_by_step(http: aiohttp.ClientSession) ->
 
 
 async def test_new_image_is_rolled_out_with_a_new_observed_generation(
-        http: aiohttp.ClientSession) -> None:
+    http: aiohttp.ClientSession,
+) -> None:
     path = f"{APPS}/deployments/web"
-    await call(http, "POST", f"{APPS}/deployments",
-               _workload("Deployment", "web", "web:1", replicas=2))
+    await call(
+        http, "POST", f"{APPS}/deployments", _workload("Deployment", "web", "web:1", replicas=2)
+    )
     await _until(http, path, lambda o: o.get("status", {}).get("readyReplicas") == 2)
-    await call(http, "PATCH", path, {"spec": {"template": {"spec": {"containers": [
-        {"name": "main", "image": "web:2"}]}}}},
-        content_type="application/strategic-merge-patch+json")
+    await call(
+        http,
+        "PATCH",
+        path,
+        {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "web:2"}]}}}},
+        content_type="application/strategic-merge-patch+json",
+    )
     during: list[dict[str, Any]] = []
 
     def rolled(obj: dict[str, Any]) -> bool:
         during.append(obj["status"])
-        return obj["status"]["observedGeneration"] == 2 and _conditions(obj)["Progressing"][
-            "reason"] == "NewReplicaSetAvailable"
+        return (
+            obj["status"]["observedGeneration"] == 2
+            and _conditions(obj)["Progressing"]["reason"] == "NewReplicaSetAvailable"
+        )
 
     done = await _until(http, path, rolled)
     assert done["status"]["updatedReplicas"] == 2
@@ -89,50 +107,74 @@ async def test_new_image_is_rolled_out_with_a_new_observed_generation(
 
 
 async def test_failing_image_ends_with_progress_deadline_exceeded_but_old_pods_serve(
-        http: aiohttp.ClientSession, sim: SimHandle) -> None:
+    http: aiohttp.ClientSession, sim: SimHandle
+) -> None:
     sim.cluster("dev").fail_image(":broken")
     path = f"{APPS}/deployments/web"
-    await call(http, "POST", f"{APPS}/deployments",
-               _workload("Deployment", "web", "web:1", replicas=2))
+    await call(
+        http, "POST", f"{APPS}/deployments", _workload("Deployment", "web", "web:1", replicas=2)
+    )
     await _until(http, path, lambda o: o.get("status", {}).get("readyReplicas") == 2)
-    await call(http, "PATCH", path, {"spec": {"template": {"spec": {"containers": [
-        {"name": "main", "image": "web:broken"}]}}}},
-        content_type="application/strategic-merge-patch+json")
-    stuck = await _until(http, path, lambda o: _conditions(o).get("Progressing", {}).get(
-        "reason") == "ProgressDeadlineExceeded")
+    await call(
+        http,
+        "PATCH",
+        path,
+        {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "web:broken"}]}}}},
+        content_type="application/strategic-merge-patch+json",
+    )
+    stuck = await _until(
+        http,
+        path,
+        lambda o: _conditions(o).get("Progressing", {}).get("reason") == "ProgressDeadlineExceeded",
+    )
     assert stuck["status"]["availableReplicas"] == 2  # the old pods still serve
     assert stuck["status"]["updatedReplicas"] < 2 or stuck["status"].get("readyReplicas") == 2
     assert _conditions(stuck)["Progressing"]["status"] == "False"
 
 
 async def test_statefulset_becomes_ready_and_current(http: aiohttp.ClientSession) -> None:
-    await call(http, "POST", f"{APPS}/statefulsets",
-               _workload("StatefulSet", "db", "db:1", replicas=2, serviceName="db"))
-    done = await _until(http, f"{APPS}/statefulsets/db",
-                        lambda o: o.get("status", {}).get("readyReplicas") == 2)
+    await call(
+        http,
+        "POST",
+        f"{APPS}/statefulsets",
+        _workload("StatefulSet", "db", "db:1", replicas=2, serviceName="db"),
+    )
+    done = await _until(
+        http, f"{APPS}/statefulsets/db", lambda o: o.get("status", {}).get("readyReplicas") == 2
+    )
     status = done["status"]
     assert status["currentRevision"] == status["updateRevision"]
     assert status["updatedReplicas"] == 2 and status["observedGeneration"] == 1
 
 
 async def test_statefulset_with_a_failing_image_never_gets_ready(
-        http: aiohttp.ClientSession, sim: SimHandle) -> None:
+    http: aiohttp.ClientSession, sim: SimHandle
+) -> None:
     sim.cluster("dev").fail_image("db:broken")
-    await call(http, "POST", f"{APPS}/statefulsets",
-               _workload("StatefulSet", "db", "db:broken", replicas=2, serviceName="db"))
-    obj = await _until(http, f"{APPS}/statefulsets/db",
-                       lambda o: o.get("status", {}).get("observedGeneration") == 1)
+    await call(
+        http,
+        "POST",
+        f"{APPS}/statefulsets",
+        _workload("StatefulSet", "db", "db:broken", replicas=2, serviceName="db"),
+    )
+    obj = await _until(
+        http,
+        f"{APPS}/statefulsets/db",
+        lambda o: o.get("status", {}).get("observedGeneration") == 1,
+    )
     await asyncio.sleep(0.3)
     _, obj = await call(http, "GET", f"{APPS}/statefulsets/db")
     assert obj["status"]["readyReplicas"] == 0
 
 
 async def test_daemonset_schedules_one_pod_per_simulated_node(
-        http: aiohttp.ClientSession, sim: SimHandle) -> None:
+    http: aiohttp.ClientSession, sim: SimHandle
+) -> None:
     sim.cluster("dev").timing.nodes = 3
     await call(http, "POST", f"{APPS}/daemonsets", _workload("DaemonSet", "agent", "agent:1"))
-    done = await _until(http, f"{APPS}/daemonsets/agent",
-                        lambda o: o.get("status", {}).get("numberAvailable") == 3)
+    done = await _until(
+        http, f"{APPS}/daemonsets/agent", lambda o: o.get("status", {}).get("numberAvailable") == 3
+    )
     assert done["status"]["desiredNumberScheduled"] == 3
     assert done["status"]["updatedNumberScheduled"] == 3
 
@@ -144,7 +186,8 @@ async def test_job_completes(http: aiohttp.ClientSession) -> None:
 
 
 async def test_job_with_a_failing_image_fails_with_backoff_limit_exceeded(
-        http: aiohttp.ClientSession, sim: SimHandle) -> None:
+    http: aiohttp.ClientSession, sim: SimHandle
+) -> None:
     sim.cluster("dev").fail_image("migrate:broken")
     await call(http, "POST", JOBS, _workload("Job", "migrate", "migrate:broken", backoffLimit=2))
     done = await _until(http, f"{JOBS}/migrate", lambda o: "Failed" in _conditions(o))
@@ -153,77 +196,140 @@ async def test_job_with_a_failing_image_fails_with_backoff_limit_exceeded(
 
 
 async def test_status_writes_are_owned_by_the_controller_manager(
-        http: aiohttp.ClientSession) -> None:
-    await call(http, "POST", f"{APPS}/deployments",
-               _workload("Deployment", "web", "web:1", replicas=1))
-    done = await _until(http, f"{APPS}/deployments/web",
-                        lambda o: o.get("status", {}).get("readyReplicas") == 1)
+    http: aiohttp.ClientSession,
+) -> None:
+    await call(
+        http, "POST", f"{APPS}/deployments", _workload("Deployment", "web", "web:1", replicas=1)
+    )
+    done = await _until(
+        http, f"{APPS}/deployments/web", lambda o: o.get("status", {}).get("readyReplicas") == 1
+    )
     managers = {(m["manager"], m.get("subresource", "")) for m in done["metadata"]["managedFields"]}
     assert ("kube-controller-manager", "status") in managers
 
 
 async def test_pod_becomes_ready_or_waits_in_image_pull_back_off(
-        http: aiohttp.ClientSession, sim: SimHandle) -> None:
+    http: aiohttp.ClientSession, sim: SimHandle
+) -> None:
     sim.cluster("dev").fail_image("app:broken")
     pods = "api/v1/namespaces/default/pods"
     for name, image in [("good", "app:1"), ("bad", "app:broken")]:
-        await call(http, "POST", pods, {"apiVersion": "v1", "kind": "Pod",
-                                        "metadata": {"name": name},
-                                        "spec": {"containers": [{"name": "c", "image": image}]}})
-    good = await _until(http, f"{pods}/good", lambda o: o.get("status", {}).get("phase") ==
-                        "Running")
+        await call(
+            http,
+            "POST",
+            pods,
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name},
+                "spec": {"containers": [{"name": "c", "image": image}]},
+            },
+        )
+    good = await _until(
+        http, f"{pods}/good", lambda o: o.get("status", {}).get("phase") == "Running"
+    )
     assert _conditions(good)["Ready"]["status"] == "True"
-    bad = await _until(http, f"{pods}/bad", lambda o: any(
-        s["state"].get("waiting", {}).get("reason") == "ImagePullBackOff"
-        for s in o.get("status", {}).get("containerStatuses", [])))
+    bad = await _until(
+        http,
+        f"{pods}/bad",
+        lambda o: any(
+            s["state"].get("waiting", {}).get("reason") == "ImagePullBackOff"
+            for s in o.get("status", {}).get("containerStatuses", [])
+        ),
+    )
     assert bad["status"]["phase"] == "Pending"
     assert _conditions(bad)["Ready"]["status"] == "False"
 
 
 async def test_claim_gets_bound_and_load_balancer_gets_an_address(
-        http: aiohttp.ClientSession) -> None:
+    http: aiohttp.ClientSession,
+) -> None:
     core = "api/v1/namespaces/default"
-    await call(http, "POST", f"{core}/persistentvolumeclaims", {
-        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
-        "spec": {"accessModes": ["ReadWriteOnce"],
-                 "resources": {"requests": {"storage": "5Gi"}}}})
-    claim = await _until(http, f"{core}/persistentvolumeclaims/data",
-                         lambda o: o.get("status", {}).get("phase") == "Bound")
+    await call(
+        http,
+        "POST",
+        f"{core}/persistentvolumeclaims",
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "5Gi"}},
+            },
+        },
+    )
+    claim = await _until(
+        http,
+        f"{core}/persistentvolumeclaims/data",
+        lambda o: o.get("status", {}).get("phase") == "Bound",
+    )
     assert claim["status"]["capacity"] == {"storage": "5Gi"}
-    await call(http, "POST", f"{core}/services", {
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "front"},
-        "spec": {"type": "LoadBalancer", "selector": {"app": "web"},
-                 "ports": [{"port": 80, "targetPort": 8080}]}})
-    service = await _until(http, f"{core}/services/front", lambda o: bool(
-        o.get("status", {}).get("loadBalancer", {}).get("ingress")))
+    await call(
+        http,
+        "POST",
+        f"{core}/services",
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "front"},
+            "spec": {
+                "type": "LoadBalancer",
+                "selector": {"app": "web"},
+                "ports": [{"port": 80, "targetPort": 8080}],
+            },
+        },
+    )
+    service = await _until(
+        http,
+        f"{core}/services/front",
+        lambda o: bool(o.get("status", {}).get("loadBalancer", {}).get("ingress")),
+    )
     assert service["spec"]["clusterIP"]
     assert service["spec"]["ports"][0]["protocol"] == "TCP"
 
 
 async def test_paused_deployment_reports_deployment_paused(http: aiohttp.ClientSession) -> None:
-    await call(http, "POST", f"{APPS}/deployments",
-               _workload("Deployment", "web", "web:1", replicas=2, paused=True))
-    paused = await _until(http, f"{APPS}/deployments/web",
-                          lambda o: "Progressing" in _conditions(o))
+    await call(
+        http,
+        "POST",
+        f"{APPS}/deployments",
+        _workload("Deployment", "web", "web:1", replicas=2, paused=True),
+    )
+    paused = await _until(
+        http, f"{APPS}/deployments/web", lambda o: "Progressing" in _conditions(o)
+    )
     assert _conditions(paused)["Progressing"]["reason"] == "DeploymentPaused"
     assert paused["status"].get("readyReplicas", 0) == 0
 
 
-async def test_simulated_pods_follow_a_rollout(http: aiohttp.ClientSession,
-                                                sim: SimHandle) -> None:
+async def test_simulated_pods_follow_a_rollout(http: aiohttp.ClientSession, sim: SimHandle) -> None:
     sim.cluster("dev").simulate_pods = True
     path = f"{APPS}/deployments/web"
-    await call(http, "POST", f"{APPS}/deployments",
-               _workload("Deployment", "web", "web:1", replicas=2))
+    await call(
+        http, "POST", f"{APPS}/deployments", _workload("Deployment", "web", "web:1", replicas=2)
+    )
     await _until(http, path, lambda o: o.get("status", {}).get("readyReplicas") == 2)
-    await call(http, "PATCH", path, {"spec": {"template": {"spec": {"containers": [
-        {"name": "main", "image": "web:2"}]}}}},
-        content_type="application/strategic-merge-patch+json")
-    await _until(http, path, lambda o: o["status"].get("observedGeneration") == 2 and
-                 _conditions(o)["Progressing"]["reason"] == "NewReplicaSetAvailable")
+    await call(
+        http,
+        "PATCH",
+        path,
+        {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "web:2"}]}}}},
+        content_type="application/strategic-merge-patch+json",
+    )
+    await _until(
+        http,
+        path,
+        lambda o: (
+            o["status"].get("observedGeneration") == 2
+            and _conditions(o)["Progressing"]["reason"] == "NewReplicaSetAvailable"
+        ),
+    )
     _, sets = await call(http, "GET", f"{APPS}/replicasets", labelSelector="app=web")
-    desired = sorted((rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
-                      rs["spec"]["replicas"]) for rs in sets["items"])
+    desired = sorted(
+        (rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"], rs["spec"]["replicas"])
+        for rs in sets["items"]
+    )
     assert desired == [("1", 0), ("2", 2)]
     _, pods = await call(http, "GET", "api/v1/namespaces/default/pods", labelSelector="app=web")
     assert len(pods["items"]) == 2
@@ -244,8 +350,8 @@ async def test_controllers_record_events(http: aiohttp.ClientSession, sim: SimHa
     events = "api/v1/namespaces/default/events"
     _, job_events = await call(http, "GET", events, fieldSelector="involvedObject.name=migrate")
     assert [(e["type"], e["reason"]) for e in job_events["items"]] == [
-        ("Warning", "BackoffLimitExceeded")]
-    _, web_events = await call(http, "GET", events,
-                               fieldSelector="involvedObject.kind=Deployment")
+        ("Warning", "BackoffLimitExceeded")
+    ]
+    _, web_events = await call(http, "GET", events, fieldSelector="involvedObject.kind=Deployment")
     assert [e["reason"] for e in web_events["items"]] == ["ScalingReplicaSet"]
     assert web_events["items"][0]["message"].startswith("Scaled up replica set web-")

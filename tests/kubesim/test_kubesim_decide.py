@@ -12,16 +12,36 @@ from kubesim.controllers.workloads import decide_daemonset, decide_statefulset
 
 
 def _deployment(replicas: int = 3, **spec: Any) -> dict[str, Any]:
-    return {"metadata": {"name": "web", "generation": 2},
-            "spec": {"replicas": replicas, "template": {"spec": {"containers": [
-                {"name": "main", "image": "web:2"}]}}, **spec}}
+    return {
+        "metadata": {"name": "web", "generation": 2},
+        "spec": {
+            "replicas": replicas,
+            "template": {"spec": {"containers": [{"name": "main", "image": "web:2"}]}},
+            **spec,
+        },
+    }
 
 
-def _progress(steps: int, *, old_ready: int = 0, changed: bool = True, failing: bool = False,
-              elapsed: float = 0.0, deadline: float = 10.0) -> Progress:
-    return Progress(generation=2, steps=steps, elapsed=elapsed, old_ready=old_ready,
-                    template_changed=changed, failing=failing, deadline=deadline, nodes=2,
-                    now="2026-01-01T00:00:00Z")
+def _progress(
+    steps: int,
+    *,
+    old_ready: int = 0,
+    changed: bool = True,
+    failing: bool = False,
+    elapsed: float = 0.0,
+    deadline: float = 10.0,
+) -> Progress:
+    return Progress(
+        generation=2,
+        steps=steps,
+        elapsed=elapsed,
+        old_ready=old_ready,
+        template_changed=changed,
+        failing=failing,
+        deadline=deadline,
+        nodes=2,
+        now="2026-01-01T00:00:00Z",
+    )
 
 
 def _reason(status: dict[str, Any], kind: str) -> str:
@@ -39,12 +59,18 @@ def _reason(status: dict[str, Any], kind: str) -> str:
         # a pure scale from 2 to 3: the existing pods are already current
         (_progress(1, old_ready=2, changed=False), 3, 2, "ReplicaSetUpdated", False),
         (_progress(50, failing=True, elapsed=11.0), 1, 0, "ProgressDeadlineExceeded", True),
-        (_progress(50, failing=True, old_ready=3, elapsed=11.0), 1, 3,
-         "ProgressDeadlineExceeded", True),
+        (
+            _progress(50, failing=True, old_ready=3, elapsed=11.0),
+            1,
+            3,
+            "ProgressDeadlineExceeded",
+            True,
+        ),
     ],
 )
-def test_deployment_status_after_steps(progress: Progress, updated: int, ready: int,
-                                       progressing: str, settled: bool) -> None:
+def test_deployment_status_after_steps(
+    progress: Progress, updated: int, ready: int, progressing: str, settled: bool
+) -> None:
     status, done = decide(_deployment(), progress)
     assert status.get("updatedReplicas", 0) == updated
     assert status.get("readyReplicas", 0) == ready
@@ -67,8 +93,11 @@ def test_paused_deployment_does_not_progress() -> None:
 
 
 def test_statefulset_revisions_converge_when_all_pods_are_ready() -> None:
-    sts = {"metadata": {"name": "db"}, "spec": {"replicas": 2, "template": {}},
-           "status": {"currentRevision": "db-old"}}
+    sts = {
+        "metadata": {"name": "db"},
+        "spec": {"replicas": 2, "template": {}},
+        "status": {"currentRevision": "db-old"},
+    }
     mid, done = decide_statefulset(sts, _progress(1, old_ready=2))
     assert not done and mid["currentRevision"] == "db-old" != mid["updateRevision"]
     end, done = decide_statefulset(sts, _progress(3, old_ready=2))

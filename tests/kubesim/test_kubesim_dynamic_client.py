@@ -15,12 +15,21 @@ from kubesim import SimHandle
 
 def _deployment(name: str, image: str, replicas: int = 2) -> dict[str, Any]:
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "namespace": "default",
-                     "labels": {"app.kubernetes.io/managed-by": "baton"}},
-        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}},
-                              "spec": {"containers": [{"name": "main", "image": image}]}}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "labels": {"app.kubernetes.io/managed-by": "baton"},
+        },
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "main", "image": image}]},
+            },
+        },
     }
 
 
@@ -28,7 +37,8 @@ def _deployment(name: str, image: str, replicas: int = 2) -> dict[str, Any]:
 async def dynamic(sim: SimHandle) -> AsyncIterator[DynamicClient]:
     """A dynamic client for the `prod` context of the written kubeconfig."""
     api: ApiClient = await config.new_client_from_config(
-        config_file=str(sim.kubeconfig_path), context="prod")
+        config_file=str(sim.kubeconfig_path), context="prod"
+    )
     async with api:
         yield await DynamicClient(api)
 
@@ -41,22 +51,31 @@ async def test_discovery_finds_builtin_resources(dynamic: DynamicClient) -> None
 
 
 async def test_server_side_apply_records_baton_as_manager_and_conflicts(
-        dynamic: DynamicClient) -> None:
+    dynamic: DynamicClient,
+) -> None:
     deployments = await dynamic.resources.get(api_version="apps/v1", kind="Deployment")
     applied = await deployments.server_side_apply(
-        body=_deployment("web", "web:1"), name="web", namespace="default", field_manager="baton")
+        body=_deployment("web", "web:1"), name="web", namespace="default", field_manager="baton"
+    )
     assert [m.manager for m in applied.metadata.managedFields] == ["baton"]
     # kubernetes-asyncio's dynamic client does not raise on error answers (it reads bodies
     # unchecked), so callers must look for a Status; kubesim sends the real one.
     clash = await deployments.server_side_apply(
-        body=_deployment("web", "web:2"), name="web", namespace="default",
-        field_manager="someone-else")
+        body=_deployment("web", "web:2"),
+        name="web",
+        namespace="default",
+        field_manager="someone-else",
+    )
     assert clash.kind == "Status" and clash.code == 409 and clash.reason == "Conflict"
     assert 'conflict with "baton"' in clash.message
     assert clash.details.causes[0].field == '.spec.template.spec.containers[name="main"].image'
     forced = await deployments.server_side_apply(
-        body=_deployment("web", "web:2"), name="web", namespace="default",
-        field_manager="someone-else", force_conflicts=True)
+        body=_deployment("web", "web:2"),
+        name="web",
+        namespace="default",
+        field_manager="someone-else",
+        force_conflicts=True,
+    )
     assert forced.spec.template.spec.containers[0].image == "web:2"
     assert forced.metadata.generation == 2
 
@@ -64,20 +83,27 @@ async def test_server_side_apply_records_baton_as_manager_and_conflicts(
 async def test_list_with_label_selector(dynamic: DynamicClient) -> None:
     deployments = await dynamic.resources.get(api_version="apps/v1", kind="Deployment")
     for name in ("a", "b"):
-        await deployments.server_side_apply(body=_deployment(name, "x:1"), name=name,
-                                            namespace="default", field_manager="baton")
-    listed = await deployments.get(namespace="default",
-                                   label_selector="app.kubernetes.io/managed-by=baton")
+        await deployments.server_side_apply(
+            body=_deployment(name, "x:1"), name=name, namespace="default", field_manager="baton"
+        )
+    listed = await deployments.get(
+        namespace="default", label_selector="app.kubernetes.io/managed-by=baton"
+    )
     assert sorted(i.metadata.name for i in listed.items) == ["a", "b"]
-    none = await deployments.get(namespace="default",
-                                 label_selector="app.kubernetes.io/managed-by=other")
+    none = await deployments.get(
+        namespace="default", label_selector="app.kubernetes.io/managed-by=other"
+    )
     assert none.items == []
 
 
 async def test_watch_follows_a_rollout_to_ready(dynamic: DynamicClient) -> None:
     deployments = await dynamic.resources.get(api_version="apps/v1", kind="Deployment")
-    await deployments.server_side_apply(body=_deployment("web", "web:1", replicas=2),
-                                        name="web", namespace="default", field_manager="baton")
+    await deployments.server_side_apply(
+        body=_deployment("web", "web:1", replicas=2),
+        name="web",
+        namespace="default",
+        field_manager="baton",
+    )
     seen: list[tuple[str, int]] = []
     watcher = watch.Watch()
     async for event in deployments.watch(namespace="default", watcher=watcher, timeout=5):

@@ -16,8 +16,12 @@ from kubesim import ControllerTiming, Faults, start_clusters
 
 def test_three_named_clusters_from_one_process(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
-    with start_clusters(["dev", "staging", "prod"], kubeconfig_path=kubeconfig,
-                        timing=ControllerTiming.fast(), faults=Faults(seed=1)) as handle:
+    with start_clusters(
+        ["dev", "staging", "prod"],
+        kubeconfig_path=kubeconfig,
+        timing=ControllerTiming.fast(),
+        faults=Faults(seed=1),
+    ) as handle:
         assert handle.kubeconfig_path == kubeconfig
         config = yaml.safe_load(kubeconfig.read_text())
         assert [c["name"] for c in config["contexts"]] == ["dev", "staging", "prod"]
@@ -30,15 +34,37 @@ def test_three_named_clusters_from_one_process(tmp_path: Path) -> None:
         with urlopen(by_path, timeout=10) as answer:
             assert json.load(answer)["metadata"]["name"] == "default"
         # objects made from Python go through the server's loop
-        handle.call(lambda: handle.cluster("staging").create(
-            {"apiVersion": "v1", "kind": "ConfigMap",
-             "metadata": {"name": "seeded", "namespace": "default"}, "data": {"k": "v"}}))
+        handle.call(
+            lambda: handle.cluster("staging").create(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": "seeded", "namespace": "default"},
+                    "data": {"k": "v"},
+                }
+            )
+        )
         found = {}
         for context in ("dev", "staging"):
             done = subprocess.run(
-                [kubectl_binary(), "--kubeconfig", str(kubeconfig), "--context", context,
-                 "--cache-dir", str(tmp_path / "cache"), "get", "configmaps", "-o", "json"],
-                capture_output=True, text=True, timeout=60, check=True)
+                [
+                    kubectl_binary(),
+                    "--kubeconfig",
+                    str(kubeconfig),
+                    "--context",
+                    context,
+                    "--cache-dir",
+                    str(tmp_path / "cache"),
+                    "get",
+                    "configmaps",
+                    "-o",
+                    "json",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
             found[context] = [i["metadata"]["name"] for i in json.loads(done.stdout)["items"]]
         assert found == {"dev": [], "staging": ["seeded"]}
         assert handle.cluster("prod").timing.step == ControllerTiming.fast().step
@@ -59,13 +85,23 @@ def test_a_fresh_cluster_has_what_kubectl_users_expect(tmp_path: Path) -> None:
     timing = ControllerTiming.fast()
     timing.nodes = 2
     with start_clusters(["only"], kubeconfig_path=tmp_path / "kc", timing=timing) as handle:
-        base = [kubectl_binary(), "--kubeconfig", str(tmp_path / "kc"), "--cache-dir",
-                str(tmp_path / "cache")]
-        nodes = subprocess.run([*base, "get", "nodes"], capture_output=True, text=True,
-                               timeout=60, check=True).stdout
+        base = [
+            kubectl_binary(),
+            "--kubeconfig",
+            str(tmp_path / "kc"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+        nodes = subprocess.run(
+            [*base, "get", "nodes"], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
         assert nodes.count(" Ready ") == 2 and "control-plane" in nodes
-        services = subprocess.run([*base, "get", "services", "-o", "name"],
-                                  capture_output=True, text=True, timeout=60,
-                                  check=True).stdout.split()
+        services = subprocess.run(
+            [*base, "get", "services", "-o", "name"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.split()
         assert services == ["service/kubernetes"]
         assert handle.cluster("only").timing.nodes == 2

@@ -15,11 +15,22 @@ async def test_an_observer_sees_each_request_with_what_it_addresses(
 ) -> None:
     seen: list[Arrival] = []
     stop = sim.cluster("dev").observers.add(seen.append)
-    await call(http, "PATCH", "/api/v1/namespaces/shop", content_type=APPLY,
-               body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
-               fieldManager="baton")
-    await call(http, "PATCH", "/api/v1/namespaces/shop/configmaps/a", cm("a", "shop", k="1"),
-               content_type=APPLY, fieldManager="baton")
+    await call(
+        http,
+        "PATCH",
+        "/api/v1/namespaces/shop",
+        content_type=APPLY,
+        body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
+        fieldManager="baton",
+    )
+    await call(
+        http,
+        "PATCH",
+        "/api/v1/namespaces/shop/configmaps/a",
+        cm("a", "shop", k="1"),
+        content_type=APPLY,
+        fieldManager="baton",
+    )
     await call(http, "GET", "/api/v1/namespaces/shop/configmaps/a")
     stop()
     await call(http, "GET", "/api/v1/namespaces/shop/configmaps/a")
@@ -38,8 +49,14 @@ async def test_observers_see_only_their_own_cluster(
 ) -> None:
     on_prod: list[Arrival] = []
     sim.cluster("prod").observers.add(on_prod.append)
-    status, _ = await call(http, "PATCH", "/api/v1/namespaces/default/configmaps/b",
-                           cm("b", k="1"), content_type=APPLY, fieldManager="baton")
+    status, _ = await call(
+        http,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/b",
+        cm("b", k="1"),
+        content_type=APPLY,
+        fieldManager="baton",
+    )
     assert status == 201
     assert on_prod == []
 
@@ -51,7 +68,13 @@ async def test_a_failing_observer_does_not_change_the_answer(
         raise RuntimeError("observer bug")
 
     sim.cluster("dev").observers.add(broken)
-    status, body = await call(http, "PATCH", "/api/v1/namespaces/default/configmaps/c",
-                              cm("c", k="1"), content_type=APPLY, fieldManager="baton")
+    status, body = await call(
+        http,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/c",
+        cm("c", k="1"),
+        content_type=APPLY,
+        fieldManager="baton",
+    )
     assert status == 201
     assert body["data"] == {"k": "1"}

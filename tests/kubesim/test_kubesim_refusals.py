@@ -14,10 +14,17 @@ DEPLOYS = "apis/apps/v1/namespaces/default/deployments"
 
 def _deploy(name: str) -> dict[str, Any]:
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}},
-                              "spec": {"containers": [{"name": "main", "image": "web:1"}]}}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "main", "image": "web:1"}]},
+            },
+        },
     }
 
 
@@ -30,25 +37,35 @@ async def test_protobuf_bodies_of_unknown_kinds_are_415(http: aiohttp.ClientSess
     # the k8s envelope: magic, then TypeMeta{apiVersion: "v1", kind: "Pod"} and a raw body
     type_meta = b"\x0a\x02v1\x12\x03Pod"
     envelope = b"k8s\x00" + b"\x0a" + bytes([len(type_meta)]) + type_meta + b"\x12\x00"
-    async with http.post("api/v1/namespaces/default/pods", data=envelope,
-                         headers={"Content-Type": "application/vnd.kubernetes.protobuf"}) as r:
+    async with http.post(
+        "api/v1/namespaces/default/pods",
+        data=envelope,
+        headers={"Content-Type": "application/vnd.kubernetes.protobuf"},
+    ) as r:
         body = await r.json()
     assert r.status == 415 and body["reason"] == "UnsupportedMediaType"
     assert "Pod" in body["message"]
 
 
-async def test_workload_selector_must_match_and_is_immutable(
-        http: aiohttp.ClientSession) -> None:
+async def test_workload_selector_must_match_and_is_immutable(http: aiohttp.ClientSession) -> None:
     bad = _deploy("web")
     bad["spec"]["selector"] = {"matchLabels": {"app": "other"}}
     status, body = await call(http, "POST", DEPLOYS, bad)
     assert status == 422 and body["reason"] == "Invalid"
     assert "`selector` does not match template `labels`" in body["message"]
     await call(http, "POST", DEPLOYS, _deploy("web"))
-    status, body = await call(http, "PATCH", f"{DEPLOYS}/web", {"spec": {
-        "selector": {"matchLabels": {"app": "web", "tier": "x"}},
-        "template": {"metadata": {"labels": {"app": "web", "tier": "x"}}}}},
-        content_type="application/merge-patch+json")
+    status, body = await call(
+        http,
+        "PATCH",
+        f"{DEPLOYS}/web",
+        {
+            "spec": {
+                "selector": {"matchLabels": {"app": "web", "tier": "x"}},
+                "template": {"metadata": {"labels": {"app": "web", "tier": "x"}}},
+            }
+        },
+        content_type="application/merge-patch+json",
+    )
     assert status == 422 and "field is immutable" in body["message"]
 
 
@@ -62,7 +79,8 @@ async def test_invalid_names_and_label_values_are_422(http: aiohttp.ClientSessio
 
 
 async def test_unknown_fields_are_refused_when_strict_and_warned_otherwise(
-        http: aiohttp.ClientSession) -> None:
+    http: aiohttp.ClientSession,
+) -> None:
     typo = cm("a", k="1")
     typo["dat"] = {"k": "2"}
     status, body = await call(http, "POST", CMS, typo, fieldValidation="Strict")
@@ -78,9 +96,13 @@ async def test_a_bad_query_parameter_is_400_not_a_crash(http: aiohttp.ClientSess
 
 
 async def test_access_reviews_are_answered_not_stored(http: aiohttp.ClientSession) -> None:
-    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-              "spec": {"resourceAttributes": {"verb": "create", "group": "apps",
-                                              "resource": "deployments"}}}
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {
+            "resourceAttributes": {"verb": "create", "group": "apps", "resource": "deployments"}
+        },
+    }
     path = "apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
     status, answer = await call(http, "POST", path, review)
     assert status == 201 and answer["status"]["allowed"] is True
@@ -99,15 +121,24 @@ async def test_health_endpoints_and_unemulated_subresources(http: aiohttp.Client
     for path in ("healthz", "livez", "readyz"):
         async with http.get(path) as response:
             assert response.status == 200 and await response.text() == "ok"
-    await call(http, "POST", "api/v1/namespaces/default/pods", {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-        "spec": {"containers": [{"name": "c", "image": "x:1"}]}})
+    await call(
+        http,
+        "POST",
+        "api/v1/namespaces/default/pods",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "x:1"}]},
+        },
+    )
     status, body = await call(http, "GET", "api/v1/namespaces/default/pods/p/log")
     assert status == 405 and "log" in body["message"]
 
 
 async def test_unknown_fields_are_found_deep_inside_built_in_kinds(
-        http: aiohttp.ClientSession) -> None:
+    http: aiohttp.ClientSession,
+) -> None:
     typo = _deploy("web")
     typo["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
     status, body = await call(http, "POST", DEPLOYS, typo, fieldValidation="Strict")
@@ -115,11 +146,24 @@ async def test_unknown_fields_are_found_deep_inside_built_in_kinds(
     assert 'unknown field "spec.template.spec.containers[0].imagePullPolicyy"' in body["message"]
     # strategic merge patch directives are not fields
     await call(http, "POST", DEPLOYS, _deploy("web"))
-    patch = {"spec": {"template": {"spec": {
-        "$setElementOrder/containers": [{"name": "main"}],
-        "containers": [{"name": "main", "image": "web:2"}]}}}}
-    status, _ = await call(http, "PATCH", f"{DEPLOYS}/web", patch, fieldValidation="Strict",
-                           content_type="application/strategic-merge-patch+json")
+    patch = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "$setElementOrder/containers": [{"name": "main"}],
+                    "containers": [{"name": "main", "image": "web:2"}],
+                }
+            }
+        }
+    }
+    status, _ = await call(
+        http,
+        "PATCH",
+        f"{DEPLOYS}/web",
+        patch,
+        fieldValidation="Strict",
+        content_type="application/strategic-merge-patch+json",
+    )
     assert status == 200
 
 
@@ -130,11 +174,21 @@ MALFORMED = [
     ("POST", CMS, '{"metadata": {"name": 5}}', "application/json", {}),
     ("POST", CMS, '{"metadata": {"name": "a", "labels": {"a": 5}}}', "application/json", {}),
     ("POST", DEPLOYS, '{"metadata": {"name": "d"}, "spec": "x"}', "application/json", {}),
-    ("POST", DEPLOYS, '{"metadata": {"name": "d"}, "spec": {"replicas": true}}',
-     "application/json", {}),
+    (
+        "POST",
+        DEPLOYS,
+        '{"metadata": {"name": "d"}, "spec": {"replicas": true}}',
+        "application/json",
+        {},
+    ),
     ("PATCH", f"{CMS}/c", "- a\n- b", "application/apply-patch+yaml", {"fieldManager": "x"}),
-    ("PATCH", f"{CMS}/c", '[{"op": "move", "from": "/nope", "path": "/x"}]',
-     "application/json-patch+json", {}),
+    (
+        "PATCH",
+        f"{CMS}/c",
+        '[{"op": "move", "from": "/nope", "path": "/x"}]',
+        "application/json-patch+json",
+        {},
+    ),
     ("PATCH", f"{CMS}/c", '"x"', "application/merge-patch+json", {}),
     ("PATCH", f"{CMS}/c", '{"data": [1]}', "application/strategic-merge-patch+json", {}),
     ("PATCH", f"{CMS}/c", "x", "text/plain", {}),
@@ -142,16 +196,26 @@ MALFORMED = [
     ("GET", CMS, None, None, {"fieldSelector": "a"}),
     ("DELETE", f"{CMS}/c", "[1]", "application/json", {}),
     ("PUT", f"{CMS}/c", '{"kind": "Secret", "metadata": {"name": "c"}}', "application/json", {}),
-    ("POST", "apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-     '{"metadata": {"name": "x.y"}, "spec": {}}', "application/json", {}),
+    (
+        "POST",
+        "apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        '{"metadata": {"name": "x.y"}, "spec": {}}',
+        "application/json",
+        {},
+    ),
     ("POST", CMS, "k8s\x00\x0a\x05garbage", "application/vnd.kubernetes.protobuf", {}),
 ]
 
 
 @pytest.mark.parametrize(("method", "path", "body", "content_type", "params"), MALFORMED)
 async def test_malformed_requests_get_a_4xx_status_never_a_crash(
-        http: aiohttp.ClientSession, method: str, path: str, body: str | None,
-        content_type: str | None, params: dict[str, str]) -> None:
+    http: aiohttp.ClientSession,
+    method: str,
+    path: str,
+    body: str | None,
+    content_type: str | None,
+    params: dict[str, str],
+) -> None:
     await call(http, "POST", CMS, cm("c", k="v"))
     headers = {"Content-Type": content_type} if content_type else {}
     async with http.request(method, path, data=body, params=params, headers=headers) as r:

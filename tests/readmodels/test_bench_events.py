@@ -53,14 +53,23 @@ async def test_as_of_is_right_on_both_sides_of_every_epoch_boundary(
             yield from generator.release(generator.random.choice(apps))
 
     async with pool.acquire() as conn:
-        count = await load(conn, chain(generator.start(), releases(generator.apps, 300),
-                                       releases(busy, 3400), releases(resting, 300)))
+        count = await load(
+            conn,
+            chain(
+                generator.start(),
+                releases(generator.apps, 300),
+                releases(busy, 3400),
+                releases(resting, 300),
+            ),
+        )
     runner = ProjectionRunner(pool, batch_size=5_000)
     await runner.ensure()
     await runner.catch_up()
     epoch = 1 << EPOCH_BITS
-    cuts = sorted({p for b in range(epoch, count, epoch) for p in (b - 1, b, b + 1)}
-                  | set(range(1, count + 1, 997)))
+    cuts = sorted(
+        {p for b in range(epoch, count, epoch) for p in (b - 1, b, b + 1)}
+        | set(range(1, count + 1, 997))
+    )
     async with pool.acquire() as conn:
         longest = await conn.fetchval("SELECT max(to_position - from_position) FROM target_history")
         assert longest > 2 * epoch, "the log has a period spanning three epochs"

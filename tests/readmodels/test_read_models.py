@@ -99,9 +99,13 @@ async def test_every_combination_of_audit_filters_picks_what_each_filter_picks(
         everything = await queries.audit_page(conn, limit=10_000)
         middle = everything[len(everything) // 2]
         values = {
-            "app": "web", "environment": "prod", "actor": "bob",
-            "action": "Target.PromotionStarted", "since": everything[-1]["recorded_at"],
-            "until": middle["recorded_at"], "before_position": middle["position"] + 3,
+            "app": "web",
+            "environment": "prod",
+            "actor": "bob",
+            "action": "Target.PromotionStarted",
+            "since": everything[-1]["recorded_at"],
+            "until": middle["recorded_at"],
+            "before_position": middle["position"] + 3,
         }
         checks = {
             "app": lambda r, v: r["app"] == v,
@@ -114,16 +118,23 @@ async def test_every_combination_of_audit_filters_picks_what_each_filter_picks(
         }
         # each filter alone, each pair, and all at once; and the same on one connection,
         # where each combination must not take another's plan
-        combinations = [[n] for n in values] + [
-            [a, b] for i, a in enumerate(values) for b in list(values)[i + 1:]] + [list(values)]
+        combinations = (
+            [[n] for n in values]
+            + [[a, b] for i, a in enumerate(values) for b in list(values)[i + 1 :]]
+            + [list(values)]
+        )
         for names in combinations:
             filters = {n: values[n] for n in names}
             got = await queries.audit_page(conn, limit=10_000, **filters)
-            expected = [r["position"] for r in everything
-                        if all(checks[n](r, v) for n, v in filters.items())]
+            expected = [
+                r["position"]
+                for r in everything
+                if all(checks[n](r, v) for n, v in filters.items())
+            ]
             assert [r["position"] for r in got] == expected, names
-        assert await queries.audit_page(conn, action="App.PromotionStarted") == [], \
+        assert await queries.audit_page(conn, action="App.PromotionStarted") == [], (
             "a full type matches the event's aggregate too"
+        )
 
 
 async def test_time_travel_answers_what_ran_where_at_any_moment(
@@ -185,8 +196,10 @@ async def test_the_state_as_json_is_what_the_periods_encode_to_at_every_position
             assert text == orjson.dumps(rows).decode(), position
             assert await timetravel.state_as_of(conn, position=position) == rows
         assert orjson.loads(text), "the walk leaves targets with releases"
-        for moment in (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
-                       datetime(2026, 1, 2, 3, 4, 5, 120, tzinfo=UTC)):
+        for moment in (
+            datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+            datetime(2026, 1, 2, 3, 4, 5, 120, tzinfo=UTC),
+        ):
             written = await conn.fetchval(f"SELECT {iso_utc('$1::timestamptz')}", moment)
             assert orjson.dumps(moment).decode() == f'"{written}"'
 
@@ -212,12 +225,19 @@ async def test_the_audit_filters_by_time_range(
     async with pool.acquire() as conn:
         times = await conn.fetch("SELECT position, recorded_at FROM events ORDER BY position")
         # every event's own time as a bound, and a microsecond either side of it
-        moments = sorted({t["recorded_at"] + timedelta(microseconds=d)
-                          for t in times[::4] for d in (-1, 0, 1)})
-        for since, until in [(m, None) for m in moments] + [(None, m) for m in moments] + [
-                (a, b) for a, b in zip(moments, moments[len(moments) // 2:], strict=False)]:
+        moments = sorted(
+            {t["recorded_at"] + timedelta(microseconds=d) for t in times[::4] for d in (-1, 0, 1)}
+        )
+        for since, until in (
+            [(m, None) for m in moments]
+            + [(None, m) for m in moments]
+            + [(a, b) for a, b in zip(moments, moments[len(moments) // 2 :], strict=False)]
+        ):
             window = await queries.audit_page(conn, since=since, until=until, limit=1000)
-            expected = [t["position"] for t in times
-                        if (since is None or since <= t["recorded_at"])
-                        and (until is None or t["recorded_at"] < until)]
+            expected = [
+                t["position"]
+                for t in times
+                if (since is None or since <= t["recorded_at"])
+                and (until is None or t["recorded_at"] < until)
+            ]
             assert sorted(r["position"] for r in window) == expected, (since, until)

@@ -326,7 +326,8 @@ async def test_events_appended_during_a_rebuild_are_in_the_model_it_swaps_in(
         SlowState.gate = None
     async with pool.acquire() as conn:
         desired = await conn.fetchval(
-            "SELECT desired_release FROM targets WHERE environment = 'dev'")
+            "SELECT desired_release FROM targets WHERE environment = 'dev'"
+        )
     assert desired == r3
     await runner.catch_up()
     assert (await verify(pool, all_projections())).ok

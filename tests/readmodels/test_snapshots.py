@@ -51,8 +51,9 @@ async def test_a_cold_load_starts_from_the_snapshot_and_equals_a_replay(
     streams, replayed = snapshotted
     async with pool.acquire() as conn:
         kept = dict(await conn.fetch("SELECT stream_id, version FROM snapshots"))
-        heads = dict(await conn.fetch(
-            "SELECT stream_id, max(stream_version) FROM events GROUP BY 1"))
+        heads = dict(
+            await conn.fetch("SELECT stream_id, max(stream_version) FROM events GROUP BY 1")
+        )
     assert kept == heads
     assert await states(store, streams, snapshot_every=NEVER) == replayed
 
@@ -60,12 +61,15 @@ async def test_a_cold_load_starts_from_the_snapshot_and_equals_a_replay(
     async with pool.acquire() as conn:
         await conn.execute(
             "UPDATE snapshots SET state = jsonb_set(state, '{desired_number}', '99')"
-            " WHERE stream_id = 'target:web:dev'")
+            " WHERE stream_id = 'target:web:dev'"
+        )
     assert (await states(store, ["target:web:dev"]))["target:web:dev"]["desired_number"] == 99
 
 
 async def test_events_after_the_snapshot_are_applied_on_top_of_it(
-    snapshotted: tuple[list[str], dict[str, Any]], story: Story, store: EventStore,
+    snapshotted: tuple[list[str], dict[str, Any]],
+    story: Story,
+    store: EventStore,
     pool: asyncpg.Pool,
 ) -> None:
     r3 = await story.release(3)
@@ -77,7 +81,8 @@ async def test_events_after_the_snapshot_are_applied_on_top_of_it(
         assert await conn.fetchval(
             "SELECT version FROM snapshots WHERE stream_id = 'target:web:dev'"
         ) < await conn.fetchval(
-            "SELECT max(stream_version) FROM events WHERE stream_id = 'target:web:dev'")
+            "SELECT max(stream_version) FROM events WHERE stream_id = 'target:web:dev'"
+        )
         await conn.execute("DELETE FROM snapshots")
     assert await states(store, streams, snapshot_every=NEVER) == from_snapshots
 
@@ -90,9 +95,11 @@ async def test_a_snapshot_of_other_code_or_unreadable_is_ignored(
         # another code version's snapshot, and one naming a type this code does not build
         await conn.execute(
             "UPDATE snapshots SET state = jsonb_set(state, '{desired_number}', '99'),"
-            " code = 'other' WHERE stream_id = 'target:web:dev'")
+            " code = 'other' WHERE stream_id = 'target:web:dev'"
+        )
         await conn.execute(
             "UPDATE snapshots SET state = jsonb_set(state, '{promotion}',"
-            " '{\"$dataclass\": \"os.system\", \"fields\": {}}')"
-            " WHERE stream_id = 'target:web:prod'")
+            ' \'{"$dataclass": "os.system", "fields": {}}\')'
+            " WHERE stream_id = 'target:web:prod'"
+        )
     assert await states(store, streams, snapshot_every=NEVER) == replayed
