@@ -144,7 +144,8 @@ class HistoryProjection(RangeProjection):
     """When each release was desired and applied, per target."""
 
     name: ClassVar[str] = "history"
-    version: ClassVar[int] = 9
+    #: 10: events stored in an older shape are read upcast (their fields were null before)
+    version: ClassVar[int] = 10
     tables: ClassVar[tuple[str, ...]] = (
         "target_history",
         "target_history_open",

@@ -235,7 +235,8 @@ class StateProjection(RowProjection):
         data->>'message' AS message, data->>'author' AS author,
         (data->>'committed_at')::timestamptz AS committed_at"""
     name: ClassVar[str] = "state"
-    version: ClassVar[int] = 4
+    #: 5: events stored in an older shape are read upcast (their fields were null before)
+    version: ClassVar[int] = 5
     tables: ClassVar[tuple[str, ...]] = (
         "targets",
         "promotions",
