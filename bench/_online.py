@@ -9,26 +9,43 @@ is asked for as an operator would, `POST /admin/replay`, and polled until it fin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import aiohttp
+import asyncpg
 
 # a read that gets no answer in this long counts as an error, not as a latency
 REQUEST_TIMEOUT_S = 10.0
 POLL_S = 0.2
 # after the job reports success the last reads due before it are still in flight
 TAIL_S = 0.5
+LOCK_SAMPLE_S = 0.02
+# the reads' statements waiting for a lock, and how long each has waited so far; the
+# rebuild's own (DDL of the swap, its checkpoint lock) are not reads
+_LOCK_WAITS = (
+    "SELECT pid, query_start, extract(epoch FROM clock_timestamp() - query_start) * 1000"
+    " FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    " AND query !~* '^\\s*(LOCK|DROP|ALTER|CREATE|INSERT|UPDATE|DELETE)'"
+    " AND query !~* '(FOR UPDATE|pg_advisory)'"
+)
 
 
 @dataclass(frozen=True)
 class Read:
     """One open-loop GET: when it was due (loop time), how long until answered, its status."""
 
+    path: str
     due: float
     ms: float
     ok: bool
+
+    @property
+    def endpoint(self) -> str:
+        """The path without its parameters: `/apps`, `/events`, `/state`."""
+        return "/" + self.path.split("?")[0].split("/")[1]
 
 
 @dataclass
@@ -37,6 +54,7 @@ class Window:
 
     reads: list[Read] = field(default_factory=list)
     replay: tuple[float, float] | None = None
+    lock_wait_ms: float = 0.0  # the longest a read's statement was seen waiting for a lock
 
     def during(self) -> list[Read]:
         """The reads due while the replay ran (all of them when there was none)."""
@@ -57,16 +75,48 @@ def p99(reads: list[Read]) -> float:
     return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else 0.0
 
 
-async def _get(session: aiohttp.ClientSession, url: str, due: float, out: list[Read]) -> None:
+def p50(reads: list[Read]) -> float:
+    """The median latency in ms."""
+    ordered = sorted(r.ms for r in reads)
+    return ordered[len(ordered) // 2] if ordered else 0.0
+
+
+def by_endpoint(reads: list[Read]) -> dict[str, float]:
+    """p99 in ms of each endpoint's reads."""
+    endpoints = sorted({r.endpoint for r in reads})
+    return {e: round(p99([r for r in reads if r.endpoint == e]), 2) for e in endpoints}
+
+
+async def _get(
+    session: aiohttp.ClientSession, base: str, path: str, due: float, out: list[Read]
+) -> None:
     loop = asyncio.get_running_loop()
     await asyncio.sleep(due - loop.time())
     try:
-        async with session.get(url) as response:
+        async with session.get(base + path) as response:
             await response.read()
             ok = 200 <= response.status < 300
     except (aiohttp.ClientError, TimeoutError):
         ok = False
-    out.append(Read(due=due, ms=(loop.time() - due) * 1000, ok=ok))
+    out.append(Read(path=path, due=due, ms=(loop.time() - due) * 1000, ok=ok))
+
+
+async def longest_lock_wait(url: str, stop: asyncio.Event) -> float:
+    """Sample the reads' lock waits every LOCK_SAMPLE_S until `stop`; the longest seen, ms.
+
+    Tells a read held up by the swap's locks from one that waited for a core.
+    """
+    conn = await asyncpg.connect(url)
+    longest = 0.0
+    try:
+        while not stop.is_set():
+            for row in await conn.fetch(_LOCK_WAITS):
+                longest = max(longest, float(row[2]))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), LOCK_SAMPLE_S)
+    finally:
+        await conn.close()
+    return longest
 
 
 async def open_loop(
@@ -88,7 +138,7 @@ async def open_loop(
         await asyncio.sleep(max(0.0, due - loop.time() - 0.002))
         if stop.is_set():
             break
-        task = asyncio.create_task(_get(session, base + next(paths), due, out))
+        task = asyncio.create_task(_get(session, base, next(paths), due, out))
         pending.add(task)
         task.add_done_callback(pending.discard)
     if pending:
@@ -112,7 +162,7 @@ async def replay(session: aiohttp.ClientSession, base: str) -> dict[str, object]
 
 
 async def measure(
-    base: str, token: str, paths: list[str], *, rate: float, seconds: float
+    url: str, base: str, token: str, paths: list[str], *, rate: float, seconds: float
 ) -> tuple[Window, Window]:
     """`seconds` of reads at `rate` without a replay, then as long as one replay takes."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -128,20 +178,20 @@ async def measure(
         loop.call_later(min(2.0, seconds), stop.set)
         await open_loop(reads, base, cycle, rate, stop)
 
-        without = Window()
-        stop = asyncio.Event()
-        loop.call_later(seconds, stop.set)
-        without.reads = await open_loop(reads, base, cycle, rate, stop)
-
-        during = Window()
-        stop = asyncio.Event()
-        driving = asyncio.create_task(open_loop(reads, base, cycle, rate, stop))
-        # a second of reads before the replay: the window shows its start too
-        await asyncio.sleep(1.0)
-        started = loop.time()
-        await replay(admin, base)
-        during.replay = (started, loop.time())
-        await asyncio.sleep(TAIL_S)
-        stop.set()
-        during.reads = await driving
+        without, during = Window(), Window()
+        for window in (without, during):
+            stop = asyncio.Event()
+            driving = asyncio.create_task(open_loop(reads, base, cycle, rate, stop))
+            locks = asyncio.create_task(longest_lock_wait(url, stop))
+            if window is without:
+                await asyncio.sleep(seconds)
+            else:
+                # a second of reads before the replay: the window shows its start too
+                await asyncio.sleep(1.0)
+                started = loop.time()
+                await replay(admin, base)
+                window.replay = (started, loop.time())
+                await asyncio.sleep(TAIL_S)
+            stop.set()
+            window.reads, window.lock_wait_ms = await driving, await locks
     return without, during
