@@ -40,7 +40,12 @@ class Read:
     path: str
     due: float
     ms: float
-    ok: bool
+    status: int  # 0: no answer (refused, reset, or none within REQUEST_TIMEOUT_S)
+
+    @property
+    def ok(self) -> bool:
+        """A 2xx answer."""
+        return 200 <= self.status < 300
 
     @property
     def endpoint(self) -> str:
@@ -67,6 +72,11 @@ class Window:
     def errors(self) -> int:
         """Non-2xx answers and reads that got no answer."""
         return sum(not r.ok for r in self.reads)
+
+    def error_kinds(self) -> dict[str, int]:
+        """How many reads failed, by status ("no answer" for none)."""
+        kinds = [str(r.status or "no answer") for r in self.reads if not r.ok]
+        return {kind: kinds.count(kind) for kind in sorted(set(kinds))}
 
 
 def p99(reads: list[Read]) -> float:
@@ -95,10 +105,10 @@ async def _get(
     try:
         async with session.get(base + path) as response:
             await response.read()
-            ok = 200 <= response.status < 300
+            status = response.status
     except (aiohttp.ClientError, TimeoutError):
-        ok = False
-    out.append(Read(path=path, due=due, ms=(loop.time() - due) * 1000, ok=ok))
+        status = 0
+    out.append(Read(path=path, due=due, ms=(loop.time() - due) * 1000, status=status))
 
 
 async def longest_lock_wait(url: str, stop: asyncio.Event) -> float:
@@ -169,8 +179,11 @@ async def measure(
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     loop = asyncio.get_running_loop()
     cycle = itertools.cycle(paths)
+    # as many connections as reads in flight, as independent clients would open: a
+    # capped pool would queue reads in this process behind slow ones
+    connector = aiohttp.TCPConnector(limit=0)
     async with (
-        aiohttp.ClientSession(headers=headers, timeout=timeout) as reads,
+        aiohttp.ClientSession(headers=headers, timeout=timeout, connector=connector) as reads,
         aiohttp.ClientSession(headers=headers) as admin,
     ):
         # warm-up: every API process has read some of every endpoint before the timings

@@ -232,6 +232,8 @@ async def online_reads(
         "p99_ms_during": round(_online.p99(during.during()), 2),
         "max_blocked_ms": round(max(r.ms for r in during.during()), 2),
         "errors": without.errors + during.errors,
+        "errors_by_kind_without": without.error_kinds(),
+        "errors_by_kind_during": during.error_kinds(),
         "reads_without": len(without.reads),
         "reads_during": len(during.during()),
         "replay_seconds": round(during.replay[1] - during.replay[0], 2),
@@ -280,7 +282,8 @@ def online_rows(online: dict[str, Any]) -> list[tuple[str, str, str]]:
             "-",
         ),
         (
-            "errors (non-2xx, no answer), both windows",
+            "errors (non-2xx, no answer), both windows "
+            f"{online['errors_by_kind_without']} / {online['errors_by_kind_during']}",
             str(online["errors"]),
             f"0 {'ok' if online['errors'] == 0 else 'MISSED'}",
         ),
