@@ -25,7 +25,7 @@ from engine.domain.pipeline import AppSpec, EnvironmentSpec
 from engine.store.database import create_pool
 from projections import catalog, queries, timetravel
 from projections.base import Projection
-from projections.rebuild import rebuild
+from projections.rebuild import BESIDE_READERS, rebuild
 from projections.runner import ProjectionRunner
 from projections.runner import projection_status as runner_status
 
@@ -257,7 +257,8 @@ def rebuild_work(
     """The coroutine function a replay job runs: rebuild, then report."""
 
     async def work() -> dict[str, Any]:
-        report = await rebuild(app[DATABASE].store.pool, projections)
+        pool = app[DATABASE].store.pool
+        report = await rebuild(pool, projections, loads_at_once=BESIDE_READERS)
         return asdict(report)
 
     return work

@@ -81,22 +81,33 @@ class VerifyReport:
         return not self.differences
 
 
+#: how many projections a rebuild loads at once while a server answers reads from the old
+#: tables: each load keeps a core busy, and with every projection loading at once on two
+#: cores, reads waited seconds (measured with `bench/replay.py`'s open-loop readers)
+BESIDE_READERS = 1
+
+
 async def _build(
-    pool: asyncpg.Pool, projections: Sequence[Projection], schema: str, batch_size: int
+    pool: asyncpg.Pool,
+    projections: Sequence[Projection],
+    schema: str,
+    batch_size: int,
+    loads_at_once: int | None = None,
 ) -> dict[str, int]:
     """Create the tables in `schema` and load the whole log; returns each one's position.
 
-    Each projection loads on its own connection, concurrently (a backend, so a core, each).
-    Range projections and row projections with a set-wise `load` take the log up to the
-    head in one statement; what others have, and what arrives meanwhile, goes batch by
-    batch.
+    Each projection loads on its own connection, concurrently (a backend, so a core, each),
+    at most `loads_at_once` at a time (None: all). Range projections and row projections
+    with a set-wise `load` take the log up to the head in one statement; what others have,
+    and what arrives meanwhile, goes batch by batch.
     """
     async with pool.acquire() as conn:
         await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
+    turns = asyncio.Semaphore(loads_at_once or len(projections) or 1)
 
     async def load(projection: Projection) -> int:
         tables = ", ".join(f"{schema}.{t}" for t in projection.tables)
-        async with pool.acquire() as conn:
+        async with turns, pool.acquire() as conn:
             async with conn.transaction():
                 await conn.execute(f"{_in_schema(schema)}; {_BULK_SETTINGS}")
                 await conn.execute(projection.table_ddl())
@@ -232,15 +243,24 @@ async def _swap_in(
 
 
 async def rebuild(
-    pool: asyncpg.Pool, projections: Sequence[Projection], *, batch_size: int = 20_000
+    pool: asyncpg.Pool,
+    projections: Sequence[Projection],
+    *,
+    batch_size: int = 20_000,
+    loads_at_once: int | None = None,
 ) -> RebuildReport:
-    """Rebuild `projections` from position 0 and swap them in atomically."""
+    """Rebuild `projections` from position 0 and swap them in atomically.
+
+    `loads_at_once` caps the projections loading at the same time (None: all of them, a
+    core each, the fastest); a server that answers reads meanwhile asks for 1, leaving it
+    the other core.
+    """
     started = time.perf_counter()
     async with pool.acquire() as conn:
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK)
         try:
             await upcast_log(conn)
-            positions = await _build(pool, projections, REBUILD_SCHEMA, batch_size)
+            positions = await _build(pool, projections, REBUILD_SCHEMA, batch_size, loads_at_once)
             # readers held a table: they went first, and the swap tries again
             head = await retry(
                 lambda: _swap_in(conn, projections, positions, batch_size),

@@ -26,7 +26,7 @@ def replay(names: tuple[str, ...], check: bool) -> None:
     from engine.runtime import open_database
     from engine.settings import Settings
     from projections.catalog import select
-    from projections.rebuild import rebuild, verify
+    from projections.rebuild import BESIDE_READERS, rebuild, verify
     from projections.runner import ProjectionRunner
 
     console = make_console()
@@ -39,7 +39,8 @@ def replay(names: tuple[str, ...], check: bool) -> None:
         async with open_database(Settings.from_env(), require_migrated=True) as db:
             await ProjectionRunner(db.store.pool, projections).ensure()
             if not check:
-                report = await rebuild(db.store.pool, projections)
+                # a server may be answering reads from the tables it replaces
+                report = await rebuild(db.store.pool, projections, loads_at_once=BESIDE_READERS)
                 rate = report.events / report.seconds if report.seconds else 0.0
                 console.print(
                     f"rebuilt {', '.join(report.projections)}: {report.events} events "
