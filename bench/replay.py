@@ -48,7 +48,7 @@ from projections.base import WHOLE_LOG_TIMEOUT
 from projections.catalog import all_projections
 
 # the settings read from the rebuild's own, not restated here, so the table follows them
-from projections.rebuild import _ANALYZE_SAMPLE, _BULK_SETTINGS, rebuild
+from projections.rebuild import ANALYZE_SAMPLE, BULK_SETTINGS, rebuild
 from projections.runner import ProjectionRunner
 
 # full event types an audit page is filtered by: common, rare, and one no event has
@@ -169,7 +169,7 @@ async def query_latencies(
 
 async def rebuild_settings(url: str) -> dict[str, dict[str, str]]:
     """Each setting the rebuild raises: its value while rebuilding and the server's own."""
-    raised = dict(_SET.findall(f"{_BULK_SETTINGS}; {_ANALYZE_SAMPLE}"))
+    raised = dict(_SET.findall(f"{BULK_SETTINGS}; {ANALYZE_SAMPLE}"))
     conn = await asyncpg.connect(url)
     try:
         return {

@@ -35,7 +35,7 @@ _SWAP_BACKOFF = Backoff(base=0.02, cap=1.0)
 # projection loads on its own backend, which keeps every core busy: workers for an index
 # build only add their start-up and a merge of their sorts (0.5 s a rebuild). Per
 # transaction, only while rebuilding.
-_BULK_SETTINGS = (
+BULK_SETTINGS = (
     "SET LOCAL work_mem = '256MB'; SET LOCAL maintenance_work_mem = '512MB';"
     " SET LOCAL jit = off; SET LOCAL max_parallel_maintenance_workers = 0"
 )
@@ -44,7 +44,7 @@ _BULK_SETTINGS = (
 # sample, and the full sample of the state tables' wide rows took a second, at the end of
 # the rebuild, when the other core has nothing left to do. Autovacuum refreshes them with
 # the server's own target as the tables change.
-_ANALYZE_SAMPLE = "SET LOCAL default_statistics_target = 10"
+ANALYZE_SAMPLE = "SET LOCAL default_statistics_target = 10"
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ async def _build(
         tables = ", ".join(f"{schema}.{t}" for t in projection.tables)
         async with turns, pool.acquire() as conn:
             async with conn.transaction():
-                await conn.execute(f"{_in_schema(schema)}; {_BULK_SETTINGS}")
+                await conn.execute(f"{_in_schema(schema)}; {BULK_SETTINGS}")
                 await conn.execute(projection.table_ddl())
                 position = await head_position(conn)
                 if isinstance(projection, RangeProjection):
@@ -132,9 +132,7 @@ async def _build(
                     await conn.execute(f"ANALYZE {tables}")
             # statistics for the planner, while other projections are still loading
             async with conn.transaction():
-                await conn.execute(
-                    f"{_ANALYZE_SAMPLE}; ANALYZE {tables}", timeout=WHOLE_LOG_TIMEOUT
-                )
+                await conn.execute(f"{ANALYZE_SAMPLE}; ANALYZE {tables}", timeout=WHOLE_LOG_TIMEOUT)
             return position
 
     async def vacuum(projection: Projection) -> None:
