@@ -31,6 +31,7 @@ from rich.table import Table
 
 from api.auth import TokenBook
 from api.config import ApiConfig
+from baton.cli.remote import short
 from baton.client import ApiError, Client
 from baton.service.serve import Running, ServeOptions, running
 from engine.git.sample import SampleRepo, create_sample_repo
@@ -248,11 +249,11 @@ class Story:
         for e in app["environments"]:
             table.add_row(
                 e["environment"],
-                _short(e["desired_release"]),
-                _short(e["applied_release"]),
+                short(e["desired_release"]),
+                short(e["applied_release"]),
                 e["health"],
                 e["sync_status"],
-                _short(e["last_verified_release"]),
+                short(e["last_verified_release"]),
             )
         console.print(table)
         lineage = await self.alice.get(f"/apps/{APP}/releases/{self.releases[GOOD]}")
@@ -300,10 +301,6 @@ class Story:
         if not chain["ok"]:
             raise StoryFailed(f"audit verify: broken at {chain['broken_at']}")
         _ok(f"audit verify: {chain['checked']} events, hash chain intact")
-
-
-def _short(sha: Any) -> str:
-    return str(sha)[:12] if sha else "-"
 
 
 async def _database_url() -> str | None:
