@@ -21,8 +21,8 @@ test-fast: $(VENV)/.installed
 	$(PY) -m pytest tests/domain tests/health tests/config $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check engine projections api kubesim baton tests bench
-	$(VENV)/bin/ruff format --check engine projections api kubesim baton tests bench
+	$(VENV)/bin/ruff check engine projections api kubesim console baton tests bench
+	$(VENV)/bin/ruff format --check engine projections api kubesim console baton tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
