@@ -143,7 +143,11 @@ class TokenBook:
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal holding `token`, or None."""
-        return self._by_hash.get(hash_token(token))
+        return self.holder(hash_token(token))
+
+    def holder(self, token_hash: str) -> Principal | None:
+        """The principal of the token with that hash (a console session keeps only it)."""
+        return self._by_hash.get(token_hash)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TokenBook:

@@ -51,8 +51,9 @@ def _unauthorized(detail: str) -> Problem:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Authenticate the bearer token unless the matched view is public."""
-    if is_public(request.match_info.handler):
+    """Authenticate the bearer token unless the matched view is public (or none matched:
+    a path nothing serves is a 404, whoever asks)."""
+    if request.match_info.http_exception is not None or is_public(request.match_info.handler):
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

@@ -250,11 +250,14 @@ def _document(routes: tuple[RouteKey, ...]) -> dict[str, Any]:
 
 
 def document(routes: Iterable[web.AbstractRoute]) -> dict[str, Any]:
-    """The OpenAPI document of `routes` (HEAD, which aiohttp adds to each GET, left out)."""
+    """The OpenAPI document of the API's `routes` (HEAD, which aiohttp adds to each GET,
+    and the pages of the console beside the API left out)."""
     keys = tuple(
         (r.method, r.resource.canonical, r.name or "", r.handler)
         for r in routes
-        if r.method != "HEAD" and r.resource is not None
+        if r.method != "HEAD"
+        and r.resource is not None
+        and r.resource.canonical.startswith(PREFIX + "/")
     )
     return _document(keys)
 

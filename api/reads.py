@@ -65,11 +65,67 @@ class EventFilter:
     until: datetime | None = None
 
 
+async def app_names(app: web.Application) -> list[str]:
+    """Every app's name, in order."""
+    async with _conn(app) as conn:
+        return await queries.list_apps(conn)
+
+
 async def all_apps(app: web.Application) -> list[dict[str, Any]]:
     """Every app with its environments."""
     async with _conn(app) as conn:
         names = await queries.list_apps(conn)
         targets = await queries.list_targets(conn)
+    return await _apps_json(app, names, targets)
+
+
+async def some_apps(app: web.Application, names: list[str]) -> list[dict[str, Any]]:
+    """The apps of `names` with their environments (as `all_apps` shows each)."""
+    async with _conn(app) as conn:
+        targets = await queries.targets_of(conn, names)
+    return await _apps_json(app, names, targets)
+
+
+async def release_subjects(
+    app: web.Application, releases: list[tuple[str, str]]
+) -> dict[tuple[str, str], Row]:
+    """(app, sha) → number and commit subject of each release."""
+    async with _conn(app) as conn:
+        return await queries.release_subjects(conn, releases)
+
+
+async def promotions_by_id(app: web.Application, ids: list[str]) -> dict[str, Row]:
+    """Promotion id → its read-model row."""
+    async with _conn(app) as conn:
+        return await queries.promotions_of(conn, ids)
+
+
+async def read_models_reach(app: web.Application, position: int, *, within: float) -> bool:
+    """Wait until every projection has applied `position`, at most `within` seconds;
+    True when they have."""
+    runner = app[RUNNER]
+    try:
+        async with asyncio.timeout(within):
+            if runner is not None:
+                await runner.wait_for(position)
+                return True
+            # another process projects: nothing wakes this one, so it looks again
+            while await _read_models_at(app) < position:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            return True
+    except TimeoutError:
+        return False
+
+
+async def _read_models_at(app: web.Application) -> int:
+    async with _conn(app) as conn:
+        statuses = await runner_status(conn)
+    return min((s.position for s in statuses), default=0)
+
+
+async def _apps_json(
+    app: web.Application, names: list[str], targets: list[Row]
+) -> list[dict[str, Any]]:
     by_app: dict[str, list[Row]] = {}
     for row in targets:
         by_app.setdefault(row["app"], []).append(row)

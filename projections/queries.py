@@ -22,6 +22,34 @@ async def list_targets(conn: asyncpg.Connection, app: str | None = None) -> list
     return [dict(r) for r in rows]
 
 
+async def targets_of(conn: asyncpg.Connection, apps: list[str]) -> list[Row]:
+    """The targets of `apps` with their current state."""
+    rows = await conn.fetch(
+        "SELECT * FROM targets WHERE app = ANY($1::text[]) ORDER BY app, environment", apps
+    )
+    return [dict(r) for r in rows]
+
+
+async def release_subjects(
+    conn: asyncpg.Connection, releases: list[tuple[str, str]]
+) -> dict[tuple[str, str], Row]:
+    """(app, sha) → the release's number and commit subject, for each of `releases`."""
+    rows = await conn.fetch(
+        """SELECT r.app, r.sha, r.number, split_part(r.message, E'\\n', 1) AS subject
+             FROM unnest($1::text[], $2::text[]) AS k(app, sha)
+             JOIN releases r ON r.app = k.app AND r.sha = k.sha""",
+        [app for app, _ in releases],
+        [sha for _, sha in releases],
+    )
+    return {(r["app"], r["sha"]): dict(r) for r in rows}
+
+
+async def promotions_of(conn: asyncpg.Connection, ids: list[str]) -> dict[str, Row]:
+    """Promotion id → its row, for each of `ids`."""
+    rows = await conn.fetch("SELECT * FROM promotions WHERE id = ANY($1::text[])", ids)
+    return {r["id"]: dict(r) for r in rows}
+
+
 async def list_apps(conn: asyncpg.Connection) -> list[str]:
     """The apps that have a target or a release."""
     # the apps among the releases by one step along their key per app, not by reading

@@ -28,6 +28,7 @@ from api.app import init_app
 from api.config import ApiConfig
 from api.gitpoll import watcher_trigger
 from baton.service.roles import Role
+from console import app as console
 from engine.appliers.context import ApplierSettings
 from engine.appliers.inprocess import running_appliers
 from engine.config.loader import EnvironmentsConfig, load_environments
@@ -148,13 +149,15 @@ async def running(
                 api_config = replace(
                     api_config, poll_now=watcher_trigger(state.watcher, config.apps)
                 )
+            app = init_app(
+                settings=settings,
+                config=api_config,
+                supervisor=state.supervisor,
+                reloader=reloader,
+            )
+            console.setup(app)
             runner = web.AppRunner(
-                init_app(
-                    settings=settings,
-                    config=api_config,
-                    supervisor=state.supervisor,
-                    reloader=reloader,
-                ),
+                app,
                 access_log=None,
                 handle_signals=False,
                 shutdown_timeout=applier_settings.stop_grace,

@@ -45,3 +45,8 @@ def app_of_stream(stream_id: str) -> str | None:
     """The app an app stream or a target stream belongs to, or None for any other stream."""
     target = parse_target_stream(stream_id)
     return target[0] if target is not None else parse_app_stream(stream_id)
+
+
+def short_sha(sha: str) -> str:
+    """A commit SHA as people read it: its first 12 characters."""
+    return sha[:12]

@@ -1,15 +1,34 @@
-"""What the CLI and README tests share: the tokens, the config, a running baton's handle."""
+"""What the CLI, README and console tests share: the tokens, the config, a running baton."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
-from baton.service.serve import Running
+import pytest
 
-TOKENS = {"alice": "alice-token-123456", "bob": "bob-token-123456"}
-CONFIG = """\
-apps:
-  - name: shop
+from api.auth import TokenBook
+from api.config import ApiConfig
+from baton.client import Client
+from baton.service.serve import Running, ServeOptions, running
+from engine.git.sample import create_sample_repo
+from engine.settings import Settings
+from kubesim import ControllerTiming
+
+TOKENS = {
+    "alice": "alice-token-123456",
+    "bob": "bob-token-123456",
+    "carol": "carol-token-123456",
+}
+#: alice promotes, bob approves, carol only reads
+ROLES = {"alice": "promoter+viewer", "bob": "approver+viewer", "carol": "viewer"}
+#: one app of the environments file: dev promotes by itself, staging needs an approval
+APP = """\
+  - name: {name}
     repo: {repo}
     branch: main
     path: deploy
@@ -32,3 +51,51 @@ class Live:
     state: Running
     url: str
     release: str
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    database_url: str, folder: Path, apps: tuple[str, ...] = ("shop",)
+) -> AsyncIterator[Live]:
+    """baton serving `apps` (one Git repository, three kubesim clusters), once dev has
+    verified the first release of each."""
+    repo = await asyncio.to_thread(create_sample_repo, folder / "git")
+    sha = await asyncio.to_thread(repo.release, "1.0.0", "hello", "shop 1.0.0")
+    environments = folder / "environments"
+    environments.mkdir()
+    blocks = "".join(APP.format(name=name, repo=repo.remote) for name in apps)
+    (environments / "apps.yaml").write_text("apps:\n" + blocks)
+    book = TokenBook()
+    book.load_text(";".join(f"{who}:{ROLES[who]}:{token}" for who, token in TOKENS.items()))
+    settings = Settings(
+        database_url=database_url, home=folder / "home", environments_dir=environments
+    )
+    options = ServeOptions(
+        port=0, kubesim_timing=ControllerTiming.fast(), api=ApiConfig(tokens=book)
+    )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("BATON_DRIFT_INTERVAL", "5s")
+        env.setenv("BATON_HEALTH_INTERVAL", "0.2s")
+        async with running(options, settings=settings) as state:
+            assert state.url is not None
+            async with Client(state.url, TOKENS["alice"]) as client:
+                for name in apps:
+                    await _dev_verified(client, name, sha)
+            yield Live(state=state, url=state.url, release=sha)
+
+
+async def _dev_verified(client: Client, app: str, sha: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        dev = (await client.get(f"/apps/{app}"))["environments"][0]
+        if dev["last_verified_release"] == sha and dev["in_flight"] is None:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"dev never verified the first release of {app}: {dev}")
+
+
+@pytest.fixture
+async def live(database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
+    """baton serving the app `shop`, its first release verified in dev."""
+    async with serving(database_url, tmp_path) as found:
+        yield found

@@ -1,0 +1,93 @@
+// baton console: follows the live stream and redraws the parts of the page a change
+// touches. No framework: each live part names the fragment it is drawn from
+// (data-live-src) and what it follows (data-live-app, -environment, -promotion).
+"use strict";
+
+(() => {
+  const state = document.querySelector("[data-live-state]");
+  const show = (text, off) => {
+    if (state) { state.textContent = text; state.classList.toggle("off", off); }
+  };
+
+  const follows = (el, change) => {
+    const { liveApp, liveEnvironment, livePromotion, liveAll } = el.dataset;
+    if (liveAll !== undefined) return true;
+    if (livePromotion) return change.promotion_id === livePromotion
+      || (liveApp === change.app && liveEnvironment === change.environment);
+    if (liveApp && liveApp !== change.app) return false;
+    if (liveEnvironment && change.environment && liveEnvironment !== change.environment) return false;
+    return true;
+  };
+
+  const redraw = async (el) => {
+    const response = await fetch(el.dataset.liveSrc, {
+      credentials: "same-origin", headers: { Accept: "text/html" }, redirect: "manual",
+    });
+    if (response.type === "opaqueredirect" || response.status === 401) {
+      window.location.reload();  // the session ended: sign in, then back here
+      return;
+    }
+    if (!response.ok) return;
+    const template = document.createElement("template");
+    template.innerHTML = (await response.text()).trim();
+    const fresh = el.id ? template.content.getElementById(el.id) : template.content.firstElementChild;
+    if (fresh) {
+      el.replaceWith(fresh);
+      document.dispatchEvent(new CustomEvent("baton:redrawn", { detail: fresh }));
+    }
+  };
+
+  const pending = new Set();
+  let timer = null;
+  const schedule = (elements) => {
+    elements.forEach((el) => pending.add(el));
+    if (timer === null) {
+      timer = setTimeout(async () => {
+        timer = null;
+        const batch = [...pending].filter((el) => el.isConnected);
+        pending.clear();
+        for (const el of batch) await redraw(el);
+      }, 150);
+    }
+  };
+
+  const live = () => document.querySelectorAll("[data-live-src]");
+  if (live().length === 0) return;
+  const query = document.body.dataset.liveQuery || "";
+  const source = new EventSource("/live" + query);
+  let dropped = false;
+  source.addEventListener("open", () => {
+    show("live", false);
+    if (dropped) schedule(live());  // changes may have passed while away
+    dropped = false;
+  });
+  source.addEventListener("error", () => { dropped = true; show("reconnecting…", true); });
+  source.addEventListener("resync", () => schedule(live()));
+  source.addEventListener("signed-out", () => { source.close(); window.location.reload(); });
+  source.addEventListener("change", (message) => {
+    const change = JSON.parse(message.data);
+    schedule([...live()].filter((el) => follows(el, change)));
+    document.dispatchEvent(new CustomEvent("baton:change", { detail: change }));
+  });
+})();
+
+// times: shown in UTC by the server, in the reader's zone (with its offset) here
+(() => {
+  const offset = (date) => {
+    const minutes = -date.getTimezoneOffset();
+    const sign = minutes >= 0 ? "+" : "-";
+    const abs = Math.abs(minutes);
+    return `${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+  };
+  const local = (root) => {
+    root.querySelectorAll("time[datetime]").forEach((el) => {
+      const date = new Date(el.getAttribute("datetime"));
+      if (Number.isNaN(date.getTime())) return;
+      const pad = (n) => String(n).padStart(2, "0");
+      el.textContent = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} `
+        + `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())} ${offset(date)}`;
+    });
+  };
+  local(document);
+  document.addEventListener("baton:redrawn", (event) => local(event.detail));
+})();
