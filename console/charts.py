@@ -111,7 +111,7 @@ def sparkline(
         if len(run) > 1:
             parts.append(f'<polyline class="line" fill="none" points="{" ".join(run)}"/>')
         elif run:
-            x, y = run[0].split(",")
-            parts.append(f'<circle class="dot" cx="{x}" cy="{y}" r="1.5"/>')
+            cx, cy = run[0].split(",")
+            parts.append(f'<circle class="dot" cx="{cx}" cy="{cy}" r="1.5"/>')
     parts.append("</svg>")
     return "".join(parts)
