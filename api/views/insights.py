@@ -24,6 +24,10 @@ from projections.dora import Bucket, Window
 DEFAULT_WINDOW = timedelta(days=30)
 #: the longest window one request may ask for
 MAX_WINDOW = timedelta(days=731)
+#: the times a window may reach: far enough from the ends of the calendar that its
+#: defaults and buckets stay on it
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 APP = params.Text(name="app", description="only this app (404 when there is no such app)")
 ENVIRONMENT = params.Text(name="environment", description="only this environment")
@@ -40,6 +44,9 @@ UNKNOWN_TARGET = Refusal(404, "no such app, or no such environment of it")
 def window_of(request: web.Request, *, now: datetime | None = None) -> Window:
     """The window asked for, with its defaults; 422 naming the parameter at fault."""
     since, until = SINCE.read(request), UNTIL.read(request)
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise params.invalid(name, f"expected a time from {EARLIEST:%Y} to {LATEST:%Y}")
     if until is None:
         until = now or datetime.now(UTC)
     if since is None:

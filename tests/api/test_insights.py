@@ -212,3 +212,9 @@ async def test_bad_input_is_a_problem_naming_the_field(api: Api) -> None:
     bucket = await api.get("/insights", params={"bucket": "month"})
     assert (await problem(bucket, 422, "validation-error"))["field"] == "bucket"
     assert (await api.get("/insights", as_=None)).status == 401
+
+
+async def test_times_at_the_ends_of_the_calendar_are_refused_not_overflowed(api: Api) -> None:
+    for name, value in (("until", "0001-01-01T00:00:00Z"), ("since", "9999-12-31T23:59:59Z")):
+        response = await api.get("/insights", params={name: value})
+        assert (await problem(response, 422, "validation-error"))["field"] == name
