@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import Field
@@ -201,3 +201,24 @@ def path_part(request: web.Request, name: str, pattern: re.Pattern[str], what: s
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 SHA = re.compile(r"[0-9a-f]{7,64}")
 ID = re.compile(r"[!-~]{1,200}")  # printable ASCII, no spaces: ids baton or clients make
+
+
+@dataclass(frozen=True, kw_only=True)
+class Choice(Query):
+    """One of a fixed set of words."""
+
+    choices: tuple[str, ...]
+
+    @property
+    def schema(self) -> Any:
+        """A string among the choices."""
+        return Literal[self.choices]
+
+    def read(self, request: web.Request) -> str | None:
+        """The value, or None when absent."""
+        value = request.query.get(self.name)
+        if value is None:
+            return None
+        if value not in self.choices:
+            raise invalid(self.name, f"expected one of {', '.join(self.choices)}")
+        return value

@@ -23,8 +23,9 @@ from engine.domain import errors
 from engine.domain.enums import Health, PromotionPhase, SyncStatus
 from engine.domain.pipeline import AppSpec, EnvironmentSpec
 from engine.store.database import create_pool
-from projections import catalog, queries, timetravel
+from projections import catalog, insights, queries, timetravel
 from projections.base import Projection
+from projections.dora import Window
 from projections.rebuild import BESIDE_READERS, rebuild
 from projections.runner import ProjectionRunner
 from projections.runner import projection_status as runner_status
@@ -264,6 +265,29 @@ async def iter_events(
             after = rows[-1]["position"]
         else:
             before = rows[-1]["position"]
+
+
+async def dora(
+    app: web.Application, *, name: str | None, environment: str | None, window: Window
+) -> list[dict[str, Any]] | None:
+    """The four DORA keys per target over `window`; None when the app or environment is
+    unknown (an app is known by its configured pipeline or by a target)."""
+    async with _conn(app) as conn:
+        rows = await queries.list_targets(conn, app=name)
+    keys = {(r["app"], r["environment"]) for r in rows}
+    if name is not None:
+        known = await app[PIPELINES].get(name)
+        if known is not None:
+            keys |= {(name, spec.name) for spec in known[0].environments}
+    if environment is not None:
+        keys = {key for key in keys if key[1] == environment}
+    filtered = name is not None or environment is not None
+    if filtered and not keys:
+        return None
+    async with _conn(app) as conn:
+        return await insights.insights(
+            conn, window=window, targets=sorted(keys), only_targets=filtered
+        )
 
 
 def _point(moment: Moment | None) -> datetime | int:

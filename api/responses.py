@@ -356,3 +356,73 @@ class WebhookResult(TypedDict):
     triggered: list[str]
     branch: NotRequired[str | None]
     ignored: NotRequired[Annotated[str, Field(description="the Git event, when not a push")]]
+
+
+Seconds = Annotated[float | None, Field(description="seconds; null when nothing was measured")]
+
+
+class Deployments(TypedDict):
+    """Deployment frequency: promotions verified in the environment (rollbacks included)."""
+
+    count: int
+    per_day: float
+
+
+class LeadTime(TypedDict):
+    """From the release's commit time to its verification (rollbacks left out)."""
+
+    count: int
+    p50_seconds: Seconds
+    p90_seconds: Seconds
+
+
+class ChangeFailure(TypedDict):
+    """Changes started in the window, and those that failed or were rolled back."""
+
+    started: int
+    failed: int
+    rate: Annotated[float | None, Field(description="failed ÷ started; null when none started")]
+
+
+class Restore(TypedDict):
+    """Incidents (a failure, a rollback or Degraded) and how long until Healthy again."""
+
+    incidents: int
+    restored: int
+    p50_seconds: Seconds
+    mean_seconds: Seconds
+
+
+class InsightsBucket(TypedDict):
+    """The four keys within one day or week of the window."""
+
+    start: datetime
+    deployments: int
+    lead_time_p50_seconds: Seconds
+    started: int
+    failed: int
+    change_failure_rate: float | None
+    incidents: int
+    restored: int
+    restore_p50_seconds: Seconds
+
+
+class TargetInsights(TypedDict):
+    """The four DORA keys of one app in one environment."""
+
+    app: str
+    environment: str
+    deployments: Deployments
+    lead_time: LeadTime
+    change_failure: ChangeFailure
+    restore: Restore
+    buckets: list[InsightsBucket]
+
+
+class Insights(TypedDict):
+    """The four DORA keys per app and environment over a window [since, until)."""
+
+    since: datetime
+    until: datetime
+    bucket: Literal["day", "week"]
+    items: list[TargetInsights]

@@ -17,6 +17,7 @@ from api.views import (
     explain,
     health,
     history,
+    insights,
     metrics,
     promotions,
     stream,
@@ -64,6 +65,8 @@ def setup_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/events/stream", stream.stream_events, name="stream_events")
     r.add_get(f"{PREFIX}/state", history.state_as_of, name="state")
     r.add_get(f"{PREFIX}/state/diff", history.state_diff, name="state_diff")
+
+    r.add_get(f"{PREFIX}/insights", insights.get_insights, name="insights")
 
     r.add_get(f"{PREFIX}/audit/verify", admin.audit_verify, name="audit_verify")
     r.add_post(f"{PREFIX}/admin/replay", admin.start_replay, name="start_replay")

@@ -28,6 +28,7 @@ _COMMANDS = {
     "git": "baton.cli.source:git",
     "health": "baton.cli.health:health",
     "history": "baton.cli.reads:history",
+    "insights": "baton.cli.insights:insights",
     "kubesim": "baton.cli.kubesim:kubesim",
     "migrate": "baton.cli.database:migrate",
     "promote": "baton.cli.promotions:promote",

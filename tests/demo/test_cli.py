@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -156,3 +157,21 @@ async def test_a_write_whose_answer_is_lost_is_sent_again_and_done_once(live: Li
     requested = [e for e in events if e.type == "Target.PromotionRequested"]
     assert len(requested) == 1, "the retry replayed the first answer and wrote nothing"
     assert requested[0].data["promotion_id"] == promoted.out.split()[1]
+
+
+async def test_insights_count_the_first_release_verified_in_dev(live: Live) -> None:
+    table = await baton(live, "insights", "shop", "--env", "dev", "--since", "1d")
+    assert table.code == 0, table.err
+    assert "dev" in table.out and "1 (" in table.out and "staging" not in table.out
+
+    as_json = await baton(live, "insights", "shop", "-o", "json")
+    assert as_json.code == 0, as_json.err
+    items = {i["environment"]: i for i in json.loads(as_json.out)["items"]}
+    assert items["dev"]["deployments"]["count"] == 1
+    assert items["dev"]["lead_time"]["count"] == 1
+    assert items["prod"]["deployments"]["count"] == 0
+
+    unknown = await baton(live, "insights", "nope")
+    assert unknown.code == 1 and "nope" in unknown.err
+    bad = await baton(live, "insights", "shop", "--since", "yesterday")
+    assert bad.code == 2 and "--since" in bad.err
