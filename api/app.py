@@ -41,6 +41,7 @@ from api.reads import projections_ctx
 from api.routes import setup_routes
 from api.tracing import instrument_app
 from api.views.config import reloader_ctx
+from api.views.previews import previewer_ctx
 from api.watching import watcher_ctx
 from engine.config.reload import ConfigReloader
 from engine.promotions import Promotions
@@ -118,6 +119,7 @@ def init_app(
     if supervisor is None:
         app.cleanup_ctx.append(_supervisor_ctx)
     app.cleanup_ctx.append(_database_ctx(settings))
+    app.cleanup_ctx.append(previewer_ctx)
     app.cleanup_ctx.append(_jobs_ctx)
     app.cleanup_ctx.append(projections_ctx)
     app.cleanup_ctx.append(watcher_ctx)

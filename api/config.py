@@ -43,6 +43,11 @@ class ApiConfig:
     jaeger_url: str | None = None
     #: how long a retry waits for the first request with its Idempotency-Key to be answered
     idempotency_wait: timedelta = timedelta(seconds=5)
+    #: the kubeconfig of the environments' clusters, for the previews' dry runs
+    #: (BATON_KUBECONFIG; None: the default one)
+    kubeconfig: str | None = None
+    #: how long a preview's dry run may wait for a cluster
+    preview_timeout: timedelta = timedelta(seconds=10)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiConfig:
@@ -56,4 +61,5 @@ class ApiConfig:
             pool_size=int(env.get("BATON_API_POOL_SIZE", "20")),
             watch_git=env.get("BATON_API_WATCH_GIT", "0") in ("1", "true", "yes"),
             jaeger_url=env.get("BATON_JAEGER_URL") or None,
+            kubeconfig=env.get("BATON_KUBECONFIG") or None,
         )

@@ -14,6 +14,7 @@ from api.config import ApiConfig, PollTrigger
 from api.jobs import JobRegistry
 from api.pipelines import PipelineCache
 from engine.config.reload import ConfigReloader
+from engine.preview import Previewer
 from engine.promotions import Promotions
 from engine.runtime import Database
 from engine.settings import Settings
@@ -27,6 +28,8 @@ DATABASE = web.AppKey("database", Database)
 #: connections for the read views' queries only (see `create_pool(reads_only=True)`)
 READS = web.AppKey("reads", Pool)
 PROMOTIONS = web.AppKey("promotions", Promotions)
+#: previews of promotions and rollbacks (the rules, the manifest diff, a dry run)
+PREVIEWER = web.AppKey("previewer", Previewer)
 IDEMPOTENCY = web.AppKey("idempotency", IdempotencyKeys)
 JOBS = web.AppKey("jobs", JobRegistry)
 PIPELINES = web.AppKey("pipelines", PipelineCache)

@@ -107,6 +107,74 @@ class Promotion(TypedDict):
     trace_url: NotRequired[TraceUrl]
 
 
+class PreviewRefusal(TypedDict):
+    """A reason the command would be refused, as the command's own problem would give it."""
+
+    code: Annotated[str, Field(description="the problem type the command would answer with")]
+    status: Annotated[int, Field(description="the HTTP status the command would answer with")]
+    message: str
+
+
+class ObjectRef(TypedDict):
+    """One Kubernetes object."""
+
+    apiVersion: str
+    kind: str
+    namespace: str
+    name: str
+
+
+class ChangedObject(ObjectRef):
+    """An object the candidate changes, with the unified diff of its manifest."""
+
+    diff: Annotated[str, Field(description="unified diff of the object as YAML, keys sorted")]
+
+
+class ManifestChanges(TypedDict):
+    """What the sync would apply and prune, the rendered manifests compared object by object."""
+
+    added: list[ObjectRef]
+    changed: list[ChangedObject]
+    pruned: list[ObjectRef]
+    unchanged: int
+
+
+class ObjectDryRun(ObjectRef):
+    """What the API server said to one object's dry-run apply."""
+
+    verdict: Literal["ok", "refused", "skipped"]
+    message: str
+
+
+class DryRun(TypedDict):
+    """The server-side dry run (dryRun=All) of the objects the sync would apply."""
+
+    status: Literal["done", "unavailable", "skipped"]
+    reason: str | None
+    objects: list[ObjectDryRun]
+
+
+class Preview(TypedDict):
+    """A promotion or rollback as it would go now; nothing was written."""
+
+    app: str
+    environment: str
+    kind: PromotionKind
+    release: Annotated[str | None, Field(description="the candidate; null when there is none")]
+    release_number: int | None
+    running_release: Annotated[str | None, Field(description="the release applied there now")]
+    accepted: Annotated[bool, Field(description="the command would be accepted for this caller")]
+    allowed: Annotated[bool, Field(description="the caller holds the role the command needs")]
+    required_role: str
+    refusals: list[PreviewRefusal]
+    approvals_required: int
+    manifests: ManifestChanges | None
+    manifests_error: Annotated[
+        str | None, Field(description="why the manifests could not be rendered")
+    ]
+    dry_run: DryRun
+
+
 class InFlight(TypedDict):
     """The promotion in flight in a target."""
 

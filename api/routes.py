@@ -19,6 +19,7 @@ from api.views import (
     history,
     insights,
     metrics,
+    previews,
     promotions,
     stream,
     webhooks,
@@ -41,6 +42,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/apps/{{app}}/releases/{{sha}}", apps.get_release, name="get_release")
 
     r.add_post(f"{PREFIX}/promotions", promotions.create_promotion, name="create_promotion")
+    r.add_post(f"{PREFIX}/promotions/preview", previews.preview_promotion, name="preview_promotion")
     r.add_get(
         f"{PREFIX}/promotions/{{promotion_id}}", promotions.get_promotion, name="get_promotion"
     )
@@ -60,6 +62,7 @@ def setup_routes(app: web.Application) -> None:
         name="cancel_promotion",
     )
     r.add_post(f"{PREFIX}/rollbacks", promotions.create_rollback, name="create_rollback")
+    r.add_post(f"{PREFIX}/rollbacks/preview", previews.preview_rollback, name="preview_rollback")
 
     r.add_get(f"{PREFIX}/events", history.list_events, name="list_events")
     r.add_get(f"{PREFIX}/events/stream", stream.stream_events, name="stream_events")

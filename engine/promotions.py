@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from engine.backoff import retry
 from engine.domain import errors
 from engine.domain.app import App
+from engine.domain.enums import PromotionKind
 from engine.domain.ids import app_stream, parse_target_stream, target_stream
-from engine.domain.pipeline import AppSpec
+from engine.domain.pipeline import AppSpec, EnvironmentSpec
 from engine.domain.promotion import Override, Promotion, ReleaseRef
 from engine.domain.target import Target
 from engine.repository import AggregateNotFound, Repository
@@ -37,6 +38,37 @@ class NoVerifiedRelease(errors.DomainError):
     """`from_environment` names an environment with nothing verified yet."""
 
     code = "no-verified-release"
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Facts:
+    """What a promotion's rules are checked against, loaded for one command."""
+
+    app: AppSpec
+    environment: EnvironmentSpec
+    release: ReleaseRef
+    target: Target
+    upstream_verified: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    """What a promotion or rollback command would decide now; nothing was recorded."""
+
+    app: AppSpec
+    kind: PromotionKind
+    #: the candidate, resolved as the command resolves it; None when there is none
+    release: ReleaseRef | None
+    #: the release applied in the target now, if any
+    running: str | None
+    #: the domain errors the command would raise, in the order it checks its rules
+    refusals: tuple[errors.DomainError, ...]
+    approvals_required: int
+
+    @property
+    def accepted(self) -> bool:
+        """True when the command would be accepted."""
+        return not self.refusals
 
 
 def _promotion_attributes(value: Promotion | Target) -> dict[str, Any]:
@@ -137,20 +169,17 @@ class Promotions:
         metadata = _correlated(metadata, promotion_id)
 
         async def attempt() -> Promotion:
-            app = await self.app(app_name)
-            spec = app.spec.environment(environment)
-            upstream = await self.target(app_name, spec.upstream) if spec.upstream else None
-            ref = app.release(release or await self._latest_verified(app_name, from_environment))
-            target = await self._load_target(app_name, environment)
+            facts = await self._promotion_facts(app_name, environment, release, from_environment)
+            target, spec = facts.target, facts.environment
             target.request_promotion(
                 promotion_id=promotion_id,
-                release=ref,
+                release=facts.release,
                 requested_by=metadata.actor,
                 reason=reason,
                 policy=spec.policy,
                 now=self.clock(),
                 upstream=spec.upstream,
-                upstream_verified=upstream.verified if upstream else (),
+                upstream_verified=facts.upstream_verified,
                 auto=auto,
                 override=override,
             )
@@ -159,6 +188,67 @@ class Promotions:
             return target.promotion
 
         return await self._retrying(attempt)
+
+    async def _promotion_facts(
+        self, app_name: str, environment: str, release: str | None, from_environment: str | None
+    ) -> _Facts:
+        """The candidate release and the facts its promotion's rules need, loaded."""
+        app = await self.app(app_name)
+        spec = app.spec.environment(environment)
+        upstream = await self.target(app_name, spec.upstream) if spec.upstream else None
+        ref = app.release(release or await self._latest_verified(app_name, from_environment))
+        return _Facts(
+            app=app.spec,
+            environment=spec,
+            release=ref,
+            target=await self._load_target(app_name, environment),
+            upstream_verified=tuple(upstream.verified) if upstream else (),
+        )
+
+    async def check_promotion(
+        self,
+        app_name: str,
+        environment: str,
+        *,
+        release: str | None = None,
+        from_environment: str | None = None,
+        override: Override | None = None,
+    ) -> Check:
+        """What `request` would say, found as it finds it, without recording anything.
+
+        An unknown app, environment or release raises as `request` does; a rule the
+        promotion would break is a refusal in the answer.
+        """
+        try:
+            facts = await self._promotion_facts(app_name, environment, release, from_environment)
+        except NoVerifiedRelease as exc:
+            app = await self.app(app_name)
+            target = await self._load_target(app_name, environment)
+            return Check(
+                app=app.spec,
+                kind=PromotionKind.MANUAL,
+                release=None,
+                running=target.applied_release,
+                refusals=(exc,),
+                approvals_required=app.spec.environment(environment).policy.approvals,
+            )
+        spec = facts.environment
+        refusals = facts.target.promotion_refusals(
+            facts.release,
+            policy=spec.policy,
+            now=self.clock(),
+            upstream=spec.upstream,
+            upstream_verified=facts.upstream_verified,
+            override=override,
+        )
+        return Check(
+            app=facts.app,
+            kind=PromotionKind.MANUAL,
+            release=facts.release,
+            running=facts.target.applied_release,
+            refusals=tuple(refusals),
+            approvals_required=spec.policy.approvals,
+        )
 
     async def _latest_verified(self, app: str, environment: str | None) -> str:
         if environment is None:
@@ -260,9 +350,7 @@ class Promotions:
         metadata = _correlated(metadata, promotion_id)
 
         async def attempt() -> Promotion:
-            app = await self.app(app_name)
-            ref = app.release(to) if to is not None else None
-            target = await self.target(app_name, environment)
+            app, ref, target = await self._rollback_facts(app_name, environment, to)
             if target is None:
                 raise errors.NoRollbackTarget(f"{app_name}/{environment}")
             candidate = target.rollback_candidate()
@@ -280,6 +368,41 @@ class Promotions:
             return target.promotion
 
         return await self._retrying(attempt)
+
+    async def _rollback_facts(
+        self, app_name: str, environment: str, to: str | None
+    ) -> tuple[App, ReleaseRef | None, Target | None]:
+        """The app, the release asked for (if one was) and the target, loaded."""
+        app = await self.app(app_name)
+        app.spec.environment(environment)  # an unknown environment is a KeyError, as for request
+        ref = app.release(to) if to is not None else None
+        return app, ref, await self.target(app_name, environment)
+
+    async def check_rollback(
+        self, app_name: str, environment: str, *, to: str | None = None
+    ) -> Check:
+        """What `rollback` would say, found as it finds it, without recording anything."""
+        app, ref, target = await self._rollback_facts(app_name, environment, to)
+        if target is None:
+            refusal = errors.NoRollbackTarget(f"{app_name}/{environment}")
+            return Check(
+                app=app.spec,
+                kind=PromotionKind.ROLLBACK,
+                release=ref,
+                running=None,
+                refusals=(refusal,),
+                approvals_required=0,
+            )
+        if ref is None and (candidate := target.rollback_candidate()) in app.releases:
+            ref = app.releases[candidate]
+        return Check(
+            app=app.spec,
+            kind=PromotionKind.ROLLBACK,
+            release=ref,
+            running=target.applied_release,
+            refusals=tuple(target.rollback_refusals(ref)),
+            approvals_required=0,  # rollbacks skip approvals: they are how an incident ends
+        )
 
 
 def _correlated(metadata: EventMetadata, promotion_id: str) -> EventMetadata:

@@ -50,7 +50,7 @@ DECIDED = json_answer(PromotionAnswer, "the promotion after the decision")
 
 
 @asynccontextmanager
-async def _naming_fields() -> AsyncIterator[None]:
+async def naming_fields() -> AsyncIterator[None]:
     """An unknown app or environment in a body is the body's fault: 422 naming the field."""
     try:
         yield
@@ -96,7 +96,7 @@ async def create_promotion(request: web.Request) -> web.Response:
         require(request, Role.ADMIN)
         override = Override(by=caller.subject, reason=body.override.reason)
     answer_with(lambda t: _accepted(request, body.app, body.environment, t.promotion))
-    async with _naming_fields():
+    async with naming_fields():
         promotion = await request.app[PROMOTIONS].request(
             body.app,
             body.environment,
@@ -115,7 +115,7 @@ async def create_rollback(request: web.Request) -> web.Response:
     body = await read_body(request, RollbackCreate)
     require(request, Role.PROMOTER, body.environment)
     answer_with(lambda t: _accepted(request, body.app, body.environment, t.promotion))
-    async with _naming_fields():
+    async with naming_fields():
         promotion = await request.app[PROMOTIONS].rollback(
             body.app,
             body.environment,

@@ -2,7 +2,8 @@
 
 Where it sits: clients of the REST API (`baton.cli.remote`), acting as the subject of
 `BATON_TOKEN`; the server's policies decide, and a refusal ends as one line (exit 1, or
-4 when the token may not do it).
+4 when the token may not do it). `--dry-run` prints the server's preview instead
+(`baton.cli.preview`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ from typing import Any
 import click
 
 from baton.cli.console import make_console
+from baton.cli.errors import ExitCode
+from baton.cli.preview import print_preview
 from baton.cli.remote import URL, call, short
+
+DRY_RUN = click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Preview only: the refusals, the manifest diff and a server-side dry run; "
+    "exit 0 if it would be accepted, 1 if refused. Nothing is done.",
+)
 
 
 @click.command()
@@ -29,6 +39,7 @@ from baton.cli.remote import URL, call, short
     default=None,
     help="Admin: set pipeline order or a freeze window aside, for this reason.",
 )
+@DRY_RUN
 @URL
 def promote(
     app: str,
@@ -37,20 +48,25 @@ def promote(
     from_environment: str | None,
     reason: str,
     override_reason: str | None,
+    dry_run: bool,
     url: str,
-) -> None:
-    """Ask for a release to run in an environment."""
+) -> int:
+    """Ask for a release to run in an environment (or, with --dry-run, preview it)."""
     if (release is None) == (from_environment is None):
         raise click.UsageError("give exactly one of --release and --from")
     body: dict[str, Any] = {"app": app, "environment": environment, "reason": reason}
     body.update({"release": release} if release else {"from_environment": from_environment})
     if override_reason:
         body["override"] = {"reason": override_reason}
+    if dry_run:
+        previewed = call(lambda c: c.post("/promotions/preview", body), url)
+        return print_preview(make_console(), previewed)
     result = call(lambda c: c.post("/promotions", body), url)
     make_console().print(
         f"promotion {result['id']} {result['phase']}: {short(result['release'])} "
         f"→ {app}/{environment}"
     )
+    return ExitCode.DONE
 
 
 def _decision(verb: str, promotion_id: str, body: dict[str, Any], url: str) -> None:
@@ -86,12 +102,20 @@ def reject(promotion_id: str, reason: str, url: str) -> None:
     help="Default: the last release verified there before the current one.",
 )
 @click.option("--reason", default="")
+@DRY_RUN
 @URL
-def rollback(app: str, environment: str, release: str | None, reason: str, url: str) -> None:
-    """Roll an environment back to a release that was healthy there."""
-    body = {"app": app, "environment": environment, "reason": reason, "release": release}
-    result = call(lambda c: c.post("/rollbacks", {k: v for k, v in body.items() if v}), url)
+def rollback(
+    app: str, environment: str, release: str | None, reason: str, dry_run: bool, url: str
+) -> int:
+    """Roll an environment back to a release that was healthy there (or preview it)."""
+    given = {"app": app, "environment": environment, "reason": reason, "release": release}
+    body = {k: v for k, v in given.items() if v}
+    if dry_run:
+        previewed = call(lambda c: c.post("/rollbacks/preview", body), url)
+        return print_preview(make_console(), previewed)
+    result = call(lambda c: c.post("/rollbacks", body), url)
     make_console().print(
         f"rollback {result['id']} {result['phase']}: {app}/{environment} → "
         f"{short(result['release'])}"
     )
+    return ExitCode.DONE

@@ -145,6 +145,8 @@ async def running(
             # outcome counters for /metrics, once per process that serves it
             state.supervisor.start("metrics-feed", partial(EventMetrics().follow, db.store))
             api_config = options.api or ApiConfig.from_env()
+            if kubeconfig is not None:  # previews dry-run where the appliers apply
+                api_config = replace(api_config, kubeconfig=kubeconfig)
             if state.watcher is not None:
                 api_config = replace(
                     api_config, poll_now=watcher_trigger(state.watcher, config.apps)

@@ -10,7 +10,7 @@ live object (fields the server or controllers added are not drift).
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +99,18 @@ def namespace_body(name: str) -> dict[str, Any]:
         "kind": "Namespace",
         "metadata": {"name": name, "labels": {MANAGED_BY: "baton"}},
     }
+
+
+def owned_bodies(
+    bodies: Iterable[Mapping[str, Any]], *, app: str, environment: str, release: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A release's objects as baton applies them, and the namespaces they use that the
+    release does not declare (the sync creates those first)."""
+    owned = [owned_body(b, app=app, environment=environment, release=release) for b in bodies]
+    declared = {(b["kind"], b["metadata"]["name"]) for b in owned}
+    used = {b["metadata"].get("namespace") for b in owned} - {None, ""}
+    missing = [namespace_body(ns) for ns in sorted(used) if ("Namespace", ns) not in declared]
+    return owned, missing
 
 
 def is_owned(live: Mapping[str, Any], *, app: str, environment: str) -> bool:

@@ -32,12 +32,7 @@ from opentelemetry import trace
 
 from engine.appliers.context import LockLost, Stopping, WorkerContext
 from engine.appliers.execute import Progress, execute
-from engine.appliers.objects import (
-    ObjectRef,
-    namespace_body,
-    owned_body,
-    ref_of,
-)
+from engine.appliers.objects import ObjectRef, owned_bodies, ref_of
 from engine.appliers.plan import (
     Live,
     Step,
@@ -138,15 +133,12 @@ class TargetWorker(TargetRecorder):
         if self._desired is not None and self._desired[0] == release:
             return self._desired[1]
         rendered = await self.ctx.renderer.render(self.app, release, self.env.name)
-        bodies = [
-            owned_body(o.body, app=self.app.name, environment=self.env.name, release=release)
-            for o in rendered.objects
-        ]
-        declared = {(b["kind"], b["metadata"]["name"]) for b in bodies}
-        used = {b["metadata"].get("namespace") for b in bodies} - {None, ""}
-        self._namespaces = [
-            namespace_body(ns) for ns in sorted(used) if ("Namespace", ns) not in declared
-        ]
+        bodies, self._namespaces = owned_bodies(
+            (o.body for o in rendered.objects),
+            app=self.app.name,
+            environment=self.env.name,
+            release=release,
+        )
         self._desired = (release, bodies)
         return bodies
 

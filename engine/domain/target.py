@@ -8,7 +8,7 @@ aggregate never reads another aggregate.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -157,6 +157,39 @@ class Target(Aggregate):
         if promotion.phase not in phases:
             raise errors.InvalidPromotionState(promotion.id, promotion.phase, action)
 
+    def _check_not_desired(self, release: str) -> None:
+        if release == self.desired_release:
+            raise errors.AlreadyDesired(release, self.name)
+
+    def _check_upstream(
+        self,
+        release: ReleaseRef,
+        *,
+        upstream: str | None,
+        upstream_verified: Collection[str],
+        override: Override | None,
+    ) -> list[str]:
+        """Pipeline order; returns the rule an override set aside, if it did."""
+        if upstream is None or release.sha in upstream_verified:
+            return []
+        if override is None:
+            raise errors.NotVerifiedUpstream(release.sha, self.name, upstream)
+        return ["pipeline-order"]
+
+    def _check_freeze(self, policy: Policy, now: datetime, override: Override | None) -> list[str]:
+        """Freeze windows; returns the window an override set aside, if it did."""
+        frozen = policy.frozen_at(now)
+        if frozen is None:
+            return []
+        if override is None:
+            raise errors.EnvironmentFrozen(self.name, frozen[0].name, frozen[1])
+        return [f"freeze-window:{frozen[0].name}"]
+
+    @staticmethod
+    def _check_override_reason(overridden: list[str], override: Override | None) -> None:
+        if overridden and override is not None and not override.reason.strip():
+            raise errors.OverrideNeedsReason(", ".join(overridden))
+
     def _check_rules(
         self,
         release: ReleaseRef,
@@ -168,19 +201,24 @@ class Target(Aggregate):
         override: Override | None,
     ) -> list[str]:
         """Pipeline order and freeze windows; returns the rules an override set aside."""
-        overridden: list[str] = []
-        if upstream is not None and release.sha not in upstream_verified:
-            if override is None:
-                raise errors.NotVerifiedUpstream(release.sha, self.name, upstream)
-            overridden.append("pipeline-order")
-        frozen = policy.frozen_at(now)
-        if frozen is not None:
-            if override is None:
-                raise errors.EnvironmentFrozen(self.name, frozen[0].name, frozen[1])
-            overridden.append(f"freeze-window:{frozen[0].name}")
-        if overridden and override is not None and not override.reason.strip():
-            raise errors.OverrideNeedsReason(", ".join(overridden))
+        overridden = [
+            *self._check_upstream(
+                release, upstream=upstream, upstream_verified=upstream_verified, override=override
+            ),
+            *self._check_freeze(policy, now, override),
+        ]
+        self._check_override_reason(overridden, override)
         return overridden
+
+    def _rollback_release(self, to: ReleaseRef | None) -> str:
+        """The release a rollback goes to: `to`, else the candidate; refused if not verified."""
+        release = to.sha if to is not None else self.rollback_candidate()
+        if release is None:
+            raise errors.NoRollbackTarget(self.name)
+        if not self.has_verified(release):
+            raise errors.NoRollbackTarget(self.name, release)
+        self._check_not_desired(release)
+        return release
 
     def _check_auto(self, release: ReleaseRef, policy: Policy) -> None:
         if not policy.auto_promote:
@@ -195,6 +233,46 @@ class Target(Aggregate):
                 f"release {release.sha[:12]} (#{release.number}) is not newer than "
                 f"#{self.desired_number} in {self.name}"
             )
+
+    # --- what a command would say, without running it --------------------------------
+
+    def promotion_refusals(
+        self,
+        release: ReleaseRef,
+        *,
+        policy: Policy,
+        now: datetime,
+        upstream: str | None = None,
+        upstream_verified: Collection[str] = (),
+        auto: bool = False,
+        override: Override | None = None,
+    ) -> list[errors.DomainError]:
+        """Every rule that `request_promotion` with these facts would break (none: accepted).
+
+        The command's own guards, each run on its own so that every reason shows, not
+        only the first; nothing changes.
+        """
+        overridden: list[str] = []
+        checks: list[Callable[[], object]] = [
+            self._check_nothing_in_flight,
+            lambda: self._check_not_desired(release.sha),
+            *([lambda: self._check_auto(release, policy)] if auto else []),
+            lambda: overridden.extend(
+                self._check_upstream(
+                    release,
+                    upstream=upstream,
+                    upstream_verified=upstream_verified,
+                    override=override,
+                )
+            ),
+            lambda: overridden.extend(self._check_freeze(policy, now, override)),
+            lambda: self._check_override_reason(overridden, override),
+        ]
+        return _refusals(checks)
+
+    def rollback_refusals(self, to: ReleaseRef | None = None) -> list[errors.DomainError]:
+        """What `request_rollback` to `to` would refuse for (none: accepted); nothing changes."""
+        return _refusals([lambda: self._rollback_release(to)])
 
     # --- commands ----------------------------------------------------------------------
 
@@ -214,8 +292,7 @@ class Target(Aggregate):
     ) -> None:
         """Ask for `release` to run here; starts at once when no approval is needed."""
         self._check_nothing_in_flight()
-        if release.sha == self.desired_release:
-            raise errors.AlreadyDesired(release.sha, self.name)
+        self._check_not_desired(release.sha)
         if auto:
             self._check_auto(release, policy)
         overridden = self._check_rules(
@@ -285,13 +362,7 @@ class Target(Aggregate):
 
         Rollbacks skip approvals and freeze windows: they are how an incident ends.
         """
-        release = to.sha if to is not None else self.rollback_candidate()
-        if release is None:
-            raise errors.NoRollbackTarget(self.name)
-        if not self.has_verified(release):
-            raise errors.NoRollbackTarget(self.name, release)
-        if release == self.desired_release:
-            raise errors.AlreadyDesired(release, self.name)
+        release = self._rollback_release(to)
         if (p := self.in_flight) is not None:
             self._superseded(promotion_id=p.id, by_promotion=promotion_id, at=now)
         self._requested(
@@ -539,3 +610,14 @@ class Target(Aggregate):
     @event(EventType.PROMOTION_FAILED.event)
     def _failed(self, promotion_id: str, reason: str, at: datetime) -> None:
         """The started promotion failed."""
+
+
+def _refusals(checks: Sequence[Callable[[], object]]) -> list[errors.DomainError]:
+    """The domain errors the checks raise, each check run whatever the others raised."""
+    found: list[errors.DomainError] = []
+    for check in checks:
+        try:
+            check()
+        except errors.DomainError as exc:
+            found.append(exc)
+    return found

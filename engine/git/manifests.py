@@ -27,9 +27,10 @@ def render_release(*, home: Path, app: AppSpec, sha: str, environment: str) -> R
     Raises GitSourceError when the mirror does not hold the commit (the watcher has not
     fetched it), RenderError when the manifests do not render.
     """
-    mirror = Mirror(
-        directory=mirror_path(home, app.name), url=app.repo, branch=app.branch, auth=GitAuth()
-    )
+    directory = mirror_path(home, app.name)
+    if not (directory / "HEAD").exists():  # reading must not create one (the watcher does)
+        raise GitSourceError(f"there is no mirror of {app.name} here (the Git watcher makes it)")
+    mirror = Mirror(directory=directory, url=app.repo, branch=app.branch, auth=GitAuth())
     try:
         if not mirror.has_commit(sha):
             raise GitSourceError(f"the mirror of {app.name} holds no commit {sha[:12]}")

@@ -7,9 +7,12 @@ import json
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from baton.client import Client
+from engine.git.sample import SampleRepo
 from tests.demo.live_server import TOKENS, Live
 
 pytestmark = pytest.mark.timeout(180)
@@ -175,3 +178,34 @@ async def test_insights_count_the_first_release_verified_in_dev(live: Live) -> N
     assert unknown.code == 1 and "nope" in unknown.err
     bad = await baton(live, "insights", "shop", "--since", "yesterday")
     assert bad.code == 2 and "--since" in bad.err
+
+
+async def test_dry_runs_print_the_preview_and_exit_by_whether_it_would_be_accepted(
+    live: Live, tmp_path: Path
+) -> None:
+    fresh = await baton(live, "promote", "shop", "--to", "staging", "--from", "dev", "--dry-run")
+    assert fresh.code == 0, fresh.err
+    assert "approvals needed: 1" in fresh.out and "+ Deployment shop-staging/shop" in fresh.out
+    assert "would be accepted" in fresh.out and "\x1b[" not in fresh.out, "no colours in a pipe"
+
+    skipping = await baton(
+        live, "promote", "shop", "--to", "prod", "--release", live.release, "--dry-run"
+    )
+    assert skipping.code == 1, skipping.err
+    assert "refused (not-verified-upstream)" in skipping.out
+
+    repo = SampleRepo(remote=tmp_path / "git" / "shop.git", work=tmp_path / "git" / "shop")
+    second = await asyncio.to_thread(repo.release, "1.1.0", "hi", "shop 1.1.0")
+    assert live.state.watcher is not None
+    await live.state.watcher.poll("shop")
+    async with Client(live.url, TOKENS["alice"]) as client:
+        async with asyncio.timeout(60):
+            while (await client.get("/apps/shop"))["environments"][0][
+                "last_verified_release"
+            ] != second:
+                await asyncio.sleep(0.2)
+    back = await baton(live, "rollback", "shop", "--env", "dev", "--dry-run")
+    assert back.code == 0, back.err
+    assert "~ ConfigMap shop-dev/shop-config" in back.out
+    assert "-  GREETING: hi\n" in back.out and "+  GREETING: hello\n" in back.out
+    assert "dry run: done" in back.out and "ok Deployment shop-dev/shop" in back.out

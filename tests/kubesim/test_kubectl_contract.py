@@ -301,3 +301,58 @@ def test_explain_describes_built_in_fields(kube: Kube) -> None:
     explained = kube.run("explain", "deployment.spec.template.spec.containers.image").stdout
     assert "FIELD: image <string>" in explained
     assert "Container image name" in explained
+
+
+def test_a_server_side_dry_run_apply_answers_as_an_apply_and_stores_nothing(kube: Kube) -> None:
+    kube.run(
+        "apply",
+        "--server-side",
+        "--field-manager=baton",
+        "-f",
+        "-",
+        stdin=configmap("settings", color="blue"),
+    )
+    before = kube.get_json("configmap", "settings")
+    changed = kube.run(
+        "apply",
+        "--server-side",
+        "--field-manager=baton",
+        "--dry-run=server",
+        "-o",
+        "json",
+        "-f",
+        "-",
+        stdin=configmap("settings", color="green"),
+    )
+    would = json.loads(changed.stdout)
+    assert would["data"] == {"color": "green"}
+    assert would["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert kube.get_json("configmap", "settings")["data"] == {"color": "blue"}
+
+    created = kube.run(
+        "apply",
+        "--server-side",
+        "--field-manager=baton",
+        "--dry-run=server",
+        "-f",
+        "-",
+        stdin=configmap("fresh", color="red"),
+    )
+    assert "configmap/fresh serverside-applied (server dry run)" in created.stdout
+    missing = kube.run("get", "configmap", "fresh", check=False)
+    assert missing.returncode != 0 and "NotFound" in missing.stderr
+
+    invalid = deployment("web").replace("matchLabels: {app: web}", "matchLabels: {app: other}")
+    refused = kube.run(
+        "apply",
+        "--server-side",
+        "--field-manager=baton",
+        "--dry-run=server",
+        "-f",
+        "-",
+        stdin=invalid,
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert "is invalid" in refused.stderr and "selector" in refused.stderr
+    assert kube.run("get", "deployment", "web", check=False).returncode != 0
