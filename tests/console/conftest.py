@@ -24,9 +24,9 @@ from engine.store.database import with_database
 from tests.conftest import _admin
 from tests.demo.live_server import TOKENS, Live, serving
 
-#: the apps the console's baton serves: `shop` is read by every test, the others are
-#: each changed by one test only
-APPS = ("shop", "cart", "search", "billing", "ledger")
+#: the apps the console's baton serves: `shop` and `search` are only read; each of the
+#: others is changed by one test only (its name says which subject's tests own it)
+APPS = ("shop", "cart", "search", "billing", "orders", "ledger", "payments")
 _counter = itertools.count()
 
 #: what the probe of this kind of machine found Chromium needs, headless and offline
