@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -127,12 +128,17 @@ def page(*, session: bool = True) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @functools.wraps(view)
         async def wrapper(request: web.Request) -> web.StreamResponse:
+            started = time.perf_counter()
             if session:
                 if not await signed_in(request):
                     raise web.HTTPSeeOther(sign_in_url(_came_from(request)))
                 if request.method == "POST":
                     await check_csrf(request, request[SESSION].csrf)
-            return await view(request)
+            response = await view(request)
+            if not response.prepared:  # how long the server took, for the browser's tools
+                elapsed = (time.perf_counter() - started) * 1000
+                response.headers["Server-Timing"] = f"page;dur={elapsed:.1f}"
+            return response
 
         return public(wrapper)
 

@@ -19,8 +19,10 @@
     return true;
   };
 
-  const redraw = async (el) => {
-    const response = await fetch(el.dataset.liveSrc, {
+  // fetch `url` (default: the element's own fragment) and put each element of `elements`
+  // back as the fragment has it (found by id)
+  const redraw = async (el, url = el.dataset.liveSrc, elements = [el]) => {
+    const response = await fetch(url, {
       credentials: "same-origin", headers: { Accept: "text/html" }, redirect: "manual",
     });
     if (response.type === "opaqueredirect" || response.status === 401) {
@@ -30,11 +32,22 @@
     if (!response.ok) return;
     const template = document.createElement("template");
     template.innerHTML = (await response.text()).trim();
-    const fresh = el.id ? template.content.getElementById(el.id) : template.content.firstElementChild;
-    if (fresh) {
-      el.replaceWith(fresh);
-      document.dispatchEvent(new CustomEvent("baton:redrawn", { detail: fresh }));
+    for (const old of elements) {
+      const fresh = old.id
+        ? template.content.getElementById(old.id)
+        : template.content.firstElementChild;
+      if (fresh && old.isConnected) {
+        old.replaceWith(fresh);
+        document.dispatchEvent(new CustomEvent("baton:redrawn", { detail: fresh }));
+      }
     }
+  };
+
+  // elements that name a batch (data-live-batch: a URL, data-live-param: `name=value`) are
+  // fetched together: one request for all the rows of a page that changed at once
+  const redrawBatch = async (base, elements) => {
+    const query = elements.map((el) => el.dataset.liveParam).join("&");
+    await redraw(elements[0], `${base}${base.includes("?") ? "&" : "?"}${query}`, elements);
   };
 
   const pending = new Set();
@@ -46,7 +59,13 @@
         timer = null;
         const batch = [...pending].filter((el) => el.isConnected);
         pending.clear();
-        for (const el of batch) await redraw(el);
+        const batches = new Map();
+        for (const el of batch) {
+          const base = el.dataset.liveBatch;
+          if (base) batches.set(base, [...(batches.get(base) || []), el]);
+          else await redraw(el);
+        }
+        for (const [base, elements] of batches) await redrawBatch(base, elements);
       }, 150);
     }
   };

@@ -66,6 +66,8 @@ async def test_an_expired_session_signs_in_again_and_returns_to_the_page(
     console: Console,
 ) -> None:
     page = await console.signed_in("carol", "/?app=shop")
+    # away from the live page first: a change to shop now would reload it to sign-in
+    await page.goto("about:blank")
     pool = console.live.state.database.store.pool
     await pool.execute("UPDATE console_sessions SET expires_at = now() - interval '1 second'")
     await page.goto("/?environment=prod")
