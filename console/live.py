@@ -35,6 +35,22 @@ class Change:
     environment: str | None
     promotion_id: str | None
     actor: str
+    #: the change as one server-sent event, made once for every page that gets it
+    message: bytes = b""
+
+    def __post_init__(self) -> None:
+        data = orjson.dumps(
+            {
+                "position": self.position,
+                "type": self.type,
+                "app": self.app,
+                "environment": self.environment,
+                "promotion_id": self.promotion_id,
+                "actor": self.actor,
+            }
+        )
+        message = b"id: %d\nevent: change\ndata: %s\n\n" % (self.position, data)
+        object.__setattr__(self, "message", message)
 
     @classmethod
     def of(cls, event: RecordedEvent) -> Change:
@@ -49,20 +65,6 @@ class Change:
             promotion_id=promotion_id if isinstance(promotion_id, str) else None,
             actor=event.metadata.actor,
         )
-
-    def message(self) -> bytes:
-        """The change as one server-sent event (its id the log position)."""
-        data = orjson.dumps(
-            {
-                "position": self.position,
-                "type": self.type,
-                "app": self.app,
-                "environment": self.environment,
-                "promotion_id": self.promotion_id,
-                "actor": self.actor,
-            }
-        )
-        return b"id: %d\nevent: change\ndata: %s\n\n" % (self.position, data)
 
 
 #: what a follower is sent when it fell behind: draw the page again

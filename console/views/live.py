@@ -21,6 +21,8 @@ from console.pages import page, signed_in
 
 _CHECK_S = 1.0
 _HEARTBEAT_S = 15.0
+_BATCH = 500
+_RESYNC = b"event: resync\ndata: {}\n\n"
 
 
 def _wanted(request: web.Request, change: Change) -> bool:
@@ -71,8 +73,16 @@ async def live(request: web.Request) -> web.StreamResponse:
                     await response.write(b": keep-alive\n\n")
                 continue
             idle = 0.0
-            if change is RESYNC:
-                await response.write(b"event: resync\ndata: {}\n\n")
-            elif _wanted(request, change):
-                await response.write(change.message())
+            # what else is waiting goes out in the same write: one write per change would
+            # cost a hundred pages more than the changes themselves
+            batch = [change]
+            while not changes.empty() and len(batch) < _BATCH:
+                batch.append(changes.get_nowait())
+            out = b"".join(
+                _RESYNC if c is RESYNC else c.message
+                for c in batch
+                if c is RESYNC or _wanted(request, c)
+            )
+            if out:
+                await response.write(out)
     return response
