@@ -154,7 +154,7 @@ async def _show(
             "key": key,
             "title": title,
             "sign": sign,
-            "items": [(o, diff_lines(o.get("diff", ""))) for o in manifests.get(key, [])],
+            "objects": [(o, diff_lines(o.get("diff", ""))) for o in manifests.get(key, [])],
         }
         for key, title, sign in _GROUPS
     ]
