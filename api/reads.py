@@ -212,6 +212,38 @@ async def lineage(app: web.Application, name: str, sha: str) -> dict[str, Any] |
         return await queries.release_lineage(conn, name, sha)
 
 
+async def release_matrix(
+    app: web.Application, name: str, *, limit: int, before: int | None
+) -> dict[str, Any] | None:
+    """A page of an app's releases, each with where it went (`lineage`: rows of
+    `release_environments`), or None when there is no such app."""
+    found = await releases(app, name, limit=limit, before=before)
+    if found is None:
+        return None
+    shas = [r["sha"] for r in found["items"]]
+    async with _conn(app) as conn:
+        rows = await queries.lineage_of(conn, name, shas) if shas else []
+    by_sha: dict[str, list[Row]] = {}
+    for row in rows:
+        by_sha.setdefault(row["sha"], []).append(row)
+    items = [{**r, "lineage": by_sha.get(r["sha"], [])} for r in found["items"]]
+    return {"items": items, "next_before": found["next_before"]}
+
+
+async def app_history(app: web.Application, name: str, *, per_environment: int) -> dict[str, Any]:
+    """Per environment: its latest promotions, and the releases verified there."""
+    async with _conn(app) as conn:
+        promotions = await queries.recent_promotions(conn, name, per_environment=per_environment)
+        verified = await queries.verified_releases(conn, name, limit=per_environment)
+    history: dict[str, list[Row]] = {}
+    for row in promotions:
+        history.setdefault(row["environment"], []).append(row)
+    good: dict[str, list[Row]] = {}
+    for row in verified:
+        good.setdefault(row["environment"], []).append(row)
+    return {"promotions": history, "verified": good}
+
+
 async def events_page(
     app: web.Application,
     filters: EventFilter,

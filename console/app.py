@@ -24,7 +24,7 @@ from console.config import ConsoleConfig
 from console.keys import CONSOLE, HUB, SESSIONS
 from console.live import READ_MODEL_WAIT_S, LiveHub
 from console.pages import page_errors, security_headers
-from console.views import docs, live, pipelines, session
+from console.views import apps, changes, docs, live, pipelines, session
 from console.views.static import StaticFiles
 from engine.domain.ids import short_sha
 from engine.domain.policy import format_duration
@@ -107,6 +107,12 @@ def setup(app: web.Application, config: ConsoleConfig | None = None) -> None:
     r = app.router
     r.add_get("/", pipelines.pipelines, name="console_pipelines")
     r.add_get("/pipelines/rows", pipelines.pipeline_rows, name="console_pipeline_rows")
+    r.add_get("/apps/{app}", apps.app_page, name="console_app")
+    r.add_get("/apps/{app}/pipeline", apps.app_pipeline, name="console_app_pipeline")
+    r.add_get("/apps/{app}/promote", changes.promote_preview, name="console_promote_preview")
+    r.add_post("/apps/{app}/promote", changes.promote, name="console_promote")
+    r.add_get("/apps/{app}/rollback", changes.rollback_preview, name="console_rollback_preview")
+    r.add_post("/apps/{app}/rollback", changes.rollback, name="console_rollback")
     r.add_get("/sign-in", session.sign_in_form, name="console_sign_in_form")
     r.add_post("/sign-in", session.sign_in, name="console_sign_in")
     r.add_post("/sign-out", session.sign_out, name="console_sign_out")

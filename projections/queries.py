@@ -100,6 +100,54 @@ async def list_releases(
     return [dict(r) for r in rows]
 
 
+async def lineage_of(conn: asyncpg.Connection, app: str, shas: list[str]) -> list[Row]:
+    """Where each of `shas` went (one row per release and environment), with the phase of
+    the promotion that took it there: a page of the release matrix in one query."""
+    rows = await conn.fetch(
+        """SELECT l.*, p.phase FROM release_environments l
+             LEFT JOIN promotions p ON p.id = l.promotion_id
+            WHERE l.app = $1 AND l.sha = ANY($2::text[])""",
+        app,
+        shas,
+    )
+    return [dict(r) for r in rows]
+
+
+async def verified_releases(conn: asyncpg.Connection, app: str, *, limit: int) -> list[Row]:
+    """Per environment, the releases verified there (newest first, `limit` each), with
+    their numbers: what a rollback may go back to."""
+    rows = await conn.fetch(
+        """SELECT environment, sha, number, subject, verified_at FROM (
+               SELECT l.environment, l.sha, r.number, l.verified_at,
+                      split_part(r.message, E'\\n', 1) AS subject,
+                      row_number() OVER (PARTITION BY l.environment
+                                         ORDER BY r.number DESC) AS n
+                 FROM release_environments l
+                 JOIN releases r ON r.app = l.app AND r.sha = l.sha
+                WHERE l.app = $1 AND l.verified_at IS NOT NULL) v
+            WHERE n <= $2 ORDER BY environment, number DESC""",
+        app,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def recent_promotions(
+    conn: asyncpg.Connection, app: str, *, per_environment: int
+) -> list[Row]:
+    """The latest promotions of each of an app's environments, newest first."""
+    rows = await conn.fetch(
+        """SELECT * FROM (
+               SELECT p.*, row_number() OVER (PARTITION BY environment
+                                              ORDER BY requested_at DESC) AS n
+                 FROM promotions p WHERE app = $1) r
+            WHERE n <= $2 ORDER BY environment, requested_at DESC""",
+        app,
+        per_environment,
+    )
+    return [dict(r) for r in rows]
+
+
 async def release_lineage(conn: asyncpg.Connection, app: str, sha: str) -> Row | None:
     """A release and where it went: per environment, when, by whom, approvals, soak, rollback.
 

@@ -68,7 +68,8 @@ def _object(change: ObjectChange) -> dict[str, Any]:
     return body
 
 
-def _answer(preview: Preview, caller: Principal, roles: Sequence[Role]) -> dict[str, Any]:
+def preview_answer(preview: Preview, caller: Principal, roles: Sequence[Role]) -> dict[str, Any]:
+    """A preview as the API answers it (the console draws the same answer)."""
     check, diff, dry_run = preview.check, preview.manifests, preview.dry_run
     forbidden = _missing(caller, roles, preview.environment)
     refusals = forbidden + [
@@ -129,7 +130,7 @@ async def preview_promotion(request: web.Request) -> web.Response:
             from_environment=body.from_environment,
             override=override,
         )
-    return json_response(_answer(preview, caller, roles))
+    return json_response(preview_answer(preview, caller, roles))
 
 
 @Operation(tag="promotions", body=RollbackCreate, answers=[PREVIEWED], refusals=[UNKNOWN])
@@ -143,4 +144,4 @@ async def preview_rollback(request: web.Request) -> web.Response:
     caller = require(request, Role.VIEWER)
     async with naming_fields():
         preview = await request.app[PREVIEWER].rollback(body.app, body.environment, to=body.release)
-    return json_response(_answer(preview, caller, [Role.PROMOTER]))
+    return json_response(preview_answer(preview, caller, [Role.PROMOTER]))

@@ -59,6 +59,8 @@ class SampleRepo:
 
     remote: Path
     work: Path
+    #: the branch the clone commits to and pushes
+    branch: str = "main"
 
     def commit(self, files: dict[str, str], message: str) -> str:
         """Write `files` (paths under the repository), commit, push; return the SHA."""
@@ -69,8 +71,16 @@ class SampleRepo:
             path.write_text(text, encoding="utf-8")
             repo.index.add([name])
         commit = repo.index.commit(message, author=AUTHOR, committer=AUTHOR)
-        repo.remote("origin").push("main").raise_if_error()
+        repo.remote("origin").push(self.branch).raise_if_error()
         return commit.hexsha
+
+    def on_branch(self, name: str) -> SampleRepo:
+        """A clone of its own on a new branch `name`, pushed at the current commit."""
+        work = self.work.with_name(f"{self.work.name}-{name}")
+        clone = Repo.clone_from(self.remote, work, branch=self.branch)
+        clone.git.checkout("-b", name)
+        clone.remote("origin").push(name).raise_if_error()
+        return SampleRepo(remote=self.remote, work=work, branch=name)
 
     def release(self, version: str, greeting: str, message: str) -> str:
         """Commit the manifests of one version of the shop."""

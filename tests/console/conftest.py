@@ -51,12 +51,15 @@ def chromium_path() -> str | None:
 async def site(
     pg_admin_url: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Live]:
-    """baton serving `APPS`, each with its first release verified in dev."""
+    """baton serving `APPS`, each with its first release verified in dev (each app on a
+    branch of its own: a test may release its own app without touching the others)."""
     name = f"baton_console_{os.getpid()}_{next(_counter)}"
     await _admin(pg_admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
     try:
         folder: Path = tmp_path_factory.mktemp("console")
-        async with serving(with_database(pg_admin_url, name), folder, APPS) as found:
+        async with serving(
+            with_database(pg_admin_url, name), folder, APPS, own_branches=True
+        ) as found:
             yield found
     finally:
         await _admin(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -15,7 +15,7 @@ from api.auth import TokenBook
 from api.config import ApiConfig
 from baton.client import Client
 from baton.service.serve import Running, ServeOptions, running
-from engine.git.sample import create_sample_repo
+from engine.git.sample import SampleRepo, create_sample_repo
 from engine.settings import Settings
 from kubesim import ControllerTiming
 
@@ -30,7 +30,7 @@ ROLES = {"alice": "promoter+viewer", "bob": "approver+viewer", "carol": "viewer"
 APP = """\
   - name: {name}
     repo: {repo}
-    branch: main
+    branch: {branch}
     path: deploy
     pipeline:
       - name: dev
@@ -51,19 +51,32 @@ class Live:
     state: Running
     url: str
     release: str
+    #: app → the clone to commit to for a release of that app
+    repos: dict[str, SampleRepo]
 
 
 @contextlib.asynccontextmanager
 async def serving(
-    database_url: str, folder: Path, apps: tuple[str, ...] = ("shop",)
+    database_url: str,
+    folder: Path,
+    apps: tuple[str, ...] = ("shop",),
+    *,
+    own_branches: bool = False,
 ) -> AsyncIterator[Live]:
     """baton serving `apps` (one Git repository, three kubesim clusters), once dev has
-    verified the first release of each."""
+    verified the first release of each. `own_branches`: each app follows a branch named
+    after it (all at the first release), so a release of one app is no other's."""
     repo = await asyncio.to_thread(create_sample_repo, folder / "git")
     sha = await asyncio.to_thread(repo.release, "1.0.0", "hello", "shop 1.0.0")
+    repos = {name: repo for name in apps}
+    if own_branches:
+        for name in apps:
+            repos[name] = await asyncio.to_thread(repo.on_branch, name)
     environments = folder / "environments"
     environments.mkdir()
-    blocks = "".join(APP.format(name=name, repo=repo.remote) for name in apps)
+    blocks = "".join(
+        APP.format(name=name, repo=repo.remote, branch=repos[name].branch) for name in apps
+    )
     (environments / "apps.yaml").write_text("apps:\n" + blocks)
     book = TokenBook()
     book.load_text(";".join(f"{who}:{ROLES[who]}:{token}" for who, token in TOKENS.items()))
@@ -81,7 +94,7 @@ async def serving(
             async with Client(state.url, TOKENS["alice"]) as client:
                 for name in apps:
                     await _dev_verified(client, name, sha)
-            yield Live(state=state, url=state.url, release=sha)
+            yield Live(state=state, url=state.url, release=sha, repos=repos)
 
 
 async def _dev_verified(client: Client, app: str, sha: str) -> None:
