@@ -24,7 +24,7 @@ from console.config import ConsoleConfig
 from console.keys import CONSOLE, HUB, SESSIONS
 from console.live import READ_MODEL_WAIT_S, LiveHub
 from console.pages import page_errors, security_headers
-from console.views import docs, live, pipelines, session
+from console.views import docs, live, pipelines, promotion, session
 from console.views.static import StaticFiles
 from engine.domain.ids import short_sha
 from engine.domain.policy import format_duration
@@ -107,6 +107,16 @@ def setup(app: web.Application, config: ConsoleConfig | None = None) -> None:
     r = app.router
     r.add_get("/", pipelines.pipelines, name="console_pipelines")
     r.add_get("/pipelines/rows", pipelines.pipeline_rows, name="console_pipeline_rows")
+    r.add_get("/promotions/{promotion_id}", promotion.promotion, name="console_promotion")
+    r.add_get(
+        "/promotions/{promotion_id}/parts", promotion.promotion_parts, name="console_promotion_parts"
+    )
+    r.add_post(
+        "/promotions/{promotion_id}/approve", promotion.approve, name="console_promotion_approve"
+    )
+    r.add_post(
+        "/promotions/{promotion_id}/reject", promotion.reject, name="console_promotion_reject"
+    )
     r.add_get("/sign-in", session.sign_in_form, name="console_sign_in_form")
     r.add_post("/sign-in", session.sign_in, name="console_sign_in")
     r.add_post("/sign-out", session.sign_out, name="console_sign_out")
