@@ -22,8 +22,9 @@ from api.auth import Role
 from api.context import metadata_for, principal
 from api.errors import Problem, from_domain, not_found
 from api.guard import require
-from api.keys import PIPELINES, PROMOTIONS
+from api.keys import DATABASE, PIPELINES, PROMOTIONS
 from api.tracing import trace_link
+from console.live import READ_MODEL_WAIT_S
 from console.pages import page, render
 from console.timeline import timeline
 from engine.domain import errors
@@ -141,6 +142,14 @@ async def _refused(
     return render(request, "promotion.html", context, status=problem.status)
 
 
+async def _decided(request: web.Request, promotion_id: str) -> web.StreamResponse:
+    """Back to the page (303), once the read models hold the decision (or a while passed):
+    the page the browser loads next shows what its user just did."""
+    head = await request.app[DATABASE].store.head_position()
+    await reads.read_models_reach(request.app, head, within=READ_MODEL_WAIT_S)
+    raise web.HTTPSeeOther(f"/promotions/{promotion_id}")
+
+
 @page()
 async def approve(request: web.Request) -> web.StreamResponse:
     """Approve with a comment. The four-eyes rule is told before the role is asked for:
@@ -161,7 +170,7 @@ async def approve(request: web.Request) -> web.StreamResponse:
         )
     except errors.DomainError as exc:  # decided by someone else meanwhile
         return await _refused(request, promotion_id, exc)
-    raise web.HTTPSeeOther(f"/promotions/{promotion_id}")
+    return await _decided(request, promotion_id)
 
 
 @page()
@@ -178,4 +187,4 @@ async def reject(request: web.Request) -> web.StreamResponse:
         )
     except errors.DomainError as exc:
         return await _refused(request, promotion_id, exc)
-    raise web.HTTPSeeOther(f"/promotions/{promotion_id}")
+    return await _decided(request, promotion_id)
