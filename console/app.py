@@ -108,9 +108,7 @@ def setup(app: web.Application, config: ConsoleConfig | None = None) -> None:
     r.add_get("/", pipelines.pipelines, name="console_pipelines")
     r.add_get("/pipelines/rows", pipelines.pipeline_rows, name="console_pipeline_rows")
     r.add_get("/promotions/{promotion_id}", promotion.promotion, name="console_promotion")
-    r.add_get(
-        "/promotions/{promotion_id}/parts", promotion.promotion_parts, name="console_promotion_parts"
-    )
+    r.add_get("/promotions/{promotion_id}/parts", promotion.parts, name="console_promotion_parts")
     r.add_post(
         "/promotions/{promotion_id}/approve", promotion.approve, name="console_promotion_approve"
     )

@@ -112,7 +112,7 @@ async def promotion(request: web.Request) -> web.StreamResponse:
 
 
 @page()
-async def promotion_parts(request: web.Request) -> web.StreamResponse:
+async def parts(request: web.Request) -> web.StreamResponse:
     """The summary, decision and timeline: what a live page fetches again."""
     require(request, Role.VIEWER)
     context = await _context(request, _promotion_id(request))

@@ -44,9 +44,7 @@ async def test_the_requester_is_told_the_four_eyes_rule_and_the_server_refuses_a
     await expect(page.locator("[data-phase]")).to_have_text("awaiting approval")
     await expect(page.locator("[data-entry=requested]")).to_contain_text("requested by alice")
     await expect(page.get_by_role("button", name="Approve")).to_have_count(0)
-    await expect(page.locator("[data-four-eyes]")).to_contain_text(
-        "You requested this promotion"
-    )
+    await expect(page.locator("[data-four-eyes]")).to_contain_text("You requested this promotion")
     await expect(page.locator("[data-four-eyes]")).to_contain_text(
         "1 approval from people other than the requester"
     )
