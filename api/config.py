@@ -39,7 +39,8 @@ class ApiConfig:
     max_streams: int = 8
     #: SSE keep-alive comment interval
     heartbeat: timedelta = timedelta(seconds=15)
-    #: Jaeger's UI (BATON_JAEGER_URL): answers link to `<url>/trace/<trace id>`
+    #: Jaeger's UI (BATON_JAEGER_URL): a URL template with `{trace_id}` where the id goes,
+    #: or a base URL that answers and pages link to as `<url>/trace/<trace id>`
     jaeger_url: str | None = None
     #: how long a retry waits for the first request with its Idempotency-Key to be answered
     idempotency_wait: timedelta = timedelta(seconds=5)

@@ -54,6 +54,13 @@ async def promotion(app: web.Application, promotion_id: str) -> dict[str, Any] |
     return promotion_json(app_name, environment, target.promotion)
 
 
+async def promotion_events(app: web.Application, promotion_id: str) -> list[Row]:
+    """The events of a promotion and of its target while it ran, oldest first (from the
+    log: a timeline shows a decision the moment it is recorded)."""
+    async with _conn(app) as conn:
+        return await queries.promotion_events(conn, promotion_id)
+
+
 @dataclass(frozen=True, kw_only=True)
 class EventFilter:
     """Filters of the audit log."""

@@ -56,10 +56,16 @@ def current_trace_id() -> str | None:
     return f"{context.trace_id:032x}" if context.is_valid else None
 
 
+def trace_link(app: web.Application, trace_id: str | None) -> str | None:
+    """Jaeger's page for `trace_id` when BATON_JAEGER_URL is set (the API's answers and the
+    console's pages link to a trace through this one function)."""
+    return trace_url(trace_id, app[CONFIG].jaeger_url)
+
+
 def with_trace_link(app: web.Application, body: Mapping[str, Any]) -> dict[str, Any]:
     """`body` with `trace_url` (Jaeger's page for its `trace_id`) when BATON_JAEGER_URL is set."""
     out = dict(body)
-    url = trace_url(out.get("trace_id"), app[CONFIG].jaeger_url)
+    url = trace_link(app, out.get("trace_id"))
     if url is not None:
         out["trace_url"] = url
     return out

@@ -24,7 +24,7 @@ from console.config import ConsoleConfig
 from console.keys import CONSOLE, HUB, SESSIONS
 from console.live import READ_MODEL_WAIT_S, LiveHub
 from console.pages import page_errors, security_headers
-from console.views import apps, changes, docs, live, pipelines, session
+from console.views import apps, changes, docs, live, pipelines, promotion, session
 from console.views.static import StaticFiles
 from engine.domain.ids import short_sha
 from engine.domain.policy import format_duration
@@ -113,6 +113,14 @@ def setup(app: web.Application, config: ConsoleConfig | None = None) -> None:
     r.add_post("/apps/{app}/promote", changes.promote, name="console_promote")
     r.add_get("/apps/{app}/rollback", changes.rollback_preview, name="console_rollback_preview")
     r.add_post("/apps/{app}/rollback", changes.rollback, name="console_rollback")
+    r.add_get("/promotions/{promotion_id}", promotion.promotion, name="console_promotion")
+    r.add_get("/promotions/{promotion_id}/parts", promotion.parts, name="console_promotion_parts")
+    r.add_post(
+        "/promotions/{promotion_id}/approve", promotion.approve, name="console_promotion_approve"
+    )
+    r.add_post(
+        "/promotions/{promotion_id}/reject", promotion.reject, name="console_promotion_reject"
+    )
     r.add_get("/sign-in", session.sign_in_form, name="console_sign_in_form")
     r.add_post("/sign-in", session.sign_in, name="console_sign_in")
     r.add_post("/sign-out", session.sign_out, name="console_sign_out")

@@ -140,11 +140,21 @@ def uninstrument_kubernetes_client() -> None:
         instrumentor.uninstrument()
 
 
-def trace_url(trace_id: str | None, base_url: str | None) -> str | None:
-    """The trace's page in Jaeger's UI (`BATON_JAEGER_URL`), or None."""
-    if not trace_id or not base_url:
+#: where a trace's id goes in a URL template (`BATON_JAEGER_URL`)
+TRACE_ID_FIELD = "{trace_id}"
+
+
+def trace_url(trace_id: str | None, template: str | None) -> str | None:
+    """The trace's page in Jaeger's UI (`BATON_JAEGER_URL`), or None.
+
+    `template` holds `{trace_id}` where the id goes (`https://ui/trace/{trace_id}?uiFind=x`);
+    a plain base URL gets `/trace/<id>` appended, as Jaeger's own UI names its pages.
+    """
+    if not trace_id or not template:
         return None
-    return f"{base_url.rstrip('/')}/trace/{trace_id}"
+    if TRACE_ID_FIELD in template:
+        return template.replace(TRACE_ID_FIELD, trace_id)
+    return f"{template.rstrip('/')}/trace/{trace_id}"
 
 
 def current_traceparent() -> str | None:

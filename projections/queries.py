@@ -7,6 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from engine.domain.vocabulary import PROMOTION_ENDS, EventType, sql_list
+from engine.store.upcasts import EVENTS_CURRENT
 from projections import audit, audit_text
 from projections.base import short_type
 
@@ -70,6 +72,52 @@ async def get_promotion(conn: asyncpg.Connection, promotion_id: str) -> Row | No
     """One promotion with its approvals and outcome."""
     row = await conn.fetchrow("SELECT * FROM promotions WHERE id = $1", promotion_id)
     return dict(row) if row else None
+
+
+#: the events of a target that concern whatever is in flight there, whichever promotion
+_TARGET_WIDE = sql_list(
+    EventType.SYNC_STARTED,
+    EventType.SYNC_SUCCEEDED,
+    EventType.SYNC_FAILED,
+    EventType.SYNC_ABANDONED,
+    EventType.DRIFT_DETECTED,
+    EventType.DRIFT_CORRECTED,
+    EventType.HEALTH_CHANGED,
+)
+# A promotion's events: its request (found by the index of migrations/003), then its
+# target's stream from there (the stream's unique key) up to the event that ended it, each
+# event that names the promotion or concerns the whole target. In their current shape.
+_PROMOTION_EVENTS = f"""
+WITH requested AS (
+    SELECT stream_id, stream_version FROM events
+     WHERE type = {sql_list(EventType.PROMOTION_REQUESTED)} AND data->>'promotion_id' = $1
+     ORDER BY position LIMIT 1
+), ended AS (
+    SELECT min(e.stream_version) AS stream_version
+      FROM events e, requested r
+     WHERE e.stream_id = r.stream_id AND e.stream_version > r.stream_version
+       AND e.type IN ({sql_list(*PROMOTION_ENDS)}) AND e.data->>'promotion_id' = $1
+)
+SELECT e.position, e.type, e.data, e.recorded_at,
+       coalesce(e.metadata->>'actor', '') AS actor,
+       substring(e.metadata->>'traceparent' from 4 for 32) AS trace_id
+  FROM requested r CROSS JOIN ended x
+  JOIN {EVENTS_CURRENT} e ON e.stream_id = r.stream_id
+ WHERE e.stream_version >= r.stream_version
+   AND e.stream_version <= coalesce(x.stream_version, 9223372036854775807)
+   AND (e.data->>'promotion_id' = $1 OR e.type IN ({_TARGET_WIDE}))
+ ORDER BY e.stream_version
+ LIMIT $2
+"""
+
+
+async def promotion_events(
+    conn: asyncpg.Connection, promotion_id: str, *, limit: int = 1000
+) -> list[Row]:
+    """The events of a promotion, oldest first: from its request to its end (or now), the
+    ones naming it and its target's syncs, drift and health changes between."""
+    rows = await conn.fetch(_PROMOTION_EVENTS, promotion_id, limit)
+    return [dict(r) for r in rows]
 
 
 async def list_promotions(

@@ -57,7 +57,9 @@
     if (timer === null) {
       timer = setTimeout(async () => {
         timer = null;
-        const batch = [...pending].filter((el) => el.isConnected);
+        // an element redrawn while this batch waited was replaced: redraw its successor
+        const batch = [...new Set([...pending].map((el) => (el.isConnected || !el.id
+          ? el : document.getElementById(el.id))))].filter((el) => el && el.isConnected);
         pending.clear();
         const batches = new Map();
         for (const el of batch) {

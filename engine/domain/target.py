@@ -157,6 +157,15 @@ class Target(Aggregate):
         if promotion.phase not in phases:
             raise errors.InvalidPromotionState(promotion.id, promotion.phase, action)
 
+    def _check_approval(self, promotion_id: str, user: str) -> None:
+        """Awaiting approval, and `user` neither its requester (four eyes) nor an approver yet."""
+        promotion = self._promotion(promotion_id)
+        self._check_phase(promotion, "approve", PromotionPhase.AWAITING_APPROVAL)
+        if user == promotion.requested_by:
+            raise errors.SelfApproval(promotion_id, user)
+        if promotion.approved_by(user):
+            raise errors.AlreadyApproved(promotion_id, user)
+
     def _check_not_desired(self, release: str) -> None:
         if release == self.desired_release:
             raise errors.AlreadyDesired(release, self.name)
@@ -270,6 +279,10 @@ class Target(Aggregate):
         ]
         return _refusals(checks)
 
+    def approval_refusals(self, promotion_id: str, user: str) -> list[errors.DomainError]:
+        """What `approve` by `user` would refuse for (none: accepted); nothing changes."""
+        return _refusals([lambda: self._check_approval(promotion_id, user)])
+
     def rollback_refusals(self, to: ReleaseRef | None = None) -> list[errors.DomainError]:
         """What `request_rollback` to `to` would refuse for (none: accepted); nothing changes."""
         return _refusals([lambda: self._rollback_release(to)])
@@ -326,12 +339,7 @@ class Target(Aggregate):
 
     def approve(self, *, promotion_id: str, user: str, now: datetime, comment: str = "") -> None:
         """Record one approval; the promotion starts when it has enough."""
-        promotion = self._promotion(promotion_id)
-        self._check_phase(promotion, "approve", PromotionPhase.AWAITING_APPROVAL)
-        if user == promotion.requested_by:
-            raise errors.SelfApproval(promotion_id, user)
-        if promotion.approved_by(user):
-            raise errors.AlreadyApproved(promotion_id, user)
+        self._check_approval(promotion_id, user)
         self._approved(promotion_id=promotion_id, by=user, comment=comment, at=now)
         if self.promotion is not None and self.promotion.is_approved:
             self._started(promotion_id=promotion_id, release=self._release_of(promotion_id), at=now)

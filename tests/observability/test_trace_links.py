@@ -9,6 +9,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from api.config import ApiConfig
 from api.keys import PROMOTIONS
+from engine.telemetry import trace_url
 from tests.api.conftest import SHA1, Api, seed
 from tests.observability.conftest import live_api, token_of
 
@@ -69,3 +70,18 @@ async def test_without_a_jaeger_url_answers_carry_the_trace_id_only(
             )
         ).json()
     assert len(created["trace_id"]) == 32 and "trace_url" not in created
+
+
+def test_a_jaeger_url_with_a_trace_id_field_is_a_template() -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert trace_url(trace_id, "https://ui.example/t/{trace_id}?embed=1") == (
+        f"https://ui.example/t/{trace_id}?embed=1"
+    )
+
+
+def test_a_plain_jaeger_url_is_a_base_the_trace_page_is_appended_to() -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert trace_url(trace_id, JAEGER) == f"{JAEGER}/trace/{trace_id}"
+    assert trace_url(trace_id, JAEGER + "/") == f"{JAEGER}/trace/{trace_id}"
+    assert trace_url(None, JAEGER) is None
+    assert trace_url(trace_id, None) is None
