@@ -20,11 +20,11 @@ PROMOTION_URL = re.compile(r".*/promotions/[0-9a-f-]{36}$")
 
 
 async def _landed_on_a_promotion(console: Console, page: Page) -> dict[str, object]:
-    """The promotion the page landed on. Its page is built elsewhere: until it is there,
-    its URL answers 404, which the browser reports (and which is not this page's error)."""
+    """The promotion the page landed on (its page shown, with its heading)."""
     await page.wait_for_url(PROMOTION_URL)
-    missing = f"{page.url}: Failed to load resource: the server responded with a status of 404"
-    console.errors[:] = [e for e in console.errors if not e.startswith(missing)]
+    await expect(page.get_by_role("heading", level=1)).to_have_text(
+        re.compile("^(Promotion|Rollback) of ")
+    )
     return await _promotion(console.live, page.url)
 
 
