@@ -150,7 +150,7 @@ async def verify_now(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/audit#chain")
 
 
-def _download(request: web.Request, name: str, content_type: str) -> web.StreamResponse:
+def _download(name: str, content_type: str) -> web.StreamResponse:
     return web.StreamResponse(
         headers={
             "Content-Type": content_type,
@@ -170,7 +170,7 @@ async def audit_jsonl(request: web.Request) -> web.StreamResponse:
     """The filtered log as JSON lines, newest first, streamed page after page."""
     require(request, Role.VIEWER)
     found = filters_of(request)
-    response = _download(request, "audit.jsonl", "application/x-ndjson")
+    response = _download("audit.jsonl", "application/x-ndjson")
     await response.prepare(request)
     async for row in _rows(request, found):
         await response.write(export.jsonl_line(row))
@@ -183,7 +183,7 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
     """The filtered log as CSV with a header row, newest first, streamed."""
     require(request, Role.VIEWER)
     found = filters_of(request)
-    response = _download(request, "audit.csv", "text/csv; charset=utf-8")
+    response = _download("audit.csv", "text/csv; charset=utf-8")
     await response.prepare(request)
     await response.write(export.csv_header().encode())
     batch: list[dict[str, Any]] = []
