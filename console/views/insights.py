@@ -44,6 +44,15 @@ class Key:
     chart: Markup
 
 
+@dataclass(frozen=True, kw_only=True)
+class Insight:
+    """One app's environment: its four keys."""
+
+    app: str
+    environment: str
+    keys: list[Key]
+
+
 def _chart(points: Sequence[tuple[str, float | None]], *, title: str, unit: str) -> Markup:
     if len(points) <= _MOST_BARS:
         return Markup(bar_chart(points, title=title, unit=unit))
@@ -168,7 +177,7 @@ async def insights(request: web.Request) -> web.StreamResponse:
             for name in PRESETS
         },
         "targets": [
-            {"app": i["app"], "environment": i["environment"], "keys": keys_of(i, window.bucket)}
+            Insight(app=i["app"], environment=i["environment"], keys=keys_of(i, window.bucket))
             for i in items
         ],
     }
