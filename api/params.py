@@ -163,12 +163,17 @@ class MomentQuery(Query):
             if self.required:
                 raise invalid(self.name, "required: a time or a log position")
             return None
-        raw = value.removeprefix("position:")
-        if raw.isascii() and raw.isdigit():
-            if not DIGITS.fullmatch(raw) or int(raw) > MAX_POSITION:
-                raise invalid(self.name, "position out of range")
-            return Moment(position=int(raw))
-        return Moment(at=parse_time(value, self.name))
+        return parse_moment(value, self.name)
+
+
+def parse_moment(value: str, name: str) -> Moment:
+    """A log position (`1234` or `position:1234`) or an RFC 3339 time; 422 naming `name`."""
+    raw = value.removeprefix("position:")
+    if raw.isascii() and raw.isdigit():
+        if not DIGITS.fullmatch(raw) or int(raw) > MAX_POSITION:
+            raise invalid(name, "position out of range")
+        return Moment(position=int(raw))
+    return Moment(at=parse_time(value, name))
 
 
 @web.middleware

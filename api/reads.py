@@ -22,7 +22,9 @@ from api.render import dump_bytes, promotion_json
 from engine.domain import errors
 from engine.domain.enums import Health, PromotionPhase, SyncStatus
 from engine.domain.pipeline import AppSpec, EnvironmentSpec
+from engine.store.audit import Verification, latest_verification, verify_and_record
 from engine.store.database import create_pool
+from engine.store.types import RecordedEvent
 from projections import catalog, insights, queries, timetravel
 from projections.base import Projection
 from projections.dora import Window
@@ -360,6 +362,38 @@ async def diff(app: web.Application, start: Moment, end: Moment | None) -> dict[
 
 def _echo(point: datetime | int) -> dict[str, Any]:
     return {"position": point} if isinstance(point, int) else {"at": point.isoformat()}
+
+
+async def event_at(app: web.Application, position: int) -> RecordedEvent | None:
+    """The event at `position` (data in its current shape, metadata, hash), or None."""
+    found = await app[DATABASE].store.read_all(after=position - 1, limit=1)
+    return found[0] if found and found[0].position == position else None
+
+
+async def verify_chain(app: web.Application) -> Verification:
+    """Recompute the hash chain and record the outcome (on the writers' pool)."""
+    async with app[DATABASE].store.pool.acquire() as conn:
+        return await verify_and_record(conn)
+
+
+async def last_verification(app: web.Application) -> Verification | None:
+    """The latest recorded verification of the chain, or None."""
+    async with app[DATABASE].store.pool.acquire() as conn:
+        return await latest_verification(conn)
+
+
+def verification_json(found: Verification) -> dict[str, Any]:
+    """A verification as the API answers it (`AuditReport`)."""
+    report = found.report
+    return {
+        "ok": report.ok,
+        "checked": report.checked,
+        "head_position": report.head_position,
+        "broken_at": report.broken_at,
+        "reason": report.reason,
+        "verified_to": report.verified_to,
+        "verified_at": found.verified_at,
+    }
 
 
 def check_projections(names: list[str] | None) -> list[Projection]:

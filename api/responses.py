@@ -387,6 +387,14 @@ class AuditReport(TypedDict):
     head_position: int
     broken_at: NotRequired[int | None]
     reason: NotRequired[str | None]
+    verified_to: NotRequired[
+        Annotated[int, Field(description="the last position whose hash matched")]
+    ]
+    verified_at: NotRequired[
+        Annotated[
+            datetime, Field(description="when this run was recorded (see audit_verifications)")
+        ]
+    ]
 
 
 class ConfigReload(TypedDict):

@@ -24,7 +24,18 @@ from console.config import ConsoleConfig
 from console.keys import CONSOLE, HUB, SESSIONS
 from console.live import READ_MODEL_WAIT_S, LiveHub
 from console.pages import page_errors, security_headers
-from console.views import apps, changes, docs, live, pipelines, promotion, session
+from console.views import (
+    apps,
+    audit,
+    changes,
+    docs,
+    insights,
+    live,
+    pipelines,
+    promotion,
+    session,
+    timetravel,
+)
 from console.views.static import StaticFiles
 from engine.domain.ids import short_sha
 from engine.domain.policy import format_duration
@@ -125,5 +136,12 @@ def setup(app: web.Application, config: ConsoleConfig | None = None) -> None:
     r.add_post("/sign-in", session.sign_in, name="console_sign_in")
     r.add_post("/sign-out", session.sign_out, name="console_sign_out")
     r.add_get("/live", live.live, name="console_live")
+    r.add_get("/audit", audit.audit, name="console_audit")
+    r.add_get("/audit.jsonl", audit.audit_jsonl, name="console_audit_jsonl")
+    r.add_get("/audit.csv", audit.audit_csv, name="console_audit_csv")
+    r.add_post("/audit/verify", audit.verify_now, name="console_audit_verify")
+    r.add_get("/audit/{position}", audit.audit_event, name="console_audit_event")
+    r.add_get("/time-travel", timetravel.time_travel, name="console_time_travel")
+    r.add_get("/insights", insights.insights, name="console_insights")
     r.add_get("/api/docs", docs.api_docs, name="console_api_docs")
     r.add_get("/static/{name}", static.view(), name="console_static")

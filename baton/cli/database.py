@@ -45,17 +45,19 @@ def audit() -> None:
 
 @audit.command("verify")
 def audit_verify() -> None:
-    """Recompute the hash chain; name the first position that does not match."""
+    """Recompute the hash chain; name the first position that does not match.
+
+    Each run is recorded, as the API's is: the console shows the latest."""
     from engine.runtime import open_database
     from engine.settings import Settings
-    from engine.store.audit import ChainReport, verify_chain
+    from engine.store.audit import ChainReport, verify_and_record
 
     async def run() -> ChainReport:
         async with (
             open_database(Settings.from_env(), require_migrated=True) as db,
             db.store.pool.acquire() as conn,
         ):
-            return await verify_chain(conn)
+            return (await verify_and_record(conn)).report
 
     report = asyncio.run(run())
     if report.ok:
