@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test test-fast lint bench demo fuzz clean compose-up
+.PHONY: test test-fast lint bench demo fuzz clean compose-up screenshots
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "baton needs Python 3.11 or newer")'
@@ -31,6 +31,10 @@ lint: $(VENV)/.installed
 fuzz: $(VENV)/.installed
 	$(PY) -m tests.api.fuzz $(ARGS)
 
+# a PNG of each console page, in headless Chromium (Debian's chromium), into docs/screenshots
+screenshots: $(VENV)/.installed
+	$(PY) -m tests.console.screenshots $(ARGS)
+
 demo: $(VENV)/.installed
 	$(PY) -m baton demo $(ARGS)
 
@@ -44,6 +48,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/api.py
 	$(PY) bench/outage.py
 	$(PY) bench/health.py
+	$(PY) bench/web.py
 
 # Postgres, Jaeger (UI on :16686), a k3s cluster and baton (API on :8080); needs Docker
 compose-up:

@@ -121,7 +121,12 @@ def _unstorable(data: dict[str, Any]) -> Problem | None:
 
 async def read_body(request: web.Request, model: type[M]) -> M:
     """Parse and validate the JSON body as `model` (an empty body is `{}`)."""
-    data = await read_json(request)
+    return validate_body(await read_json(request), model)
+
+
+def validate_body(data: Any, model: type[M]) -> M:
+    """`data` validated as `model` (as a JSON body or the console's form); 422 naming the
+    field at fault."""
     if not isinstance(data, dict):
         raise Problem(
             422,

@@ -381,7 +381,12 @@ async def story(*, once: bool, home: Path, database_url: str | None) -> None:
 def _try_next(state: Running, tokens: dict[str, str]) -> None:
     console.print(f"""
 [bold]Try next[/] (Ctrl-C stops the server):
+  console    {state.url}/   sign in with a token:
+             alice (promoter) {tokens["alice"]}
+             bob (approver in prod) {tokens["bob"]}
+             admin {tokens["admin"]}
   API        {state.url}/api/v1/apps/{APP}
+  reference  {state.url}/api/docs
   OpenAPI    {state.url}/api/v1/openapi.json
   metrics    {state.url}/api/v1/metrics
   export BATON_URL={state.url} BATON_TOKEN={tokens["alice"]}   # alice, a promoter

@@ -25,14 +25,13 @@ from api.context import metadata_for
 from api.errors import Problem, from_domain, not_found
 from api.guard import require
 from api.keys import PREVIEWER, PROMOTIONS
+from api.schemas import PromotionCreate, RollbackCreate, validate_body
 from api.views.previews import preview_answer
 from api.views.promotions import naming_fields
 from console.pages import page, render
 from engine.domain.errors import DomainError
 from engine.preview import Preview
 
-#: the longest reason a form may carry
-_REASON_MAX = 500
 #: the manifest diff's groups as the preview lists them
 _GROUPS = (("added", "Added", "+"), ("changed", "Changed", "~"), ("pruned", "Pruned", "-"))
 
@@ -77,30 +76,43 @@ def _field(values: Mapping[str, Any], name: str) -> str | None:
 
 
 def _ask(kind: Change, app: str, values: Mapping[str, Any]) -> Ask:
-    """The form's fields, checked; 422 naming a missing or oversized one."""
+    """The form's fields, held to the rules of the API's bodies; 422 naming one at fault."""
     environment = _field(values, "environment")
     if environment is None:
         raise Problem(422, "validation-error", "Which environment?", field="environment")
+    data: dict[str, Any] = {
+        "app": app,
+        "environment": environment,
+        "reason": _field(values, "reason") or "",
+    }
     release = _field(values, "release")
-    source = _field(values, "from") if release is None else None
-    if not kind.is_rollback and release is None and source is None:
-        raise Problem(
-            422,
-            "validation-error",
-            "Which release?",
-            detail="pick a release, or the environment to take it from",
-            field="release",
-        )
-    reason = _field(values, "reason") or ""
-    if len(reason) > _REASON_MAX:
-        raise Problem(422, "validation-error", "The reason is too long", field="reason")
+    if release is not None:
+        data["release"] = release
+    elif not kind.is_rollback:
+        source = _field(values, "from")
+        if source is None:
+            raise Problem(
+                422,
+                "validation-error",
+                "Which release?",
+                detail="pick a release, or the environment to take it from",
+                field="release",
+            )
+        data["from_environment"] = source
+    body: PromotionCreate | RollbackCreate
+    if kind.is_rollback:
+        body = validate_body(data, RollbackCreate)
+        source = None
+    else:
+        body = validate_body(data, PromotionCreate)
+        source = body.from_environment
     return Ask(
         kind=kind,
         app=app,
-        environment=environment,
-        release=release,
+        environment=body.environment,
+        release=body.release,
         from_environment=source,
-        reason=reason,
+        reason=body.reason,
     )
 
 

@@ -20,18 +20,16 @@ from aiohttp import web
 from api import params, reads
 from api.auth import Role
 from api.context import metadata_for, principal
-from api.errors import Problem, from_domain, not_found
+from api.errors import from_domain, not_found
 from api.guard import require
 from api.keys import DATABASE, PIPELINES, PROMOTIONS
+from api.schemas import ApprovalBody, validate_body
 from api.tracing import trace_link
 from console.live import READ_MODEL_WAIT_S
 from console.pages import page, render
 from console.timeline import timeline
 from engine.domain import errors
 from engine.domain.enums import PromotionPhase
-
-#: what a comment may hold (as the API's bodies)
-_COMMENT_MAX = 1000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,17 +118,10 @@ async def parts(request: web.Request) -> web.StreamResponse:
 
 
 async def _comment(request: web.Request) -> str:
+    """The form's comment, held to the API's rules for one."""
     form = await request.post()
     comment = form.get("comment", "")
-    if not isinstance(comment, str) or len(comment) > _COMMENT_MAX:
-        raise Problem(
-            422,
-            "validation-error",
-            "The comment is too long",
-            detail=f"at most {_COMMENT_MAX} characters",
-            field="comment",
-        )
-    return comment.strip()
+    return validate_body({"comment": comment}, ApprovalBody).comment.strip()
 
 
 async def _refused(

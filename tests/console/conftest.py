@@ -30,7 +30,7 @@ APPS = ("shop", "cart", "search", "billing", "orders", "ledger", "payments")
 _counter = itertools.count()
 
 #: what the probe of this kind of machine found Chromium needs, headless and offline
-_CHROMIUM_ARGS = [
+CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
     "--disable-gpu",
@@ -73,7 +73,7 @@ async def browser() -> AsyncIterator[Browser]:
             pytest.fail("no chromium: CI installs Debian's chromium and chromium-driver")
         pytest.skip("no chromium on this machine (apt-get install chromium chromium-driver)")
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=path, args=_CHROMIUM_ARGS)
+        launched = await playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         try:
             yield launched
         finally:
