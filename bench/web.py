@@ -15,8 +15,9 @@ pinned to one core; this process, the load generator, is pinned to the other. Th
   appended at 500 a second: every page must get every change, none told to draw itself
   again (resync), and the lag from commit to arrival is reported (p99, max);
 - the API's reads, open loop: for `GET /apps/{app}`, `GET /events?app=&environment=` and
-  `GET /state?as_of=`, the highest offered rate (of a ladder) at which p99 <= 25 ms, and
-  p99 of each at 1,000 requests/s mixed (target <= 25 ms each).
+  `GET /state?as_of=`, the highest offered rate (of a ladder) at which p99 <= 25 ms; the
+  highest rate of the three mixed at which each keeps p99 <= 25 ms; and p99 of each at
+  1,000 requests/s mixed (the issue's target, <= 25 ms each).
 
     python bench/web.py [--events 1000000] [--apps 1000] [--seconds 30]
 
@@ -65,6 +66,7 @@ LIVE_RATE = 500  # events/s appended while the pages follow
 LIVE_SECONDS = 10
 READ_P99_MS = 25.0
 READ_LADDER = (100, 200, 400, 600, 800, 1000, 1200, 1600)
+MIXED_LADDER = (100, 200, 300, 400, 600, 800)
 MIXED_RATE = 1000.0
 STEP_SECONDS = 5.0
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -299,7 +301,13 @@ async def measure_reads(base: str, apps: int, low: datetime, high: datetime) -> 
     """Each read endpoint up a ladder of offered rates; then all three at 1,000/s mixed."""
     headers = {"Authorization": f"Bearer {TOKEN}"}
     makers = read_paths(apps, low, high)
-    out: dict[str, Any] = {"highest_rate_p99_ok": {}, "ladder": {}, "mixed": {}}
+    out: dict[str, Any] = {
+        "highest_rate_p99_ok": {},
+        "ladder": {},
+        "mixed": {},
+        "mixed_ladder": {},
+        "highest_mixed_rate_p99_ok": 0,
+    }
     async with _session(connector=aiohttp.TCPConnector(limit=512), headers=headers) as session:
         api = f"{base}/api/v1"
         await open_loop(session, api, makers, 100, 3.0)  # warm-up
@@ -315,6 +323,13 @@ async def measure_reads(base: str, apps: int, low: datetime, high: datetime) -> 
                 best = rate
             out["highest_rate_p99_ok"][name] = best
             out["ladder"][name] = ladder
+        for rate in MIXED_LADDER:
+            got = await open_loop(session, api, makers, rate / len(makers), STEP_SECONDS)
+            worst = max(_pct(v["client"], 0.99) for v in got.values())
+            out["mixed_ladder"][rate] = round(worst, 2)
+            if worst > READ_P99_MS or any(v["errors"] for v in got.values()):
+                break
+            out["highest_mixed_rate_p99_ok"] = rate
         mixed = await open_loop(session, api, makers, MIXED_RATE / len(makers), 10.0)
         for name, values in mixed.items():
             out["mixed"][name] = {
@@ -426,7 +441,8 @@ def main() -> None:
     )  # fmt: skip
     reads = out["reads"]
     print_table(
-        "API reads, open loop (one API process on one core)",
+        "API reads, open loop (one API process on one core; highest mixed rate with every "
+        f"p99 <= 25 ms: {reads['highest_mixed_rate_p99_ok']}/s)",
         ["read", "highest rate with p99 <= 25 ms", f"p99 ms at {MIXED_RATE:.0f}/s mixed"],
         [[name, reads["highest_rate_p99_ok"][name], reads["mixed"][name]["p99_ms"]]
          for name in reads["mixed"]],

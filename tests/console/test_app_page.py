@@ -77,6 +77,10 @@ async def test_a_viewer_sees_no_forms_and_a_forged_post_is_refused(console: Cons
 
 
 async def test_promoting_shows_the_preview_then_lands_on_the_promotion(console: Console) -> None:
+    """alice promotes billing dev → staging from the console, bob approves it there, and
+    alice's pipelines page, open all along, sees staging turn Healthy without a reload."""
+    pipelines = await console.signed_in("alice", "/?app=billing")
+    await pipelines.evaluate("window.notReloaded = true")
     page = await console.signed_in("alice", "/apps/billing")
     staging = page.locator("#change-staging")
     await expect(staging.get_by_label("Release to promote to staging")).to_have_value("")
@@ -99,6 +103,15 @@ async def test_promoting_shows_the_preview_then_lands_on_the_promotion(console: 
     promotion = await _landed_on_a_promotion(console, page)
     assert promotion["requested_by"] == "alice" and promotion["phase"] == "awaiting_approval"
     assert promotion["reason"] == "billing 1.0.0 for QA"
+
+    cell = pipelines.locator("#app-billing li.cell[data-environment=staging]")
+    await expect(cell.locator(".in-flight")).to_contain_text("awaiting approval 0/1")
+    bob = await console.signed_in("bob", page.url.removeprefix(console.live.url))
+    await bob.get_by_label("Comment").fill("QA is ready")
+    await bob.get_by_role("button", name="Approve").click()
+    await expect(cell.locator("[data-health]")).to_have_text("Healthy", timeout=30_000)
+    await expect(cell.locator(".badge.good", has_text="verified")).to_be_visible()
+    assert await pipelines.evaluate("window.notReloaded") is True
 
 
 async def test_a_promotion_the_rules_refuse_shows_why_and_writes_nothing(
