@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 
 from aiohttp import web
 
@@ -37,7 +38,7 @@ from api.keys import (
 )
 from api.params import query_middleware
 from api.pipelines import PipelineCache
-from api.reads import projections_ctx
+from api.reads import app_names, projections_ctx
 from api.routes import setup_routes
 from api.tracing import instrument_app
 from api.views.config import reloader_ctx
@@ -52,6 +53,9 @@ from engine.store.database import create_pool
 from engine.store.idempotency import IdempotencyKeys
 from engine.supervisor import Supervisor
 
+#: the one-off task that loads every app's pipeline when the API starts
+PIPELINES_WARM = "pipelines-warm"
+
 
 def _database_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     async def database(app: web.Application) -> AsyncIterator[None]:
@@ -62,6 +66,7 @@ def _database_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterat
             )
             app[PROMOTIONS] = Promotions(Repository(db.store))
             app[PIPELINES] = PipelineCache(app[PROMOTIONS])
+            app[SUPERVISOR].start(PIPELINES_WARM, partial(_warm_pipelines, app))
             app[IDEMPOTENCY] = IdempotencyKeys(db.store.pool)
             try:
                 yield
@@ -69,6 +74,12 @@ def _database_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterat
                 await app[READS].close()
 
     return database
+
+
+async def _warm_pipelines(app: web.Application) -> None:
+    """Every app's pipeline into the cache, once: the first page of apps is then no slower
+    than the next."""
+    await app[PIPELINES].warm(await app_names(app))
 
 
 async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:

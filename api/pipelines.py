@@ -10,6 +10,7 @@ cache; they load the App aggregate).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from engine.domain.pipeline import AppSpec
 from engine.promotions import Promotions
 
 _RECHECK_S = 1.0
+_LOADS = 4
+_WARM_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class PipelineCache:
     def __init__(self, promotions: Promotions) -> None:
         self._promotions = promotions
         self._entries: dict[str, _Entry] = {}
+        #: aggregate loads at once (each holds a connection of the API's pool)
+        self._loads = asyncio.Semaphore(_LOADS)
 
     async def get(self, app: str) -> tuple[AppSpec, dict[str, Any]] | None:
         """(pipeline, Git source) of `app`, or None when no such app is registered."""
@@ -50,8 +55,13 @@ class PipelineCache:
         if stale:
             store = self._promotions.repository.store
             versions = await store.stream_versions([app_stream(a) for a in stale])
-            for app, version in zip(stale, versions, strict=True):
-                await self._refresh(app, version, now)
+            # a page of apps not seen yet loads its aggregates side by side, a few at a time
+            await asyncio.gather(
+                *(
+                    self._refresh(app, version, now)
+                    for app, version in zip(stale, versions, strict=True)
+                )
+            )
         found: dict[str, tuple[AppSpec, dict[str, Any]] | None] = {}
         for app in apps:
             entry = self._entries.get(app)
@@ -62,13 +72,20 @@ class PipelineCache:
         entry = self._entries.get(app)
         return entry is not None and now - entry.checked_at < _RECHECK_S
 
+    async def warm(self, apps: Sequence[str]) -> None:
+        """Load the pipelines of `apps` now, a page at a time, so that no reader waits for
+        them later (run once when the API starts)."""
+        for start in range(0, len(apps), _WARM_PAGE):
+            await self.get_many(apps[start : start + _WARM_PAGE])
+
     async def _refresh(self, app: str, version: int, now: float) -> None:
         entry = self._entries.get(app)
         if version == 0:
             self._entries.pop(app, None)
             return
         if entry is None or entry.version != version:
-            aggregate = await self._promotions.app(app)
+            async with self._loads:
+                aggregate = await self._promotions.app(app)
             config = aggregate.config
             source: dict[str, Any] = {
                 k: config[k] for k in ("repo", "branch", "path") if k in config

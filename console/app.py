@@ -109,6 +109,8 @@ def setup(app: web.Application, config: ConsoleConfig | None = None) -> None:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # templates change with baton's version only: no look at their files per render
+        auto_reload=False,
     )
     env.filters.update(ago=_ago, when=_when, duration=_duration)
     env.globals.update(_environment())

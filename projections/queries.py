@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from engine.domain.vocabulary import PROMOTION_ENDS, EventType, sql_list
+from engine.store.event_store import PROMOTION_REQUEST
 from engine.store.upcasts import EVENTS_CURRENT
 from projections import audit, audit_text
 from projections.base import short_type
@@ -88,11 +89,7 @@ _TARGET_WIDE = sql_list(
 # target's stream from there (the stream's unique key) up to the event that ended it, each
 # event that names the promotion or concerns the whole target. In their current shape.
 _PROMOTION_EVENTS = f"""
-WITH requested AS (
-    SELECT stream_id, stream_version FROM events
-     WHERE type = {sql_list(EventType.PROMOTION_REQUESTED)} AND data->>'promotion_id' = $1
-     ORDER BY position LIMIT 1
-), ended AS (
+WITH {PROMOTION_REQUEST}, ended AS (
     SELECT min(e.stream_version) AS stream_version
       FROM events e, requested r
      WHERE e.stream_id = r.stream_id AND e.stream_version > r.stream_version

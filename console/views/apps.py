@@ -21,6 +21,7 @@ from api import reads
 from api.auth import Principal, Role
 from api.errors import Problem, not_found
 from api.guard import require
+from api.keys import PIPELINES
 from console.cells import Cell
 from console.graph import Node, layout, svg
 from console.pages import page, render
@@ -99,10 +100,11 @@ def _summary(cells: Sequence[Cell]) -> str:
 
 
 async def _cells(request: web.Request, name: str) -> list[Cell]:
-    found = await reads.one_app(request.app, name)
-    if found is None:
+    cells = (await rows(request.app, [name]))[0].cells
+    # an app is known by its targets or, before it has any, by its registration
+    if not cells and await request.app[PIPELINES].get(name) is None:
         raise not_found("app", f"there is no app {name}")
-    return (await rows(request.app, [name]))[0].cells
+    return cells
 
 
 def _environments(

@@ -11,6 +11,7 @@ import bisect
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -29,6 +30,8 @@ class Row:
 
     app: str
     cells: list[Cell]
+    #: the query naming this row among `/pipelines/rows`' (what a live page asks again)
+    param: str
 
 
 async def rows(app: web.Application, names: list[str], environment: str | None = None) -> list[Row]:
@@ -63,7 +66,7 @@ async def rows(app: web.Application, names: list[str], environment: str | None =
             for env in found["environments"]
             if environment is None or env["environment"] == environment
         ]
-        out.append(Row(app=found["name"], cells=cells))
+        out.append(Row(app=found["name"], cells=cells, param=urlencode({"app": found["name"]})))
     return out
 
 
@@ -103,5 +106,7 @@ async def pipeline_rows(request: web.Request) -> web.StreamResponse:
     """The rows of the apps named by `app` (repeated): what a live page fetches again."""
     require(request, Role.VIEWER)
     names = sorted(set(request.query.getall("app", [])))[:200]
-    found = await rows(request.app, names, _text(request, "environment"))
-    return render(request, "pipeline_rows.html", {"rows": found})
+    environment = _text(request, "environment")
+    found = await rows(request.app, names, environment)
+    context = {"rows": found, "filter_environment": environment or ""}
+    return render(request, "pipeline_rows.html", context)

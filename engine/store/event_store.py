@@ -56,8 +56,18 @@ _RESOLVE_TIMEOUT_S = 2.0
 #: asyncpg's InterfaceError ("connection is closed"), or a call that timed out
 _LOST = (*DATABASE_UNAVAILABLE, asyncpg.InterfaceError, TimeoutError)
 
-#: the type migrations/003's index is on (a constant: formatted into the query's text)
-_REQUESTED = sql_list(EventType.PROMOTION_REQUESTED)
+#: the request of promotion $1, as a CTE named `requested` (its stream, version and
+#: position). The type is in the text, where the planner matches it to the predicate of
+#: migrations/003's partial index; the field is read as stored, as the index holds it. The
+#: first step is MATERIALIZED: planned with the `ORDER BY position LIMIT 1` around it, the
+#: lookup walked the whole log in position order instead (200 ms at 1M events, not 1.4).
+PROMOTION_REQUEST = f"""
+found AS MATERIALIZED (
+    SELECT stream_id, stream_version, position FROM events
+     WHERE type = {sql_list(EventType.PROMOTION_REQUESTED)} AND data->>'promotion_id' = $1
+), requested AS (
+    SELECT stream_id, stream_version FROM found ORDER BY position LIMIT 1
+)"""
 
 EncodedEvent = tuple[str, int, str, str]  # type, schema version, data json, metadata json
 
@@ -335,17 +345,14 @@ class EventStore:
     async def promotion_stream(self, promotion_id: str) -> str | None:
         """The stream of the target where promotion `promotion_id` was requested, if any.
 
-        Read from the log itself (indexed by migrations/003), so a promotion is found the
-        moment its request is committed, before any projection has seen it. The type is in
-        the text, where the planner matches it to the index's predicate; the field is read
-        as stored, as the index holds it (a PromotionRequested version 2 that moved
-        `promotion_id` would need an index of its own).
+        Read from the log itself (`PROMOTION_REQUEST`, indexed by migrations/003), so a
+        promotion is found the moment its request is committed, before any projection has
+        seen it (a PromotionRequested version 2 that moved `promotion_id` would need an
+        index of its own).
         """
         async with self.pool.acquire() as conn:
             stream_id: str | None = await conn.fetchval(
-                f"SELECT stream_id FROM events WHERE type = {_REQUESTED}"
-                " AND data->>'promotion_id' = $1 ORDER BY position LIMIT 1",
-                promotion_id,
+                f"WITH {PROMOTION_REQUEST} SELECT stream_id FROM requested", promotion_id
             )
         return stream_id
 
