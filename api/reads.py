@@ -326,9 +326,28 @@ async def dora(
     if filtered and not keys:
         return None
     async with _conn(app) as conn:
-        return await insights.insights(
+        found = await insights.insights(
             conn, window=window, targets=sorted(keys), only_targets=filtered
         )
+    return await in_pipeline_order(app, found)
+
+
+async def in_pipeline_order(app: web.Application, rows: list[Row]) -> list[Row]:
+    """`rows` (each of an app and an environment) by app, then in each app's pipeline
+    order; environments no pipeline names last, by name."""
+    pipelines = await app[PIPELINES].get_many(sorted({r["app"] for r in rows}))
+    rank: dict[tuple[str, str], int] = {}
+    for name, known in pipelines.items():
+        for index, spec in enumerate(known[0].environments if known else ()):
+            rank[(name, spec.name)] = index
+    return sorted(
+        rows,
+        key=lambda r: (
+            r["app"],
+            rank.get((r["app"], r["environment"]), len(rank)),
+            r["environment"],
+        ),
+    )
 
 
 def _point(moment: Moment | None) -> datetime | int:
