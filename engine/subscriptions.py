@@ -133,6 +133,7 @@ class Subscriptions:
             await lock.take(every=self.lock_interval)
             from_head = Start(start) is Start.HEAD
             position = await rows.open_checkpoint(self.store.pool, name, from_head=from_head)
+            await lock.record_holder()
             log.info("subscription %s: consuming after position %d", name, position)
             consumer = _Consumer(self, name, handler, position, max_attempts=max_attempts)
             await consumer.follow(lock, batch=batch, checkpoint_every=checkpoint_every)

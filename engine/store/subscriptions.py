@@ -58,8 +58,13 @@ class ConsumerLock:
 
     async def take(self, *, every: float) -> None:
         """Wait until this process holds the lock (trying again every `every` seconds)."""
-        while not await self._locks.try_acquire([lock_name(self.name)]):
+        while True:
+            if await self._locks.try_acquire([lock_name(self.name)]):
+                break
             await asyncio.sleep(every)
+
+    async def record_holder(self) -> None:
+        """Write down who holds the lock (once the subscription's row exists)."""
         await _record_holder(self._pool, self.name, self._locks.backend_pid)
 
     async def confirm(self) -> bool:
