@@ -3,7 +3,6 @@ previewed before they are confirmed. `billing` and `orders` are this module's to
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
@@ -12,7 +11,7 @@ from playwright.async_api import Page, expect
 from baton.client import Client
 from engine.domain.ids import short_sha
 from tests.console.conftest import Console
-from tests.demo.live_server import TOKENS, Live
+from tests.demo.live_server import TOKENS, Live, release_verified_in_dev
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 
@@ -140,15 +139,7 @@ async def test_a_promotion_the_rules_refuse_shows_why_and_writes_nothing(
 
 async def test_rolling_back_previews_the_way_back_then_confirms(console: Console) -> None:
     live = console.live
-    second = await asyncio.to_thread(live.repos["orders"].release, "1.1.0", "hi", "orders 1.1.0")
-    assert live.state.watcher is not None
-    await live.state.watcher.poll("orders")
-    async with Client(live.url, TOKENS["carol"]) as carol:
-        async with asyncio.timeout(60):
-            while (await carol.get("/apps/orders"))["environments"][0][
-                "last_verified_release"
-            ] != second:
-                await asyncio.sleep(0.2)
+    await release_verified_in_dev(live, "orders", "1.1.0", "hi")
     page = await console.signed_in("alice", "/apps/orders")
     await expect(page.locator("table.matrix tbody tr")).to_have_count(2)
     await expect(page.locator("#env-dev [data-previous] code")).to_have_text(

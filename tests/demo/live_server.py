@@ -97,6 +97,16 @@ async def serving(
             yield Live(state=state, url=state.url, release=sha, repos=repos)
 
 
+async def release_verified_in_dev(live: Live, app: str, version: str, greeting: str) -> str:
+    """A new release of `app` ("<app> <version>", its greeting changed), once dev verified it."""
+    sha = await asyncio.to_thread(live.repos[app].release, version, greeting, f"{app} {version}")
+    assert live.state.watcher is not None
+    await live.state.watcher.poll(app)
+    async with Client(live.url, TOKENS["carol"]) as client:
+        await _dev_verified(client, app, sha)
+    return sha
+
+
 async def _dev_verified(client: Client, app: str, sha: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

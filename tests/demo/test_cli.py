@@ -7,13 +7,10 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from baton.client import Client
-from engine.git.sample import SampleRepo
-from tests.demo.live_server import TOKENS, Live
+from tests.demo.live_server import TOKENS, Live, release_verified_in_dev
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -181,7 +178,7 @@ async def test_insights_count_the_first_release_verified_in_dev(live: Live) -> N
 
 
 async def test_dry_runs_print_the_preview_and_exit_by_whether_it_would_be_accepted(
-    live: Live, tmp_path: Path
+    live: Live,
 ) -> None:
     fresh = await baton(live, "promote", "shop", "--to", "staging", "--from", "dev", "--dry-run")
     assert fresh.code == 0, fresh.err
@@ -194,16 +191,7 @@ async def test_dry_runs_print_the_preview_and_exit_by_whether_it_would_be_accept
     assert skipping.code == 1, skipping.err
     assert "refused (not-verified-upstream)" in skipping.out
 
-    repo = SampleRepo(remote=tmp_path / "git" / "shop.git", work=tmp_path / "git" / "shop")
-    second = await asyncio.to_thread(repo.release, "1.1.0", "hi", "shop 1.1.0")
-    assert live.state.watcher is not None
-    await live.state.watcher.poll("shop")
-    async with Client(live.url, TOKENS["alice"]) as client:
-        async with asyncio.timeout(60):
-            while (await client.get("/apps/shop"))["environments"][0][
-                "last_verified_release"
-            ] != second:
-                await asyncio.sleep(0.2)
+    await release_verified_in_dev(live, "shop", "1.1.0", "hi")
     back = await baton(live, "rollback", "shop", "--env", "dev", "--dry-run")
     assert back.code == 0, back.err
     assert "~ ConfigMap shop-dev/shop-config" in back.out
