@@ -23,9 +23,10 @@ TOKENS = {
     "alice": "alice-token-123456",
     "bob": "bob-token-123456",
     "carol": "carol-token-123456",
+    "dana": "dana-token-1234567",
 }
-#: alice promotes, bob approves, carol only reads
-ROLES = {"alice": "promoter+viewer", "bob": "approver+viewer", "carol": "viewer"}
+#: alice promotes, bob approves, carol only reads, dana administers
+ROLES = {"alice": "promoter+viewer", "bob": "approver+viewer", "carol": "viewer", "dana": "admin"}
 #: one app of the environments file: dev promotes by itself, staging needs an approval
 APP = """\
   - name: {name}
