@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import ConfigError, load_environments
+from engine.domain.notification import ChannelType
 from engine.store import EventStore
 from tests.notify.conftest import (
     Receiver,
@@ -163,3 +164,27 @@ def test_a_valid_channel_is_loaded_with_the_config(tmp_path: Path) -> None:
         frozenset({"dev"}),
         600,
     )
+
+
+async def test_cloudevents_slack_and_teams_channels_get_their_own_shapes(
+    store: EventStore, receiver: Receiver, run_notifier: Running
+) -> None:
+    await run_notifier(
+        [
+            webhook(receiver.url, name="ce", type=ChannelType.CLOUDEVENTS),
+            webhook(receiver.url, name="slack", type=ChannelType.SLACK),
+            webhook(receiver.url, name="teams", type=ChannelType.TEAMS),
+        ]
+    )
+    position = await request_promotion(store, "p-1")
+
+    await until(lambda: len(receiver.taken) == 3)
+    by_channel = {m.headers["X-Baton-Delivery"].split(":")[1]: m for m in receiver.taken}
+    event = by_channel["ce"]
+    assert event.headers["Content-Type"].startswith("application/cloudevents+json")
+    assert (event.body["specversion"], event.body["id"]) == ("1.0", f"{position}:ce")
+    assert event.body["type"] == "io.baton.notification.promotion-requested"
+    assert event.body["data"]["promotion_id"] == "p-1"
+    assert "https://baton.example/promotions/p-1" in by_channel["slack"].body["text"]
+    assert by_channel["teams"].body["@type"] == "MessageCard"
+    assert all(m.signature_ok for m in receiver.taken)
