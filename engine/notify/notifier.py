@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,7 +38,7 @@ from engine.domain.ids import (
 from engine.domain.notification import Channel, Delivery, Notification, Trigger, triggers_of
 from engine.domain.vocabulary import EventType
 from engine.notify.email import email_of, send_email
-from engine.notify.messages import Message, Told, render
+from engine.notify.messages import Message, Told, render, sample
 from engine.notify.send import Outcome, deliver, post, request_of, secret_of
 from engine.repository import Repository
 from engine.store import ConcurrencyError, EventMetadata, EventStore, RecordedEvent
@@ -57,11 +58,13 @@ class Job:
     told: Told
     cause: RecordedEvent | None
     resend: bool = False
+    test: bool = False  # a made-up message (`baton notify test`)
 
     @property
     def delivery_id(self) -> str:
-        """What a receiver dedups by: `<log position>:<channel>`."""
-        return f"{self.told.position}:{self.channel.name}"
+        """What a receiver dedups by: `<log position>:<channel>` (`test-<time>:...`)."""
+        first = f"test-{int(time.time())}" if self.test else str(self.told.position)
+        return f"{first}:{self.channel.name}"
 
 
 class Notifier:
@@ -162,41 +165,11 @@ class Notifier:
 
     async def send(self, job: Job) -> Outcome:
         """Render and send, with retries until the channel's `give_up_after`."""
-        message = self._message(job)
-        channel = job.channel
-        give_up = channel.give_up_after.total_seconds()
-        if channel.smtp is not None:
-            mail = email_of(channel, message, job.delivery_id)
-            return await deliver(
-                lambda: send_email(channel, mail), give_up_after=give_up, backoff=self.backoff
-            )
         session = self._session
-        if session is None:  # a test message outside the subscription
+        if session is None:  # outside the subscription's run
             async with aiohttp.ClientSession() as own:
-                self._session = own
-                try:
-                    return await self.send(job)
-                finally:
-                    self._session = None
-
-        async def attempt() -> int:
-            # signed afresh on every attempt: a receiver may refuse an old timestamp
-            secret = secret_of(channel)
-            return await post(
-                session, channel, request_of(channel, message, job.delivery_id, secret=secret)
-            )
-
-        return await deliver(attempt, give_up_after=give_up, backoff=self.backoff)
-
-    def _message(self, job: Job) -> Message:
-        template = job.channel.template
-        try:
-            return render(job.told, job.trigger, template=template, public_url=self.public_url)
-        except Exception as exc:  # checked at load; an event unlike the sample may still fail
-            log.warning(
-                "notifications: %s's template failed (%s); default used", job.channel.name, exc
-            )
-            return render(job.told, job.trigger, template=None, public_url=self.public_url)
+                return await send_job(job, own, backoff=self.backoff, public_url=self.public_url)
+        return await send_job(job, session, backoff=self.backoff, public_url=self.public_url)
 
     async def _record_of(self, channel: str) -> Notification | None:
         return await self.repository.find(Notification, notification_stream(channel))
@@ -214,6 +187,48 @@ class Notifier:
             await self.repository.save(record, metadata=metadata)
 
         await retry(once, attempts=5, on=ConcurrencyError)
+
+
+async def send_job(
+    job: Job, session: aiohttp.ClientSession, *, backoff: Backoff, public_url: str | None
+) -> Outcome:
+    """Render `job`'s message and send it, with retries until the channel's `give_up_after`."""
+    message = message_of(job, public_url)
+    channel = job.channel
+    give_up = channel.give_up_after.total_seconds()
+    if channel.smtp is not None:
+        mail = email_of(channel, message, job.delivery_id)
+        return await deliver(
+            lambda: send_email(channel, mail), give_up_after=give_up, backoff=backoff
+        )
+
+    async def attempt() -> int:
+        # signed afresh on every attempt: a receiver may refuse an old timestamp
+        secret = secret_of(channel)
+        return await post(
+            session, channel, request_of(channel, message, job.delivery_id, secret=secret)
+        )
+
+    return await deliver(attempt, give_up_after=give_up, backoff=backoff)
+
+
+def message_of(job: Job, public_url: str | None) -> Message:
+    """The channel's template, or the default when it fails on an event unlike the sample."""
+    try:
+        return render(job.told, job.trigger, template=job.channel.template, public_url=public_url)
+    except Exception as exc:
+        log.warning("notifications: %s's template failed (%s); default used", job.channel.name, exc)
+        return render(job.told, job.trigger, template=None, public_url=public_url)
+
+
+async def send_test(channel: Channel, *, public_url: str | None) -> Outcome:
+    """Send `channel` a made-up message of its first trigger (``baton notify test``)."""
+    trigger = sorted(channel.triggers)[0]
+    job = Job(channel=channel, trigger=trigger, told=sample(trigger), cause=None, test=True)
+    async with aiohttp.ClientSession() as session:
+        return await send_job(
+            job, session, backoff=Backoff(base=0.5, cap=5.0), public_url=public_url
+        )
 
 
 def build_notifier(*, store: EventStore, config: EnvironmentsConfig) -> Notifier:
