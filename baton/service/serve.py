@@ -49,6 +49,10 @@ from engine.supervisor import Supervisor
 from kubesim import ControllerTiming, SimHandle, start_clusters_async
 
 log = logging.getLogger(__name__)
+#: the engine's connections: some are held for as long as baton runs (the appliers' lock,
+#: each durable subscription's lock and LISTEN, the wake loop's, the metrics feed's and the
+#: Git watcher's LISTEN: eight), the rest serve the workers, commands and a verify
+_POOL_SIZE = 24
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,7 +104,7 @@ async def running(
     settings = settings or Settings.from_env()
     config = load_environments(settings.environments_dir)
     async with contextlib.AsyncExitStack() as stack:
-        db = await stack.enter_async_context(open_database(settings))
+        db = await stack.enter_async_context(open_database(settings, max_size=_POOL_SIZE))
         repository = Repository(db.store)
         await apply_config(config, repository, metadata=EventMetadata(actor="config"))
         reloader = ConfigReloader(
