@@ -48,8 +48,8 @@ from kubesim import ControllerTiming, SimHandle, start_clusters_async
 
 log = logging.getLogger(__name__)
 #: the engine's connections: some are held for as long as baton runs (the appliers' lock,
-#: each durable subscription's lock and LISTEN, the wake loop's, the metrics feed's and the
-#: Git watcher's LISTEN: eight), the rest serve the workers, commands and a verify
+#: the LISTENs of the wake loop, the promoter, the metrics feed and the Git watcher), the
+#: rest serve the workers, the commands and a `replay --verify`; ten left them too few
 _POOL_SIZE = 24
 
 
