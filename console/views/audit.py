@@ -8,7 +8,6 @@ Newest first; a page goes back from the position before its newest (`before=`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -160,11 +159,6 @@ def _download(name: str, content_type: str) -> web.StreamResponse:
     )
 
 
-async def _rows(request: web.Request, found: Filters) -> AsyncIterator[dict[str, Any]]:
-    async for row in reads.iter_events(request.app, found.events, before=found.before, after=None):
-        yield row
-
-
 @page()
 async def audit_jsonl(request: web.Request) -> web.StreamResponse:
     """The filtered log as JSON lines, newest first, streamed page after page."""
@@ -172,7 +166,7 @@ async def audit_jsonl(request: web.Request) -> web.StreamResponse:
     found = filters_of(request)
     response = _download("audit.jsonl", "application/x-ndjson")
     await response.prepare(request)
-    async for row in _rows(request, found):
+    async for row in reads.iter_events(request.app, found.events, before=found.before, after=None):
         await response.write(export.jsonl_line(row))
     await response.write_eof()
     return response
@@ -187,7 +181,7 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     await response.write(export.csv_header().encode())
     batch: list[dict[str, Any]] = []
-    async for row in _rows(request, found):
+    async for row in reads.iter_events(request.app, found.events, before=found.before, after=None):
         batch.append(row)
         if len(batch) == _CSV_BATCH:
             await response.write(export.csv_rows(batch).encode())
