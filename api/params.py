@@ -35,6 +35,8 @@ PATH_PARAMETERS = {
     "sha": "the commit SHA (or a unique prefix of it)",
     "promotion_id": "the promotion's id",
     "job_id": "the job's id",
+    "name": "the subscription's name",
+    "position": "the parked event's position in the log",
 }
 NO_SUCH_THING = Refusal(404, "nothing has that name or id")
 

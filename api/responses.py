@@ -379,6 +379,44 @@ class ProjectionStatus(TypedDict):
     projections: list[ProjectionLag]
 
 
+class ParkedEvent(TypedDict):
+    """An event a subscription's handler refused `attempts` times, set aside."""
+
+    position: int
+    type: str
+    error: str
+    attempts: int
+    parked_at: datetime
+
+
+class SubscriptionHolder(TypedDict):
+    """The process consuming a subscription now (it holds the one-consumer lock)."""
+
+    pid: int
+    host: str
+    since: datetime
+
+
+class SubscriptionState(TypedDict):
+    """A durable subscription: its checkpoint, lag, consumer, last error, parked events."""
+
+    name: str
+    position: int
+    lag: int
+    updated_at: datetime
+    last_error: str | None
+    error_at: datetime | None
+    holder: SubscriptionHolder | None
+    parked: list[ParkedEvent]
+
+
+class SubscriptionList(TypedDict):
+    """Every durable subscription, by name."""
+
+    head_position: int
+    subscriptions: list[SubscriptionState]
+
+
 class AuditReport(TypedDict):
     """The hash chain recomputed: whether it holds, and where it first breaks."""
 

@@ -75,6 +75,12 @@ def setup_routes(app: web.Application) -> None:
     r.add_post(f"{PREFIX}/admin/replay", admin.start_replay, name="start_replay")
     r.add_get(f"{PREFIX}/admin/replay/{{job_id}}", admin.get_replay, name="get_replay")
     r.add_get(f"{PREFIX}/admin/projections", admin.projections_status, name="projections")
+    r.add_get(f"{PREFIX}/admin/subscriptions", admin.subscriptions_status, name="subscriptions")
+    r.add_post(
+        f"{PREFIX}/admin/subscriptions/{{name}}/parked/{{position}}/retry",
+        admin.retry_parked,
+        name="retry_parked",
+    )
     r.add_post(f"{PREFIX}/admin/config/reload", config.reload_config, name="reload_config")
 
     r.add_post(f"{PREFIX}/health/explain", explain.explain_health, name="explain_health")

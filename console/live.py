@@ -5,6 +5,8 @@ the read models, so a change is passed on only once the read models hold it: a p
 fetches its fragment again on a change sees the change. One subscription serves every
 page (a tail of the API holds a database connection each; a hundred open pages must not).
 A page that falls behind is told to draw itself again rather than being sent a backlog.
+Not a durable subscription (`engine.subscriptions`): it serves this process's open pages,
+from the head, and a page that reconnects draws itself from the read models again.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Counting outcomes from the event log, so `/metrics` reports what the audit shows."""
+"""Counting outcomes from the event log, so `/metrics` reports what the audit shows.
+
+Not a durable subscription (`engine.subscriptions`), on purpose: the counters are this
+process's, starting at zero with it (Prometheus takes a reset as a restart), so every
+process counts, from the head; a shared checkpoint would leave all but one at zero.
+"""
 
 from __future__ import annotations
 

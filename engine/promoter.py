@@ -1,6 +1,8 @@
 """The promoter: a process manager that asks for automatic promotions and rollbacks.
 
-Where it sits: after the event log, beside the appliers. It reads every event in order;
+Where it sits: after the event log, beside the appliers, as the durable subscription
+``promoter`` (``engine.subscriptions``: one consumer across processes, a checkpoint, so a
+restart does not read the log from its start again). It reads every event in order;
 a pure :func:`decide` turns one event and the app's pipeline into the promotions to ask
 for; :class:`Promoter` asks the :class:`~engine.promotions.Promotions` service, with
 metadata caused by the event (same correlation id and trace). Replaying events is safe:
@@ -26,9 +28,12 @@ from engine.domain.pipeline import AppSpec
 from engine.domain.vocabulary import EventType
 from engine.promotions import NoVerifiedRelease, Promotions
 from engine.repository import AggregateNotFound
-from engine.store import EventMetadata, EventStore, RecordedEvent
+from engine.store import EventMetadata, RecordedEvent
+from engine.subscriptions import Start, Subscriptions
 
 PROMOTER_ACTOR = "promoter"
+#: the promoter's durable subscription
+SUBSCRIPTION = "promoter"
 log = logging.getLogger(__name__)
 _REFUSALS = (errors.DomainError, NoVerifiedRelease, AggregateNotFound)
 
@@ -114,24 +119,19 @@ _INTERESTING = frozenset(
 class Promoter:
     """Follows the log and asks for what :func:`decide` says."""
 
-    def __init__(self, store: EventStore, promotions: Promotions, *, timeout: float = 30.0):
-        self.store = store
+    def __init__(self, promotions: Promotions, *, timeout: float = 30.0):
         self.promotions = promotions
         self.timeout = timeout
-        self.position = 0
 
-    async def run(self, *, after: int = 0) -> None:
-        """Forever: handle each event after `after` (0: replay the whole log, safely).
+    async def run(self, subscriptions: Subscriptions) -> None:
+        """Forever, as the durable subscription ``promoter``: from its checkpoint (from the
+        log's origin the first time, which is safe: the domain refuses a second request)."""
+        await subscriptions.run(SUBSCRIPTION, self.on_event, start=Start.ORIGIN)
 
-        :attr:`position` is the last event handled: a run started again after a failure
-        with ``after=position`` misses nothing appended meanwhile.
-        """
-        self.position = after
-        async for batch in self.store.subscribe(after=after):
-            for event in batch:
-                if event.type in _INTERESTING:
-                    await self.handle(event)
-                self.position = event.position
+    async def on_event(self, event: RecordedEvent) -> None:
+        """One event of the log: handled if it is one the promoter reacts to."""
+        if event.type in _INTERESTING:
+            await self.handle(event)
 
     async def handle(self, event: RecordedEvent) -> None:
         """Decide and ask; refusals by the domain are expected and ignored."""

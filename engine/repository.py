@@ -20,6 +20,7 @@ from eventsourcing.domain import Aggregate
 from engine import snapshots
 from engine.codec import EventRegistry, to_domain_event, to_new_event
 from engine.domain.app import App
+from engine.domain.subscription import Subscription
 from engine.domain.target import Target
 from engine.store import EventMetadata, EventStore
 from engine.store.idempotency import answer_for, answered
@@ -46,7 +47,7 @@ class AggregateNotFound(LookupError):
 
 def default_registry() -> EventRegistry:
     """The registry of every aggregate baton has."""
-    return EventRegistry(App, Target)
+    return EventRegistry(App, Target, Subscription)
 
 
 class Repository:

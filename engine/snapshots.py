@@ -21,11 +21,11 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from engine.domain import app, enums, promotion, target, target_state
+from engine.domain import app, enums, promotion, subscription, target, target_state
 
 A = TypeVar("A", bound=Aggregate)
 
-_MODULES = (app, enums, promotion, target, target_state)
+_MODULES = (app, enums, promotion, subscription, target, target_state)
 #: the value types an aggregate's state may hold besides JSON's own, by name
 _TYPES: dict[str, type[Any]] = {
     cls.__name__: cls

@@ -14,11 +14,13 @@ from api.auth import Role
 from api.errors import Problem, Refusal, not_found
 from api.guard import require
 from api.jobs import JobRunning
-from api.keys import JOBS
+from api.keys import DATABASE, JOBS
 from api.operation import Operation, json_answer
 from api.render import json_response
-from api.responses import AuditReport, Job, ProjectionStatus
+from api.responses import AuditReport, Job, ProjectionStatus, SubscriptionList, SubscriptionState
 from api.schemas import ReplayCreate, read_body
+from engine.domain.errors import NotParked
+from engine.subscriptions import Subscriptions, UnknownSubscription, status_json
 
 PREFIX = "/api/v1"
 REPLAY = "replay"
@@ -73,3 +75,42 @@ async def projections_status(request: web.Request) -> web.Response:
     """Projection checkpoints and lag behind the log."""
     require(request, Role.ADMIN)
     return json_response(await reads.projection_status(request.app))
+
+
+@Operation(tag="admin", answers=[json_answer(SubscriptionList, "every subscription")])
+async def subscriptions_status(request: web.Request) -> web.Response:
+    """Durable subscriptions: checkpoint, lag behind the log, consumer, parked events."""
+    require(request, Role.ADMIN)
+    head, statuses = await Subscriptions(request.app[DATABASE].store).statuses()
+    return json_response(
+        {"head_position": head, "subscriptions": [status_json(s) for s in statuses]}
+    )
+
+
+@Operation(
+    tag="admin",
+    answers=[
+        json_answer(SubscriptionState, "the subscription, the event off its list", status=202)
+    ],
+)
+async def retry_parked(request: web.Request) -> web.Response:
+    """Hand a parked event to its subscription's handler again (recorded as an event; the
+    consumer delivers it, or parks it again)."""
+    caller = require(request, Role.ADMIN)
+    name, position = request.match_info["name"], request.match_info["position"]
+    subscriptions = Subscriptions(request.app[DATABASE].store)
+    try:
+        await subscriptions.retry_parked(name, _position(position), actor=caller.subject)
+    except UnknownSubscription as exc:
+        raise not_found("subscription", str(exc)) from None
+    except NotParked as exc:
+        raise not_found("parked event", str(exc)) from None
+    _, statuses = await subscriptions.statuses()
+    status = next(s for s in statuses if s.row.name == name)
+    return json_response(status_json(status), status=202)
+
+
+def _position(text: str) -> int:
+    if not text.isdigit() or len(text) > 18:
+        raise not_found("parked event", f"{text!r} is not a position of the log")
+    return int(text)

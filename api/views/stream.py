@@ -7,6 +7,8 @@ an SSE message whose id is the event's position, so a client that reconnects wit
 not end the stream: the pump reads again after a capped backoff with jitter, after the
 last event it queued. Comments keep idle connections alive through proxies. When the
 server stops, the stream ends within a second (`STOPPING`), not at the stop's timeout.
+Not a durable subscription (`engine.subscriptions`): the checkpoint is the client's own,
+its `Last-Event-ID`, and every client tails on its own.
 """
 
 from __future__ import annotations

@@ -24,8 +24,11 @@ on a supervisor of its own, until cancelled):
   that have health rules and no open watch every health interval; workers whose objects
   changed are woken (rollouts progress on status changes, not on a get per object and
   target);
-- ``promoter``: automatic promotions and rollbacks (``engine.promoter``), resumed after
-  the last event it handled.
+- ``promoter``: automatic promotions and rollbacks (``engine.promoter``), the durable
+  subscription ``promoter``: one process consumes it, from its checkpoint.
+
+The wake loop is no durable subscription: every process must wake its own workers, from
+the head (see ``engine.subscriptions``).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from engine.promotions import Promotions
 from engine.repository import Repository
 from engine.store import EventStore
 from engine.store.locks import AdvisoryLocks
+from engine.subscriptions import Subscriptions
 from engine.supervisor import Supervisor, supervised_until_cancelled
 
 log = logging.getLogger(__name__)
@@ -89,7 +93,8 @@ class AppliersService:
             pass_slots=asyncio.Semaphore(self.settings.concurrent_passes),
             checks=config.health,
         )
-        self.promoter = Promoter(store, Promotions(repository)) if promoter else None
+        self.promoter = Promoter(Promotions(repository)) if promoter else None
+        self.subscriptions = Subscriptions(store)
         self.workers = {
             stream: TargetWorker(self.ctx, app, env) for stream, (app, env) in _targets(config)
         }
@@ -131,8 +136,9 @@ class AppliersService:
                 self._kind_listed(cluster, kind)
         promoter = self.promoter
         if promoter is not None:
-            # restarted, it resumes after the last event it handled (0 at first: all of them)
-            self._supervise("promoter", lambda: promoter.run(after=promoter.position))
+            # a durable subscription: restarted, here or in another process, it resumes
+            # from its checkpoint (from the log's origin the first time: all of them)
+            self._supervise("promoter", partial(promoter.run, self.subscriptions))
         self.started.set()
 
     def _supervise(self, name: str, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:

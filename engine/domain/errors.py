@@ -165,3 +165,14 @@ class NoDrift(DomainError):
 
     def __init__(self, target: str) -> None:
         super().__init__(f"{target} has no detected drift to correct")
+
+
+class NotParked(DomainError):
+    """A retry was asked for an event the subscription has not parked."""
+
+    code = "not-parked"
+
+    def __init__(self, subscription: str, position: int) -> None:
+        self.subscription = subscription
+        self.position = position
+        super().__init__(f"subscription {subscription} has no parked event at position {position}")

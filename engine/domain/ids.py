@@ -26,6 +26,17 @@ def app_stream(app: str) -> str:
     return f"app:{app}"
 
 
+def subscription_stream(name: str) -> str:
+    """Stream id of a durable subscription (its parked events)."""
+    return f"subscription:{name}"
+
+
+def parse_subscription_stream(stream_id: str) -> str | None:
+    """The name of a subscription stream id, or None for any other stream."""
+    kind, _, name = stream_id.partition(":")
+    return name if kind == "subscription" and name else None
+
+
 def parse_target_stream(stream_id: str) -> tuple[str, str] | None:
     """(app, environment) of a target stream id, or None for any other stream."""
     kind, _, rest = stream_id.partition(":")

@@ -42,6 +42,9 @@ class EventType(StrEnum):
     DRIFT_DETECTED = "Target.DriftDetected"
     DRIFT_CORRECTED = "Target.DriftCorrected"
     HEALTH_CHANGED = "Target.HealthChanged"
+    SUBSCRIPTION_CREATED = "Subscription.Created"
+    SUBSCRIPTION_EVENT_PARKED = "Subscription.EventParked"
+    SUBSCRIPTION_PARKED_EVENT_RETRIED = "Subscription.ParkedEventRetried"
 
     @property
     def aggregate(self) -> str:
