@@ -37,6 +37,7 @@ PATH_PARAMETERS = {
     "job_id": "the job's id",
     "name": "the subscription's name",
     "position": "the parked event's position in the log",
+    "delivery_id": "a notification delivery: <log position>:<channel>",
 }
 NO_SUCH_THING = Refusal(404, "nothing has that name or id")
 

@@ -417,6 +417,46 @@ class SubscriptionList(TypedDict):
     subscriptions: list[SubscriptionState]
 
 
+class ChannelState(TypedDict):
+    """A notification channel: what it hears of, and how its deliveries go."""
+
+    name: str
+    type: str
+    triggers: list[str]
+    apps: list[str]
+    environments: list[str]
+    last_position: int
+    last_success: datetime | None
+    failing_since: datetime | None
+
+
+class ChannelList(TypedDict):
+    """Every notification channel of the config."""
+
+    channels: list[ChannelState]
+
+
+class DeliveryState(TypedDict):
+    """One delivery to a channel (or its final failure)."""
+
+    id: Annotated[str, Field(description="<log position>:<channel>, as X-Baton-Delivery")]
+    channel: str
+    position: int
+    event_type: str
+    trigger: str
+    delivered: bool
+    status: int | None
+    attempts: int
+    error: str | None
+    at: datetime | None
+
+
+class DeliveryList(TypedDict):
+    """Recent deliveries, newest first."""
+
+    items: list[DeliveryState]
+
+
 class AuditReport(TypedDict):
     """The hash chain recomputed: whether it holds, and where it first breaks."""
 

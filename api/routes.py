@@ -19,6 +19,7 @@ from api.views import (
     history,
     insights,
     metrics,
+    notifications,
     previews,
     promotions,
     stream,
@@ -80,6 +81,15 @@ def setup_routes(app: web.Application) -> None:
         f"{PREFIX}/admin/subscriptions/{{name}}/parked/{{position}}/retry",
         admin.retry_parked,
         name="retry_parked",
+    )
+    r.add_get(f"{PREFIX}/notifications/channels", notifications.list_channels, name="channels")
+    r.add_get(
+        f"{PREFIX}/notifications/deliveries", notifications.list_deliveries, name="deliveries"
+    )
+    r.add_post(
+        f"{PREFIX}/notifications/deliveries/{{delivery_id}}/resend",
+        notifications.resend_delivery,
+        name="resend_delivery",
     )
     r.add_post(f"{PREFIX}/admin/config/reload", config.reload_config, name="reload_config")
 

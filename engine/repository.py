@@ -20,6 +20,7 @@ from eventsourcing.domain import Aggregate
 from engine import snapshots
 from engine.codec import EventRegistry, to_domain_event, to_new_event
 from engine.domain.app import App
+from engine.domain.notification import Notification
 from engine.domain.subscription import Subscription
 from engine.domain.target import Target
 from engine.store import EventMetadata, EventStore
@@ -47,7 +48,7 @@ class AggregateNotFound(LookupError):
 
 def default_registry() -> EventRegistry:
     """The registry of every aggregate baton has."""
-    return EventRegistry(App, Target, Subscription)
+    return EventRegistry(App, Target, Subscription, Notification)
 
 
 class Repository:

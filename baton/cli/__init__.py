@@ -31,6 +31,7 @@ _COMMANDS = {
     "insights": "baton.cli.insights:insights",
     "kubesim": "baton.cli.kubesim:kubesim",
     "migrate": "baton.cli.database:migrate",
+    "notify": "baton.cli.notify:notify",
     "promote": "baton.cli.promotions:promote",
     "reject": "baton.cli.promotions:reject",
     "replay": "baton.cli.replay:replay",

@@ -84,6 +84,9 @@ def config_check(directory: Path | None) -> None:
     if loaded.health is not None:
         kinds = " ".join(f"{group or '_'}/{kind}" for group, kind in loaded.health.kinds())
         console.print(f"[green]ok[/] health checks: {kinds or 'none'}")
+    for channel in loaded.notifications:
+        triggers = ", ".join(sorted(channel.triggers))
+        console.print(f"[green]ok[/] notifications: {channel.name} ({channel.type}) on {triggers}")
 
 
 @config.command("apply")

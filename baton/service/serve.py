@@ -38,11 +38,13 @@ from engine.git.wakeups import polls_on_notify
 from engine.git.watcher import GitWatcher
 from engine.kube.clusters import KUBESIM_PREFIX
 from engine.metric_events import EventMetrics
+from engine.notify.notifier import build_notifier
 from engine.releases import build_watcher
 from engine.repository import Repository
 from engine.runtime import Database, open_database
 from engine.settings import Settings
 from engine.store import EventMetadata
+from engine.subscriptions import Subscriptions
 from engine.supervisor import Supervisor
 from kubesim import ControllerTiming, SimHandle, start_clusters_async
 
@@ -145,6 +147,10 @@ async def running(
             )
             reloader.add("git-watcher", partial(_reconfigure_watcher, state.watcher))
             reloader.add("appliers", appliers.reconfigure)
+            # beside the promoter: the durable subscription `notifications` (one consumer)
+            notifier = build_notifier(store=db.store, config=config)
+            state.supervisor.start("notifications", partial(notifier.run, Subscriptions(db.store)))
+            reloader.add("notifications", notifier.reconfigure)
         if options.role.serves_http:
             # outcome counters for /metrics, once per process that serves it
             state.supervisor.start("metrics-feed", partial(EventMetrics().follow, db.store))

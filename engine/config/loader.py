@@ -19,7 +19,9 @@ from pydantic import ValidationError
 
 from engine.config.health import compile_health
 from engine.config.model import AppModel, FileModel
+from engine.config.notifications import PendingChannel, build_channels
 from engine.config.yamlsource import LineMap, YamlSyntaxError, load_with_lines
+from engine.domain.notification import Channel
 from engine.domain.pipeline import AppSpec
 from engine.health.lua import CustomChecks
 
@@ -56,10 +58,12 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class EnvironmentsConfig:
-    """Every app of the engine, validated, and the user's health checks (if any)."""
+    """Every app of the engine, validated, the user's health checks (if any) and the
+    notification channels."""
 
     apps: tuple[AppSpec, ...]
     health: CustomChecks | None = None
+    notifications: tuple[Channel, ...] = ()
 
     def app(self, name: str) -> AppSpec:
         """The app called ``name``; KeyError names it."""
@@ -81,8 +85,9 @@ def load_environments(
     apps: list[AppSpec] = []
     seen: dict[str, str] = {}
     health: list[tuple[CustomChecks | None, tuple[str, int]]] = []
+    channels: list[PendingChannel] = []
     for file in files:
-        loaded, checks = _load_file(file, environ=environ, problems=problems)
+        loaded, checks = _load_file(file, environ=environ, problems=problems, channels=channels)
         if checks is not None:
             if health:
                 first = "{}:{}".format(*health[0][1])
@@ -96,9 +101,14 @@ def load_environments(
             else:
                 seen[app.name] = f"{where[0]}:{where[1]}"
                 apps.append(app)
+    notifications = build_channels(channels, apps=apps, environ=environ)
     if problems:
         raise ConfigError(problems)
-    return EnvironmentsConfig(apps=tuple(apps), health=health[0][0] if health else None)
+    return EnvironmentsConfig(
+        apps=tuple(apps),
+        health=health[0][0] if health else None,
+        notifications=tuple(notifications),
+    )
 
 
 _Apps = list[tuple[AppSpec, tuple[str, int, str]]]
@@ -106,10 +116,15 @@ _Health = tuple[CustomChecks | None, tuple[str, int]]
 
 
 def _load_file(
-    file: Path, *, environ: Mapping[str, str], problems: list[ConfigProblem]
+    file: Path,
+    *,
+    environ: Mapping[str, str],
+    problems: list[ConfigProblem],
+    channels: list[PendingChannel],
 ) -> tuple[_Apps, _Health | None]:
-    """Validate one file; append its problems; return its apps with where they start, and
-    its compiled health checks (None inside when they failed) with where they start."""
+    """Validate one file; append its problems and its channels; return its apps with where
+    they start, and its compiled health checks (None inside when they failed) with where
+    they start."""
     name = str(file)
     try:
         data, lines = load_with_lines(file.read_text(encoding="utf-8"))
@@ -131,6 +146,10 @@ def _load_file(
         if spec is not None:
             line = lines.line_of(("apps", index, "name"))
             out.append((spec, (name, line, f"apps[{index}].name")))
+    for index, channel in enumerate(model.notifications or []):
+        ctx = _Context(file=file, lines=lines, base=("notifications", index), problems=problems)
+        where = f"{name}:{lines.line_of(('notifications', index, 'name'))}"
+        channels.append(PendingChannel(model=channel, add=ctx.add, where=where))
     if model.health is None:
         return out, None
     ctx = _Context(file=file, lines=lines, base=("health",), problems=problems)

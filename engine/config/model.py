@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Self
+from typing import Annotated, Self
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     field_serializer,
     field_validator,
     model_validator,
 )
 
+from engine.domain.notification import ChannelType, Trigger
 from engine.domain.pipeline import Credentials
 from engine.domain.policy import FreezeWindow, parse_duration
 
@@ -175,14 +178,72 @@ class HealthModel(_Strict):
         return value
 
 
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class SmtpModel(_Strict):
+    """Where an email channel sends: the server, the sender and the receivers."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    sender: str = Field(alias="from", min_length=3)
+    to: list[str] = Field(min_length=1)
+    starttls: bool = True
+    tls: bool = False  # implicit TLS (port 465)
+    username: str | None = None
+    password_env: str | None = Field(default=None, pattern=ENV_NAME)  # never the password
+
+
+class ChannelModel(_Strict):
+    """One channel of ``notifications:``: where to tell, what and about which apps."""
+
+    name: str = Field(pattern=NAME)
+    type: Annotated[ChannelType, Strict(False)]
+    url: str | None = None
+    smtp: SmtpModel | None = None
+    secret_env: str | None = Field(default=None, pattern=ENV_NAME)  # holds the HMAC secret
+    triggers: list[Annotated[Trigger, Strict(False)]] = Field(min_length=1)
+    apps: list[str] | None = None
+    environments: list[str] | None = None
+    template: str | None = None
+    give_up_after: str = "10m"
+    timeout: str = "10s"
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{value.split('?')[0]!r} is not an http(s) URL")
+        return value
+
+    @field_validator("give_up_after", "timeout")
+    @classmethod
+    def _positive_duration(cls, value: str) -> str:
+        if parse_duration(value) <= timedelta(0):
+            raise ValueError(f"{value!r} must be more than 0s")
+        return value
+
+    @model_validator(mode="after")
+    def _where_to(self) -> Self:
+        if self.type is ChannelType.EMAIL:
+            if self.smtp is None or self.url is not None:
+                raise ValueError("an email channel needs `smtp` (and no `url`)")
+        elif self.url is None or self.smtp is not None:
+            raise ValueError(f"a {self.type} channel needs `url` (and no `smtp`)")
+        return self
+
+
 class FileModel(_Strict):
-    """The top level of one ``environments/*.yaml`` file: apps, health checks, or both."""
+    """The top level of one ``environments/*.yaml`` file: apps, health checks, channels."""
 
     apps: list[AppModel] | None = Field(default=None, min_length=1)
     health: HealthModel | None = None
+    notifications: list[ChannelModel] | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> Self:
-        if self.apps is None and self.health is None:
-            raise ValueError("the file needs `apps` (or `health`)")
+        if self.apps is None and self.health is None and self.notifications is None:
+            raise ValueError("the file needs `apps` (or `health`, or `notifications`)")
         return self

@@ -176,3 +176,14 @@ class NotParked(DomainError):
         self.subscription = subscription
         self.position = position
         super().__init__(f"subscription {subscription} has no parked event at position {position}")
+
+
+class NotDelivered(DomainError):
+    """A resend was asked for an event the channel has no delivery of at hand."""
+
+    code = "not-delivered"
+
+    def __init__(self, channel: str, position: int) -> None:
+        self.channel = channel
+        self.position = position
+        super().__init__(f"channel {channel} has no recent delivery of the event at {position}")

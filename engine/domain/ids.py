@@ -31,6 +31,17 @@ def subscription_stream(name: str) -> str:
     return f"subscription:{name}"
 
 
+def notification_stream(channel: str) -> str:
+    """Stream id of a notification channel (its deliveries and failures)."""
+    return f"notification:{channel}"
+
+
+def parse_notification_stream(stream_id: str) -> str | None:
+    """The channel of a notification stream id, or None for any other stream."""
+    kind, _, channel = stream_id.partition(":")
+    return channel if kind == "notification" and channel else None
+
+
 def parse_subscription_stream(stream_id: str) -> str | None:
     """The name of a subscription stream id, or None for any other stream."""
     kind, _, name = stream_id.partition(":")

@@ -45,6 +45,10 @@ class EventType(StrEnum):
     SUBSCRIPTION_CREATED = "Subscription.Created"
     SUBSCRIPTION_EVENT_PARKED = "Subscription.EventParked"
     SUBSCRIPTION_PARKED_EVENT_RETRIED = "Subscription.ParkedEventRetried"
+    NOTIFICATION_CREATED = "Notification.Created"
+    NOTIFICATION_DELIVERED = "Notification.Delivered"
+    NOTIFICATION_FAILED = "Notification.Failed"
+    NOTIFICATION_RESEND_REQUESTED = "Notification.ResendRequested"
 
     @property
     def aggregate(self) -> str:

@@ -1,0 +1,253 @@
+"""The notifier: the durable subscription ``notifications``, telling each channel once.
+
+Where it sits: on the worker role's supervisor, beside the promoter (``baton.service``).
+It follows the log from its head the first time (``engine.subscriptions``: one consumer
+across processes, a checkpoint) and, for each event, works out the triggers it fires
+(``engine.domain.notification.TRIGGERS``) and the channels that want one; each gets one
+message (``engine.notify.messages``), sent and retried until the channel's
+``give_up_after`` (``engine.notify.send``, ``engine.notify.email``), and the outcome is
+recorded on the channel's stream (``Notification.Delivered`` / ``Notification.Failed``).
+
+Channels are told at the same time, but each waits for its previous message to end, so
+deliveries to one channel stay in log order. At least once: an event handed over again
+after a restart is skipped for a channel that already recorded its position; a crash
+between a send and its record sends it again, with the same ``X-Baton-Delivery`` id.
+An admin's resend (``Notification.ResendRequested``) is met in the log like any event
+and tells that channel the event again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+
+from engine.backoff import Backoff, retry
+from engine.config.loader import EnvironmentsConfig
+from engine.domain.ids import (
+    notification_stream,
+    parse_notification_stream,
+    parse_target_stream,
+)
+from engine.domain.notification import Channel, Delivery, Notification, Trigger, triggers_of
+from engine.domain.vocabulary import EventType
+from engine.notify.email import email_of, send_email
+from engine.notify.messages import Message, Told, render, sample
+from engine.notify.send import Outcome, deliver, post, request_of, secret_of
+from engine.repository import Repository
+from engine.store import ConcurrencyError, EventMetadata, EventStore, RecordedEvent
+from engine.subscriptions import Start, Subscriptions
+
+log = logging.getLogger(__name__)
+SUBSCRIPTION = "notifications"
+ACTOR = "notifications"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """One message for one channel."""
+
+    channel: Channel
+    trigger: Trigger
+    told: Told
+    cause: RecordedEvent | None
+    resend: bool = False
+    test: bool = False  # a made-up message (`baton notify test`)
+
+    @property
+    def delivery_id(self) -> str:
+        """What a receiver dedups by: `<log position>:<channel>` (`test-<time>:...`)."""
+        first = f"test-{int(time.time())}" if self.test else str(self.told.position)
+        return f"{first}:{self.channel.name}"
+
+
+class Notifier:
+    """Tells the configured channels what happened."""
+
+    def __init__(
+        self,
+        *,
+        store: EventStore,
+        channels: Sequence[Channel],
+        public_url: str | None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.store = store
+        self.repository = Repository(store)
+        self.channels = {c.name: c for c in channels}
+        self.public_url = public_url
+        self.backoff = backoff or Backoff(base=1.0, cap=60.0)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def run(self, subscriptions: Subscriptions) -> None:
+        """Follow the log as the subscription `notifications`, until cancelled."""
+        async with aiohttp.ClientSession() as session:
+            self._session = session
+            try:
+                await subscriptions.run(SUBSCRIPTION, self.on_event, start=Start.HEAD)
+            finally:
+                self._session = None
+
+    async def reconfigure(self, config: EnvironmentsConfig) -> None:
+        """Take a reloaded config's channels (from the next event on)."""
+        self.channels = {c.name: c for c in config.notifications}
+
+    async def on_event(self, event: RecordedEvent) -> None:
+        """Tell every channel that wants it; one message per channel, in log order."""
+        jobs = await self.jobs_of(event)
+        if jobs:
+            await asyncio.gather(*(self.tell(job) for job in jobs))
+
+    async def jobs_of(self, event: RecordedEvent) -> list[Job]:
+        """The messages an event asks for (a resend: that one message again)."""
+        if event.type == EventType.NOTIFICATION_RESEND_REQUESTED:
+            return await self._resend(event)
+        fired = triggers_of(event.type, event.data)
+        if not fired:
+            return []
+        told = told_of(event)
+        context_app, context_env = _target_of(told)
+        jobs = []
+        for channel in self.channels.values():
+            wanted = [t for t in fired if channel.wants(t, context_app, context_env)]
+            if wanted:  # the most specific: awaiting-approval over promotion-requested
+                jobs.append(Job(channel=channel, trigger=wanted[-1], told=told, cause=event))
+        return jobs
+
+    async def _resend(self, event: RecordedEvent) -> list[Job]:
+        name = parse_notification_stream(event.stream_id)
+        channel = self.channels.get(name or "")
+        if channel is None:
+            log.warning("notifications: resend for channel %s, not in the config", name)
+            return []
+        position = int(event.data["position"])
+        found = await self.store.read_all(after=position - 1, limit=1)
+        if not found or found[0].position != position:
+            return []
+        original = found[0]
+        fired = [t for t in triggers_of(original.type, original.data) if t in channel.triggers]
+        trigger = fired[-1] if fired else Trigger(sorted(channel.triggers)[0])
+        told = told_of(original)
+        return [Job(channel=channel, trigger=trigger, told=told, cause=event, resend=True)]
+
+    async def tell(self, job: Job) -> Outcome | None:
+        """Send one message and record how it went; None when told before (a restart)."""
+        record = await self._record_of(job.channel.name)
+        if not job.resend and record is not None and job.told.position <= record.last_position:
+            return None
+        outcome = await self.send(job)
+        delivery = Delivery(
+            position=job.told.position,
+            event_type=job.told.type,
+            trigger=str(job.trigger),
+            delivery_id=job.delivery_id,
+            delivered=outcome.delivered,
+            status=outcome.status,
+            attempts=outcome.attempts,
+            error=outcome.error,
+            at=datetime.now(UTC),
+        )
+        if not outcome.delivered:
+            log.warning(
+                "notifications: gave up on %s after %d attempt(s): %s",
+                job.delivery_id,
+                outcome.attempts,
+                outcome.error,
+            )
+        await self._save(job, delivery)
+        return outcome
+
+    async def send(self, job: Job) -> Outcome:
+        """Render and send, with retries until the channel's `give_up_after`."""
+        session = self._session
+        if session is None:  # outside the subscription's run
+            async with aiohttp.ClientSession() as own:
+                return await send_job(job, own, backoff=self.backoff, public_url=self.public_url)
+        return await send_job(job, session, backoff=self.backoff, public_url=self.public_url)
+
+    async def _record_of(self, channel: str) -> Notification | None:
+        return await self.repository.find(Notification, notification_stream(channel))
+
+    async def _save(self, job: Job, delivery: Delivery) -> None:
+        metadata = EventMetadata(actor=ACTOR)
+        if job.cause is not None:
+            metadata = metadata.caused_by(job.cause)
+
+        async def once() -> None:
+            record = await self._record_of(job.channel.name)
+            if record is None:
+                record = Notification(channel=job.channel.name)
+            record.record(delivery)
+            await self.repository.save(record, metadata=metadata)
+
+        await retry(once, attempts=5, on=ConcurrencyError)
+
+
+async def send_job(
+    job: Job, session: aiohttp.ClientSession, *, backoff: Backoff, public_url: str | None
+) -> Outcome:
+    """Render `job`'s message and send it, with retries until the channel's `give_up_after`."""
+    message = message_of(job, public_url)
+    channel = job.channel
+    give_up = channel.give_up_after.total_seconds()
+    if channel.smtp is not None:
+        mail = email_of(channel, message, job.delivery_id)
+        return await deliver(
+            lambda: send_email(channel, mail), give_up_after=give_up, backoff=backoff
+        )
+
+    async def attempt() -> int:
+        # signed afresh on every attempt: a receiver may refuse an old timestamp
+        secret = secret_of(channel)
+        return await post(
+            session, channel, request_of(channel, message, job.delivery_id, secret=secret)
+        )
+
+    return await deliver(attempt, give_up_after=give_up, backoff=backoff)
+
+
+def message_of(job: Job, public_url: str | None) -> Message:
+    """The channel's template, or the default when it fails on an event unlike the sample."""
+    try:
+        return render(job.told, job.trigger, template=job.channel.template, public_url=public_url)
+    except Exception as exc:
+        log.warning("notifications: %s's template failed (%s); default used", job.channel.name, exc)
+        return render(job.told, job.trigger, template=None, public_url=public_url)
+
+
+async def send_test(channel: Channel, *, public_url: str | None) -> Outcome:
+    """Send `channel` a made-up message of its first trigger (``baton notify test``)."""
+    trigger = sorted(channel.triggers)[0]
+    job = Job(channel=channel, trigger=trigger, told=sample(trigger), cause=None, test=True)
+    async with aiohttp.ClientSession() as session:
+        return await send_job(
+            job, session, backoff=Backoff(base=0.5, cap=5.0), public_url=public_url
+        )
+
+
+def build_notifier(*, store: EventStore, config: EnvironmentsConfig) -> Notifier:
+    """The notifier as the server runs it; console links start at ``BATON_PUBLIC_URL``."""
+    public_url = os.environ.get("BATON_PUBLIC_URL") or None
+    return Notifier(store=store, channels=config.notifications, public_url=public_url)
+
+
+def told_of(event: RecordedEvent) -> Told:
+    """The parts of a recorded event a message tells of."""
+    return Told(
+        position=event.position,
+        type=event.type,
+        stream_id=event.stream_id,
+        data=event.data,
+        recorded_at=event.recorded_at,
+    )
+
+
+def _target_of(told: Told) -> tuple[str | None, str | None]:
+    target = parse_target_stream(told.stream_id)
+    return (target[0], target[1]) if target else (None, None)
