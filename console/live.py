@@ -94,8 +94,7 @@ class LiveHub:
         """Tail the log for ever (a supervised task: after a failure it resumes where it was)."""
         if self._after is None:
             self._after = await self._store.head_position()
-        subscription = self._store.subscribe(after=self._after, poll_interval=0.5)
-        async with contextlib.aclosing(subscription) as batches:
+        async with self._store.subscribe(after=self._after, poll_interval=0.5) as batches:
             async for batch in batches:
                 await self._read_models_reach(batch[-1].position)
                 for event in batch:

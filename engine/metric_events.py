@@ -80,11 +80,12 @@ class EventMetrics:
             self.position = after
         elif self.position is None:
             self.position = await store.head_position()
-        async for batch in store.subscribe(after=self.position, poll_interval=poll_interval):
-            for event in batch:
-                try:
-                    self.observe(event)
-                except (KeyError, TypeError, ValueError):
-                    log.warning("could not count event %s (%s)", event.position, event.type)
-                self.position = event.position
-            await asyncio.sleep(0)
+        async with store.subscribe(after=self.position, poll_interval=poll_interval) as batches:
+            async for batch in batches:
+                for event in batch:
+                    try:
+                        self.observe(event)
+                    except (KeyError, TypeError, ValueError):
+                        log.warning("could not count event %s (%s)", event.position, event.type)
+                    self.position = event.position
+                await asyncio.sleep(0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,6 +13,10 @@ from engine.settings import Settings
 from engine.store import EventStore
 from engine.store.database import connect_error, create_pool, describe_url, resolve_url
 from engine.store.migrate import check_migrated, migrate
+
+log = logging.getLogger(__name__)
+#: how long the pool's close waits for connections still in use before it cuts them
+_CLOSE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -56,4 +62,10 @@ async def open_database(
         finally:
             await store.close()
     finally:
-        await pool.close()
+        # every part has stopped by now: a connection still out is a leak, and waiting
+        # for it would keep a stopping process alive for ever (a cancelled close
+        # terminates the pool)
+        try:
+            await asyncio.wait_for(pool.close(), _CLOSE_S)
+        except TimeoutError:
+            log.warning("database: connections still in use %.0fs into the close; cut", _CLOSE_S)

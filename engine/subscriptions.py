@@ -197,14 +197,15 @@ class _Consumer:
             events = store.subscribe(
                 after=self.position, batch_size=batch, poll_interval=self.owner.poll_interval
             )
-            async for found in events:
-                if not await lock.confirm():
-                    raise LockLost(self.name)
-                for event in found:
-                    await self.deliver(event)
-                    self.position = event.position
-                    if self.position - self.saved >= checkpoint_every:
-                        await self.save()
+            async with events as batches:
+                async for found in batches:
+                    if not await lock.confirm():
+                        raise LockLost(self.name)
+                    for event in found:
+                        await self.deliver(event)
+                        self.position = event.position
+                        if self.position - self.saved >= checkpoint_every:
+                            await self.save()
         finally:
             flusher.cancel()
             # what was handled is handled, however the run ends: a shielded, bounded save

@@ -88,10 +88,7 @@ async def _pump(
     failures = 0
     while True:
         try:
-            # aclosing: when the pump is cancelled while the subscription waits at its
-            # `yield`, the subscription must still close now, giving its LISTEN connection back
-            subscription = store.subscribe(after=after, poll_interval=0.5)
-            async with contextlib.aclosing(subscription) as batches:
+            async with store.subscribe(after=after, poll_interval=0.5) as batches:
                 async for batch in batches:
                     failures = 0
                     for event in batch:

@@ -56,7 +56,7 @@ from engine.kube import Clusters, ClusterUnavailable, KubeError
 from engine.promoter import Promoter
 from engine.promotions import Promotions
 from engine.repository import Repository
-from engine.store import EventStore
+from engine.store import EventStore, RecordedEvent
 from engine.store.locks import AdvisoryLocks
 from engine.subscriptions import Subscriptions
 from engine.supervisor import Supervisor, supervised_until_cancelled
@@ -306,18 +306,22 @@ class AppliersService:
                 raise
 
     async def _wake_loop(self) -> None:
-        async for batch in self.ctx.store.subscribe(after=self._position):
-            for event in batch:
-                heads = self.ctx.heads
-                heads[event.stream_id] = max(heads.get(event.stream_id, 0), event.stream_version)
-                worker = self.workers.get(event.stream_id)
-                if worker is not None and event.metadata.actor != "applier":
-                    worker.wake()
-                elif event.type == EventType.RELEASE_CREATED:
-                    app = parse_app_stream(event.stream_id)
-                    if app is not None:
-                        self._prerender(app, event.data["sha"])
-                self._position = event.position
+        async with self.ctx.store.subscribe(after=self._position) as batches:
+            async for batch in batches:
+                for event in batch:
+                    self._wake_for(event)
+                    self._position = event.position
+
+    def _wake_for(self, event: RecordedEvent) -> None:
+        heads = self.ctx.heads
+        heads[event.stream_id] = max(heads.get(event.stream_id, 0), event.stream_version)
+        worker = self.workers.get(event.stream_id)
+        if worker is not None and event.metadata.actor != "applier":
+            worker.wake()
+        elif event.type == EventType.RELEASE_CREATED:
+            app = parse_app_stream(event.stream_id)
+            if app is not None:
+                self._prerender(app, event.data["sha"])
 
     def _prerender(self, name: str, sha: str) -> None:
         """Render a new release for each target of its app held here, in the background."""

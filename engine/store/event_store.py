@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
@@ -362,10 +362,23 @@ class EventStore:
             position: int = await conn.fetchval("SELECT position FROM event_head")
         return position
 
+    @contextlib.asynccontextmanager
     async def subscribe(
         self, *, after: int = 0, batch_size: int = 1000, poll_interval: float = 1.0
+    ) -> AsyncIterator[AsyncIterator[list[RecordedEvent]]]:
+        """Batches of the events after `after`, forever: woken by NOTIFY, else by polling.
+
+        A context, not a bare generator: however the caller's loop ends (its body raised,
+        or it was cancelled at an await of its own), leaving the context gives the LISTEN
+        connection back at once. A generator left suspended at its `yield` keeps it until
+        the garbage collector finds it, and the pool's close waits for it for ever.
+        """
+        async with contextlib.aclosing(self._batches(after, batch_size, poll_interval)) as found:
+            yield found
+
+    async def _batches(
+        self, after: int, batch_size: int, poll_interval: float
     ) -> AsyncGenerator[list[RecordedEvent], None]:
-        """Yield batches of events after `after`, forever: woken by NOTIFY, else by polling."""
         wake = asyncio.Event()
         listener = await Listener.start(self.pool, NOTIFY_CHANNEL, lambda _payload: wake.set())
         try:

@@ -10,6 +10,7 @@ Workers ask :meth:`confirm` right before each batch of writes (the appliers' fen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import math
 from collections.abc import Iterable
@@ -168,5 +169,13 @@ class AdvisoryLocks:
             return
         try:
             await asyncio.wait_for(self._pool.release(conn), timeout=self._timeout)
-        except (asyncpg.PostgresError, OSError, TimeoutError, asyncpg.InterfaceError):
-            conn.terminate()
+        except (
+            asyncpg.PostgresError,
+            OSError,
+            TimeoutError,
+            asyncpg.InterfaceError,
+            asyncpg.InternalClientError,  # a ping still under way on it
+        ):
+            # a release that failed may have handed the connection back already
+            with contextlib.suppress(asyncpg.InterfaceError):
+                conn.terminate()

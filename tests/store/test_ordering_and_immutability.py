@@ -26,10 +26,11 @@ async def test_a_follower_never_skips_a_writer_that_commits_late(
     seen: list[int] = []
 
     async def follow() -> None:
-        async for batch in store.subscribe(after=0, poll_interval=0.05):
-            seen.extend(e.position for e in batch)
-            if len(seen) >= 3:
-                return
+        async with store.subscribe(after=0, poll_interval=0.05) as batches:
+            async for batch in batches:
+                seen.extend(e.position for e in batch)
+                if len(seen) >= 3:
+                    return
 
     follower = asyncio.create_task(follow())
     slow = await pool.acquire()
@@ -63,9 +64,10 @@ async def test_subscription_wakes_on_notify_without_waiting_for_the_poll(
     received = asyncio.Event()
 
     async def follow() -> None:
-        async for _batch in store.subscribe(after=0, poll_interval=30):
-            received.set()
-            return
+        async with store.subscribe(after=0, poll_interval=30) as batches:
+            async for _batch in batches:
+                received.set()
+                return
 
     task = asyncio.create_task(follow())
     await asyncio.sleep(0.2)
@@ -120,3 +122,17 @@ async def test_audit_verify_names_a_deleted_position(store: EventStore, pool: as
         await conn.execute("DELETE FROM events WHERE position = 2")
         report = await verify_chain(conn)
     assert (report.broken_at, report.reason) == (2, "event is missing")
+
+
+async def test_a_follower_that_fails_gives_its_listen_connection_back_at_once(
+    store: EventStore, pool: asyncpg.Pool
+) -> None:
+    await store.append("f", [NewEvent("A", {})], expected_version=0, metadata=META)
+    out_before = pool.get_size() - pool.get_idle_size()
+    with pytest.raises(LookupError):
+        async with store.subscribe(after=0, poll_interval=30) as batches:
+            async for _batch in batches:
+                assert pool.get_size() - pool.get_idle_size() == out_before + 1
+                raise LookupError("the follower's own fault")
+    # a connection left out until the garbage collector runs holds a stopping baton open
+    assert pool.get_size() - pool.get_idle_size() == out_before
