@@ -60,6 +60,9 @@ log = logging.getLogger(__name__)
 
 #: what a subscription hands each event to
 Handler = Callable[[RecordedEvent], Awaitable[None]]
+#: a handler that finishes its work later: the last position all of whose work is done,
+#: or None when everything handed over is (the checkpoint never passes it)
+HeldBack = Callable[[], int | None]
 _FINAL_SAVE_S = 2.0
 #: as migrations/013 checks it
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -124,8 +127,14 @@ class Subscriptions:
         batch: int = 100,
         checkpoint_every: int = 100,
         max_attempts: int = 5,
+        held_back: HeldBack | None = None,
     ) -> None:
-        """Hand every event after the checkpoint to `handler`, in order, until cancelled."""
+        """Hand every event after the checkpoint to `handler`, in order, until cancelled.
+
+        `held_back`: for a handler that queues work and returns (so one slow part does not
+        hold up the rest); the checkpoint stays before the oldest work not yet done, and
+        after a restart that work is handed over again.
+        """
         if not _NAME.match(name):
             raise ValueError(f"subscription name {name!r} is not of the form {_NAME.pattern}")
         lock = ConsumerLock(self.store.pool, name)
@@ -135,7 +144,9 @@ class Subscriptions:
             position = await rows.open_checkpoint(self.store.pool, name, from_head=from_head)
             await lock.record_holder()
             log.info("subscription %s: consuming after position %d", name, position)
-            consumer = _Consumer(self, name, handler, position, max_attempts=max_attempts)
+            consumer = _Consumer(
+                self, name, handler, position, max_attempts=max_attempts, held_back=held_back
+            )
             await consumer.follow(lock, batch=batch, checkpoint_every=checkpoint_every)
         finally:
             await lock.close()
@@ -181,8 +192,10 @@ class _Consumer:
         position: int,
         *,
         max_attempts: int,
+        held_back: HeldBack | None,
     ) -> None:
         self.owner = owner
+        self.held_back = held_back
         self.name = name
         self.stream = subscription_stream(name)
         self.handler = handler
@@ -224,6 +237,8 @@ class _Consumer:
         """Checkpoint the position handled, if it moved."""
         async with self._saving:
             position = self.position
+            if self.held_back is not None and (held := self.held_back()) is not None:
+                position = min(position, held)
             if position > self.saved:
                 await rows.save_checkpoint(self.owner.store.pool, self.name, position)
                 self.saved = position

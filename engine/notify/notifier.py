@@ -8,10 +8,12 @@ message (``engine.notify.messages``), sent and retried until the channel's
 ``give_up_after`` (``engine.notify.send``, ``engine.notify.email``), and the outcome is
 recorded on the channel's stream (``Notification.Delivered`` / ``Notification.Failed``).
 
-Channels are told at the same time, but each waits for its previous message to end, so
-deliveries to one channel stay in log order. At least once: an event handed over again
-after a restart is skipped for a channel that already recorded its position; a crash
-between a send and its record sends it again, with the same ``X-Baton-Delivery`` id.
+Each channel has a lane of its own: its messages go one after another, in log order, and
+a channel that is slow or down (retrying until its ``give_up_after``) holds up no other.
+The subscription's checkpoint stays before the oldest message not yet told. At least
+once: an event handed over again after a restart is skipped for a channel that already
+recorded its position; a crash between a send and its record sends it again, with the
+same ``X-Baton-Delivery`` id.
 An admin's resend (``Notification.ResendRequested``) is met in the log like any event
 and tells that channel the event again.
 """
@@ -22,6 +24,7 @@ import asyncio
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +50,8 @@ from engine.subscriptions import Start, Subscriptions
 log = logging.getLogger(__name__)
 SUBSCRIPTION = "notifications"
 ACTOR = "notifications"
+#: messages a channel may have waiting before the log's reading waits for it
+LANE_DEPTH = 1000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +72,14 @@ class Job:
         return f"{first}:{self.channel.name}"
 
 
+class _Lane:
+    """One channel's messages waiting or being told, in log order."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=LANE_DEPTH)
+        self.pending: deque[int] = deque()  # the log position of each job's cause
+
+
 class Notifier:
     """Tells the configured channels what happened."""
 
@@ -82,27 +95,56 @@ class Notifier:
         self.repository = Repository(store)
         self.channels = {c.name: c for c in channels}
         self.public_url = public_url
-        self.backoff = backoff or Backoff(base=1.0, cap=60.0)
+        # a receiver back from an outage hears again within 15 s
+        self.backoff = backoff or Backoff(base=1.0, cap=15.0)
         self._session: aiohttp.ClientSession | None = None
+        self._lanes: dict[str, _Lane] = {}
+        self._group: asyncio.TaskGroup | None = None
 
     async def run(self, subscriptions: Subscriptions) -> None:
         """Follow the log as the subscription `notifications`, until cancelled."""
-        async with aiohttp.ClientSession() as session:
-            self._session = session
-            try:
-                await subscriptions.run(SUBSCRIPTION, self.on_event, start=Start.HEAD)
-            finally:
-                self._session = None
+        try:
+            async with aiohttp.ClientSession() as session, asyncio.TaskGroup() as group:
+                self._session, self._group = session, group
+                await subscriptions.run(
+                    SUBSCRIPTION, self.on_event, start=Start.HEAD, held_back=self.held_back
+                )
+        except ExceptionGroup as failed:  # a lane's or the run's: the first says why
+            raise failed.exceptions[0] from None
+        finally:
+            # what was queued is handed over again by the next run, from the checkpoint
+            self._session, self._group = None, None
+            self._lanes.clear()
 
     async def reconfigure(self, config: EnvironmentsConfig) -> None:
         """Take a reloaded config's channels (from the next event on)."""
         self.channels = {c.name: c for c in config.notifications}
 
     async def on_event(self, event: RecordedEvent) -> None:
-        """Tell every channel that wants it; one message per channel, in log order."""
-        jobs = await self.jobs_of(event)
-        if jobs:
-            await asyncio.gather(*(self.tell(job) for job in jobs))
+        """Queue a message for every channel that wants it, on the channel's lane."""
+        for job in await self.jobs_of(event):
+            lane = self._lane(job.channel.name)
+            lane.pending.append(event.position)
+            await lane.queue.put(job)
+
+    def held_back(self) -> int | None:
+        """The last position whose messages were all told (None: nothing is waiting)."""
+        oldest = [lane.pending[0] for lane in self._lanes.values() if lane.pending]
+        return min(oldest) - 1 if oldest else None
+
+    def _lane(self, channel: str) -> _Lane:
+        lane = self._lanes.get(channel)
+        if lane is None:
+            assert self._group is not None, "lanes exist while the subscription runs"
+            lane = self._lanes[channel] = _Lane()
+            self._group.create_task(self._tell_in_order(lane), name=f"notify:{channel}")
+        return lane
+
+    async def _tell_in_order(self, lane: _Lane) -> None:
+        while True:
+            job = await lane.queue.get()
+            await self.tell(job)
+            lane.pending.popleft()
 
     async def jobs_of(self, event: RecordedEvent) -> list[Job]:
         """The messages an event asks for (a resend: that one message again)."""

@@ -9,7 +9,9 @@ import pytest
 
 from engine.config import ConfigError, load_environments
 from engine.domain.notification import ChannelType
+from engine.notify.notifier import SUBSCRIPTION
 from engine.store import EventStore
+from engine.store import subscriptions as rows
 from tests.notify.conftest import (
     Receiver,
     Running,
@@ -85,6 +87,21 @@ async def test_a_receiver_down_then_back_gets_every_message_in_log_order(
         assert recorded[0].data["attempts"] > 1
     finally:
         await receiver.stop()
+
+
+async def test_a_channel_that_is_down_holds_up_no_other_and_holds_the_checkpoint_back(
+    store: EventStore, receiver: Receiver, run_notifier: Running
+) -> None:
+    down = Receiver()  # never listens: every attempt meets a refused connection
+    await run_notifier([webhook(down.url, name="down"), webhook(receiver.url, name="up")])
+    positions = [await request_promotion(store, f"p-{n}", env=f"e{n}") for n in range(3)]
+
+    await until(lambda: len(receiver.taken) == 3, within=5)
+    assert [m.headers["X-Baton-Delivery"] for m in receiver.taken] == [f"{p}:up" for p in positions]
+    await asyncio.sleep(0.3)  # checkpoints are saved every 0.1 s here
+    # "down" has told nothing yet: a restart must hand its messages over again
+    assert await rows.checkpoint(store.pool, SUBSCRIPTION) == positions[0] - 1
+    assert await deliveries(store, "down") == []
 
 
 async def test_a_refusal_is_final_and_recorded_as_failed(
