@@ -19,10 +19,11 @@ from aiohttp import web
 from api.keys import CONFIG, DATABASE, PIPELINES, PROMOTIONS, READS, RUNNER, SUPERVISOR
 from api.params import Moment, invalid
 from api.render import dump_bytes, promotion_json
+from engine.audit import verify
 from engine.domain import errors
 from engine.domain.enums import Health, PromotionPhase, SyncStatus
 from engine.domain.pipeline import AppSpec, EnvironmentSpec
-from engine.store.audit import Verification, latest_verification, verify_and_record
+from engine.store.audit import Verification, latest_verification
 from engine.store.database import create_pool
 from engine.store.types import RecordedEvent
 from projections import catalog, insights, queries, timetravel
@@ -391,8 +392,7 @@ async def event_at(app: web.Application, position: int) -> RecordedEvent | None:
 
 async def verify_chain(app: web.Application) -> Verification:
     """Recompute the hash chain and record the outcome (on the writers' pool)."""
-    async with app[DATABASE].store.pool.acquire() as conn:
-        return await verify_and_record(conn)
+    return await verify(app[DATABASE].store)
 
 
 async def last_verification(app: web.Application) -> Verification | None:

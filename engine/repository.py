@@ -20,6 +20,8 @@ from eventsourcing.domain import Aggregate
 from engine import snapshots
 from engine.codec import EventRegistry, to_domain_event, to_new_event
 from engine.domain.app import App
+from engine.domain.audit import Audit
+from engine.domain.freeze import Freeze
 from engine.domain.notification import Notification
 from engine.domain.subscription import Subscription
 from engine.domain.target import Target
@@ -48,7 +50,7 @@ class AggregateNotFound(LookupError):
 
 def default_registry() -> EventRegistry:
     """The registry of every aggregate baton has."""
-    return EventRegistry(App, Target, Subscription, Notification)
+    return EventRegistry(App, Target, Subscription, Notification, Freeze, Audit)
 
 
 class Repository:

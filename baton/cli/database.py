@@ -47,17 +47,16 @@ def audit() -> None:
 def audit_verify() -> None:
     """Recompute the hash chain; name the first position that does not match.
 
-    Each run is recorded, as the API's is: the console shows the latest."""
+    Each run is recorded, as the API's is: the console shows the latest; a broken chain
+    is also an event of the log (`Audit.ChainBroken`), which the notifications tell of."""
+    from engine.audit import verify
     from engine.runtime import open_database
     from engine.settings import Settings
-    from engine.store.audit import ChainReport, verify_and_record
+    from engine.store.audit import ChainReport
 
     async def run() -> ChainReport:
-        async with (
-            open_database(Settings.from_env(), require_migrated=True) as db,
-            db.store.pool.acquire() as conn,
-        ):
-            return (await verify_and_record(conn)).report
+        async with open_database(Settings.from_env(), require_migrated=True) as db:
+            return (await verify(db.store)).report
 
     report = asyncio.run(run())
     if report.ok:

@@ -34,6 +34,7 @@ from engine.appliers.inprocess import running_appliers
 from engine.config.loader import EnvironmentsConfig, load_environments
 from engine.config.reload import ConfigReloader
 from engine.config.sync import apply_config
+from engine.freeze_clock import build_freeze_clock
 from engine.git.wakeups import polls_on_notify
 from engine.git.watcher import GitWatcher
 from engine.kube.clusters import KUBESIM_PREFIX
@@ -151,6 +152,10 @@ async def running(
             notifier = build_notifier(store=db.store, config=config)
             state.supervisor.start("notifications", partial(notifier.run, Subscriptions(db.store)))
             reloader.add("notifications", notifier.reconfigure)
+            # freeze windows are schedules: the clock records their starts and ends in the log
+            clock = build_freeze_clock(store=db.store, config=config)
+            state.supervisor.start("freeze-clock", clock.run)
+            reloader.add("freeze-clock", clock.reconfigure)
         if options.role.serves_http:
             # outcome counters for /metrics, once per process that serves it
             state.supervisor.start("metrics-feed", partial(EventMetrics().follow, db.store))

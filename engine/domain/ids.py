@@ -36,6 +36,16 @@ def notification_stream(channel: str) -> str:
     return f"notification:{channel}"
 
 
+def freeze_stream(app: str, environment: str) -> str:
+    """Stream id of the freeze windows of one app in one environment (their starts and ends)."""
+    return f"freeze:{app}:{environment}"
+
+
+def audit_stream() -> str:
+    """Stream id of what the verifications of the hash chain found."""
+    return "audit"
+
+
 def parse_notification_stream(stream_id: str) -> str | None:
     """The channel of a notification stream id, or None for any other stream."""
     kind, _, channel = stream_id.partition(":")
@@ -48,13 +58,22 @@ def parse_subscription_stream(stream_id: str) -> str | None:
     return name if kind == "subscription" and name else None
 
 
-def parse_target_stream(stream_id: str) -> tuple[str, str] | None:
-    """(app, environment) of a target stream id, or None for any other stream."""
-    kind, _, rest = stream_id.partition(":")
+def _app_environment(stream_id: str, kind: str) -> tuple[str, str] | None:
+    found, _, rest = stream_id.partition(":")
     app, _, environment = rest.partition(":")
-    if kind != "target" or not app or not environment:
+    if found != kind or not app or not environment:
         return None
     return app, environment
+
+
+def parse_target_stream(stream_id: str) -> tuple[str, str] | None:
+    """(app, environment) of a target stream id, or None for any other stream."""
+    return _app_environment(stream_id, "target")
+
+
+def parse_freeze_stream(stream_id: str) -> tuple[str, str] | None:
+    """(app, environment) of a freeze stream id, or None for any other stream."""
+    return _app_environment(stream_id, "freeze")
 
 
 def parse_app_stream(stream_id: str) -> str | None:
@@ -67,6 +86,15 @@ def app_of_stream(stream_id: str) -> str | None:
     """The app an app stream or a target stream belongs to, or None for any other stream."""
     target = parse_target_stream(stream_id)
     return target[0] if target is not None else parse_app_stream(stream_id)
+
+
+def scope_of_stream(stream_id: str) -> tuple[str | None, str | None]:
+    """(app, environment) a stream tells of: both for a target or a freeze stream, the app
+    alone for an app stream, neither for any other (the audit stream: the whole log)."""
+    found = parse_target_stream(stream_id) or parse_freeze_stream(stream_id)
+    if found is not None:
+        return found
+    return parse_app_stream(stream_id), None
 
 
 def short_sha(sha: str) -> str:

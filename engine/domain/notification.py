@@ -43,6 +43,9 @@ class Trigger(StrEnum):
     DRIFT_DETECTED = "drift-detected"
     DRIFT_CORRECTED = "drift-corrected"
     HEALTH_DEGRADED = "health-degraded"
+    FREEZE_STARTED = "freeze-started"
+    FREEZE_ENDED = "freeze-ended"
+    AUDIT_CHAIN_BROKEN = "audit-chain-broken"
 
 
 def _always(_data: Mapping[str, Any]) -> bool:
@@ -66,6 +69,9 @@ TRIGGERS: dict[Trigger, tuple[EventType, Callable[[Mapping[str, Any]], bool]]] =
         EventType.HEALTH_CHANGED,
         lambda data: data.get("health") == "Degraded" and data.get("previous") != "Degraded",
     ),
+    Trigger.FREEZE_STARTED: (EventType.FREEZE_STARTED, _always),
+    Trigger.FREEZE_ENDED: (EventType.FREEZE_ENDED, _always),
+    Trigger.AUDIT_CHAIN_BROKEN: (EventType.AUDIT_CHAIN_BROKEN, _always),
 }
 
 
@@ -121,9 +127,14 @@ class Channel:
     source: str = field(default="", compare=False)  # "file:line" of its name
 
     def wants(self, trigger: Trigger, app: str | None, environment: str | None) -> bool:
-        """True when this channel asks to hear of `trigger` for that app and environment."""
+        """True when this channel asks to hear of `trigger` for that app and environment.
+
+        An event of no app (a broken audit chain: the whole log) passes the filters.
+        """
         if trigger not in self.triggers:
             return False
+        if app is None:
+            return True
         if self.apps and app not in self.apps:
             return False
         return not self.environments or environment in self.environments

@@ -49,6 +49,11 @@ class EventType(StrEnum):
     NOTIFICATION_DELIVERED = "Notification.Delivered"
     NOTIFICATION_FAILED = "Notification.Failed"
     NOTIFICATION_RESEND_REQUESTED = "Notification.ResendRequested"
+    FREEZE_CREATED = "Freeze.Created"
+    FREEZE_STARTED = "Freeze.Started"
+    FREEZE_ENDED = "Freeze.Ended"
+    AUDIT_CREATED = "Audit.Created"
+    AUDIT_CHAIN_BROKEN = "Audit.ChainBroken"
 
     @property
     def aggregate(self) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from engine.domain.ids import app_of_stream, parse_target_stream, short_sha
+from engine.domain.ids import audit_stream, freeze_stream, scope_of_stream, short_sha
 from engine.domain.notification import TRIGGERS, Trigger
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
@@ -54,6 +54,18 @@ DEFAULTS: dict[Trigger, str] = {
     Trigger.HEALTH_DEGRADED: (
         "{{ app }} in {{ environment }} is Degraded (was {{ event.data.previous }})"
         "{% if event.data.reasons %}: {{ event.data.reasons | join('; ') }}{% endif %}"
+    ),
+    Trigger.FREEZE_STARTED: (
+        "Freeze window {{ event.data.window }} started for {{ app }} in {{ environment }}:"
+        " promotions are refused until {{ event.data.ends_at }}"
+    ),
+    Trigger.FREEZE_ENDED: (
+        "Freeze window {{ event.data.window }} ended for {{ app }} in {{ environment }}"
+        " at {{ event.data.at }}: promotions are allowed again"
+    ),
+    Trigger.AUDIT_CHAIN_BROKEN: (
+        "The event log was tampered with or corrupted: the hash chain breaks at position"
+        " {{ event.data.position }} ({{ event.data.reason }}), found at {{ event.data.found_at }}"
     ),
 }
 
@@ -90,6 +102,25 @@ SAMPLES: dict[Trigger, dict[str, Any]] = {
     },
 }
 SAMPLES[Trigger.AWAITING_APPROVAL] = SAMPLES[Trigger.PROMOTION_REQUESTED]
+# times as the log hands them over: ISO 8601 text
+_FREEZE_ENDS = "2026-01-01T06:00:00+00:00"
+SAMPLES[Trigger.FREEZE_STARTED] = {
+    "window": "sample-window",
+    "started_at": _SAMPLE_TIME.isoformat(),
+    "ends_at": _FREEZE_ENDS,
+}
+SAMPLES[Trigger.FREEZE_ENDED] = {"window": "sample-window", "at": _FREEZE_ENDS}
+SAMPLES[Trigger.AUDIT_CHAIN_BROKEN] = {
+    "position": 42,
+    "reason": "hash does not match",
+    "found_at": _SAMPLE_TIME.isoformat(),
+}
+#: the stream a sample event is on: a target's, unless its trigger's events live elsewhere
+_SAMPLE_STREAMS: dict[Trigger, str] = {
+    Trigger.FREEZE_STARTED: freeze_stream("sample-app", "sample-env"),
+    Trigger.FREEZE_ENDED: freeze_stream("sample-app", "sample-env"),
+    Trigger.AUDIT_CHAIN_BROKEN: audit_stream(),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,15 +147,18 @@ class Told:
 
 def context_of(told: Told, trigger: Trigger, *, public_url: str | None) -> dict[str, Any]:
     """The variables a template sees."""
-    target = parse_target_stream(told.stream_id)
-    app = target[0] if target else app_of_stream(told.stream_id)
-    environment = target[1] if target else None
+    app, environment = scope_of_stream(told.stream_id)
     promotion_id = told.data.get("promotion_id")
     release = told.data.get("release")
     link = None
     if public_url:
         base = public_url.rstrip("/")
-        link = f"{base}/promotions/{promotion_id}" if promotion_id else f"{base}/apps/{app}"
+        if promotion_id:
+            link = f"{base}/promotions/{promotion_id}"
+        elif app:
+            link = f"{base}/apps/{app}"
+        elif told.stream_id == audit_stream():
+            link = f"{base}/audit/{told.data.get('position')}"
     return {
         "trigger": str(trigger),
         "app": app or "",
@@ -164,7 +198,7 @@ def sample(trigger: Trigger) -> Told:
     return Told(
         position=0,
         type=TRIGGERS[trigger][0].value,
-        stream_id="target:sample-app:sample-env",
+        stream_id=_SAMPLE_STREAMS.get(trigger, "target:sample-app:sample-env"),
         data=SAMPLES[trigger],
         recorded_at=_SAMPLE_TIME,
     )

@@ -33,11 +33,7 @@ import aiohttp
 
 from engine.backoff import Backoff, retry
 from engine.config.loader import EnvironmentsConfig
-from engine.domain.ids import (
-    notification_stream,
-    parse_notification_stream,
-    parse_target_stream,
-)
+from engine.domain.ids import notification_stream, parse_notification_stream, scope_of_stream
 from engine.domain.notification import Channel, Delivery, Notification, Trigger, triggers_of
 from engine.domain.vocabulary import EventType
 from engine.notify.email import email_of, send_email
@@ -154,7 +150,7 @@ class Notifier:
         if not fired:
             return []
         told = told_of(event)
-        context_app, context_env = _target_of(told)
+        context_app, context_env = scope_of_stream(told.stream_id)
         jobs = []
         for channel in self.channels.values():
             wanted = [t for t in fired if channel.wants(t, context_app, context_env)]
@@ -288,8 +284,3 @@ def told_of(event: RecordedEvent) -> Told:
         data=event.data,
         recorded_at=event.recorded_at,
     )
-
-
-def _target_of(told: Told) -> tuple[str | None, str | None]:
-    target = parse_target_stream(told.stream_id)
-    return (target[0], target[1]) if target else (None, None)
