@@ -243,6 +243,26 @@ async def fan_out(store: EventStore, base: str) -> dict[str, Any]:
     }
 
 
+async def post_ceiling(base: str, seconds: float = 3.0) -> int:
+    """Bare POSTs/s to the receiver from 20 senders, each waiting for its answer (the ceiling)."""
+    import aiohttp
+
+    count = 0
+    deadline = time.monotonic() + seconds
+
+    async def sender(n: int) -> None:
+        nonlocal count
+        while time.monotonic() < deadline:
+            headers = {"X-Baton-Delivery": f"ceiling-{n}-{count}"}
+            async with session.post(f"{base}/hook/ceiling", json={}, headers=headers) as answer:
+                await answer.read()
+            count += 1
+
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(sender(n) for n in range(FAN_OUT_CHANNELS)))
+    return round(count / seconds)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=20.0, help="messages/s for the latency")
@@ -259,6 +279,7 @@ async def main() -> None:
                     lat = await latency(store, base, args.rate, args.seconds)
                     scan = await catch_up(store, url, base, args.backlog)
                     fan = await fan_out(store, base)
+                    fan["post_ceiling_per_s"] = await post_ceiling(base)
             finally:
                 await store.close()
                 await pool.close()
@@ -290,6 +311,8 @@ async def main() -> None:
                 "",
             ],
             [fan_label, fan_value, f"all, ≤ {TARGET_BEHIND_S:.0f} s behind", met[fan_ok]],
+            ["fan-out: messages delivered", f"{fan['delivered_per_s']:,}/s", "", ""],
+            ["bare POSTs, 20 senders (ceiling)", f"{fan['post_ceiling_per_s']:,}/s", "", ""],
         ],
     )
     print_json_line(

@@ -121,6 +121,8 @@ class Repository:
             log.warning("no snapshot of %s at version %d: %s", stream_id, aggregate.version, exc)
 
     def _remember(self, stream_id: str, aggregate: Aggregate) -> None:
+        if self._cache_size == 0:  # a caller that keeps its aggregates: spare the copy
+            return
         self._cache[stream_id] = copy.deepcopy(aggregate)
         self._cache.move_to_end(stream_id)
         while len(self._cache) > self._cache_size:

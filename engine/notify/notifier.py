@@ -88,7 +88,9 @@ class Notifier:
         backoff: Backoff | None = None,
     ) -> None:
         self.store = store
-        self.repository = Repository(store)
+        # each lane keeps its channel's record: the repository's copy would be a deep copy
+        # of it after every delivery
+        self.repository = Repository(store, cache_size=0)
         self.channels = {c.name: c for c in channels}
         self.public_url = public_url
         # a receiver back from an outage hears again within 15 s
@@ -133,13 +135,17 @@ class Notifier:
         if lane is None:
             assert self._group is not None, "lanes exist while the subscription runs"
             lane = self._lanes[channel] = _Lane()
-            self._group.create_task(self._tell_in_order(lane), name=f"notify:{channel}")
+            told = self._tell_in_order(channel, lane)
+            self._group.create_task(told, name=f"notify:{channel}")
         return lane
 
-    async def _tell_in_order(self, lane: _Lane) -> None:
+    async def _tell_in_order(self, channel: str, lane: _Lane) -> None:
+        # the lane is the channel's one writer here (and the subscription's lock makes this
+        # process the only one): its record, read once, stays current but for a resend
+        record = await self._record_of(channel)
         while True:
             job = await lane.queue.get()
-            await self.tell(job)
+            record = await self.tell(job, record)
             lane.pending.popleft()
 
     async def jobs_of(self, event: RecordedEvent) -> list[Job]:
@@ -174,11 +180,13 @@ class Notifier:
         told = told_of(original)
         return [Job(channel=channel, trigger=trigger, told=told, cause=event, resend=True)]
 
-    async def tell(self, job: Job) -> Outcome | None:
-        """Send one message and record how it went; None when told before (a restart)."""
-        record = await self._record_of(job.channel.name)
-        if not job.resend and record is not None and job.told.position <= record.last_position:
-            return None
+    async def tell(self, job: Job, record: Notification) -> Notification:
+        """Send one message unless `record` (the channel's) has it told; record how it went.
+
+        Returns the record as saved.
+        """
+        if not job.resend and job.told.position <= record.last_position:
+            return record  # told before a restart
         outcome = await self.send(job)
         delivery = Delivery(
             position=job.told.position,
@@ -198,8 +206,7 @@ class Notifier:
                 outcome.attempts,
                 outcome.error,
             )
-        await self._save(job, delivery)
-        return outcome
+        return await self._save(job, delivery, record)
 
     async def send(self, job: Job) -> Outcome:
         """Render and send, with retries until the channel's `give_up_after`."""
@@ -209,22 +216,27 @@ class Notifier:
                 return await send_job(job, own, backoff=self.backoff, public_url=self.public_url)
         return await send_job(job, session, backoff=self.backoff, public_url=self.public_url)
 
-    async def _record_of(self, channel: str) -> Notification | None:
-        return await self.repository.find(Notification, notification_stream(channel))
+    async def _record_of(self, channel: str) -> Notification:
+        found = await self.repository.find(Notification, notification_stream(channel))
+        return found if found is not None else Notification(channel=channel)
 
-    async def _save(self, job: Job, delivery: Delivery) -> None:
+    async def _save(self, job: Job, delivery: Delivery, record: Notification) -> Notification:
         metadata = EventMetadata(actor=ACTOR)
         if job.cause is not None:
             metadata = metadata.caused_by(job.cause)
+        current = record
 
         async def once() -> None:
-            record = await self._record_of(job.channel.name)
-            if record is None:
-                record = Notification(channel=job.channel.name)
-            record.record(delivery)
-            await self.repository.save(record, metadata=metadata)
+            nonlocal current
+            current.record(delivery)
+            try:
+                await self.repository.save(current, metadata=metadata)
+            except ConcurrencyError:  # an admin's resend came between: read it, try again
+                current = await self._record_of(job.channel.name)
+                raise
 
         await retry(once, attempts=5, on=ConcurrencyError)
+        return current
 
 
 async def send_job(

@@ -134,7 +134,8 @@ class EventStore:
             try:
                 await self.pool.release(writer)
             except Exception:  # it died with the server: nothing to give back
-                writer.terminate()
+                with contextlib.suppress(asyncpg.InterfaceError):  # given back by the failure
+                    writer.terminate()
 
     async def _writer_connection(self) -> asyncpg.Connection:
         if self._writer is not None:

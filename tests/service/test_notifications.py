@@ -103,6 +103,7 @@ async def test_killed_in_a_burst_and_a_receiver_down_30s_every_message_arrives_o
     burst = asyncio.create_task(released(site, 3))
     await until(lambda: len(receiver.taken) >= 4, within=60)
     baton.stop(signal.SIGKILL)  # in the middle of the burst: some told, some not
+    told_before = len(set(ids(receiver.taken)))
 
     await receiver.stop()  # down for 30 s, while baton comes back and promotes on
     baton = Baton.start(site)
@@ -114,6 +115,7 @@ async def test_killed_in_a_burst_and_a_receiver_down_30s_every_message_arrives_o
     await asyncio.to_thread(wait_for, "dev settled", dev_settled(site, baton), 90)
     expected = await heard_everything(receiver, database_url, within=90)
     heard = ids(receiver.taken)
+    assert told_before < len(expected), "the kill came before everything was told"
     assert all(m.signature_ok for m in receiver.taken)
     # at least once: everything; exactly once after deduplication by delivery id
     assert sorted(set(heard), key=lambda i: int(i.split(":")[0])) == expected
