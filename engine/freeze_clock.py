@@ -54,6 +54,10 @@ class FreezeClock:
         self.interval = interval
         self._soonest_end: datetime | None = None  # of the windows in force at the last tick
         self._reconfigured = asyncio.Event()
+        # the first tick, and the first after a reload, looks at every environment: one
+        # whose windows were taken out may still be recorded frozen; later ticks look only
+        # at environments with windows (the rest would cost a read each, every tick)
+        self._every_environment = True
 
     async def run(self) -> None:
         """Tick until cancelled: every `interval`, or at the end of a window when sooner."""
@@ -70,13 +74,17 @@ class FreezeClock:
     async def reconfigure(self, config: EnvironmentsConfig) -> None:
         """Take a reloaded config's apps, and tick with them at once."""
         self.apps = config.apps
+        self._every_environment = True
         self._reconfigured.set()
 
     async def tick(self, now: datetime) -> list[Settled]:
         """Settle every app environment's freeze at `now`; the changes recorded."""
         changes, ends = [], []
+        every = self._every_environment
         for app in self.apps:
             for environment in app.environments:
+                if not (every or environment.policy.freeze):
+                    continue
                 active = Occurrence.of(environment.policy.frozen_at(now))
                 if active is not None:
                     ends.append(active.ends_at)
@@ -85,6 +93,8 @@ class FreezeClock:
                         Settled(app=app.name, environment=environment.name, active=active)
                     )
         self._soonest_end = min(ends, default=None)
+        if every:  # a tick that failed half-way looks at every environment again
+            self._every_environment = False
         return changes
 
     async def settle(
