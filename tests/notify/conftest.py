@@ -30,6 +30,14 @@ from engine.store import subscriptions as rows
 from engine.subscriptions import Subscriptions
 
 SECRET = "s3cret-for-tests"
+#: the environments config's apps, before a test's `notifications:`
+APPS = """\
+apps:
+  - name: shop
+    repo: https://example.com/shop.git
+    pipeline:
+      - {name: dev, cluster: "kubesim:dev"}
+"""
 SECRET_ENV = "BATON_TEST_NOTIFY_SECRET"
 
 

@@ -7,14 +7,11 @@ import os
 import sys
 from pathlib import Path
 
-from tests.notify.conftest import SECRET, SECRET_ENV, Receiver
+from tests.notify.conftest import APPS, SECRET, SECRET_ENV, Receiver
 
-CONFIG = """\
-apps:
-  - name: shop
-    repo: https://example.com/shop.git
-    pipeline:
-      - {name: dev, cluster: "kubesim:dev"}
+CONFIG = (
+    APPS
+    + """\
 notifications:
   - name: hooks
     type: webhook
@@ -23,6 +20,7 @@ notifications:
     triggers: [promotion-failed]
     give_up_after: 1s
 """
+)
 
 
 async def _baton(*args: str) -> tuple[int, str]:

@@ -11,19 +11,18 @@ from engine.config.reload import ConfigReloader
 from engine.notify.notifier import Notifier
 from engine.repository import Repository
 from engine.store import EventStore
+from tests.notify.conftest import APPS
 
-CONFIG = """\
-apps:
-  - name: shop
-    repo: https://example.com/shop.git
-    pipeline:
-      - {name: dev, cluster: "kubesim:dev"}
+CONFIG = (
+    APPS
+    + """\
 notifications:
   - name: NAME
     type: slack
     url: https://hooks.example.com/baton
     triggers: [TRIGGER]
 """
+)
 
 
 async def test_a_reload_hands_the_notifier_new_channels_and_a_broken_one_changes_nothing(

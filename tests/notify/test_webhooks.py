@@ -13,6 +13,7 @@ from engine.notify.notifier import SUBSCRIPTION
 from engine.store import EventStore
 from engine.store import subscriptions as rows
 from tests.notify.conftest import (
+    APPS,
     Receiver,
     Running,
     deliveries,
@@ -130,12 +131,9 @@ async def test_a_channel_filtered_to_another_app_is_not_told(
     assert [m.headers["X-Baton-Delivery"].split(":")[1] for m in receiver.taken] == ["all"]
 
 
-CONFIG = """\
-apps:
-  - name: shop
-    repo: https://example.com/shop.git
-    pipeline:
-      - {name: dev, cluster: "kubesim:dev"}
+CONFIG = (
+    APPS
+    + """\
 notifications:
   - name: hooks
     type: webhook
@@ -143,6 +141,7 @@ notifications:
     triggers: [promotion-requested]
     environments: [dev]
 """
+)
 
 
 @pytest.mark.parametrize(
