@@ -13,9 +13,8 @@ COPY projections projections
 COPY api api
 COPY kubesim kubesim
 COPY baton baton
-COPY migrations migrations
 COPY environments environments
-# editable: `baton migrate` finds the migrations/ folder next to the engine package
+# editable; the SQL migrations travel inside the engine package
 RUN pip install --no-cache-dir -e .
 
 ENV BATON_HOME=/var/lib/baton \

@@ -1,7 +1,7 @@
 """Background jobs the API starts and clients poll (projection replays).
 
 Where it sits: behind `POST /admin/replay`. A job runs as an asyncio task in the process
-that started it; its state is a row of the `jobs` table (migrations/007_jobs.sql), so that
+that started it; its state is a row of the `jobs` table (migration 007_jobs.sql), so that
 every API process answers a poll the same and only one job of a kind runs at a time among
 them all. The task holds a database connection for its whole run, whose backend is the
 row's owner: when the process dies, the backend goes, and whichever process looks next

@@ -64,7 +64,7 @@ Handler = Callable[[RecordedEvent], Awaitable[None]]
 #: or None when everything handed over is (the checkpoint never passes it)
 HeldBack = Callable[[], int | None]
 _FINAL_SAVE_S = 2.0
-#: as migrations/013 checks it
+#: as migration 013 checks it
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 

@@ -7,7 +7,7 @@ and holds the definitions of the four keys.
 Scale: the window becomes a range of log positions by two steps along the index on
 (recorded_at, position), as the audit's time filters do; the events in that range are read
 along the primary key (or, for one app, along the streams' index) and filtered by type.
-A promotion's kind comes from its request, found by the index of migrations/003; a
+A promotion's kind comes from its request, found by the index of migration 003; a
 release's commit time from its `App.ReleaseCreated`, read along the app's stream, once
 for all the releases deployed in the window.
 """

@@ -85,7 +85,7 @@ _TARGET_WIDE = sql_list(
     EventType.DRIFT_CORRECTED,
     EventType.HEALTH_CHANGED,
 )
-# A promotion's events: its request (found by the index of migrations/003), then its
+# A promotion's events: its request (found by the index of migration 003), then its
 # target's stream from there (the stream's unique key) up to the event that ended it, each
 # event that names the promotion or concerns the whole target. In their current shape.
 _PROMOTION_EVENTS = f"""

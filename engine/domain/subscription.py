@@ -6,7 +6,7 @@ handler; an event the handler refused `max_attempts` times is parked here
 subscription moves on. An admin's retry (``ParkedEventRetried``) takes it off the list;
 the subscription sees that event come by in the log and hands the parked event to its
 handler again, which either takes it or parks it once more. The checkpoint is not here
-(it changes with every batch: a row of ``subscriptions``, migrations/013).
+(it changes with every batch: a row of ``subscriptions``, migration 013).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ class EventType(StrEnum):
     RELEASE_CREATED = "App.ReleaseCreated"
     RELEASE_REJECTED = "App.ReleaseRejected"
     TARGET_CREATED = "Target.Created"
-    # migrations/003 indexes these events by this name (events_promotion_requested_id):
+    # migration 003 indexes these events by this name (events_promotion_requested_id):
     # renaming it needs a new migration that indexes the new name
     PROMOTION_REQUESTED = "Target.PromotionRequested"
     POLICY_OVERRIDDEN = "Target.PolicyOverridden"

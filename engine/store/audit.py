@@ -2,7 +2,7 @@
 
 The chain is recomputed by the same SQL function that built it, in position ranges, so
 verifying a large log needs neither much memory nor one long transaction. Each run is kept
-(`audit_verifications`, migrations/012) so that anyone can see how far, and when, the
+(`audit_verifications`, migration 012) so that anyone can see how far, and when, the
 chain was last found intact.
 """
 

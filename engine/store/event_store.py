@@ -1,6 +1,6 @@
 """The event store on asyncpg: append with optimistic concurrency, read, subscribe.
 
-Appends go through the `baton_append` SQL function (migrations/001_events.sql), which
+Appends go through the `baton_append` SQL function (migration 001_events.sql), which
 locks the head row, checks each stream's expected version, chains the hash and notifies
 listeners. Readers read by global position; because appends commit in position order,
 a reader that has seen position N has seen everything before it. Every read goes through
@@ -58,7 +58,7 @@ _LOST = (*DATABASE_UNAVAILABLE, asyncpg.InterfaceError, TimeoutError)
 
 #: the request of promotion $1, as a CTE named `requested` (its stream, version and
 #: position). The type is in the text, where the planner matches it to the predicate of
-#: migrations/003's partial index; the field is read as stored, as the index holds it. The
+#: migration 003's partial index; the field is read as stored, as the index holds it. The
 #: first step is MATERIALIZED: planned with the `ORDER BY position LIMIT 1` around it, the
 #: lookup walked the whole log in position order instead (200 ms at 1M events, not 1.4).
 PROMOTION_REQUEST = f"""
@@ -346,7 +346,7 @@ class EventStore:
     async def promotion_stream(self, promotion_id: str) -> str | None:
         """The stream of the target where promotion `promotion_id` was requested, if any.
 
-        Read from the log itself (`PROMOTION_REQUEST`, indexed by migrations/003), so a
+        Read from the log itself (`PROMOTION_REQUEST`, indexed by migration 003), so a
         promotion is found the moment its request is committed, before any projection has
         seen it (a PromotionRequested version 2 that moved `promotion_id` would need an
         index of its own).

@@ -4,7 +4,7 @@ Where it sits: beside the event log, for the API's POST requests. A request rese
 (subject, key) before it runs; the primary key lets exactly one of several concurrent
 duplicates win, and the winner holds the key under a fresh `owner` id for a lease. A
 request that appends events answers its key in the same transaction as those events
-(`baton_append_answered`, migrations/008): a request cut after that commit is replayed on
+(`baton_append_answered`, migration 008): a request cut after that commit is replayed on
 retry, one cut before it left nothing behind. A request that appends nothing answers
 afterwards. A reservation whose lease ran out, or whose holder's database session is gone
 (its process died), belongs to an attempt that died: a retry takes it over at once, and

@@ -1,4 +1,8 @@
-"""Schema migrations: numbered plain-SQL files in `migrations/`, each applied once, in order.
+"""Schema migrations: numbered plain-SQL files in `migrations/` beside this module, each
+applied once, in order.
+
+The files ship inside the package (a wheel carries them), so an installed `baton migrate`
+finds them wherever it runs from.
 
 Each file runs in its own transaction and is recorded with its checksum; concurrent
 migrators (several baton replicas starting together) serialise on an advisory lock; a file
@@ -36,8 +40,8 @@ class Migration:
 
 
 def default_migrations_dir() -> Path:
-    """The `migrations/` folder next to the `engine` package."""
-    return Path(__file__).resolve().parents[2] / "migrations"
+    """The `migrations/` folder inside this package, next to this module."""
+    return Path(__file__).resolve().parent / "migrations"
 
 
 def load_migrations(directory: Path) -> list[Migration]:

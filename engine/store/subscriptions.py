@@ -1,7 +1,7 @@
 """Durable subscriptions' rows: checkpoints, the one-consumer lock, who holds it.
 
 Where it sits: under ``engine.subscriptions`` (the runner), which follows the log with
-:meth:`EventStore.subscribe` from the checkpoint kept here (migrations/013). A consumer
+:meth:`EventStore.subscribe` from the checkpoint kept here (migration 013). A consumer
 holds :class:`ConsumerLock` (a session advisory lock on a dedicated connection, as the
 appliers' per-target locks): Postgres frees it when that session ends — the process was
 killed, its connection cut — and a waiting process takes the subscription over.

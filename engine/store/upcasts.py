@@ -2,7 +2,7 @@
 
 Where it sits: beside the store's reads. The store's Python readers upcast each row as
 they read it (`row_to_event`); readers in SQL (the projections, their queries) read the view
-`events_current` (migrations/009), whose data comes from `event_upcasts` for each event
+`events_current` (migration 009), whose data comes from `event_upcasts` for each event
 stored at an older schema version. This module fills that table with the same upcaster:
 `fill` searches the log up to its head (at start-up, before each rebuild or verify),
 `fill_range` one batch of positions (the projection feed, for events appended in an older
