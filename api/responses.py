@@ -50,9 +50,10 @@ class Problem(TypedDict):
 
 
 class Liveness(TypedDict):
-    """The process answers."""
+    """The process answers, and says which baton it is."""
 
     status: str
+    version: str  # the installed package's version, as `baton version` shows it
 
 
 class TaskStatus(TypedDict):

@@ -1,8 +1,9 @@
 """Liveness and readiness, for load balancers and orchestrators.
 
-Where it sits: public, cheap views. `healthz` says the process answers; `readyz` says it
-can do its job: the database answers, every migration is applied, and the projections
-are within a bound of the log's head. Its body also shows each background task of the
+Where it sits: public, cheap views. `healthz` says the process answers, and which version of
+baton it runs (`baton version` shows it); `readyz` says it can do its job: the database
+answers, every migration is applied, and the projections are within a bound of the log's
+head. Its body also shows each background task of the
 process (`tasks`: running, failing since when and why, stopped); they inform, they do not
 decide readiness — a cluster that is down must not take the API out of a load balancer.
 """
@@ -10,6 +11,7 @@ decide readiness — a cluster that is down must not take the API out of a load 
 from __future__ import annotations
 
 import asyncio
+from importlib import metadata
 from typing import Any
 
 from aiohttp import web
@@ -25,11 +27,22 @@ from engine.store.migrate import pending_migrations
 _DB_TIMEOUT_S = 2.0
 
 
+def _package_version() -> str:
+    """The installed baton's version; "unknown" when it runs from sources not installed."""
+    try:
+        return metadata.version("baton")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+VERSION = _package_version()
+
+
 @public
 @Operation(tag="health", answers=[json_answer(Liveness, "the process answers")])
 async def healthz(request: web.Request) -> web.Response:
-    """Liveness: the process is up."""
-    return json_response({"status": "ok"})
+    """Liveness: the process is up; its body names the server's version."""
+    return json_response({"status": "ok", "version": VERSION})
 
 
 async def _database_checks(request: web.Request) -> dict[str, Any]:

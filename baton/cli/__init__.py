@@ -22,6 +22,7 @@ from baton.cli.errors import BatonGroup
 _COMMANDS = {
     "approve": "baton.cli.promotions:approve",
     "audit": "baton.cli.database:audit",
+    "completion": "baton.cli.completion:completion",
     "config": "baton.cli.source:config",
     "demo": "baton.cli.demo:demo",
     "diff": "baton.cli.reads:diff",
@@ -38,6 +39,7 @@ _COMMANDS = {
     "rollback": "baton.cli.promotions:rollback",
     "serve": "baton.cli.serve:serve",
     "status": "baton.cli.reads:status",
+    "version": "baton.cli.version:version",
 }
 
 

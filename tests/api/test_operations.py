@@ -7,6 +7,7 @@ import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import replace
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,8 @@ def _signed(body: bytes, secret: str = WEBHOOK_SECRET) -> dict[str, str]:
 
 
 async def test_healthz_and_readyz_report_ok(api: Api) -> None:
-    assert (await (await api.get("/healthz", as_=None)).json()) == {"status": "ok"}
+    alive = await (await api.get("/healthz", as_=None)).json()
+    assert alive == {"status": "ok", "version": metadata.version("baton")}
     ready = await api.get("/readyz", as_=None)
     body = await ready.json()
     assert ready.status == 200, body
