@@ -25,6 +25,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check engine projections api kubesim console baton tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/hadolint Dockerfile
 
 # schemathesis over every API operation, as every role, against a real `baton serve`
 # (at least 2,000 requests; minutes, so not part of `make test`); non-zero on any 5xx

@@ -2,10 +2,13 @@
 
 Creates a bare repository (what baton watches, as it would watch a Git server) and a
 working clone to commit into, like a developer pushing changes.
+`python -m engine.git.sample ROOT` creates one with a first release, unless ROOT already
+holds it (docker compose's baton watches it, as BATON_DEMO_REPO).
 """
 
 from __future__ import annotations
 
+import argparse
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,3 +117,19 @@ def create_sample_repo(root: Path) -> SampleRepo:
         config.set_value("user", "name", AUTHOR.name)
         config.set_value("user", "email", AUTHOR.email)
     return SampleRepo(remote=remote, work=work)
+
+
+def main() -> None:
+    """Create ROOT/shop.git with the shop's release 1.0.0, unless it is there already."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("root", type=Path)
+    args = parser.parse_args()
+    if (args.root / "shop.git").exists():
+        print(f"{args.root / 'shop.git'} is there already")
+        return
+    sha = create_sample_repo(args.root).release("1.0.0", "Welcome to the shop", "shop 1.0.0")
+    print(f"{args.root / 'shop.git'}: release 1.0.0 at {sha[:12]}")
+
+
+if __name__ == "__main__":
+    main()
