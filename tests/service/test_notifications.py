@@ -93,7 +93,7 @@ def dev_settled(site: Site, baton: Baton) -> Callable[[], bool]:
     )
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(360)
 async def test_killed_in_a_burst_and_a_receiver_down_30s_every_message_arrives_once_deduplicated(
     tmp_path: Path, database_url: str, receiver: Receiver
 ) -> None:
@@ -112,7 +112,7 @@ async def test_killed_in_a_burst_and_a_receiver_down_30s_every_message_arrives_o
     await asyncio.sleep(30)
     await receiver.start()
 
-    await asyncio.to_thread(wait_for, "dev settled", dev_settled(site, baton), 90)
+    await asyncio.to_thread(wait_for, "dev settled", dev_settled(site, baton), 150)
     expected = await heard_everything(receiver, database_url, within=90)
     heard = ids(receiver.taken)
     assert told_before < len(expected), "the kill came before everything was told"
