@@ -8,16 +8,15 @@ Every write carries an `Idempotency-Key`, so the one retry after a lost connecti
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from baton.contexts import resolve
 from engine.telemetry import current_traceparent
 
-DEFAULT_URL = "http://127.0.0.1:8080"
 PREFIX = "/api/v1"
 #: how long to wait before the one retry of a write (longer when the server says so)
 RETRY_AFTER_S = 1.0
@@ -46,8 +45,10 @@ class Client:
     def __init__(
         self, url: str | None = None, token: str | None = None, *, timeout: float = 30.0
     ) -> None:
-        self.url = (url or os.environ.get("BATON_URL") or DEFAULT_URL).rstrip("/")
-        self.token = token if token is not None else os.environ.get("BATON_TOKEN")
+        # what a caller leaves out comes from BATON_URL/BATON_TOKEN or the current context
+        server = resolve(url, token)
+        self.url = server.url
+        self.token = server.token
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         self._session = aiohttp.ClientSession(
             headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)

@@ -60,6 +60,7 @@ def fail(failure: Failure) -> NoReturn:
 def explain(exc: BaseException) -> Failure | None:
     """The failure an error means to an operator, or None when it is not a known one."""
     # imported on failure only: a command that succeeds need not load the store
+    from baton.contexts import ContextsError
     from engine.config.loader import ConfigError
     from engine.store.errors import (
         DatabaseConnectError,
@@ -71,6 +72,10 @@ def explain(exc: BaseException) -> Failure | None:
 
     if isinstance(exc, BaseExceptionGroup):
         return next(filter(None, map(explain, exc.exceptions)), None)
+    if isinstance(exc, ContextsError):
+        return Failure(
+            str(exc), "fix the file or remove it and `baton login` again", ExitCode.USAGE
+        )
     if isinstance(exc, DatabaseConnectError):
         code = ExitCode.USAGE if isinstance(exc, DatabaseUrlInvalid) else ExitCode.UNREACHABLE
         return Failure(exc.problem, exc.next_step, code)

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from baton.cli.console import make_console
-from baton.cli.remote import URL, call
+from baton.cli.remote import call, with_server
+
+if TYPE_CHECKING:
+    from baton.contexts import Server
 
 _RELATIVE = re.compile(r"([0-9]{1,4})([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -81,7 +84,7 @@ def _row(item: dict[str, Any]) -> list[str]:
 @click.option(
     "-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
-@URL
+@with_server
 def insights(
     app: str | None,
     environment: str | None,
@@ -89,7 +92,7 @@ def insights(
     until: str | None,
     bucket: str | None,
     output: str,
-    url: str,
+    server: Server,
 ) -> None:
     """Deployment frequency, lead time, change failure rate and time to restore (DORA),
     per app and environment, from baton's own log (default: the last 30 days)."""
@@ -100,7 +103,7 @@ def insights(
         "until": parse_when(until, "--until"),
         "bucket": bucket,
     }
-    result = call(lambda c: c.get("/insights", **query), url)
+    result = call(lambda c: c.get("/insights", **query), server)
     if output == "json":
         click.echo(json.dumps(result, indent=2))
         return

@@ -8,14 +8,17 @@ Where it sits: clients of the REST API (`baton.cli.remote`), acting as the subje
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from baton.cli.console import make_console
 from baton.cli.errors import ExitCode
 from baton.cli.preview import print_preview
-from baton.cli.remote import URL, call, short
+from baton.cli.remote import call, short, with_server
+
+if TYPE_CHECKING:
+    from baton.contexts import Server
 
 DRY_RUN = click.option(
     "--dry-run",
@@ -40,7 +43,7 @@ DRY_RUN = click.option(
     help="Admin: set pipeline order or a freeze window aside, for this reason.",
 )
 @DRY_RUN
-@URL
+@with_server
 def promote(
     app: str,
     environment: str,
@@ -49,7 +52,7 @@ def promote(
     reason: str,
     override_reason: str | None,
     dry_run: bool,
-    url: str,
+    server: Server,
 ) -> int:
     """Ask for a release to run in an environment (or, with --dry-run, preview it)."""
     if (release is None) == (from_environment is None):
@@ -59,9 +62,9 @@ def promote(
     if override_reason:
         body["override"] = {"reason": override_reason}
     if dry_run:
-        previewed = call(lambda c: c.post("/promotions/preview", body), url)
+        previewed = call(lambda c: c.post("/promotions/preview", body), server)
         return print_preview(make_console(), previewed)
-    result = call(lambda c: c.post("/promotions", body), url)
+    result = call(lambda c: c.post("/promotions", body), server)
     make_console().print(
         f"promotion {result['id']} {result['phase']}: {short(result['release'])} "
         f"→ {app}/{environment}"
@@ -69,27 +72,27 @@ def promote(
     return ExitCode.DONE
 
 
-def _decision(verb: str, promotion_id: str, body: dict[str, Any], url: str) -> None:
-    result = call(lambda c: c.post(f"/promotions/{promotion_id}/{verb}", body), url)
+def _decision(verb: str, promotion_id: str, body: dict[str, Any], server: Server) -> None:
+    result = call(lambda c: c.post(f"/promotions/{promotion_id}/{verb}", body), server)
     make_console().print(f"promotion {promotion_id} {result['phase']}")
 
 
 @click.command()
 @click.argument("promotion_id")
 @click.option("--comment", default="")
-@URL
-def approve(promotion_id: str, comment: str, url: str) -> None:
+@with_server
+def approve(promotion_id: str, comment: str, server: Server) -> None:
     """Approve a promotion (as the token's subject)."""
-    _decision("approve", promotion_id, {"comment": comment}, url)
+    _decision("approve", promotion_id, {"comment": comment}, server)
 
 
 @click.command()
 @click.argument("promotion_id")
 @click.option("--reason", default="")
-@URL
-def reject(promotion_id: str, reason: str, url: str) -> None:
+@with_server
+def reject(promotion_id: str, reason: str, server: Server) -> None:
     """Reject a promotion that awaits approval."""
-    _decision("reject", promotion_id, {"reason": reason}, url)
+    _decision("reject", promotion_id, {"reason": reason}, server)
 
 
 @click.command()
@@ -103,17 +106,17 @@ def reject(promotion_id: str, reason: str, url: str) -> None:
 )
 @click.option("--reason", default="")
 @DRY_RUN
-@URL
+@with_server
 def rollback(
-    app: str, environment: str, release: str | None, reason: str, dry_run: bool, url: str
+    app: str, environment: str, release: str | None, reason: str, dry_run: bool, server: Server
 ) -> int:
     """Roll an environment back to a release that was healthy there (or preview it)."""
     given = {"app": app, "environment": environment, "reason": reason, "release": release}
     body = {k: v for k, v in given.items() if v}
     if dry_run:
-        previewed = call(lambda c: c.post("/rollbacks/preview", body), url)
+        previewed = call(lambda c: c.post("/rollbacks/preview", body), server)
         return print_preview(make_console(), previewed)
-    result = call(lambda c: c.post("/rollbacks", body), url)
+    result = call(lambda c: c.post("/rollbacks", body), server)
     make_console().print(
         f"rollback {result['id']} {result['phase']}: {app}/{environment} → "
         f"{short(result['release'])}"

@@ -11,16 +11,17 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from baton.cli.console import make_console
-from baton.cli.remote import URL, call, short
+from baton.cli.remote import call, short, with_server
 
 if TYPE_CHECKING:
     from baton.client import Client
+    from baton.contexts import Server
 
 
 @click.command()
 @click.argument("app", required=False)
-@URL
-def status(app: str | None, url: str) -> None:
+@with_server
+def status(app: str | None, server: Server) -> None:
     """The pipeline of APP (or of every app) as a table."""
     from rich.table import Table
 
@@ -29,7 +30,7 @@ def status(app: str | None, url: str) -> None:
             return [await client.get(f"/apps/{app}")]
         return list((await client.get("/apps"))["items"])
 
-    for pipeline in call(work, url):
+    for pipeline in call(work, server):
         table = Table(title=f"{pipeline['name']}")
         for column in (
             "environment",
@@ -62,13 +63,16 @@ def status(app: str | None, url: str) -> None:
 @click.option("--env", "environment", default=None)
 @click.option("--since", default=None, help="An ISO time, e.g. 2026-11-26T10:00:00Z.")
 @click.option("--limit", default=50, show_default=True)
-@URL
-def history(app: str, environment: str | None, since: str | None, limit: int, url: str) -> None:
+@with_server
+def history(
+    app: str, environment: str | None, since: str | None, limit: int, server: Server
+) -> None:
     """Who did what, where and when, with trace ids: the audit trail of an app."""
     from rich.table import Table
 
     page = call(
-        lambda c: c.get("/events", app=app, environment=environment, since=since, limit=limit), url
+        lambda c: c.get("/events", app=app, environment=environment, since=since, limit=limit),
+        server,
     )
     table = Table(title=f"history of {app}")
     for column in ("position", "time", "env", "actor", "action", "summary", "trace"):
@@ -90,12 +94,12 @@ def history(app: str, environment: str | None, since: str | None, limit: int, ur
 @click.argument("app")
 @click.option("--from-time", "start", required=True, help="ISO time or log position.")
 @click.option("--to-time", "end", required=True, help="ISO time or log position.")
-@URL
-def diff(app: str, start: str, end: str, url: str) -> None:
+@with_server
+def diff(app: str, start: str, end: str, server: Server) -> None:
     """What changed in APP's environments between two points in time."""
     from rich.table import Table
 
-    result = call(lambda c: c.get("/state/diff", **{"from": start, "to": end}), url)
+    result = call(lambda c: c.get("/state/diff", **{"from": start, "to": end}), server)
     changes = [c for c in result["changes"] if c["app"] == app]
     if not changes:
         make_console().print(f"no change in {app} between {start} and {end}")

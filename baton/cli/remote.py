@@ -1,7 +1,9 @@
 """What the commands that talk to a running baton share: the server's URL and one call.
 
-Where it sits: under `baton.cli.reads` and `baton.cli.promotions`. They read the server
-from `--url`/`BATON_URL` and the token from `BATON_TOKEN` (`baton.client`); a refusal,
+Where it sits: under `baton.cli.reads`, `baton.cli.promotions` and every other command
+that asks the server. `with_server` gives them `--url` and `--token`, chosen over
+`BATON_URL`/`BATON_TOKEN`, over the current context of `baton login`, over the default
+URL (`baton.contexts.resolve`, the one place that decides); a refusal,
 a missing permission or an unreachable server ends as one line with its exit code:
 1 refused by a policy or not found, 3 server unreachable, 4 not authenticated or not
 allowed.
@@ -10,6 +12,7 @@ allowed.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,26 +22,43 @@ from baton.cli.errors import ExitCode, Failure, fail
 
 if TYPE_CHECKING:
     from baton.client import Client
+    from baton.contexts import Server
 
 T = TypeVar("T")
 
-URL = click.option(
-    "--url",
-    envvar="BATON_URL",
-    default="http://127.0.0.1:8080",
-    show_default=True,
-    help="The baton server (BATON_URL).",
-)
+
+def with_server(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give `command` the options `--url` and `--token`, as one argument `server`."""
+
+    @functools.wraps(command)
+    def resolved(*args: Any, url: str | None, token: str | None, **kwargs: Any) -> Any:
+        from baton.contexts import resolve
+
+        return command(*args, server=resolve(url, token), **kwargs)
+
+    with_token = click.option(
+        "--token",
+        default=None,
+        help="The bearer token (else BATON_TOKEN, else the current context's); "
+        "a flag stays in the shell's history, so prefer `baton login`.",
+    )(resolved)
+    return click.option(
+        "--url",
+        default=None,
+        help="The baton server (else BATON_URL, else the current context's, "
+        "else http://127.0.0.1:8080).",
+    )(with_token)
 
 
-def call(work: Callable[[Client], Coroutine[Any, Any, T]], url: str) -> T:
-    """Run `work` with a client of the server at `url`; a failure ends the command."""
+def call(work: Callable[[Client], Coroutine[Any, Any, T]], server: Server) -> T:
+    """Run `work` with a client of `server`; a failure ends the command."""
     import aiohttp
 
     from baton.client import ApiError, Client
 
     async def run() -> T:
-        async with Client(url) as client:
+        # "" rather than None: the token is decided, no fallback is looked up again
+        async with Client(server.url, server.token or "") as client:
             return await work(client)
 
     try:
@@ -49,8 +69,9 @@ def call(work: Callable[[Client], Coroutine[Any, Any, T]], url: str) -> T:
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
         fail(
             Failure(
-                f"cannot reach {url} ({exc or type(exc).__name__})",
-                "is `baton serve` running there? --url or BATON_URL names the server",
+                f"cannot reach {server.url} ({exc or type(exc).__name__})",
+                "is `baton serve` running there? --url, BATON_URL or `baton context use` "
+                "names the server",
                 ExitCode.UNREACHABLE,
             )
         )
