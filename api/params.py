@@ -72,20 +72,25 @@ class Query:
 class Text(Query):
     """A string of printable characters."""
 
+    min_length: int = 1
     max_length: int = 200
 
     @property
     def schema(self) -> Any:
-        """A string of 1 to `max_length` characters."""
-        return Annotated[str, Field(min_length=1, max_length=self.max_length)]
+        """A string of `min_length` to `max_length` characters."""
+        return Annotated[str, Field(min_length=self.min_length, max_length=self.max_length)]
 
     def read(self, request: web.Request) -> str | None:
         """The value, or None when absent."""
         value = request.query.get(self.name)
         if value is None:
             return None
-        if not value or len(value) > self.max_length or not value.isprintable():
-            raise invalid(self.name, f"expected 1 to {self.max_length} printable characters")
+        fits = self.min_length <= len(value) <= self.max_length
+        if not fits or not value.isprintable():
+            raise invalid(
+                self.name,
+                f"expected {self.min_length} to {self.max_length} printable characters",
+            )
         return value
 
 

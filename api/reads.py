@@ -64,6 +64,57 @@ async def promotion_events(app: web.Application, promotion_id: str) -> list[Row]
         return await queries.promotion_events(conn, promotion_id)
 
 
+#: the states a client filters promotions by → the phases each stands for
+PROMOTION_STATES: dict[str, tuple[PromotionPhase, ...]] = {
+    "pending": tuple(p for p in PromotionPhase if p.is_in_flight),
+    "awaiting-approval": (PromotionPhase.AWAITING_APPROVAL,),
+    "running": (PromotionPhase.STARTED, PromotionPhase.SYNCED),
+    "done": tuple(p for p in PromotionPhase if p.is_terminal),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromotionFilter:
+    """Filters of the promotions list; `id_prefix` finds a promotion by its id's start."""
+
+    app: str | None = None
+    environment: str | None = None
+    state: str | None = None
+    id_prefix: str | None = None
+
+    def passes(self, row: Row) -> bool:
+        """True when the promotion `row` passes every filter given."""
+        phases = PROMOTION_STATES[self.state] if self.state else None
+        return (
+            (self.app is None or row["app"] == self.app)
+            and (self.environment is None or row["environment"] == self.environment)
+            and (phases is None or row["phase"] in phases)
+            and (self.id_prefix is None or str(row["id"]).startswith(self.id_prefix))
+        )
+
+
+async def find_promotions(
+    app: web.Application, filters: PromotionFilter, *, limit: int
+) -> list[Row]:
+    """The latest promotions that pass `filters`: by app, in each app's pipeline order,
+    newest first within a target. A whole id the read model has not caught up with yet is
+    found in the log (as `promotion` finds it), so a client sees its own write at once."""
+    phases = PROMOTION_STATES[filters.state] if filters.state else None
+    async with _conn(app) as conn:
+        rows = await queries.find_promotions(
+            conn,
+            app=filters.app,
+            environment=filters.environment,
+            phases=None if phases is None else [p.value for p in phases],
+            id_prefix=filters.id_prefix,
+            limit=limit,
+        )
+    if not rows and filters.id_prefix is not None:
+        exact = await promotion(app, filters.id_prefix)
+        rows = [exact] if exact is not None and filters.passes(exact) else []
+    return await in_pipeline_order(app, rows)
+
+
 @dataclass(frozen=True, kw_only=True)
 class EventFilter:
     """Filters of the audit log."""

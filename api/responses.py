@@ -102,10 +102,18 @@ class Promotion(TypedDict):
     approvals: NotRequired[list[Approval]]
     previous_release: NotRequired[str | None]
     overrides: NotRequired[list[str]]
+    started_at: NotRequired[datetime | None]
+    synced_at: NotRequired[datetime | None]
     finished_at: NotRequired[datetime | None]
     outcome: NotRequired[str | None]
     trace_id: NotRequired[str | None]
     trace_url: NotRequired[TraceUrl]
+
+
+class PromotionList(TypedDict):
+    """Promotions: by app, then in each app's pipeline order, newest first in a target."""
+
+    items: list[Promotion]
 
 
 class PreviewRefusal(TypedDict):

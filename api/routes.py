@@ -42,6 +42,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/apps/{{app}}/releases", apps.list_releases, name="list_releases")
     r.add_get(f"{PREFIX}/apps/{{app}}/releases/{{sha}}", apps.get_release, name="get_release")
 
+    r.add_get(f"{PREFIX}/promotions", promotions.list_promotions, name="list_promotions")
     r.add_post(f"{PREFIX}/promotions", promotions.create_promotion, name="create_promotion")
     r.add_post(f"{PREFIX}/promotions/preview", previews.preview_promotion, name="preview_promotion")
     r.add_get(

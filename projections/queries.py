@@ -131,6 +131,32 @@ async def list_promotions(
     return [dict(r) for r in rows]
 
 
+async def find_promotions(
+    conn: asyncpg.Connection,
+    *,
+    app: str | None,
+    environment: str | None,
+    phases: list[str] | None,
+    id_prefix: str | None,
+    limit: int,
+) -> list[Row]:
+    """The latest promotions that pass every filter given, newest first."""
+    rows = await conn.fetch(
+        """SELECT * FROM promotions
+            WHERE ($1::text IS NULL OR app = $1)
+              AND ($2::text IS NULL OR environment = $2)
+              AND ($3::text[] IS NULL OR phase = ANY($3::text[]))
+              AND ($4::text IS NULL OR starts_with(id, $4))
+            ORDER BY requested_at DESC, id LIMIT $5""",
+        app,
+        environment,
+        phases,
+        id_prefix,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
 async def list_releases(
     conn: asyncpg.Connection, app: str, *, limit: int = 50, before_number: int | None = None
 ) -> list[Row]:

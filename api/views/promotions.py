@@ -23,6 +23,7 @@ from api.keys import PROMOTIONS
 from api.operation import Operation, json_answer
 from api.render import json_response, promotion_json
 from api.responses import Promotion as PromotionAnswer
+from api.responses import PromotionList
 from api.schemas import (
     ApprovalBody,
     Body,
@@ -134,6 +135,45 @@ async def get_promotion(request: web.Request) -> web.Response:
     if found is None:
         raise not_found("promotion", f"there is no promotion {promotion_id}")
     return json_response(with_trace_link(request.app, found))
+
+
+APP = params.Text(name="app", description="only this app")
+ENVIRONMENT = params.Text(name="environment", description="only this environment")
+STATE = params.Choice(
+    name="state",
+    description="only promotions in this state: `awaiting-approval`, `running` (started "
+    "or synced), `pending` (either: not finished yet) or `done` (finished, however)",
+    choices=tuple(reads.PROMOTION_STATES),
+)
+ID_PREFIX = params.Text(
+    name="id_prefix",
+    description="only promotions whose id starts with this (at least 6 characters): "
+    "one item when it names a promotion, more when it is ambiguous",
+    min_length=6,
+)
+LIST_LIMIT = params.Integer(name="limit", description="at most", low=1, high=200, default=50)
+
+
+@Operation(
+    tag="promotions",
+    answers=[json_answer(PromotionList, "the promotions")],
+    query=[APP, ENVIRONMENT, STATE, ID_PREFIX, LIST_LIMIT],
+)
+async def list_promotions(request: web.Request) -> web.Response:
+    """The latest promotions, by app and in pipeline order, newest first in each target.
+
+    Filter by app, environment and state; `id_prefix` resolves a short id.
+    """
+    require(request, Role.VIEWER)
+    filters = reads.PromotionFilter(
+        app=APP.read(request),
+        environment=ENVIRONMENT.read(request),
+        state=STATE.read(request),
+        id_prefix=ID_PREFIX.read(request),
+    )
+    limit = LIST_LIMIT.read(request)
+    assert limit is not None
+    return json_response({"items": await reads.find_promotions(request.app, filters, limit=limit)})
 
 
 def _current(request: web.Request, promotion_id: str, target: Target) -> web.Response:

@@ -22,6 +22,7 @@ from baton.cli.errors import BatonGroup
 _COMMANDS = {
     "approve": "baton.cli.promotions:approve",
     "audit": "baton.cli.database:audit",
+    "cancel": "baton.cli.promotions:cancel",
     "completion": "baton.cli.completion:completion",
     "config": "baton.cli.source:config",
     "context": "baton.cli.contexts:context",
@@ -37,7 +38,10 @@ _COMMANDS = {
     "migrate": "baton.cli.database:migrate",
     "notify": "baton.cli.notify:notify",
     "promote": "baton.cli.promotions:promote",
+    "promotion": "baton.cli.listings:promotion",
+    "promotions": "baton.cli.listings:promotions",
     "reject": "baton.cli.promotions:reject",
+    "releases": "baton.cli.listings:releases",
     "replay": "baton.cli.replay:replay",
     "rollback": "baton.cli.promotions:rollback",
     "serve": "baton.cli.serve:serve",

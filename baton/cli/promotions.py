@@ -1,8 +1,9 @@
-"""`baton promote`, `approve`, `reject`, `rollback`: the decisions a person takes.
+"""`baton promote`, `approve`, `reject`, `cancel`, `rollback`: the decisions a person takes.
 
 Where it sits: clients of the REST API (`baton.cli.remote`), acting as the subject of
 `BATON_TOKEN`; the server's policies decide, and a refusal ends as one line (exit 1, or
-4 when the token may not do it). `--dry-run` prints the server's preview instead
+4 when the token may not do it). A promotion id may be a unique prefix of it
+(`baton.cli.remote.resolve_promotion`). `--dry-run` prints the server's preview instead
 (`baton.cli.preview`).
 """
 
@@ -15,9 +16,10 @@ import click
 from baton.cli.console import make_console
 from baton.cli.errors import ExitCode
 from baton.cli.preview import print_preview
-from baton.cli.remote import call, short, with_server
+from baton.cli.remote import call, resolve_promotion, short, with_server
 
 if TYPE_CHECKING:
+    from baton.client import Client
     from baton.contexts import Server
 
 DRY_RUN = click.option(
@@ -72,9 +74,14 @@ def promote(
     return ExitCode.DONE
 
 
-def _decision(verb: str, promotion_id: str, body: dict[str, Any], server: Server) -> None:
-    result = call(lambda c: c.post(f"/promotions/{promotion_id}/{verb}", body), server)
-    make_console().print(f"promotion {promotion_id} {result['phase']}")
+def _decision(verb: str, given: str, body: dict[str, Any], server: Server) -> None:
+    async def work(client: Client) -> dict[str, Any]:
+        promotion_id = await resolve_promotion(client, given)
+        answer: dict[str, Any] = await client.post(f"/promotions/{promotion_id}/{verb}", body)
+        return answer
+
+    result = call(work, server)
+    make_console().print(f"promotion {result['id']} {result['phase']}")
 
 
 @click.command()
@@ -93,6 +100,15 @@ def approve(promotion_id: str, comment: str, server: Server) -> None:
 def reject(promotion_id: str, reason: str, server: Server) -> None:
     """Reject a promotion that awaits approval."""
     _decision("reject", promotion_id, {"reason": reason}, server)
+
+
+@click.command()
+@click.argument("promotion_id")
+@click.option("--reason", default="")
+@with_server
+def cancel(promotion_id: str, reason: str, server: Server) -> None:
+    """Cancel a promotion before it starts."""
+    _decision("cancel", promotion_id, {"reason": reason}, server)
 
 
 @click.command()

@@ -50,6 +50,14 @@ def with_server(command: Callable[..., Any]) -> Callable[..., Any]:
     )(with_token)
 
 
+class Refused(Exception):
+    """A command's own refusal, raised while it talks to the server: ends as its failure."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.problem)
+        self.failure = failure
+
+
 def call(work: Callable[[Client], Coroutine[Any, Any, T]], server: Server) -> T:
     """Run `work` with a client of `server`; a failure ends the command."""
     import aiohttp
@@ -63,6 +71,8 @@ def call(work: Callable[[Client], Coroutine[Any, Any, T]], server: Server) -> T:
 
     try:
         return asyncio.run(run())
+    except Refused as exc:
+        fail(exc.failure)
     except ApiError as exc:
         code = ExitCode.FORBIDDEN if exc.status in (401, 403) else ExitCode.REFUSED
         fail(Failure(str(exc), None, code))
@@ -75,6 +85,53 @@ def call(work: Callable[[Client], Coroutine[Any, Any, T]], server: Server) -> T:
                 ExitCode.UNREACHABLE,
             )
         )
+
+
+#: the shortest promotion id prefix a command takes
+MIN_ID_PREFIX = 6
+
+
+async def resolve_promotion(client: Client, given: str) -> str:
+    """The whole id of the promotion whose id starts with `given` (at least 6 characters):
+    the one place a command turns what a person typed into a promotion id. The server
+    matches (`GET /promotions?id_prefix=`); none is "not found" (exit 1), more than one is
+    ambiguous (exit 2, the candidates named), a prefix too short is bad usage (exit 2)."""
+    if len(given) < MIN_ID_PREFIX:
+        raise Refused(
+            Failure(
+                f"promotion id {given!r} is too short",
+                f"give at least {MIN_ID_PREFIX} characters of it",
+                ExitCode.USAGE,
+            )
+        )
+    found = (await client.get("/promotions", id_prefix=given, limit=10))["items"]
+    return match_promotion(given, [str(p["id"]) for p in found])
+
+
+def match_promotion(given: str, ids: list[str]) -> str:
+    """The one id of `ids` that `given` names (itself, or the only one it starts); a
+    `Refused` when none or more than one."""
+    if given in ids:
+        return given
+    candidates = sorted(i for i in ids if i.startswith(given))
+    if not candidates:
+        raise Refused(
+            Failure(
+                f"there is no promotion whose id starts with {given!r}",
+                "`baton promotions list` shows the promotions",
+                ExitCode.REFUSED,
+            )
+        )
+    if len(candidates) > 1:
+        named = ", ".join(candidates[:-1]) + f" or {candidates[-1]}"
+        raise Refused(
+            Failure(
+                f"promotion id {given!r} is ambiguous: it could be {named}",
+                "give more characters",
+                ExitCode.USAGE,
+            )
+        )
+    return candidates[0]
 
 
 def short(sha: Any) -> str:

@@ -316,3 +316,29 @@ def test_an_active_span_wins_over_the_traceparent_header() -> None:
     context = span.get_span_context()
     assert parent is not None
     assert parent.startswith(f"00-{context.trace_id:032x}-{context.span_id:016x}-")
+
+
+async def test_promotions_are_listed_by_state_and_found_by_the_start_of_their_id(
+    api: Api,
+) -> None:
+    started = await (await api.promote("dev")).json()
+    whole = await api.get("/promotions", params={"id_prefix": started["id"]})
+    assert [p["id"] for p in (await whole.json())["items"]] == [started["id"]], "at once"
+
+    await api.caught_up()
+    short = await (await api.get("/promotions", params={"id_prefix": started["id"][:6]})).json()
+    assert [p["id"] for p in short["items"]] == [started["id"]]
+    running = await (await api.get("/promotions", params={"state": "running"})).json()
+    assert [p["phase"] for p in running["items"]] == ["started"]
+    done = await (await api.get("/promotions", params={"state": "done", "app": "web"})).json()
+    assert done["items"] == []
+
+    too_short = await api.get("/promotions", params={"id_prefix": started["id"][:5]})
+    assert too_short.status == 422
+    assert (await too_short.json())["field"] == "id_prefix"
+    nowhere = await api.get("/promotions", params={"id_prefix": "zzzzzz"})
+    assert (await nowhere.json())["items"] == []
+
+    # every role reads: an approver names the promotion to approve by its id's start
+    named = await api.get("/promotions", params={"id_prefix": started["id"][:6]}, as_="approver")
+    assert named.status == 200 and len((await named.json())["items"]) == 1
