@@ -11,7 +11,6 @@ decide readiness — a cluster that is down must not take the API out of a load 
 from __future__ import annotations
 
 import asyncio
-from importlib import metadata
 from typing import Any
 
 from aiohttp import web
@@ -23,19 +22,12 @@ from api.operation import Operation, json_answer
 from api.render import json_response
 from api.responses import Liveness, Readiness
 from engine.store.migrate import pending_migrations
+from engine.version import installed_version
 
 _DB_TIMEOUT_S = 2.0
 
 
-def _package_version() -> str:
-    """The installed baton's version; "unknown" when it runs from sources not installed."""
-    try:
-        return metadata.version("baton")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-VERSION = _package_version()
+VERSION = installed_version()
 
 
 @public

@@ -9,23 +9,15 @@ server someone named).
 from __future__ import annotations
 
 import json
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from baton.cli.remote import call, with_server
+from engine.version import installed_version
 
 if TYPE_CHECKING:
     from baton.contexts import Server
-
-
-def client_version() -> str:
-    """The installed baton's version; "unknown" when it runs from sources not installed."""
-    try:
-        return metadata.version("baton")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 async def _server_version(client: Any) -> str:
@@ -45,7 +37,7 @@ def version(server: Server, client_only: bool, output: str) -> None:
     An unreachable server exits 3 (after the client's line, as text).
     """
     named = server.source != "default"
-    client = client_version()
+    client = installed_version()
     if output == "text":
         click.echo(f"client: {client}")
     answer = call(_server_version, server) if named and not client_only else None
