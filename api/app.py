@@ -66,7 +66,6 @@ def _database_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterat
             )
             app[PROMOTIONS] = Promotions(Repository(db.store))
             app[PIPELINES] = PipelineCache(app[PROMOTIONS])
-            app[SUPERVISOR].start(PIPELINES_WARM, partial(_warm_pipelines, app))
             app[IDEMPOTENCY] = IdempotencyKeys(db.store.pool)
             try:
                 yield
@@ -74,6 +73,12 @@ def _database_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterat
                 await app[READS].close()
 
     return database
+
+
+async def _start_warming(app: web.Application) -> None:
+    # after every context has started: on a new database the projection runner creates the
+    # tables the pipelines are read from, and a warming started before it fails at first
+    app[SUPERVISOR].start(PIPELINES_WARM, partial(_warm_pipelines, app))
 
 
 async def _warm_pipelines(app: web.Application) -> None:
@@ -135,6 +140,8 @@ def init_app(
     app.cleanup_ctx.append(projections_ctx)
     app.cleanup_ctx.append(watcher_ctx)
     app.cleanup_ctx.append(reloader_ctx)
+    # cleanup contexts start as the first startup handler: this one runs after them all
+    app.on_startup.append(_start_warming)
     setup_routes(app)
     instrument_app(app)
     return app
