@@ -10,7 +10,6 @@ invalid config.
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -39,7 +38,7 @@ def notify() -> None:
 def notify_test(channel: str, directory: Path | None) -> None:
     """Send CHANNEL a test message of its first trigger; print the outcome."""
     from engine.config.loader import load_environments
-    from engine.notify.notifier import send_test
+    from engine.notify.notifier import public_url, send_test
     from engine.settings import Settings
 
     config = load_environments(directory or Settings.from_env().environments_dir)
@@ -50,8 +49,7 @@ def notify_test(channel: str, directory: Path | None) -> None:
             Failure(f"no notification channel {channel!r}", f"channels: {names}", ExitCode.REFUSED)
         )
     found = replace(found, give_up_after=min(found.give_up_after, _TEST_GIVE_UP))
-    public_url = os.environ.get("BATON_PUBLIC_URL") or None
-    outcome = asyncio.run(send_test(found, public_url=public_url))
+    outcome = asyncio.run(send_test(found, public_url=public_url()))
     if not outcome.delivered:
         fail(
             Failure(

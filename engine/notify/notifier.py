@@ -187,7 +187,10 @@ class Notifier:
         """
         if not job.resend and job.told.position <= record.last_position:
             return record  # told before a restart
-        outcome = await self.send(job)
+        assert self._session is not None, "lanes tell while the subscription runs"
+        outcome = await send_job(
+            job, self._session, backoff=self.backoff, public_url=self.public_url
+        )
         delivery = Delivery(
             position=job.told.position,
             event_type=job.told.type,
@@ -207,14 +210,6 @@ class Notifier:
                 outcome.error,
             )
         return await self._save(job, delivery, record)
-
-    async def send(self, job: Job) -> Outcome:
-        """Render and send, with retries until the channel's `give_up_after`."""
-        session = self._session
-        if session is None:  # outside the subscription's run
-            async with aiohttp.ClientSession() as own:
-                return await send_job(job, own, backoff=self.backoff, public_url=self.public_url)
-        return await send_job(job, session, backoff=self.backoff, public_url=self.public_url)
 
     async def _record_of(self, channel: str) -> Notification:
         found = await self.repository.find(Notification, notification_stream(channel))
@@ -282,9 +277,13 @@ async def send_test(channel: Channel, *, public_url: str | None) -> Outcome:
 
 
 def build_notifier(*, store: EventStore, config: EnvironmentsConfig) -> Notifier:
-    """The notifier as the server runs it; console links start at ``BATON_PUBLIC_URL``."""
-    public_url = os.environ.get("BATON_PUBLIC_URL") or None
-    return Notifier(store=store, channels=config.notifications, public_url=public_url)
+    """The notifier as the server runs it."""
+    return Notifier(store=store, channels=config.notifications, public_url=public_url())
+
+
+def public_url() -> str | None:
+    """Where the console's links in a message start: ``BATON_PUBLIC_URL`` (None: no link)."""
+    return os.environ.get("BATON_PUBLIC_URL") or None
 
 
 def told_of(event: RecordedEvent) -> Told:
