@@ -32,6 +32,7 @@ from engine.store.errors import (
 from engine.store.group_commit import AppendRequest, GroupCommit
 from engine.store.idempotency import KeyAnswer
 from engine.store.listen import Listener
+from engine.store.release import give_back
 from engine.store.types import (
     AppendResult,
     EventMetadata,
@@ -52,6 +53,8 @@ _STREAM_CONFLICT = "BT409"
 _KEY_TAKEN_OVER = "BT410"
 #: how long the store waits for a connection to find out whether a lost append committed
 _RESOLVE_TIMEOUT_S = 2.0
+#: how long giving the writer back on close may take before it is cut instead
+_RELEASE_S = 5.0
 #: what a connection that died mid-call raises: the errors of a server that went away, or
 #: asyncpg's InterfaceError ("connection is closed"), or a call that timed out
 _LOST = (*DATABASE_UNAVAILABLE, asyncpg.InterfaceError, TimeoutError)
@@ -131,11 +134,7 @@ class EventStore:
         """Give the writer connection back to the pool."""
         if self._writer is not None:
             writer, self._writer = self._writer, None
-            try:
-                await self.pool.release(writer)
-            except Exception:  # it died with the server: nothing to give back
-                with contextlib.suppress(asyncpg.InterfaceError):  # given back by the failure
-                    writer.terminate()
+            await give_back(self.pool, writer, within=_RELEASE_S)
 
     async def _writer_connection(self) -> asyncpg.Connection:
         if self._writer is not None:

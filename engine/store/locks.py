@@ -10,12 +10,13 @@ Workers ask :meth:`confirm` right before each batch of writes (the appliers' fen
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import math
 from collections.abc import Iterable
 
 import asyncpg
+
+from engine.store.release import give_back
 
 _TIMEOUT = 5.0
 
@@ -167,15 +168,4 @@ class AdvisoryLocks:
         self._confirmed_at = -math.inf
         if conn is None:
             return
-        try:
-            await asyncio.wait_for(self._pool.release(conn), timeout=self._timeout)
-        except (
-            asyncpg.PostgresError,
-            OSError,
-            TimeoutError,
-            asyncpg.InterfaceError,
-            asyncpg.InternalClientError,  # a ping still under way on it
-        ):
-            # a release that failed may have handed the connection back already
-            with contextlib.suppress(asyncpg.InterfaceError):
-                conn.terminate()
+        await give_back(self._pool, conn, within=self._timeout)
