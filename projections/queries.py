@@ -117,20 +117,6 @@ async def promotion_events(
     return [dict(r) for r in rows]
 
 
-async def list_promotions(
-    conn: asyncpg.Connection, app: str, environment: str | None = None, *, limit: int = 50
-) -> list[Row]:
-    """The latest promotions of an app (or one of its targets)."""
-    rows = await conn.fetch(
-        "SELECT * FROM promotions WHERE app = $1 AND ($2::text IS NULL OR environment = $2)"
-        " ORDER BY requested_at DESC LIMIT $3",
-        app,
-        environment,
-        limit,
-    )
-    return [dict(r) for r in rows]
-
-
 async def find_promotions(
     conn: asyncpg.Connection,
     *,
