@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -78,12 +79,26 @@ def call(work: Callable[[Client], Coroutine[Any, Any, T]], server: Server) -> T:
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
         fail(
             Failure(
-                f"cannot reach {server.url} ({str(exc) or 'no answer in time'})",
+                f"cannot reach {server.url} ({_why_unreachable(exc)})",
                 "is `baton serve` running there? --url, BATON_URL or `baton context use` "
                 "names the server",
                 ExitCode.UNREACHABLE,
             )
         )
+
+
+def _why_unreachable(exc: BaseException) -> str:
+    """`connection refused`, `no answer in time`: the cause, not the library's sentence."""
+    cause = getattr(exc, "os_error", None) or exc.__cause__ or exc
+    number = getattr(cause, "errno", None)
+    # the C library's words: "Connection refused", "Name or service not known"
+    said = os.strerror(number) if isinstance(number, int) and number > 0 else None
+    said = said or getattr(cause, "strerror", None)
+    if isinstance(said, str) and said:
+        return said[:1].lower() + said[1:]
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    return str(exc) or "the connection failed"
 
 
 def refusal(exc: ApiError, server: Server) -> Failure:
@@ -99,6 +114,12 @@ def refusal(exc: ApiError, server: Server) -> Failure:
             problem,
             f"`baton login {server.url}` stores one, or set BATON_TOKEN",
             ExitCode.FORBIDDEN,
+        )
+    if "type" not in exc.problem:  # no problem document: something else answers there
+        return Failure(
+            f"{server.url} answered HTTP {exc.status}, which baton would not",
+            "is it a baton server? --url, BATON_URL or `baton context use` names the server",
+            ExitCode.UNREACHABLE,
         )
     kind = str(exc.problem.get("type", "")).rpartition(":")[2]  # urn:baton:problem:<kind>
     if kind == "forbidden":  # the token's roles: anything else refused is a policy's no

@@ -9,8 +9,10 @@ server's refusals are met against a running baton.
 
 from __future__ import annotations
 
+import http.server
 import re
 import socket
+import threading
 from collections.abc import Iterator
 
 import click
@@ -176,7 +178,24 @@ def test_an_unreachable_server_is_named_with_exit_3() -> None:
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
     result = run_baton("status", "shop", "--url", closed, "--token", "t")
     assert result.returncode == 3
-    assert_sentence(result.stderr, f"cannot reach {closed}", "baton serve")
+    assert_sentence(result.stderr, f"cannot reach {closed} (connection refused)", "baton serve")
+
+
+def test_a_server_that_is_not_baton_is_told_apart() -> None:
+    class NotBaton(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotBaton) as other:
+        threading.Thread(target=other.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{other.server_address[1]}"
+        result = run_baton("status", "shop", "--url", url, "--token", "t")
+        other.shutdown()
+    assert result.returncode == 3
+    assert_sentence(result.stderr, f"{url} answered HTTP 404", "is it a baton server?")
 
 
 #: what a running server refuses: the command, who asks, the exit code, what it must say
