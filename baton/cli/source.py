@@ -94,14 +94,16 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str) -> float:
     "--kubeconfig",
     envvar="BATON_KUBECONFIG",
     default=None,
-    help="The clusters' kubeconfig, as `baton serve` gets it; without it kubesim:* "
-    "clusters are emulated and not asked.",
+    metavar="PATH",
+    help="The clusters' kubeconfig, as `baton serve` gets it (BATON_KUBECONFIG); without "
+    "it kubesim:* clusters are emulated and not asked.",
 )
 @click.option(
     "--timeout",
     "timeout_s",
     default="5s",
     show_default=True,
+    metavar="DURATION",
     callback=_seconds,
     help="How long each repository or cluster may take to answer.",
 )

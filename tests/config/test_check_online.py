@@ -166,3 +166,53 @@ def test_an_invalid_file_exits_2_before_anything_is_asked(tmp_path: Path) -> Non
     code, _, err = check(folder)
     assert code == 2
     assert f"{folder / 'shop.yaml'}:4: apps[0].pipline: unknown key" in err
+
+
+def test_a_cluster_that_never_answers_ends_the_check_within_its_timeout(
+    sample: SampleRepo, tmp_path: Path
+) -> None:
+    folder = tmp_path / "environments"
+    file = write_config(folder, repo=str(sample.remote), prod="silent")
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        server = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "silent", "cluster": {"server": server}}],
+                    "users": [{"name": "u", "user": {"token": "t"}}],
+                    "contexts": [{"name": "silent", "context": {"cluster": "silent", "user": "u"}}],
+                    "current-context": "silent",
+                }
+            )
+        )
+        started = time.monotonic()
+        code, _, err = check(folder, "--kubeconfig", str(kubeconfig), "--timeout", "1s")
+        took = time.monotonic() - started
+    assert code == 1
+    # in the order of the file: kubesim:dev is not in that kubeconfig, and is said too
+    assert err[0].startswith(f'{file}:8: app shop, environment dev: context "dev" is not in')
+    assert err[1].startswith(
+        f"{file}:{PROD_CLUSTER_LINE}: app shop, environment prod: the API server of context "
+        '"silent" does not answer (no answer within 1s)'
+    ), err
+    assert took < 10
+
+
+def test_a_credential_that_is_not_set_is_named_at_its_key(
+    sample: SampleRepo, tmp_path: Path
+) -> None:
+    folder = tmp_path / "environments"
+    file = write_config(folder, repo=str(sample.remote), prod="kubesim:prod")
+    text = file.read_text().replace(
+        "    pipeline:", "    credentials:\n      token_env: SHOP_TOKEN_NOT_SET\n    pipeline:"
+    )
+    file.write_text(text)
+    code, _, err = check(folder)
+    assert code == 1
+    assert err[0] == (
+        f"{file}:6: app shop: environment variable SHOP_TOKEN_NOT_SET is not set; "
+        "set it, or fix `credentials:`"
+    )
