@@ -28,4 +28,6 @@ def message(error: Any) -> str:
         return f"must be {meaning}" if meaning else "is not in a form baton accepts"
     if error.get("type") == "extra_forbidden":
         return "unknown key"
+    if error.get("type") == "missing":
+        return "is required"
     return str(error.get("msg", "is not valid")).removeprefix("Value error, ")

@@ -43,7 +43,13 @@ class ConfigProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.key}: {self.message}"
+        # a problem of the whole file (or folder) has no line (0) and no key ("-")
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return (
+            f"{where}: {self.message}"
+            if self.key == "-"
+            else f"{where}: {self.key}: {self.message}"
+        )
 
 
 class ConfigError(Exception):
