@@ -205,17 +205,18 @@ KEYS: Mapping[str, str] = {
 }
 
 #: every `BATON_*` variable the code reads: (default, what it does); the code is scanned for
-#: the names, so a new variable without a line here fails `make docs`
-VARIABLES: Mapping[str, tuple[str, str]] = {
-    "BATON_API_HOST": ("`127.0.0.1`", "The address `baton serve` listens on (`--host`)."),
+#: the names, so a new variable without a line here fails `make docs`. A default of None is
+#: taken from the command-line option that reads the variable.
+VARIABLES: Mapping[str, tuple[str | None, str]] = {
+    "BATON_API_HOST": (None, "The address `baton serve` listens on (`--host`)."),
     "BATON_API_POOL_SIZE": ("`20`", "Database connections of each API process."),
-    "BATON_API_PORT": ("`8080`", "The port `baton serve` listens on (`--port`)."),
+    "BATON_API_PORT": (None, "The port `baton serve` listens on (`--port`)."),
     "BATON_API_PROJECTIONS": (
         "`1`",
         "`0`: this API process does not run the projections (another process does).",
     ),
     "BATON_API_WATCH_GIT": ("`0`", "`1`: run the Git watcher inside the API process."),
-    "BATON_API_WORKERS": ("`1`", "HTTP processes of `baton serve` (`--workers`)."),
+    "BATON_API_WORKERS": (None, "HTTP processes of `baton serve` (`--workers`)."),
     "BATON_CONSOLE_SESSION_TTL": ("`8h`", "How long a console sign-in lasts."),
     "BATON_DATABASE_URL": (
         "unset: an embedded PostgreSQL under `BATON_HOME`",
@@ -243,13 +244,17 @@ VARIABLES: Mapping[str, tuple[str, str]] = {
         "`{trace_id}` in it is a template).",
     ),
     "BATON_KUBECONFIG": (
-        "the default kubeconfig",
-        "The kubeconfig whose contexts the environments name (`--kubeconfig`).",
+        "`KUBECONFIG`, else `~/.kube/config`",
+        "The kubeconfig whose contexts the environments name (`--kubeconfig`); unset, "
+        "`baton serve` emulates the `kubesim:` clusters itself.",
     ),
-    "BATON_LOCK_INTERVAL": ("`5s`", "How often a worker checks that it still holds its locks."),
+    "BATON_LOCK_INTERVAL": (
+        "`5s`",
+        "How often a process checks its target locks and tries to take free targets.",
+    ),
     "BATON_LOG_FORMAT": ("`json` off a terminal, else `text`", "`json` or `text`: force either."),
     "BATON_LOG_LEVEL": ("`INFO`", "The log level."),
-    "BATON_LOOP": ("`uvloop` where installed", "The API's event loop (`--loop`)."),
+    "BATON_LOOP": (None, "The API's event loop (`--loop`): uvloop where installed, or asyncio's."),
     "BATON_PUBLIC_URL": ("unset: no link", "Where notifications' links into the console start."),
     "BATON_READY_MAX_LAG": (
         "`1000`",
@@ -285,6 +290,19 @@ def variables_read() -> set[str]:
                 ):
                     found.add(node.value)
     return found
+
+
+def _option_defaults() -> dict[str, str]:
+    """The default of each command-line option that reads a variable, by variable."""
+    from baton.cli import main
+
+    defaults: dict[str, str] = {}
+    for ctx in _walk(click.Context(main, info_name="baton")):
+        for param in ctx.command.get_params(ctx):
+            envvar = getattr(param, "envvar", None)
+            if isinstance(envvar, str) and param.default is not None:
+                defaults.setdefault(envvar, str(param.default))
+    return defaults
 
 
 def _resolve(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -389,8 +407,11 @@ def configuration_reference() -> str:
         )
     lines += ["### Environment variables", ""]
     lines += ["| variable | default | what it does |", "|---|---|---|"]
+    from_options = _option_defaults()
     for name in sorted(VARIABLES):
         default, meaning = VARIABLES[name]
+        if default is None:
+            default = f"`{from_options[name]}`"
         lines.append(f"| `{name}` | {default} | {meaning} |")
     return "\n".join(lines).rstrip() + "\n"
 
