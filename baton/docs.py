@@ -49,8 +49,18 @@ def _help_text(command: click.Command) -> str:
         if paragraph.startswith("\b\n"):
             paragraphs.append("```text\n" + paragraph.removeprefix("\b\n") + "\n```")
         elif paragraph.strip():
-            paragraphs.append(paragraph.strip())
+            paragraphs.append(_prose(paragraph.strip()))
     return "\n\n".join(paragraphs)
+
+
+def _prose(text: str) -> str:
+    """Text from the code as Markdown: `<` and `*` outside code spans escaped, so that a
+    `<kind>` stays visible and a `*.yaml` starts no emphasis."""
+    parts = re.split(r"(`[^`\n]*`)", text)
+    return "".join(
+        part if part.startswith("`") else part.replace("<", "&lt;").replace("*", "\\*")
+        for part in parts
+    )
 
 
 def _walk(ctx: click.Context) -> Iterator[click.Context]:
@@ -72,7 +82,7 @@ def _option_line(ctx: click.Context, option: click.Option) -> str | None:
     envvar = option.envvar if isinstance(option.envvar, str) else None
     if envvar and "env var:" not in help_text:
         help_text = f"{help_text} (env var: `{envvar}`)".strip()
-    return f"- `{names}`" + (f": {help_text}" if help_text else "")
+    return f"- `{names}`" + (f": {_prose(help_text)}" if help_text else "")
 
 
 def _command_section(ctx: click.Context) -> list[str]:
@@ -460,13 +470,13 @@ def _schema_name(schema: Mapping[str, Any]) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return _prose(" ".join(text.split()))
 
 
 def _operation_lines(method: str, path: str, op: Mapping[str, Any]) -> list[str]:
     lines = [f"#### {method.upper()} {path}", "", _one_line(op.get("summary", ""))]
     if description := op.get("description"):
-        lines += ["", description.strip()]
+        lines += ["", _prose(description.strip())]
     lines += ["", "Token: " + ("required" if op.get("security") != [] else "none (public)"), ""]
     if parameters := op.get("parameters"):
         lines += ["Parameters:", ""]
