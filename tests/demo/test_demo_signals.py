@@ -68,24 +68,26 @@ def _size(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
 
 
-def _interrupted_demo(cwd: Path, home: Path) -> tuple[int, str, str, float]:
-    """Run `baton demo --once` until the story is midway, SIGTERM it; exit code, stdout,
-    stderr and the seconds it took to stop."""
+def _interrupted_demo(
+    cwd: Path, home: Path, *args: str, at: str = MID_STORY
+) -> tuple[int, str, str, float]:
+    """Run `baton demo ARGS` until it says `at`, SIGTERM it; exit code, stdout, stderr and
+    the seconds it took to stop."""
     out, err = cwd / "demo.out", cwd / "demo.err"
     with out.open("w") as stdout, err.open("w") as stderr:
         demo = subprocess.Popen(
-            [sys.executable, "-m", "baton", "demo", "--once"],
+            [sys.executable, "-m", "baton", "demo", *args],
             cwd=cwd,
-            env=_env(home),
+            env={**_env(home), "BATON_API_PORT": "0"},
             stdout=stdout,
             stderr=stderr,
         )
         try:
-            deadline = time.monotonic() + 120
-            while MID_STORY not in out.read_text() and time.monotonic() < deadline:
+            deadline = time.monotonic() + 150
+            while at not in out.read_text() and time.monotonic() < deadline:
                 assert demo.poll() is None, f"the demo ended early: {err.read_text()}"
                 time.sleep(0.2)
-            assert MID_STORY in out.read_text(), "the story did not get to staging in 120s"
+            assert at in out.read_text(), f"the demo did not say {at!r} in 150s"
             demo.send_signal(signal.SIGTERM)
             sent = time.monotonic()
             code = demo.wait(timeout=30)
@@ -112,7 +114,7 @@ def test_sigterm_mid_story_stops_everything_and_the_log_stays_readable(folder: P
     home = folder / ".baton"
     data = home / "postgres"
 
-    code, out, err, took = _interrupted_demo(folder, home)
+    code, out, err, took = _interrupted_demo(folder, home, "--once")
     assert code == 143, out + err
     assert took < 20, f"the demo took {took:.1f}s to stop"
     # quiet: no traceback, no XDG_RUNTIME_DIR or other warning; nothing on stderr at all
@@ -141,9 +143,34 @@ def test_sigterm_mid_story_stops_everything_and_the_log_stays_readable(folder: P
     first = _size(home)
 
     # a second run reuses the folder: the same Postgres, its database emptied, a new story
-    code, out, err, _ = _interrupted_demo(folder, home)
-    assert code == 143 and err == "", out + err
+    # told whole; stopped while it serves, the demo has done its job: exit 0
+    code, out, err, took = _interrupted_demo(folder, home, at="Try next")
+    assert code == 0 and err == "", out + err
+    assert took < 20, f"the demo took {took:.1f}s to stop"
     assert "is release #1 " in out  # a fresh log: the first release is #1 again
     assert not _postgres_of(data)
     assert sorted(p.name for p in home.iterdir()) == ["demo", "postgres"]
     assert _size(home) < 1.5 * first, f"{first} bytes after one run, {_size(home)} after two"
+    told = re.search(r"audit verify: (\d+) events, hash chain intact", out)
+    verified = _baton(folder, home, "audit", "verify")
+    assert told and f"hash chain intact: {told[1]} events" in verified.stdout, verified.stdout
+
+
+def test_given_tokens_without_a_person_of_the_story_fail_before_anything_starts(
+    folder: Path,
+) -> None:
+    home = folder / ".baton"
+    env = {**_env(home), "BATON_TOKENS": "alice:promoter+approver@prod:alice-secret-1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "baton", "demo", "--once"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "needs: a token of bob, a token of admin; add them" in done.stderr
+    assert not home.exists()  # nothing started: no Postgres, no repository
