@@ -4,9 +4,20 @@ Where it sits: a client of a baton started in-process (`baton.service.serve.runn
 embedded Postgres, a sample Git repository it creates, and three emulated clusters. It
 tells the story through the REST API, as a team would live it: a commit becomes a
 release and reaches dev by itself; staging follows; prod waits for a second person's
-approval; a release that breaks staging is rolled back automatically; a hand edit in
-prod is drift, found and undone; and the log explains all of it, rebuilds to the same
-state and verifies. Then it keeps serving until Ctrl-C (`--once`: it stops).
+approval, and the four-eyes rule refuses the requester's own; a release that breaks
+staging is rolled back automatically; a hand edit in prod is drift, found and undone;
+and the log explains all of it, rebuilds to the same state and verifies. Then it keeps
+serving until Ctrl-C or SIGTERM (`--once`: it stops).
+
+Its data lives in BATON_HOME (`.baton`), reused by every run: the embedded Postgres under
+`postgres/` (the one `serve`, `migrate`, `audit verify` and `replay` reach by default),
+whose `baton` database each run empties, and the sample repository, clones and clusters'
+kubeconfig under `demo/`, made anew each run. With BATON_DATABASE_URL set, the story
+runs in a database `baton_demo` of that server instead, emptied each run.
+
+Ctrl-C or SIGTERM stops it at any moment, the server, clusters and embedded Postgres
+with it: exit 0 once the story is told (serving), 130 (SIGINT) or 143 (SIGTERM) when
+the story did not finish.
 """
 
 from __future__ import annotations
@@ -14,30 +25,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
+import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from api.auth import TokenBook
+from api.auth import Role, TokenBook, TokenConfigError
 from api.config import ApiConfig
+from api.errors import TYPE_PREFIX
+from baton.cli.errors import ExitCode, Failure
 from baton.cli.remote import short
 from baton.client import ApiError, Client
 from baton.service.serve import Running, ServeOptions, running
+from engine.domain.errors import SelfApproval
 from engine.git.sample import SampleRepo, create_sample_repo
 from engine.settings import Settings
-from engine.store.database import ensure_database, with_database
-from engine.telemetry import setup_tracing, tracer
+from engine.store.database import (
+    DEFAULT_DATABASE,
+    describe_url,
+    recreate_database,
+    start_embedded,
+    stop_embedded,
+    with_database,
+)
+from engine.telemetry import setup_logging, setup_tracing, tracer
 from kubesim import ControllerTiming
 from projections.catalog import all_projections
 from projections.rebuild import verify
@@ -52,8 +76,106 @@ TIMING = ControllerTiming(
 )
 
 
+#: the database the story runs in on a configured server (the embedded one's is `baton`)
+DEMO_DATABASE = "baton_demo"
+#: what the story needs of each person: (role, environment, the need in words)
+NEEDS: dict[str, tuple[tuple[Role, str | None, str], ...]] = {
+    # alice leads the team: she may approve prod promotions, only not her own
+    "alice": (
+        (Role.PROMOTER, "prod", "promoter in prod"),
+        (Role.APPROVER, "prod", "approver in prod"),
+    ),
+    "bob": ((Role.APPROVER, "prod", "approver in prod"),),
+    "admin": ((Role.ADMIN, None, "admin"),),
+}
+#: the grants of the tokens the demo makes, in BATON_TOKENS's format
+GRANTS = {"alice": "promoter+approver@prod", "bob": "approver@prod", "admin": "admin"}
+
+
 class StoryFailed(Exception):
     """A step did not happen in time."""
+
+
+class CannotTell(Exception):
+    """The story cannot start: its tokens or its database are not usable."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.line)
+        self.failure = failure
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone of the story: who, the token they sign in with, their roles as granted."""
+
+    subject: str
+    token: str
+    roles: tuple[str, ...]
+
+
+def _given_tokens(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(subject, token) of every raw token in BATON_TOKENS_FILE and BATON_TOKENS."""
+    given: list[tuple[str, str]] = []
+    if path := env.get("BATON_TOKENS_FILE"):
+        # already checked by TokenBook.load_file: only the raw tokens are taken out here
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        items = raw.get("tokens") if isinstance(raw, dict) else raw
+        given += [
+            (item["subject"], item["token"])
+            for item in items or []
+            if isinstance(item, dict) and isinstance(item.get("token"), str)
+        ]
+    for entry in re.split(r"[;\n]", env.get("BATON_TOKENS", "")):
+        subject, _, rest = entry.strip().partition(":")
+        if rest:
+            given.append((subject, rest.rpartition(":")[2]))
+    return given
+
+
+def people(env: Mapping[str, str] | None = None) -> tuple[TokenBook, dict[str, Person]]:
+    """The story's people and the token book the server checks them by: the tokens of
+    BATON_TOKENS/BATON_TOKENS_FILE when either is set, else tokens made for this run.
+
+    Raises `CannotTell` naming what the given tokens lack (a person, or a role of one).
+    """
+    env = os.environ if env is None else env
+    if env.get("BATON_TOKENS") or env.get("BATON_TOKENS_FILE"):
+        try:
+            book = TokenBook.from_env(env)
+        except TokenConfigError as exc:
+            failure = Failure(str(exc), "fix BATON_TOKENS_FILE or BATON_TOKENS", ExitCode.USAGE)
+            raise CannotTell(failure) from None
+        given = _given_tokens(env)
+    else:
+        given = [(who, secrets.token_urlsafe(16)) for who in NEEDS]
+        book = TokenBook()
+        book.load_text(";".join(f"{who}:{GRANTS[who]}:{token}" for who, token in given))
+    found: dict[str, Person] = {}
+    missing: list[str] = []
+    for who, needs in NEEDS.items():
+        best: tuple[Person, list[str]] | None = None
+        for subject, token in given:
+            principal = book.authenticate(token)
+            if subject != who or principal is None or principal.subject != who:
+                continue
+            lacking = [words for role, where, words in needs if not principal.allows(role, where)]
+            if best is None or len(lacking) < len(best[1]):
+                best = (Person(who, token, tuple(principal.roles)), lacking)
+        if best is None:
+            missing.append(f"a token of {who}")
+        elif best[1]:
+            missing.append(f"{who} as {' and '.join(best[1])}")
+        else:
+            found[who] = best[0]
+    if missing:
+        failure = Failure(
+            f"the tokens of BATON_TOKENS/BATON_TOKENS_FILE lack what the demo's story needs: "
+            f"{', '.join(missing)}",
+            "add them, or unset both for tokens made by the demo",
+            ExitCode.USAGE,
+        )
+        raise CannotTell(failure)
+    return book, found
 
 
 def _step(number: int, text: str) -> None:
@@ -77,14 +199,15 @@ async def _until(what: str, check: Callable[[], Awaitable[T | None]], *, within:
 
 
 class Story:
-    """The demo's steps, through the API as alice (promoter), bob (approver), admin."""
+    """The demo's steps, through the API as alice (promoter, approver in prod), bob
+    (approver in prod) and admin."""
 
-    def __init__(self, state: Running, repo: SampleRepo, tokens: dict[str, str]) -> None:
+    def __init__(self, state: Running, repo: SampleRepo, cast: dict[str, Person]) -> None:
         assert state.url is not None
         self.state, self.repo = state, repo
-        self.alice = Client(state.url, tokens["alice"])
-        self.bob = Client(state.url, tokens["bob"])
-        self.admin = Client(state.url, tokens["admin"])
+        self.alice = Client(state.url, cast["alice"].token)
+        self.bob = Client(state.url, cast["bob"].token)
+        self.admin = Client(state.url, cast["admin"].token)
         self.releases: dict[str, str] = {}
 
     async def close(self) -> None:
@@ -148,20 +271,27 @@ class Story:
             "from_environment": "staging",
             "reason": "ship 1.0.0",
         }
+        asker, requester = "alice", self.alice
         try:
             promotion = await self.alice.post("/promotions", body)
         except ApiError as refused:
             if "frozen" not in str(refused):
                 raise
-            _ok(f"refused: {refused}")
+            _ok(f"refused: {escape(str(refused))}")
             body["override"] = {"reason": "demo: the freeze window is set aside on purpose"}
+            asker, requester = "admin", self.admin
             promotion = await self.admin.post("/promotions", body)
             _ok("an admin overrides the freeze, with a reason (recorded as an event)")
-        _ok(f"alice asked: promotion {promotion['id']} is {promotion['phase']}")
+        _ok(f"{asker} asked: promotion {promotion['id']} is {promotion['phase']}")
         try:
-            await self.alice.post(f"/promotions/{promotion['id']}/approve", {})
+            # the requester holds the approver role in prod: only the four-eyes rule stops it
+            await requester.post(f"/promotions/{promotion['id']}/approve", {})
         except ApiError as refused:
-            _ok(f"alice cannot approve her own promotion: {refused.problem.get('title')}")
+            if refused.problem.get("type") != TYPE_PREFIX + SelfApproval.code:
+                raise
+            _ok(f"four eyes: {asker} tries to approve it too, refused: {refused.problem['detail']}")
+        else:
+            raise StoryFailed(f"{asker}'s approval of their own promotion was accepted")
         approved = await self.bob.post(
             f"/promotions/{promotion['id']}/approve", {"comment": "looks good"}
         )
@@ -303,20 +433,38 @@ class Story:
         _ok(f"audit verify: {chain['checked']} events, hash chain intact")
 
 
-async def _database_url() -> str | None:
-    """With a server configured, a fresh database for this run; else the embedded one."""
-    url = os.environ.get("BATON_DATABASE_URL")
-    if not url:
-        return None
-    name = f"baton_demo_{datetime.now(UTC):%Y%m%d%H%M%S}"
-    await ensure_database(url, name)
-    return with_database(url, name)
+async def _database_url(settings: Settings) -> str:
+    """An empty database for this run: `baton` of the embedded server of BATON_HOME (the
+    one `serve` and `audit verify` use), or `baton_demo` of BATON_DATABASE_URL's server."""
+    if settings.database_url:
+        admin, name = settings.database_url, DEMO_DATABASE
+    else:
+        admin, name = await asyncio.to_thread(start_embedded, settings.home), DEFAULT_DATABASE
+    try:
+        await recreate_database(admin, name)
+    except asyncpg.ObjectInUseError:
+        failure = Failure(
+            f"the demo's database {describe_url(with_database(admin, name))} is in use",
+            "stop the baton that uses it (a `baton serve` in this folder?) and run the demo again",
+            ExitCode.REFUSED,
+        )
+        raise CannotTell(failure) from None
+    return with_database(admin, name)
 
 
-async def story(*, once: bool, home: Path, database_url: str | None) -> None:
-    """The story, told by a baton started here on `database_url` (None: an embedded one)."""
-    run_home = home / "demo" / f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
-    repo = await asyncio.to_thread(create_sample_repo, run_home / "git")
+async def story(
+    *,
+    once: bool,
+    home: Path,
+    database_url: str,
+    cast: tuple[TokenBook, dict[str, Person]] | None = None,
+    told: asyncio.Event | None = None,
+) -> None:
+    """The story, told by a baton started here on `database_url`, its files in `home`
+    (emptied first), by `cast` (default: `people()`); `told` is set once it is complete."""
+    book, cast_ = cast or people()
+    await asyncio.to_thread(shutil.rmtree, home, ignore_errors=True)
+    repo = await asyncio.to_thread(create_sample_repo, home)
     first = await asyncio.to_thread(repo.release, GOOD, "Welcome to the shop", "shop 1.0.0")
     os.environ["BATON_DEMO_REPO"] = str(repo.remote)
     for name, value in (
@@ -325,31 +473,21 @@ async def story(*, once: bool, home: Path, database_url: str | None) -> None:
         ("BATON_HEALTH_INTERVAL", "0.5s"),
     ):
         os.environ.setdefault(name, value)
-    tokens = {who: secrets.token_urlsafe(16) for who in ("alice", "bob", "admin")}
-    book = TokenBook()
-    book.load_text(
-        f"alice:promoter+viewer:{tokens['alice']};"
-        f"bob:approver@prod+viewer:{tokens['bob']};admin:admin:{tokens['admin']}"
-    )
     settings = replace(
         Settings.from_env(),
         database_url=database_url,
-        home=run_home,
+        home=home,
         environments_dir=Path(os.environ.get("BATON_ENVIRONMENTS", "environments")),
     )
     port = int(os.environ.get("BATON_API_PORT", "0" if once else "8080"))
     options = ServeOptions(
         port=port, kubesim_timing=TIMING, api=replace(ApiConfig.from_env(), tokens=book)
     )
-    console.print(f"[bold]baton demo[/]: home {run_home}")
+    console.print(f"[bold]baton demo[/]: files in {home}, database {describe_url(database_url)}")
     async with running(options, settings=settings) as state:
-        database = (
-            "the Postgres of BATON_DATABASE_URL"
-            if settings.database_url
-            else ("an embedded Postgres")
-        )
-        _ok(f"baton serves {state.url}/api/v1, three kubesim clusters, {database}")
-        story = Story(state, repo, tokens)
+        _ok(f"baton serves {state.url}/api/v1, three kubesim clusters")
+        _people(state, cast_)
+        story = Story(state, repo, cast_)
         story.releases[GOOD] = first
         steps = (
             story.first_release,
@@ -368,48 +506,92 @@ async def story(*, once: bool, home: Path, database_url: str | None) -> None:
         finally:
             await story.close()
         console.rule("[bold green]the story is complete")
+        if told is not None:
+            told.set()
         if once:
             return
-        _try_next(state, tokens)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        _try_next(state, cast_)
+        await asyncio.Event().wait()  # until Ctrl-C or SIGTERM cancels it
 
 
-def _try_next(state: Running, tokens: dict[str, str]) -> None:
+def _people(state: Running, cast: dict[str, Person]) -> None:
+    """The console's address and everyone's token, to sign in while the story runs."""
+    console.print(f"  console  {state.url}/   sign in with a token:")
+    for person in cast.values():
+        console.print(
+            f"    {person.subject:<6} {escape(', '.join(person.roles)):<32} {escape(person.token)}",
+            overflow="ignore",
+            crop=False,
+        )
+
+
+def _try_next(state: Running, cast: dict[str, Person]) -> None:
     console.print(f"""
 [bold]Try next[/] (Ctrl-C stops the server):
-  console    {state.url}/   sign in with a token:
-             alice (promoter) {tokens["alice"]}
-             bob (approver in prod) {tokens["bob"]}
-             admin {tokens["admin"]}
+  console    {state.url}/   sign in with a token of the people above
   API        {state.url}/api/v1/apps/{APP}
   reference  {state.url}/api/docs
   OpenAPI    {state.url}/api/v1/openapi.json
   metrics    {state.url}/api/v1/metrics
-  export BATON_URL={state.url} BATON_TOKEN={tokens["alice"]}   # alice, a promoter
+  export BATON_URL={state.url} BATON_TOKEN={escape(cast["alice"].token)}   # alice
   baton status {APP}
   baton history {APP} --env prod
+  baton audit verify; baton replay --verify   # read the demo's database directly
   curl -H "Authorization: Bearer $BATON_TOKEN" {state.url}/api/v1/events?app={APP}
   kubeconfig of the clusters: {state.sim.kubeconfig_path if state.sim else "-"}""")
     if endpoint := os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         console.print(f"  traces went to {endpoint}; Jaeger's UI is usually on :16686")
 
 
-def tell(*, once: bool) -> None:
-    """Tell the story (`baton demo`); exit 1, saying why, when a step does not happen."""
-    # absolute: the config resolves relative repository paths from its own folder
-    home = Path(os.environ.get("BATON_HOME", ".baton")).resolve()
+def tell(*, once: bool, verbose: int = 0) -> int:
+    """Tell the story (`baton demo`); the exit code: 0 told (or stopped while serving),
+    1 a step did not happen (saying why), 130/143 stopped by SIGINT/SIGTERM midway.
+
+    A signal cancels whatever runs (starting Postgres, the story, serving); the server and
+    clusters stop as the story unwinds, the embedded Postgres last."""
+    # the library's chatter (INFO and warnings) only when asked for: `-v` INFO, `-vv` DEBUG
+    setup_logging(("ERROR", "INFO", "DEBUG")[min(verbose, 2)])
     # here, not in the story: the process's tracer provider is the command's to install
     setup_tracing()
+    settings = Settings.from_env()
+    # absolute: the config resolves relative repository paths from its own folder
+    settings = replace(settings, home=settings.home.resolve())
+    cast = people()  # before anything starts: wrong tokens fail at once
+    stopped_by: list[signal.Signals] = []
+    told = asyncio.Event()
 
     async def run() -> None:
-        await story(once=once, home=home, database_url=await _database_url())
+        main = asyncio.current_task()
+        assert main is not None
+        loop = asyncio.get_running_loop()
+
+        def stop(sig: signal.Signals) -> None:
+            if not stopped_by:  # a second signal changes nothing: the unwinding goes on
+                stopped_by.append(sig)
+                console.print(f"\n[bold]stopping[/] ({sig.name})")
+                main.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop, sig)
+        try:
+            url = await _database_url(settings)
+            home = settings.home / "demo"
+            await story(once=once, home=home, database_url=url, cast=cast, told=told)
+        except asyncio.CancelledError:
+            if not stopped_by:
+                raise
 
     try:
         asyncio.run(run())
     except (StoryFailed, ApiError) as exc:
-        console.print(f"[bold red]demo failed:[/] {exc}")
-        sys.exit(1)
+        console.print(f"[bold red]demo failed:[/] {escape(str(exc))}")
+        return 1
+    finally:
+        # the embedded server stops even while the signals keep coming: it must not outlive us
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        if not settings.database_url:
+            stop_embedded(settings.home)
+    if stopped_by and not told.is_set():
+        return 128 + stopped_by[0]
+    return 0

@@ -11,7 +11,10 @@ from pathlib import Path
 class Settings:
     """What the environment configures: database, home folder, config folder."""
 
+    #: None: the `baton` database of the embedded Postgres under `home` (`resolve_url`)
     database_url: str | None
+    #: BATON_HOME (`.baton`): the embedded Postgres, Git clones, kubesim's kubeconfig, and
+    #: `demo/`, the demo's own; every command of one folder shares it
     home: Path
     environments_dir: Path
 

