@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from baton.demo import DEMO_DATABASE
+from engine.store.database import with_database
+
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 MARKER = "@@exit="
@@ -81,16 +84,17 @@ async def demo(database_url: str, home: Path, port: int) -> AsyncIterator[tuple[
     drain.cancel()
 
 
-async def test_the_five_minute_tour_works_line_by_line(
-    empty_database_url: str, tmp_path: Path
-) -> None:
+async def test_the_five_minute_tour_works_line_by_line(pg_admin_url: str, tmp_path: Path) -> None:
     lines = tour_lines()
     assert lines[0] == ". .venv/bin/activate"
     port = _free_port()
-    async with demo(empty_database_url, tmp_path, port) as (url, token):
+    async with demo(pg_admin_url, tmp_path, port) as (url, token):
         assert url == f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-        env.update(BATON_DATABASE_URL=empty_database_url, BATON_HOME=str(tmp_path), COLUMNS="160")
+        # the commands that read the database read the demo's, as they do with the
+        # embedded server README's reader has; on a configured server that is baton_demo
+        database = with_database(pg_admin_url, DEMO_DATABASE)
+        env.update(BATON_DATABASE_URL=database, BATON_HOME=str(tmp_path), COLUMNS="160")
         # the virtualenv the tour activates is the one these tests run in
         venv = Path(sys.executable).parent.parent
         shell = await Shell.start(env, ROOT)
