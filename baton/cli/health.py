@@ -111,7 +111,7 @@ def health_explain(
         where = f"{r.namespace}/" if r.namespace else ""
         cells = [f"{r.kind} {where}{r.name}", str(r.status), r.message, r.rule]
         table.add_row(*([*cells[:1], r.api_version, *cells[1:]] if wide else cells))
-    make_console().print(table)
+    make_console(unbounded=wide).print(table)
 
 
 def _case(case: CaseResult) -> dict[str, Any]:

@@ -125,4 +125,4 @@ def insights(
         table.add_column(column)
     for item in result["items"]:
         table.add_row(*_row(item, wide))
-    make_console().print(table)
+    make_console(unbounded=wide).print(table)

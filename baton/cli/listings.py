@@ -94,7 +94,7 @@ def list_promotions(
         else:
             row.append(age(p.get("requested_at")))
         table.add_row(*row)
-    make_console().print(table)
+    make_console(unbounded=wide).print(table)
 
 
 @click.group()
@@ -120,7 +120,7 @@ def get_promotion(promotion_id: str, output: str, server: Server) -> None:
     if is_data(output):
         print_data(p, output)
         return
-    console = make_console()
+    console = make_console(unbounded=output == "wide")
     number = p.get("release_number")
     release = f"{short(p['release'])}" + (f" (#{number})" if number is not None else "")
     approvals = p.get("approvals") or []
@@ -220,4 +220,4 @@ def releases(app: str, environment: str | None, limit: int, output: str, server:
         if wide:
             row[3:3] = [r.get("author") or "-", when(r.get("committed_at")), short(r["digest"])]
         table.add_row(*row)
-    make_console().print(table)
+    make_console(unbounded=wide).print(table)

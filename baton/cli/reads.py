@@ -86,7 +86,7 @@ def status(app: str | None, output: str, server: Server) -> None:
                     env.get("upstream") or "-",
                 ]
             table.add_row(*row)
-        make_console().print(table)
+        make_console(unbounded=wide).print(table)
 
 
 def _event_columns(wide: bool) -> list[str]:
@@ -174,7 +174,7 @@ def history(
         table.add_column(column, overflow="fold")
     for e in events:
         table.add_row(*_event_cells(e, wide, time=when(e["recorded_at"])))
-    make_console().print(table)
+    make_console(unbounded=wide).print(table)
 
 
 #: the widths of the columns of `history --follow`'s lines (the summary, last, is not cut)
@@ -275,4 +275,4 @@ def diff(app: str, start: str, end: str, output: str, server: Server) -> None:
         table.add_row(
             c["environment"], c["field"], _release(c["from"], wide), _release(c["to"], wide)
         )
-    make_console().print(table)
+    make_console(unbounded=wide).print(table)
