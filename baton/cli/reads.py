@@ -178,7 +178,7 @@ def history(
 
 
 #: the widths of the columns of `history --follow`'s lines (the summary, last, is not cut)
-_FOLLOW_WIDTHS = {"position": 8, "time": 25, "env": 10, "actor": 12, "action": 22}
+_FOLLOW_WIDTHS = {"position": 8, "time": 26, "env": 10, "actor": 12, "action": 22}
 
 
 def _line(cells: list[str], columns: list[str]) -> str:
