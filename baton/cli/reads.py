@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from typing import TYPE_CHECKING, Any
@@ -178,7 +179,17 @@ def history(
 
 
 #: the widths of the columns of `history --follow`'s lines (the summary, last, is not cut)
-_FOLLOW_WIDTHS = {"position": 8, "time": 26, "env": 10, "actor": 12, "action": 22}
+_FOLLOW_WIDTHS = {
+    "position": 8,
+    "time": 26,
+    "env": 10,
+    "actor": 12,
+    "action": 22,
+    "type": 28,
+    "stream": 24,
+    "correlation": 36,
+    "trace": 16,
+}
 
 
 def _line(cells: list[str], columns: list[str]) -> str:
@@ -206,13 +217,19 @@ async def _follow(client: Client, query: dict[str, Any], limit: int, output: str
         click.echo(_line([c.upper() for c in columns], columns))
 
     def emit(events: list[dict[str, Any]]) -> None:
-        for e in events:
-            if output in ("json", "yaml"):
-                text = dump(e, "jsonl" if output == "json" else "yaml")
-                click.echo(text if output == "json" else f"---\n{text}", nl=False)
-            else:
-                click.echo(_line(_event_cells(e, wide, time=local(e["recorded_at"])), columns))
-        sys.stdout.flush()  # into a pipe too, each event as soon as it is known
+        try:
+            for e in events:
+                if output in ("json", "yaml"):
+                    text = dump(e, "jsonl" if output == "json" else "yaml")
+                    click.echo(text if output == "json" else f"---\n{text}", nl=False)
+                else:
+                    # no age: a line printed as its event comes would stay "0s ago" forever
+                    cells = _event_cells(e, wide, time=local(e["recorded_at"]))
+                    click.echo(_line(cells, columns))
+            sys.stdout.flush()  # into a pipe too, each event as soon as it is known
+        except BrokenPipeError:  # the reader left (`| head`): end as quietly as Ctrl-C
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            stop.set()
 
     latest = list(reversed((await client.get("/events", **query, limit=limit))["items"]))
     emit(latest)

@@ -204,3 +204,25 @@ async def test_follow_outlives_a_server_that_stops_answering_for_a_while(live: L
         assert code == 0 and err == "", "one notice while the server was away, no more"
     finally:
         await gate.shut()
+
+
+async def test_follow_ends_quietly_when_its_reader_leaves(live: Live) -> None:
+    def follow_into_head() -> tuple[int, str]:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+        process = subprocess.Popen(
+            [str(BATON), "history", "shop", "--follow", "-o", "json"],
+            env={**environment, "PYTHONPATH": str(ROOT), **_env(live, "carol")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline()
+        process.stdout.close()  # as `| head -1` does once it has its line
+        promoted = run_baton(
+            "promote", "shop", "--to", "staging", "--from", "dev", env=_env(live, "alice")
+        )
+        assert promoted.returncode == 0, promoted.stderr
+        return process.wait(timeout=30), process.stderr.read().decode()
+
+    code, err = await asyncio.to_thread(follow_into_head)
+    assert code == 0 and err == ""
