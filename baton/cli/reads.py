@@ -16,6 +16,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -200,9 +201,38 @@ def _line(cells: list[str], columns: list[str]) -> str:
     return "  ".join([*padded, cells[-1]])
 
 
+def _printer(output: str) -> Callable[[list[dict[str, Any]]], bool]:
+    """What prints events as `history --follow` comes to know them (a table's header
+    first); it answers False once nobody reads any more (`| head`)."""
+    wide = output == "wide"
+    columns = _event_columns(wide)
+    lines: list[str] = [] if is_data(output) else [_line([c.upper() for c in columns], columns)]
+
+    def emit(events: list[dict[str, Any]]) -> bool:
+        for e in events:
+            if output == "json":
+                lines.append(dump(e, "jsonl").rstrip("\n"))
+            elif output == "yaml":
+                lines.append(f"---\n{dump(e, 'yaml')}".rstrip("\n"))
+            else:
+                # no age: a line printed as its event comes would stay "0s ago" forever
+                lines.append(_line(_event_cells(e, wide, time=local(e["recorded_at"])), columns))
+        try:
+            for line in lines:
+                click.echo(line)
+            sys.stdout.flush()  # into a pipe too, each event as soon as it is known
+        except BrokenPipeError:  # the reader left: end as quietly as Ctrl-C
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return False
+        lines.clear()
+        return True
+
+    return emit
+
+
 async def _follow(client: Client, query: dict[str, Any], limit: int, output: str) -> None:
-    """The latest `limit` events, then each new one as it is recorded, until SIGINT or
-    SIGTERM (which end the command with exit 0)."""
+    """The latest `limit` events, then each new one as it is recorded, until SIGINT,
+    SIGTERM or a reader that leaves (each ends the command with exit 0)."""
     import aiohttp
 
     from baton.client import ApiError
@@ -211,32 +241,13 @@ async def _follow(client: Client, query: dict[str, Any], limit: int, output: str
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    wide = output == "wide"
-    columns = _event_columns(wide)
-    if not is_data(output):
-        click.echo(_line([c.upper() for c in columns], columns))
-
-    def emit(events: list[dict[str, Any]]) -> None:
-        try:
-            for e in events:
-                if output in ("json", "yaml"):
-                    text = dump(e, "jsonl" if output == "json" else "yaml")
-                    click.echo(text if output == "json" else f"---\n{text}", nl=False)
-                else:
-                    # no age: a line printed as its event comes would stay "0s ago" forever
-                    cells = _event_cells(e, wide, time=local(e["recorded_at"]))
-                    click.echo(_line(cells, columns))
-            sys.stdout.flush()  # into a pipe too, each event as soon as it is known
-        except BrokenPipeError:  # the reader left (`| head`): end as quietly as Ctrl-C
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            stop.set()
-
+    emit = _printer(output)
     latest = list(reversed((await client.get("/events", **query, limit=limit))["items"]))
-    emit(latest)
+    if not emit(latest):
+        return
     # no match yet: every match that comes is after position 0, and new
     cursor = latest[-1]["position"] if latest else 0
-    retry = _POLL_S
-    lost = False
+    retry, lost = _POLL_S, False
     while not stop.is_set():
         try:
             page = await client.get("/events", **query, after=cursor, limit=_FOLLOW_PAGE)
@@ -249,13 +260,12 @@ async def _follow(client: Client, query: dict[str, Any], limit: int, output: str
             await _sleep(stop, retry)
             continue
         lost, retry = False, _POLL_S
-        emit(page["items"])
+        if not emit(page["items"]):
+            return
         if page["items"]:
             cursor = page["items"][-1]["position"]
         if page.get("next_after") is None:  # caught up: wait for more
             await _sleep(stop, _POLL_S)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.remove_signal_handler(signum)
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
