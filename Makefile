@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test test-fast lint bench demo fuzz clean compose-up screenshots
+.PHONY: test test-fast lint bench demo fuzz clean compose-up screenshots docs
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "baton needs Python 3.11 or newer")'
@@ -35,6 +35,10 @@ fuzz: $(VENV)/.installed
 # a PNG of each console page, in headless Chromium (Debian's chromium), into docs/screenshots
 screenshots: $(VENV)/.installed
 	$(PY) -m tests.console.screenshots $(ARGS)
+
+# the generated references in docs/ (CLI, configuration, REST API, import contracts), from the code
+docs: $(VENV)/.installed
+	$(PY) -m baton.docs
 
 demo: $(VENV)/.installed
 	$(PY) -m baton demo $(ARGS)

@@ -16,10 +16,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from api.bodies import read_json
 from api.errors import Problem, Refusal
+from engine.patterns import message, pattern
 from engine.store.types import dotted, find_unstorable
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
-SHA_PATTERN = r"^[0-9a-f]{7,64}$"
+NAME_PATTERN = pattern(
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
+    "a name of letters, digits, '_', '.' and '-' (at most 100, starting with a letter or digit)",
+)
+SHA_PATTERN = pattern(
+    r"^[0-9a-f]{7,64}$", "a commit SHA or a prefix of it (7 to 64 lowercase hex digits)"
+)
+
+NOT_BLANK = pattern(r"\S", "more than blanks")
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="an app or environment name")]
 Sha = Annotated[str, Field(pattern=SHA_PATTERN, description="a commit SHA or a unique prefix")]
@@ -43,7 +51,7 @@ class Body(BaseModel):
 class OverrideBody(Body):
     """An admin's override of pipeline order or a freeze window."""
 
-    reason: Annotated[str, Field(min_length=1, max_length=1000, pattern=r"\S")]
+    reason: Annotated[str, Field(min_length=1, max_length=1000, pattern=NOT_BLANK)]
 
 
 class PromotionCreate(Body):
@@ -142,7 +150,8 @@ def validate_body(data: Any, model: type[M]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         problems = [
-            {"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors(include_url=False)
+            {"field": _field(e["loc"]), "message": message(e)}
+            for e in exc.errors(include_url=False)
         ]
         raise Problem(
             422,

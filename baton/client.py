@@ -31,12 +31,15 @@ class ApiError(Exception):
     retry_after: float | None = None
 
     def __str__(self) -> str:
-        title = self.problem.get("title") or f"HTTP {self.status}"
+        # the detail is the specific sentence (the title only names the kind of problem),
+        # and where the server lists field errors the detail already says them
         detail = self.problem.get("detail")
+        if detail:
+            return str(detail)
         errors = "; ".join(
             f"{e.get('field')}: {e.get('message')}" for e in self.problem.get("errors", [])
         )
-        return ": ".join(p for p in (title, detail, errors) if p)
+        return errors or str(self.problem.get("title") or f"HTTP {self.status}")
 
 
 class Client:

@@ -22,6 +22,7 @@ from engine.codec import EventRegistry, to_domain_event, to_new_event
 from engine.domain.app import App
 from engine.domain.audit import Audit
 from engine.domain.freeze import Freeze
+from engine.domain.ids import stream_title
 from engine.domain.notification import Notification
 from engine.domain.subscription import Subscription
 from engine.domain.target import Target
@@ -45,7 +46,7 @@ class AggregateNotFound(LookupError):
 
     def __init__(self, stream_id: str) -> None:
         self.stream_id = stream_id
-        super().__init__(f"{stream_id} does not exist")
+        super().__init__(f"there is no {stream_title(stream_id)}")
 
 
 def default_registry() -> EventRegistry:

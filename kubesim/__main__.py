@@ -18,8 +18,8 @@ from kubesim.faults import DropMode, Faults
 from kubesim.server import start_clusters_async, tune_gc
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The command line."""
+def parser() -> argparse.ArgumentParser:
+    """The command line's parser (`baton kubesim` words its errors as baton's)."""
     p = argparse.ArgumentParser(prog="kubesim", description="Kubernetes API emulator")
     p.add_argument(
         "--cluster",
@@ -66,7 +66,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--watch-drop-mode", choices=[m.value for m in DropMode], default=DropMode.END.value
     )
     faults.add_argument("--seed", type=int, default=None)
-    return p.parse_args(argv)
+    return p
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -115,10 +115,10 @@ async def serve(args: argparse.Namespace) -> None:
     await handle.aclose()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point."""
+def main(argv: Sequence[str] | None = None, *, using: argparse.ArgumentParser | None = None) -> int:
+    """Entry point: serve the clusters `argv` asks for (parsed by `using`, else `parser()`)."""
     tune_gc()
-    asyncio.run(serve(parse_args(argv)))
+    asyncio.run(serve((using or parser()).parse_args(argv)))
     return 0
 
 

@@ -57,6 +57,18 @@ class _LazyGroup(BatonGroup):
         """Every command's name, none of them imported."""
         return sorted(_COMMANDS)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """The command `args` names; an unknown one is refused with the nearest names."""
+        from click.exceptions import NoSuchCommand
+
+        try:
+            return super().resolve_command(ctx, args)
+        except NoSuchCommand as exc:
+            # click suggests from the commands it holds, and this group holds none yet
+            raise NoSuchCommand(exc.command_name, possibilities=_COMMANDS, ctx=ctx) from None
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """The command of that name, its module imported now; None for an unknown name."""
         target = _COMMANDS.get(cmd_name)

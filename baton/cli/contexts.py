@@ -104,7 +104,11 @@ def _token(token_file: Path | None, token_stdin: bool, token: str | None) -> str
             )
         )
     if not secret:
-        fail(Failure("the token is empty", None, ExitCode.USAGE))
+        fail(
+            Failure(
+                "the token is empty", "give the token the server's token file holds", ExitCode.USAGE
+            )
+        )
     return secret
 
 

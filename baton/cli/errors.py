@@ -142,15 +142,51 @@ def check_can_listen(host: str, port: int) -> Failure | None:
     return None
 
 
+def _either(names: Sequence[str]) -> str:
+    """`a`, `a or b`, `a, b or c`."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _named(param: click.Parameter) -> str:
+    """An option by its long name (`--to`), an argument by its metavar (`APP`)."""
+    if isinstance(param, click.Option):
+        return max(param.opts, key=len)
+    return param.human_readable_name
+
+
 def _usage_failure(exc: click.ClickException) -> Failure:
+    """A command line click refused, reworded: which command, what is wrong with it, and
+    the nearest right spelling where there is one."""
+    from click.exceptions import (
+        BadParameter,
+        MissingParameter,
+        NoArgsIsHelpError,
+        NoSuchCommand,
+        NoSuchOption,
+    )
+
     ctx = getattr(exc, "ctx", None)
     if ctx is None:
         return Failure(exc.format_message(), None, exc.exit_code)
-    return Failure(
-        f"{ctx.command_path}: {exc.format_message()}",
-        f"see `{ctx.command_path} --help`",
-        exc.exit_code,
-    )
+    path = ctx.command_path
+    see = f"see `{path} --help`"
+    if isinstance(exc, NoArgsIsHelpError):
+        commands = _either(sorted(getattr(ctx.command, "commands", {}) or []))
+        return Failure(f"`{path}` needs a command ({commands})", see, exc.exit_code)
+    if isinstance(exc, NoSuchCommand):
+        near = [f"`{path} {name}`" for name in exc.possibilities or []]
+        guess = f"did you mean {_either(near)}?" if near else see
+        return Failure(f"`{path}` has no command {exc.command_name!r}", guess, exc.exit_code)
+    if isinstance(exc, NoSuchOption):
+        near = list(exc.possibilities or [])
+        guess = f"did you mean {_either(near)}?" if near else see
+        return Failure(f"`{path}` has no option {exc.option_name}", guess, exc.exit_code)
+    if isinstance(exc, MissingParameter) and exc.param is not None:
+        return Failure(f"`{path}` needs {_named(exc.param)}", see, exc.exit_code)
+    if isinstance(exc, BadParameter) and exc.param is not None:
+        return Failure(f"`{path}`: {_named(exc.param)}: {exc.message}", see, exc.exit_code)
+    message = exc.format_message()
+    return Failure(f"`{path}`: {message[:1].lower()}{message[1:]}", see, exc.exit_code)
 
 
 def _unexpected(exc: Exception) -> Failure:

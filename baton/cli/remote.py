@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,7 +22,7 @@ import click
 from baton.cli.errors import ExitCode, Failure, fail
 
 if TYPE_CHECKING:
-    from baton.client import Client
+    from baton.client import ApiError, Client
     from baton.contexts import Server
 
 T = TypeVar("T")
@@ -74,17 +75,69 @@ def call(work: Callable[[Client], Coroutine[Any, Any, T]], server: Server) -> T:
     except Refused as exc:
         fail(exc.failure)
     except ApiError as exc:
-        code = ExitCode.FORBIDDEN if exc.status in (401, 403) else ExitCode.REFUSED
-        fail(Failure(str(exc), None, code))
+        fail(refusal(exc, server))
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
         fail(
             Failure(
-                f"cannot reach {server.url} ({exc or type(exc).__name__})",
+                f"cannot reach {server.url} ({_why_unreachable(exc)})",
                 "is `baton serve` running there? --url, BATON_URL or `baton context use` "
                 "names the server",
                 ExitCode.UNREACHABLE,
             )
         )
+
+
+def _why_unreachable(exc: BaseException) -> str:
+    """`connection refused`, `no answer in time`: the cause, not the library's sentence."""
+    cause = getattr(exc, "os_error", None) or exc.__cause__ or exc
+    number = getattr(cause, "errno", None)
+    # the C library's words: "Connection refused", "Name or service not known"
+    said = os.strerror(number) if isinstance(number, int) and number > 0 else None
+    said = said or getattr(cause, "strerror", None)
+    if isinstance(said, str) and said:
+        return said[:1].lower() + said[1:]
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    return str(exc) or "the connection failed"
+
+
+def refusal(exc: ApiError, server: Server) -> Failure:
+    """What a refusal of the server means to the person at the terminal, and what to do."""
+    said = str(exc)
+    if exc.status == 401:
+        problem = (
+            f"{server.url} did not accept the token"
+            if server.token
+            else f"{server.url} needs a token"
+        )
+        return Failure(
+            problem,
+            f"`baton login {server.url}` stores one, or set BATON_TOKEN",
+            ExitCode.FORBIDDEN,
+        )
+    if "type" not in exc.problem:  # no problem document: something else answers there
+        return Failure(
+            f"{server.url} answered HTTP {exc.status}, which baton would not",
+            "is it a baton server? --url, BATON_URL or `baton context use` names the server",
+            ExitCode.UNREACHABLE,
+        )
+    kind = str(exc.problem.get("type", "")).rpartition(":")[2]  # urn:baton:problem:<kind>
+    if kind == "forbidden":  # the token's roles: anything else refused is a policy's no
+        return Failure(said, "an admin grants roles in the server's token file", ExitCode.FORBIDDEN)
+    if kind == "self-approval":
+        return Failure(
+            said, "someone else with the approver role must approve it", ExitCode.REFUSED
+        )
+    if exc.status == 503:
+        wait = f" in {exc.retry_after:.0f}s" if exc.retry_after else ""
+        return Failure(
+            f"the server cannot answer now ({said})", f"try again{wait}", ExitCode.UNREACHABLE
+        )
+    if exc.status >= 500:
+        return Failure(
+            f"the server failed ({said})", "its log tells why; please report it", ExitCode.REFUSED
+        )
+    return Failure(said, None, ExitCode.REFUSED)
 
 
 #: the shortest promotion id prefix a command takes

@@ -4,8 +4,9 @@ from the command line.
 Where it sits: the operator's way in before the API exists — check a config (no
 database needed), apply it (records `App.Registered` / `App.ConfigChanged`), poll the
 Git sources once and see what became a release. Exit codes follow `baton.cli.errors`:
-0 success, 1 the check failed (a config mistake, a broken or missing source), 3 no
-database; the database must have been migrated (`baton migrate`).
+0 success, 1 a check failed (a source or a cluster that is missing or does not answer),
+2 the config files are invalid, 3 no database; the database must have been migrated
+(`baton migrate`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _load(directory: Path | None, settings: Settings) -> EnvironmentsConfig:
         make_console(stderr=True).print(
             f"[red]{len(exc.problems)} problem(s); nothing was applied[/]"
         )
-        sys.exit(ExitCode.REFUSED)
+        sys.exit(ExitCode.USAGE)
 
 
 def _check_local_repos(loaded: EnvironmentsConfig, apps: tuple[str, ...]) -> None:
@@ -70,23 +71,82 @@ def config() -> None:
     """The environments config (environments/*.yaml)."""
 
 
+def _seconds(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    from engine.domain.policy import parse_duration
+
+    try:
+        seconds = parse_duration(value).total_seconds()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if seconds <= 0:
+        raise click.BadParameter(f"{value!r} must be more than 0s")
+    return seconds
+
+
 @config.command("check")
 @_DIR
-def config_check(directory: Path | None) -> None:
-    """Validate the config; every problem is printed as file:line: key: message."""
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Check the files only: do not ask the Git repositories and the clusters.",
+)
+@click.option(
+    "--kubeconfig",
+    envvar="BATON_KUBECONFIG",
+    default=None,
+    metavar="PATH",
+    help="The clusters' kubeconfig, as `baton serve` gets it (BATON_KUBECONFIG); without "
+    "it kubesim:* clusters are emulated and not asked.",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    default="5s",
+    show_default=True,
+    metavar="DURATION",
+    callback=_seconds,
+    help="How long each repository or cluster may take to answer.",
+)
+def config_check(
+    directory: Path | None, offline: bool, kubeconfig: str | None, timeout_s: float
+) -> None:
+    """Validate the config, then check that each app's repository answers, its branch
+    and path exist and its manifests render, and that each cluster context exists and
+    answers (not with --offline). Every problem is printed as file:line: what: message."""
     from engine.settings import Settings
 
     console = make_console()
     loaded = _load(directory, Settings.from_env())
+    result = None
+    if not offline and loaded.apps:
+        from engine.config.probe import probe_config
+
+        result = asyncio.run(probe_config(loaded, kubeconfig=kubeconfig, timeout_s=timeout_s))
     for app in loaded.apps:
-        chain = " → ".join(e.name for e in app.environments)
-        console.print(f"[green]ok[/] {app.name}: {app.repo} ({app.branch}:{app.path}) {chain}")
+        if result is None or app.name not in result.failed:
+            chain = " → ".join(e.name for e in app.environments)
+            console.print(f"[green]ok[/] {app.name}: {app.repo} ({app.branch}:{app.path}) {chain}")
     if loaded.health is not None:
         kinds = " ".join(f"{group or '_'}/{kind}" for group, kind in loaded.health.kinds())
         console.print(f"[green]ok[/] health checks: {kinds or 'none'}")
     for channel in loaded.notifications:
         triggers = ", ".join(sorted(channel.triggers))
         console.print(f"[green]ok[/] notifications: {channel.name} ({channel.type}) on {triggers}")
+    if not loaded.apps:
+        return
+    if result is None:
+        console.print("offline: repositories and clusters were not checked")
+        return
+    for problem in result.problems:
+        click.echo(str(problem), err=True)  # one line each, never wrapped: greppable
+    apps, clusters = len(loaded.apps), len(result.clusters)
+    checked = f"{apps} app(s), {clusters} cluster(s)"
+    if result.emulated:
+        checked += f"; {len(result.emulated)} kubesim cluster(s) emulated by `baton serve`"
+    if result.problems:
+        make_console(stderr=True).print(f"[red]{len(result.problems)} problem(s) in {checked}[/]")
+        sys.exit(ExitCode.REFUSED)
+    console.print(f"[green]all checks passed[/]: {checked}")
 
 
 @config.command("apply")

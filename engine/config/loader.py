@@ -24,6 +24,7 @@ from engine.config.yamlsource import LineMap, YamlSyntaxError, load_with_lines
 from engine.domain.notification import Channel
 from engine.domain.pipeline import AppSpec
 from engine.health.lua import CustomChecks
+from engine.patterns import message
 
 # ``${NAME}`` or ``${NAME:-default}`` in ``repo``: the demo creates its repository at run
 # time, so the sample points at it through an environment variable.
@@ -42,7 +43,13 @@ class ConfigProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.key}: {self.message}"
+        # a problem of the whole file (or folder) has no line (0) and no key ("-")
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return (
+            f"{where}: {self.message}"
+            if self.key == "-"
+            else f"{where}: {self.key}: {self.message}"
+        )
 
 
 class ConfigError(Exception):
@@ -204,7 +211,7 @@ def _to_spec(app: AppModel, *, ctx: _Context, environ: Mapping[str, str]) -> App
         return AppSpec.from_record(app.name, record, source_file=str(ctx.file))
     except ValidationError as exc:  # the models above check all the domain does
         for err in exc.errors():
-            ctx.add((), err["msg"].removeprefix("Value error, "))
+            ctx.add((), message(err))
         return None
 
 
@@ -240,10 +247,7 @@ def _from_validation(file: str, lines: LineMap, exc: ValidationError) -> list[Co
     out = []
     for err in exc.errors():
         loc: tuple[Any, ...] = tuple(err["loc"])
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown key"
-        out.append(ConfigProblem(file, lines.line_of(loc), _dotted(loc), message))
+        out.append(ConfigProblem(file, lines.line_of(loc), _dotted(loc), message(err)))
     return out
 
 

@@ -27,8 +27,12 @@ from pydantic import (
 from engine.domain.notification import ChannelType, Trigger
 from engine.domain.pipeline import Credentials
 from engine.domain.policy import FreezeWindow, parse_duration
+from engine.patterns import pattern
 
-NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+NAME = pattern(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+    "lowercase letters, digits and '-', starting and ending with a letter or digit",
+)
 KUBESIM_PREFIX = "kubesim:"
 
 
@@ -151,7 +155,10 @@ class AppModel(_Strict):
 
 
 # "group/Kind", or "Kind" / "_/Kind" for the core group, as Argo CD keys its checks
-CHECK_KEY = r"^(?:(?:_|[a-z0-9]([-a-z0-9.]*[a-z0-9])?)/)?[A-Za-z][A-Za-z0-9]*$"
+CHECK_KEY = pattern(
+    r"^(?:(?:_|[a-z0-9]([-a-z0-9.]*[a-z0-9])?)/)?[A-Za-z][A-Za-z0-9]*$",
+    "a kind, or group/kind (`apps/Deployment`, `_/ConfigMap` for the core group)",
+)
 
 
 class HealthModel(_Strict):
@@ -178,7 +185,9 @@ class HealthModel(_Strict):
         return value
 
 
-ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ENV_NAME = pattern(
+    r"^[A-Za-z_][A-Za-z0-9_]*$", "an environment variable's name (letters, digits and '_')"
+)
 
 
 class SmtpModel(_Strict):

@@ -97,6 +97,21 @@ def scope_of_stream(stream_id: str) -> tuple[str | None, str | None]:
     return parse_app_stream(stream_id), None
 
 
+def stream_title(stream_id: str) -> str:
+    """What a stream is, in the words of a person: `app shop`, `shop/dev`, `channel ops`."""
+    if (target := parse_target_stream(stream_id)) is not None:
+        return "/".join(target)
+    if (app := parse_app_stream(stream_id)) is not None:
+        return f"app {app}"
+    if (channel := parse_notification_stream(stream_id)) is not None:
+        return f"notification channel {channel}"
+    if (name := parse_subscription_stream(stream_id)) is not None:
+        return f"subscription {name}"
+    if (freeze := parse_freeze_stream(stream_id)) is not None:
+        return "freeze of {}/{}".format(*freeze)
+    return stream_id
+
+
 def short_sha(sha: str) -> str:
     """A commit SHA as people read it: its first 12 characters."""
     return sha[:12]

@@ -113,6 +113,15 @@ class Mirror:
         line = out.split("\n", 1)[0].strip()
         return line.split()[0] if line else None
 
+    def remote_branches(self) -> list[str]:
+        """Every branch the remote has, sorted (one ``ls-remote --heads``)."""
+        out = self._run("ls_remote", "--heads", "origin", network=True)
+        return sorted(
+            line.split("\trefs/heads/", 1)[1]
+            for line in out.splitlines()
+            if "\trefs/heads/" in line
+        )
+
     def local_head(self) -> str | None:
         """The head fetched last time (None before the first fetch)."""
         try:
@@ -120,10 +129,12 @@ class Mirror:
         except git.GitCommandError:
             return None
 
-    def fetch(self) -> str | None:
-        """Fetch the tracked branch (forced: a rewrite is detected by the caller)."""
+    def fetch(self, *, depth: int | None = None) -> str | None:
+        """Fetch the tracked branch (forced: a rewrite is detected by the caller); only
+        the last ``depth`` commits when given (a look at the head, not a mirror)."""
         refspec = f"+refs/heads/{self.branch}:{self.tracking_ref}"
-        self._run("fetch", "--no-tags", "--quiet", "origin", refspec, network=True)
+        shallow = [f"--depth={depth}"] if depth is not None else []
+        self._run("fetch", "--no-tags", "--quiet", *shallow, "origin", refspec, network=True)
         return self.local_head()
 
     def has_commit(self, sha: str) -> bool:
@@ -226,7 +237,8 @@ class Mirror:
             if network and detail.startswith("Timeout:"):
                 detail = f"no answer within {self.network_timeout_s:g}s"
             reason = detail or f"exit status {exc.status}"
-            raise GitSourceError(self.auth.redact(f"git {command}: {reason}")) from None
+            shown = command.replace("_", "-")  # ls_remote is `git ls-remote` to a reader
+            raise GitSourceError(self.auth.redact(f"git {shown}: {reason}")) from None
         return out
 
 

@@ -174,6 +174,6 @@ def test_output_into_a_pipe_is_not_wrapped_at_80_columns(tmp_path: Path) -> None
     folder.mkdir()
     repo = folder / "shop.git"
     (folder / "shop.yaml").write_text(APP.format(repo=repo))
-    result = run_baton("config", "check", env={"BATON_ENVIRONMENTS": str(folder)})
+    result = run_baton("config", "check", "--offline", env={"BATON_ENVIRONMENTS": str(folder)})
     assert result.returncode == 0, result.stderr
     assert f"ok shop: {repo} (main:deploy) dev" in result.stdout.splitlines()

@@ -1,4 +1,4 @@
-"""README's curl examples, run as written against a running server."""
+"""The REST API page's curl examples (docs/api.md), run as written against a running server."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ import pytest
 
 from tests.demo.live_server import TOKENS, Live
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+API_PAGE = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 pytestmark = pytest.mark.timeout(180)
 
 
 def curl_examples() -> list[str]:
     """The commands in the block marked as tested, continuation lines joined."""
-    text = README.read_text()
+    text = API_PAGE.read_text()
     block = text.split("<!-- tested: curl -->", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     return [c.strip() for c in re.sub(r"\\\n\s*", " ", block).splitlines() if c.strip()]
 
@@ -60,10 +60,10 @@ async def run_curl(command: str, env: dict[str, str]) -> tuple[int, bytes, str]:
         return (0 if response.status < 400 else 22), await response.read(), response.reason or ""
 
 
-async def test_every_readme_curl_example_succeeds(live: Live) -> None:
+async def test_every_curl_example_of_the_api_page_succeeds(live: Live) -> None:
     env = {**os.environ, "BATON_URL": live.url, "BATON_TOKEN": TOKENS["alice"]}
     commands = curl_examples()
-    assert commands, "the README's tested block holds no command"
+    assert commands, "the tested block of docs/api.md holds no command"
     for command in commands:
         code, out, err = await run_curl(command, env)
         assert code == 0, f"{command}\n{err}"

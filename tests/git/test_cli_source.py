@@ -23,11 +23,11 @@ def baton(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_config_check_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
+def test_config_check_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("apps:\n  - name: shop\n    repo: x\n    pipline: []\n")
     done = baton("config", "check", "--dir", str(tmp_path))
-    assert done.returncode == 1
-    assert f"{tmp_path / 'bad.yaml'}:2: apps[0].pipeline: Field required" in done.stderr
+    assert done.returncode == 2
+    assert f"{tmp_path / 'bad.yaml'}:2: apps[0].pipeline: is required" in done.stderr
     assert f"{tmp_path / 'bad.yaml'}:4: apps[0].pipline: unknown key" in done.stderr
     assert "nothing was applied" in done.stderr
 

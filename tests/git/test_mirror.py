@@ -101,7 +101,7 @@ def test_an_unreachable_remote_fails_with_a_reason_and_no_secret(tmp_path: Path)
     with pytest.raises(GitSourceError) as info:
         mirror.remote_head()
     assert "s3cret" not in str(info.value)
-    assert "git ls_remote:" in str(info.value)
+    assert "git ls-remote:" in str(info.value)
     missing = Mirror(
         directory=tmp_path / "n.git", url=str(tmp_path / "nope"), branch="main", auth=GitAuth()
     )

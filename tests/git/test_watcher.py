@@ -360,4 +360,4 @@ async def test_a_remote_that_never_answers_times_out_without_holding_up_the_othe
         results = {r.app: r for r in await watcher.poll_all()}
         watcher.close()
     assert results["shop"].ok and results["shop"].seconds < 3
-    assert results["silent"].reason == "git ls_remote: no answer within 3s"
+    assert results["silent"].reason == "git ls-remote: no answer within 3s"
