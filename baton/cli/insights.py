@@ -38,7 +38,8 @@ def parse_when(value: str | None, name: str, *, now: datetime | None = None) -> 
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is neither a time such as 2026-11-26T08:00:00Z nor an age such as 30d",
+            f"{value!r} is neither an RFC 3339 time such as 2026-11-26T08:00:00Z nor an age "
+            "such as 30d",
             param_hint=name,
         ) from None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).isoformat()
