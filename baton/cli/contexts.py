@@ -9,7 +9,6 @@ authenticated read, and only then stores it. No command here prints a token.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from baton.cli.errors import ExitCode, Failure, fail
+from baton.cli.output import OUTPUT, is_data, print_data
 from baton.cli.remote import call
 
 if TYPE_CHECKING:
@@ -144,13 +144,7 @@ def context() -> None:
 
 
 @context.command("list")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["table", "json", "yaml"]),
-    default="table",
-    show_default=True,
-)
+@OUTPUT
 def list_contexts(output: str) -> None:
     """Every stored context, `*` on the current one (never a token)."""
     from baton import contexts
@@ -158,14 +152,13 @@ def list_contexts(output: str) -> None:
     stored = contexts.load()
     shown: dict[str, Any] = {
         "current-context": stored.current,
-        "contexts": [{"name": c.name, "url": c.url} for c in stored.contexts],
+        "items": [
+            {"name": c.name, "url": c.url, "current": c.name == stored.current}
+            for c in stored.contexts
+        ],
     }
-    if output == "json":
-        click.echo(json.dumps(shown, indent=2))
-    elif output == "yaml":
-        import yaml
-
-        click.echo(yaml.safe_dump(shown, sort_keys=False), nl=False)
+    if is_data(output):
+        print_data(shown, output)
     elif not stored.contexts:
         click.echo("no contexts; `baton login URL` stores one")
     else:

@@ -53,7 +53,10 @@ class Failure:
 
 def fail(failure: Failure) -> NoReturn:
     """Print the failure as one line on stderr and exit with its code."""
-    click.echo(f"{click.style('error:', fg='red', bold=True)} {failure.line}", err=True)
+    from baton.cli.console import colour
+
+    label = click.style("error:", fg="red", bold=True) if colour(sys.stderr) else "error:"
+    click.echo(f"{label} {failure.line}", err=True)
     sys.exit(failure.code)
 
 

@@ -4,13 +4,13 @@ Where it sits: beside `baton config`. `health test DIR` runs Argo CD's `health_t
 files against the `health.lua` beside each (engine.health_suite) and reports every case;
 `health explain FILE|-` shows, for each object of a manifest, the verdict, its message
 and the rule that gave it (engine.health.explain), with the user's checks of the
-environments config (or of `--checks`, a folder in Argo CD's layout). Exit codes follow
+environments config (or of `--checks`, a folder in Argo CD's layout). Both print a table, or
+with `-o json|yaml` every row under `items` (docs/cli-output.md). Exit codes follow
 `baton.cli.errors`: 0 done (every case passed), 1 a case failed or a config mistake.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,9 +19,11 @@ import click
 
 from baton.cli.console import make_console
 from baton.cli.errors import ExitCode, Failure, fail
+from baton.cli.output import OUTPUT, is_data, print_data
 
 if TYPE_CHECKING:
     from engine.health.lua import CustomChecks
+    from engine.health_suite import CaseResult
 
 
 @click.group()
@@ -31,7 +33,8 @@ def health() -> None:
 
 @health.command("test")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def health_test(directory: Path) -> None:
+@OUTPUT
+def health_test(directory: Path, output: str) -> None:
     """Run every health_test.yaml under DIRECTORY against the health.lua beside it."""
     from engine.health.lua import CustomChecks
     from engine.health_suite import find_test_files, run_test_file
@@ -40,19 +43,26 @@ def health_test(directory: Path) -> None:
     if not files:
         fail(Failure(f"no health_test.yaml under {directory}", None, ExitCode.REFUSED))
     checks = CustomChecks()
-    passed = failed = 0
-    for test_file in files:
-        for case in run_test_file(test_file, checks):
-            where = f"{case.script.parent.relative_to(directory)} {case.input_path}"
-            if case.passed:
-                passed += 1
-                click.echo(f"PASS {where}: {case.got[0]} {case.got[1]!r}")
-            else:
-                failed += 1
-                click.echo(
-                    f"FAIL {where}: expected {case.expected[0]} {case.expected[1]!r}, "
-                    f"got {case.got[0]} {case.got[1]!r}"
-                )
+    cases = [case for test_file in files for case in run_test_file(test_file, checks)]
+    failed = sum(not case.passed for case in cases)
+    if is_data(output):
+        shown = {
+            "items": [_case(c) for c in cases],
+            "passed": len(cases) - failed,
+            "failed": failed,
+        }
+        print_data(shown, output)
+        sys.exit(ExitCode.REFUSED if failed else ExitCode.DONE)
+    for case in cases:
+        where = f"{case.script.parent.relative_to(directory)} {case.input_path}"
+        if case.passed:
+            click.echo(f"PASS {where}: {case.got[0]} {case.got[1]!r}")
+        else:
+            click.echo(
+                f"FAIL {where}: expected {case.expected[0]} {case.expected[1]!r}, "
+                f"got {case.got[0]} {case.got[1]!r}"
+            )
+    passed = len(cases) - failed
     click.echo(f"{passed} passed, {failed} failed")
     if failed:
         sys.exit(ExitCode.REFUSED)
@@ -75,7 +85,7 @@ def health_test(directory: Path) -> None:
     default=None,
     help="A folder of <group>/<kind>/health.lua (Argo CD's layout) instead of the config's.",
 )
-@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table")
+@OUTPUT
 def health_explain(
     manifest: Any, directory: Path | None, checks_dir: Path | None, output: str
 ) -> None:
@@ -92,14 +102,27 @@ def health_explain(
     except yaml.YAMLError as exc:
         fail(Failure(f"{manifest.name}: not YAML or JSON: {exc}", None, ExitCode.REFUSED))
     rows = explain(objects, _checks(directory, checks_dir))
-    if output == "json":
-        click.echo(json.dumps([r.as_json() for r in rows], indent=2))
+    if is_data(output):
+        print_data({"items": [r.as_json() for r in rows]}, output)
         return
-    table = Table("object", "health", "message", "rule")
+    wide = output == "wide"
+    table = Table("object", *(["api version"] if wide else []), "health", "message", "rule")
     for r in rows:
         where = f"{r.namespace}/" if r.namespace else ""
-        table.add_row(f"{r.kind} {where}{r.name}", str(r.status), r.message, r.rule)
-    make_console().print(table)
+        cells = [f"{r.kind} {where}{r.name}", str(r.status), r.message, r.rule]
+        table.add_row(*([*cells[:1], r.api_version, *cells[1:]] if wide else cells))
+    make_console(unbounded=wide).print(table)
+
+
+def _case(case: CaseResult) -> dict[str, Any]:
+    """One case of a health test as `-o json|yaml` prints it."""
+    return {
+        "script": str(case.script),
+        "input": case.input_path,
+        "passed": case.passed,
+        "expected": {"status": case.expected[0], "message": case.expected[1]},
+        "got": {"status": case.got[0], "message": case.got[1]},
+    }
 
 
 def _checks(directory: Path | None, checks_dir: Path | None) -> CustomChecks | None:

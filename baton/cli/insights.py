@@ -1,4 +1,5 @@
-"""`baton insights`: the four DORA keys per app and environment, as a table or JSON.
+"""`baton insights`: the four DORA keys per app and environment, as a table (`-o wide`
+for more columns) or as JSON or YAML (docs/cli-output.md).
 
 Where it sits: a client of the REST API (`GET /insights`, through `baton.cli.remote`),
 as `baton.cli.reads` is. A relative time (`30d`, `12h`, `2w`) becomes a time before now
@@ -7,7 +8,6 @@ here; an ISO time goes to the server as given.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from baton.cli.console import make_console
+from baton.cli.output import OUTPUT, is_data, local, print_data
 from baton.cli.remote import call, with_server
 
 if TYPE_CHECKING:
@@ -37,7 +38,8 @@ def parse_when(value: str | None, name: str, *, now: datetime | None = None) -> 
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is neither a time such as 2026-11-26T08:00:00Z nor an age such as 30d",
+            f"{value!r} is neither an RFC 3339 time such as 2026-11-26T08:00:00Z nor an age "
+            "such as 30d",
             param_hint=name,
         ) from None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).isoformat()
@@ -59,11 +61,12 @@ def _duration(seconds: float | None) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
-def _row(item: dict[str, Any]) -> list[str]:
+def _row(item: dict[str, Any], wide: bool) -> list[str]:
     deployments, lead = item["deployments"], item["lead_time"]
     failure, restore = item["change_failure"], item["restore"]
     rate = failure["rate"]
     open_incidents = restore["incidents"] - restore["restored"]
+    more = [str(lead["count"]), f"{restore['incidents']} ({restore['restored']} restored)"]
     return [
         item["app"],
         item["environment"],
@@ -72,6 +75,7 @@ def _row(item: dict[str, Any]) -> list[str]:
         "-" if rate is None else f"{rate:.0%} ({failure['failed']} of {failure['started']})",
         f"{_duration(restore['p50_seconds'])} / {_duration(restore['mean_seconds'])}"
         + (f" ({open_incidents} open)" if open_incidents else ""),
+        *(more if wide else []),
     ]
 
 
@@ -81,9 +85,7 @@ def _row(item: dict[str, Any]) -> list[str]:
 @click.option("--since", default=None, help="Start: an age (30d, 12h, 2w) or an ISO time.")
 @click.option("--until", default=None, help="End (excluded): an age or an ISO time; default now.")
 @click.option("--bucket", type=click.Choice(["day", "week"]), default=None, help="Series step.")
-@click.option(
-    "-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@OUTPUT
 @with_server
 def insights(
     app: str | None,
@@ -104,22 +106,24 @@ def insights(
         "bucket": bucket,
     }
     result = call(lambda c: c.get("/insights", **query), server)
-    if output == "json":
-        click.echo(json.dumps(result, indent=2))
+    if is_data(output):
+        print_data(result, output)
         return
     from rich.table import Table
 
-    window = f"{str(result['since'])[:16]} → {str(result['until'])[:16]}"
+    wide = output == "wide"
+    window = f"{local(result['since'])} → {local(result['until'])}"
     table = Table(title=f"DORA insights {window}")
-    for column in (
+    columns = [
         "app",
         "environment",
         "deployments",
         "lead time p50 / p90",
         "change failure",
         "restore p50 / mean",
-    ):
+    ]
+    for column in columns + (["lead times measured", "incidents"] if wide else []):
         table.add_column(column)
     for item in result["items"]:
-        table.add_row(*_row(item))
-    make_console().print(table)
+        table.add_row(*_row(item, wide))
+    make_console(unbounded=wide).print(table)

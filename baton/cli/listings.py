@@ -1,5 +1,5 @@
 """`baton promotions list`, `baton promotion get`, `baton releases`: what is there, as
-tables (`-o json|yaml` for scripts).
+tables (`-o wide` for more columns, `-o json|yaml` for scripts; docs/cli-output.md).
 
 Where it sits: clients of the REST API (`baton.cli.remote`) beside `baton status`.
 Promotions come from `GET /promotions` (filtered by app, environment and state, in
@@ -16,7 +16,7 @@ import click
 
 from baton.cli.console import make_console
 from baton.cli.errors import ExitCode, Failure, fail
-from baton.cli.output import OUTPUT, age, print_data, rfc3339
+from baton.cli.output import OUTPUT, age, is_data, print_data, rfc3339, when
 from baton.cli.remote import call, resolve_promotion, short, with_server
 
 if TYPE_CHECKING:
@@ -61,26 +61,40 @@ def list_promotions(
         server,
     )
     items: list[dict[str, Any]] = page["items"]
-    if output != "table":
+    if is_data(output):
         print_data({"items": items}, output)
         return
     if not items:
         make_console().print("no promotions")
         return
+    wide = output == "wide"
     table = Table()
-    for column in ("app", "environment", "id", "release", "state", "requested by", "age"):
+    columns = ["app", "environment", "id", "release", "state", "requested by", "age"]
+    if wide:
+        columns[-1:] = ["requested", "finished", "outcome", "reason", "trace"]
+    for column in columns:
         table.add_column(column)
     for p in items:
-        table.add_row(
+        row = [
             p["app"],
             p["environment"],
-            str(p["id"])[:8],
-            short(p["release"]),
+            str(p["id"]) if wide else str(p["id"])[:8],
+            str(p["release"]) if wide else short(p["release"]),
             p["phase"],
             p["requested_by"],
-            age(p.get("requested_at")),
-        )
-    make_console().print(table)
+        ]
+        if wide:
+            row += [
+                when(p.get("requested_at")),
+                when(p.get("finished_at")),
+                p.get("outcome") or "-",
+                p.get("reason") or "-",
+                p.get("trace_id") or "-",
+            ]
+        else:
+            row.append(age(p.get("requested_at")))
+        table.add_row(*row)
+    make_console(unbounded=wide).print(table)
 
 
 @click.group()
@@ -103,10 +117,10 @@ def get_promotion(promotion_id: str, output: str, server: Server) -> None:
         return found
 
     p = call(work, server)
-    if output != "table":
+    if is_data(output):
         print_data(p, output)
         return
-    console = make_console()
+    console = make_console(unbounded=output == "wide")
     number = p.get("release_number")
     release = f"{short(p['release'])}" + (f" (#{number})" if number is not None else "")
     approvals = p.get("approvals") or []
@@ -119,11 +133,25 @@ def get_promotion(promotion_id: str, output: str, server: Server) -> None:
         ("requested by", p["requested_by"]),
         ("reason", p.get("reason") or "-"),
         ("approvals", f"{len(approvals)} of {p.get('approvals_required', 0)}"),
+        *_wide_fields(p, output == "wide"),
     ):
         console.print(f"{label + ':':14}{value}", markup=False, highlight=False)
     console.print("timeline:", highlight=False)
-    for when, what in _timeline(p):
-        console.print(f"  {rfc3339(when)}  {what}", markup=False, highlight=False)
+    for at, what in _timeline(p):
+        console.print(f"  {when(at)}  {what}", markup=False, highlight=False)
+
+
+def _wide_fields(p: dict[str, Any], wide: bool) -> list[tuple[str, str]]:
+    """What `-o wide` adds to a promotion: full releases, where from, overrides, trace."""
+    if not wide:
+        return []
+    return [
+        ("release sha", str(p["release"])),
+        ("previous", str(p.get("previous_release") or "-")),
+        ("from", str(p.get("from_environment") or "-")),
+        ("overrides", ", ".join(p.get("overrides") or []) or "-"),
+        ("trace", str(p.get("trace_id") or "-")),
+    ]
 
 
 def _timeline(p: dict[str, Any]) -> list[tuple[str, str]]:
@@ -170,19 +198,26 @@ def releases(app: str, environment: str | None, limit: int, output: str, server:
         }
         for r in items
     ]
-    if output != "table":
+    if is_data(output):
         print_data({"items": rows}, output)
         return
+    wide = output == "wide"
     table = Table(title=f"releases of {app}")
-    for column in ("sha", "number", "subject", "created", "running in", "last verified in"):
+    columns = ["sha", "number", "subject", "created", "running in", "last verified in"]
+    if wide:
+        columns[3:3] = ["author", "committed", "digest"]
+    for column in columns:
         table.add_column(column)
     for r in rows:
-        table.add_row(
-            short(r["sha"]),
+        row = [
+            str(r["sha"]) if wide else short(r["sha"]),
             str(r["number"]),
             (r.get("message") or "").split("\n", 1)[0],
-            age(r.get("created_at")),
+            when(r.get("created_at")) if wide else age(r.get("created_at")),
             ", ".join(r["deployed_in"]) or "-",
             ", ".join(r["verified_in"]) or "-",
-        )
-    make_console().print(table)
+        ]
+        if wide:
+            row[3:3] = [r.get("author") or "-", when(r.get("committed_at")), short(r["digest"])]
+        table.add_row(*row)
+    make_console(unbounded=wide).print(table)

@@ -8,11 +8,11 @@ server someone named).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from baton.cli.output import OUTPUT, is_data, print_data
 from baton.cli.remote import call, with_server
 from engine.version import installed_version
 
@@ -28,21 +28,19 @@ async def _server_version(client: Any) -> str:
 @click.command()
 @with_server
 @click.option("--client", "client_only", is_flag=True, help="Only this client's; ask no server.")
-@click.option(
-    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@OUTPUT
 def version(server: Server, client_only: bool, output: str) -> None:
     """Show this baton's version and, given --url, BATON_URL or a context, the server's.
 
-    An unreachable server exits 3 (after the client's line, as text).
+    An unreachable server exits 3 (after the client's line, in a table).
     """
     named = server.source != "default"
     client = installed_version()
-    if output == "text":
+    if not is_data(output):
         click.echo(f"client: {client}")
     answer = call(_server_version, server) if named and not client_only else None
-    if output == "json":
+    if is_data(output):
         shown = {"client": client, "server": answer, "url": server.url if answer else None}
-        click.echo(json.dumps(shown, indent=2))
+        print_data(shown, output)
     elif answer is not None:
         click.echo(f"server: {answer} ({server.url})")

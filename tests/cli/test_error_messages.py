@@ -231,7 +231,7 @@ REFUSALS: list[tuple[tuple[str, ...], str | None, int, tuple[str, ...]]] = [
     (("approve", "abc"), "alice", 2, ("too short", "at least 6 characters")),
     (("approve", "abcdef"), "alice", 1, ("no promotion whose id starts with 'abcdef'",)),
     (("cancel", "abcdef12"), "alice", 1, ("no promotion whose id starts with",)),
-    (("history", "shop", "--since", "yesterday"), "alice", 1, ("RFC 3339",)),
+    (("history", "shop", "--since", "yesterday"), "alice", 2, ("RFC 3339", "30d")),
     (("releases", "shop", "--env", "nowhere"), "alice", 1, ("app shop has no environment",)),
     (
         ("promote", "shop", "--to", "staging", "--from", "dev"),

@@ -84,7 +84,10 @@ def test_explain_names_verdict_message_and_rule_of_each_document(tmp_path: Path)
         "health", "explain", str(manifest), "--checks", str(CHECKS), "-o", "json", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
-    rows = [(r["kind"], r["status"], r["message"], r["rule"]) for r in json.loads(result.stdout)]
+    rows = [
+        (r["kind"], r["status"], r["message"], r["rule"])
+        for r in json.loads(result.stdout)["items"]
+    ]
     assert rows == [
         ("Deployment", "Healthy", "the team says so", str(CHECKS / "apps/Deployment/health.lua")),
         (
@@ -144,7 +147,7 @@ def test_explain_uses_the_checks_of_the_environments_config(tmp_path: Path) -> N
         env={"BATON_ENVIRONMENTS": str(environments)},
     )
     assert result.returncode == 0, result.stderr
-    (row,) = json.loads(result.stdout)
+    (row,) = json.loads(result.stdout)["items"]
     assert (row["status"], row["message"]) == ("Suspended", "parked")
     assert row["rule"] == f"{environments / 'health.yaml'}:health.checks[ConfigMap]"
 
