@@ -160,11 +160,24 @@ def history(
         "since": parse_when(since, "--since"),
         "until": parse_when(until, "--until"),
     }
+
+    async def known(client: Client) -> None:
+        # an app that does not exist has no history: it is not found, not an empty table
+        await client.get(f"/apps/{app}")
+
+    async def latest(client: Client) -> list[dict[str, Any]]:
+        await known(client)
+        return list(reversed((await client.get("/events", **query, limit=limit))["items"]))
+
     if follow:
-        call(lambda c: _follow(c, query, limit, output), server)
+
+        async def following(client: Client) -> None:
+            await known(client)
+            await _follow(client, query, limit, output)
+
+        call(following, server)
         return
-    page = call(lambda c: c.get("/events", **query, limit=limit), server)
-    events = list(reversed(page["items"]))
+    events = call(latest, server)
     if is_data(output):
         print_data({"items": events}, output)
         return

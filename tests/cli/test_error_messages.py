@@ -172,6 +172,21 @@ def test_a_value_out_of_a_choice_lists_the_valid_ones(capsys: pytest.CaptureFixt
     assert_sentence(err, "--state", "'weird'", "'pending'", "'awaiting-approval'", "'done'")
 
 
+def _takes_output(command: click.Command) -> bool:
+    return any(isinstance(p, click.Option) and "-o" in p.opts for p in command.params)
+
+
+@pytest.mark.parametrize(
+    "words", sorted(w for w, c in COMMANDS.items() if _takes_output(c)), ids=" ".join
+)
+def test_a_bad_output_format_lists_the_valid_ones(
+    words: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(*words, "-o", "xml", capsys=capsys)
+    assert code == 2 and not out
+    assert_sentence(err, "'xml'", "'table'", "'wide'", "'json'", "'yaml'")
+
+
 def test_an_unreachable_server_is_named_with_exit_3() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -201,6 +216,8 @@ def test_a_server_that_is_not_baton_is_told_apart() -> None:
 #: what a running server refuses: the command, who asks, the exit code, what it must say
 REFUSALS: list[tuple[tuple[str, ...], str | None, int, tuple[str, ...]]] = [
     (("status", "nope"), "alice", 1, ("there is no app nope",)),
+    (("history", "nope"), "alice", 1, ("there is no app nope",)),
+    (("history", "nope", "--follow"), "alice", 1, ("there is no app nope",)),
     (("releases", "nope"), "alice", 1, ("there is no app nope",)),
     (("insights", "nope"), "alice", 1, ("there is no app nope",)),
     (("promote", "nope", "--to", "dev", "--from", "dev"), "alice", 1, ("there is no app nope",)),
