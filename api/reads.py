@@ -243,6 +243,7 @@ def _environment(name: str, row: Row | None, spec: EnvironmentSpec | None) -> di
         p = spec.policy
         policy = {
             "auto_promote": p.auto_promote,
+            "auto_rollback": p.auto_rollback,
             "approvals": p.approvals,
             "soak_seconds": p.soak.total_seconds(),
             "freeze": [w.name for w in p.freeze],

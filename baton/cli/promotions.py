@@ -12,7 +12,8 @@ drawn live on a terminal and as one line per change elsewhere (`baton.cli.progre
 It asks the server for the promotion every half second rather than following the live
 stream: each answer is whole, so a dropped connection or a restarted server costs a
 retry (said on screen, never a failure) and nothing is missed while it was gone. Exit
-codes: 0 verified; 1 failed, rejected, cancelled or rolled back; 1 too when `--timeout`
+codes: 0 verified; 1 failed (naming the rollback that follows, where the environment
+rolls back by itself), rejected, cancelled or rolled back; 1 too when `--timeout`
 passes first (as `kubectl wait` does), the failure naming what it still waited for;
 130 on Ctrl-C and 143 on SIGTERM (128 + the signal, as a shell counts), which stop the
 waiting only: the promotion goes on.
@@ -47,6 +48,8 @@ POLL_S = 0.5
 ANSWER_TIMEOUT_S = 10.0
 #: the longest pause between two tries while the server is gone
 RETRY_MAX_S = 5.0
+#: how long a failed promotion's automatic rollback may take to be asked for
+ROLLBACK_WAIT_S = 10.0
 
 DRY_RUN = click.option(
     "--dry-run",
@@ -338,11 +341,27 @@ async def _follow(client: Client, promotion_id: str, display: LiveView | LineLog
 
 
 async def _rollback_after(client: Client, p: dict[str, Any]) -> dict[str, Any] | None:
-    """The rollback that followed the failed promotion `p` in its target, if one did."""
-    if p["phase"] != PromotionPhase.FAILED:
+    """The rollback that follows the failed promotion `p` where its environment rolls back
+    by itself (the server asks for it a moment after the failure), else None."""
+    if p["phase"] != PromotionPhase.FAILED or not await _rolls_back(client, p):
         return None
-    latest = await client.get("/promotions", app=p["app"], environment=p["environment"], limit=1)
-    later: dict[str, Any] | None = next(iter(latest["items"]), None)
-    if later is None or later["id"] == p["id"] or later.get("kind") != "rollback":
+    try:
+        async with asyncio.timeout(ROLLBACK_WAIT_S):
+            while True:
+                latest = await client.get(
+                    "/promotions", app=p["app"], environment=p["environment"], limit=1
+                )
+                later: dict[str, Any] | None = next(iter(latest["items"]), None)
+                if later is not None and later["id"] != p["id"]:
+                    return later if later.get("kind") == "rollback" else None
+                await asyncio.sleep(POLL_S)
+    except TimeoutError:
         return None
-    return later
+
+
+async def _rolls_back(client: Client, p: dict[str, Any]) -> bool:
+    """True when the promotion's environment rolls a failed promotion back by itself."""
+    app = await client.get(f"/apps/{p['app']}")
+    envs: list[dict[str, Any]] = app["environments"]
+    env = next((e for e in envs if e["environment"] == p["environment"]), {})
+    return bool((env.get("policy") or {}).get("auto_rollback"))

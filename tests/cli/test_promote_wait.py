@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -108,6 +109,27 @@ async def test_wait_exits_1_naming_the_failure_when_the_release_never_gets_healt
         line,
     ), line
     assert ANSI not in result.out + result.err
+
+
+async def test_a_failure_names_the_rollback_that_follows_it(live: Live, tmp_path: Path) -> None:
+    second = await release_verified_in_dev(live, "shop", "1.1.0", "hello again")
+    apps = tmp_path / "environments" / "apps.yaml"
+    dev_rolls_back = "{auto_promote: true, auto_rollback: true}"
+    apps.write_text(apps.read_text().replace("{auto_promote: true}", dev_rolls_back))
+    async with Client(live.url, TOKENS["dana"]) as dana:
+        await dana.post("/admin/config/reload", {})
+    assert live.state.sim is not None
+    live.state.sim.cluster("dev").fail_image(":1.0.0")
+
+    result = await baton(live, *back_in_dev(live))
+
+    assert result.code == 1, result.out
+    [line] = result.err.splitlines()
+    assert re.fullmatch(
+        rf"error: promotion \S+: {live.release[:12]} → shop/dev failed: Degraded after sync: "
+        rf".+; rollback \S+ takes it back to {second[:12]}",
+        line,
+    ), line
 
 
 async def test_a_timeout_names_the_approval_the_promotion_still_waits_for(live: Live) -> None:
