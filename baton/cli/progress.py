@@ -242,11 +242,13 @@ class LineLog:
             self._line("reconnected")
             self._lost = False
         for step in steps(p):
-            shown = (step.state, step.text)
-            if self._shown.get(step.name, (State.WAITING, "")) == shown:
+            before = self._shown.get(step.name, (State.WAITING, ""))
+            if before == (step.state, step.text):
                 continue
-            self._shown[step.name] = shown
-            self._line(f"{step.name:<9}{step.state:<8} {step.text}".rstrip())
+            self._shown[step.name] = (step.state, step.text)
+            # a step that only changed its state is not told its long reason again
+            text = "" if step.text == before[1] else step.text
+            self._line(f"{step.name:<9}{step.state:<8} {text}".rstrip())
 
     def lose(self, why: str) -> None:
         """The server did not answer: said once per outage."""

@@ -102,7 +102,8 @@ async def test_wait_exits_1_naming_the_failure_when_the_release_never_gets_healt
     result = await baton(live, *back_in_dev(live))
 
     assert result.code == 1, result.out
-    assert re.search(r"health +failed +Degraded", result.out), result.out
+    assert re.search(r"^health +\w+ +Degraded: ", result.out, re.MULTILINE), result.out
+    assert re.search(r"^health +failed", result.out, re.MULTILINE), result.out
     [line] = result.err.splitlines()
     assert re.fullmatch(
         rf"error: promotion \S+: {live.release[:12]} → shop/dev failed: Degraded after sync: .+",
@@ -129,7 +130,7 @@ async def test_a_failure_names_the_rollback_that_follows_it(live: Live, tmp_path
         rf"error: promotion \S+: {live.release[:12]} → shop/dev failed: Degraded after sync: "
         rf".+; rollback \S+ takes it back to {second[:12]}",
         line,
-    ), line
+    ), result.out + line
 
 
 async def test_a_timeout_names_the_approval_the_promotion_still_waits_for(live: Live) -> None:
