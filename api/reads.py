@@ -26,7 +26,7 @@ from engine.domain.pipeline import AppSpec, EnvironmentSpec
 from engine.store.audit import Verification, latest_verification
 from engine.store.database import create_pool
 from engine.store.types import RecordedEvent
-from projections import catalog, insights, queries, timetravel
+from projections import catalog, insights, progress, queries, timetravel
 from projections.base import Projection
 from projections.dora import Window
 from projections.rebuild import BESIDE_READERS, rebuild
@@ -62,6 +62,17 @@ async def promotion_events(app: web.Application, promotion_id: str) -> list[Row]
     log: a timeline shows a decision the moment it is recorded)."""
     async with _conn(app) as conn:
         return await queries.promotion_events(conn, promotion_id)
+
+
+async def promotion_progress(app: web.Application, found: Row) -> dict[str, Any]:
+    """How far the promotion `found` got (`projections.progress`): from its events in the
+    log, so a client following it sees each step the moment it is recorded."""
+    events = await promotion_events(app, found["id"])
+    known = await app[PIPELINES].get(found["app"])
+    specs = known[0].environments if known is not None else []
+    spec = next((e for e in specs if e.name == found["environment"]), None)
+    soak = spec.policy.soak if spec is not None else None
+    return progress.promotion_progress(events, soak=soak, now=datetime.now(UTC))
 
 
 #: the states a client filters promotions by → the phases each stands for
@@ -232,6 +243,7 @@ def _environment(name: str, row: Row | None, spec: EnvironmentSpec | None) -> di
         p = spec.policy
         policy = {
             "auto_promote": p.auto_promote,
+            "auto_rollback": p.auto_rollback,
             "approvals": p.approvals,
             "soak_seconds": p.soak.total_seconds(),
             "freeze": [w.name for w in p.freeze],

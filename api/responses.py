@@ -84,6 +84,34 @@ class Approval(TypedDict):
     comment: str
 
 
+class PromotionProgress(TypedDict):
+    """How far a promotion got after it started: the sync of its release, its target's
+    health since, its soak. A sync counts its objects applied when it ends."""
+
+    objects_total: Annotated[
+        int | None, Field(description="the objects its release's sync applies (null: no sync yet)")
+    ]
+    objects_applied: Annotated[
+        int | None, Field(description="of those, the objects applied: 0 until the sync ends")
+    ]
+    sync_error: Annotated[
+        str | None, Field(description="where the last sync stopped, until one succeeds")
+    ]
+    health: Annotated[
+        Health | None, Field(description="the target's health since the release synced")
+    ]
+    health_reasons: list[str]
+    healthy_since: Annotated[
+        datetime | None, Field(description="when the soak began (healthy, after the sync)")
+    ]
+    soak_seconds: Annotated[
+        float | None, Field(description="the environment's soak time (null: unknown)")
+    ]
+    soak_left_seconds: Annotated[
+        float | None, Field(description="until the soak is over, while healthy (null: not soaking)")
+    ]
+
+
 class Promotion(TypedDict):
     """A promotion: a request to move a release into a target."""
 
@@ -108,6 +136,9 @@ class Promotion(TypedDict):
     outcome: NotRequired[str | None]
     trace_id: NotRequired[str | None]
     trace_url: NotRequired[TraceUrl]
+    progress: NotRequired[
+        Annotated[PromotionProgress, Field(description="in the answer of one promotion only")]
+    ]
 
 
 class PromotionList(TypedDict):

@@ -129,11 +129,13 @@ async def create_rollback(request: web.Request) -> web.Response:
 
 @Operation(tag="promotions", answers=[json_answer(PromotionAnswer, "the promotion")])
 async def get_promotion(request: web.Request) -> web.Response:
-    """One promotion, from the read model or (just created) the log."""
+    """One promotion, from the read model or (just created) the log, with its progress:
+    objects applied, health and soak, from its events."""
     promotion_id = params.path_part(request, "promotion_id", params.ID, "promotion")
     found = await reads.promotion(request.app, promotion_id)
     if found is None:
         raise not_found("promotion", f"there is no promotion {promotion_id}")
+    found["progress"] = await reads.promotion_progress(request.app, found)
     return json_response(with_trace_link(request.app, found))
 
 
