@@ -1,4 +1,4 @@
-"""`baton promotions list`, `baton promotion get`, `baton releases`: what is there, as
+"""`baton promotions list`, `baton promotion get|wait`, `baton releases`: what is there, as
 tables (`-o wide` for more columns, `-o json|yaml` for scripts; docs/cli-output.md).
 
 Where it sits: clients of the REST API (`baton.cli.remote`) beside `baton status`.
@@ -17,9 +17,12 @@ import click
 from baton.cli.console import make_console
 from baton.cli.errors import ExitCode, Failure, fail
 from baton.cli.output import OUTPUT, age, is_data, print_data, rfc3339, when
+from baton.cli.promotions import TIMEOUT
 from baton.cli.remote import call, resolve_promotion, short, with_server
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from baton.client import Client
     from baton.contexts import Server
 
@@ -99,7 +102,14 @@ def list_promotions(
 
 @click.group()
 def promotion() -> None:
-    """One promotion: `get` it."""
+    """One promotion: `get` it, or `wait` for it to end."""
+
+
+async def _promotion(client: Client, given: str) -> dict[str, Any]:
+    """The promotion whose id is `given` or starts with it."""
+    promotion_id = await resolve_promotion(client, given)
+    found: dict[str, Any] = await client.get(f"/promotions/{promotion_id}")
+    return found
 
 
 @promotion.command("get")
@@ -110,13 +120,7 @@ def get_promotion(promotion_id: str, output: str, server: Server) -> None:
     """One promotion: its state, approvals and timeline. PROMOTION_ID may be a unique
     prefix of at least 6 characters."""
 
-    async def work(client: Client) -> dict[str, Any]:
-        found: dict[str, Any] = await client.get(
-            f"/promotions/{await resolve_promotion(client, promotion_id)}"
-        )
-        return found
-
-    p = call(work, server)
+    p = call(lambda c: _promotion(c, promotion_id), server)
     if is_data(output):
         print_data(p, output)
         return
@@ -152,6 +156,19 @@ def _wide_fields(p: dict[str, Any], wide: bool) -> list[tuple[str, str]]:
         ("overrides", ", ".join(p.get("overrides") or []) or "-"),
         ("trace", str(p.get("trace_id") or "-")),
     ]
+
+
+@promotion.command("wait")
+@click.argument("promotion_id")
+@TIMEOUT
+@with_server
+def wait_promotion(promotion_id: str, timeout: timedelta | None, server: Server) -> int:
+    """Follow a promotion until it ends, as `promote --wait` does (after a timeout, or from
+    another terminal): exit 0 verified; 1 failed, rejected, cancelled, rolled back or timed
+    out. PROMOTION_ID may be a unique prefix of at least 6 characters."""
+    from baton.cli.promotions import wait_for
+
+    return wait_for(call(lambda c: _promotion(c, promotion_id), server), server, timeout=timeout)
 
 
 def _timeline(p: dict[str, Any]) -> list[tuple[str, str]]:

@@ -79,15 +79,18 @@ class _Duration(click.ParamType[timedelta]):
         return found
 
 
+TIMEOUT = click.option(
+    "--timeout",
+    type=_Duration(),
+    default=None,
+    help="Stop waiting after this long (30s, 10m, 1h) and exit 1 naming what the promotion "
+    "still waits for (`promote` and `rollback`: with --wait). Default: until it ends.",
+)
+
+
 def waiting(command: Callable[..., Any]) -> Callable[..., Any]:
     """Give `command` the options `--wait` and `--timeout`."""
-    with_timeout = click.option(
-        "--timeout",
-        type=_Duration(),
-        default=None,
-        help="With --wait: stop waiting after this long (30s, 10m, 1h), exit 1 naming "
-        "what the promotion still waits for. Default: until it ends.",
-    )(command)
+    with_timeout = TIMEOUT(command)
     return click.option(
         "--wait",
         is_flag=True,
@@ -262,7 +265,8 @@ def wait_for(accepted: dict[str, Any], server: Server, *, timeout: timedelta | N
     p = waited.promotion
     if waited.signum is not None:
         click.echo(
-            f"stopped waiting; {headline(p)} goes on (`baton promotion get {p['id']}` shows it)",
+            f"stopped waiting; {headline(p)} goes on "
+            f"(`baton promotion wait {p['id'][:8]}` follows it again)",
             err=True,
         )
         return 128 + waited.signum
@@ -272,7 +276,7 @@ def wait_for(accepted: dict[str, Any], server: Server, *, timeout: timedelta | N
             Failure(
                 f"gave up after {format_duration(timeout)}: {headline(p)} is still "
                 f"{waiting_for(p)}",
-                f"it goes on; `baton promotion get {p['id']}` shows it",
+                f"it goes on; `baton promotion wait {p['id'][:8]}` follows it again",
                 ExitCode.REFUSED,
             )
         )

@@ -144,11 +144,22 @@ async def test_a_timeout_names_the_approval_the_promotion_still_waits_for(live: 
     assert re.search(r"approval +running +0 of 1 approvals", result.out), result.out
     [line] = result.err.splitlines()
     assert re.fullmatch(
-        r"error: gave up after 3s: promotion (\S+): \w{12} → shop/staging is still awaiting "
-        r"approval \(0 of 1 approvals\); it goes on; `baton promotion get \1` shows it",
+        r"error: gave up after 3s: promotion ((\w{8})\S+): \w{12} → shop/staging is still "
+        r"awaiting approval \(0 of 1 approvals\); it goes on; `baton promotion wait \2` "
+        r"follows it again",
         line,
     ), line
     assert ANSI not in result.out + result.err
+
+    # the command it names takes the waiting up again, to the end
+    promotion_id = line.split()[6].rstrip(":")
+    again = await start(live, "promotion", "wait", promotion_id[:8])
+    await until_line(again, "0 of 1 approvals")
+    async with Client(live.url, TOKENS["bob"]) as bob:
+        await bob.post(f"/promotions/{promotion_id}/approve", {"comment": "ok"})
+    resumed = await finish(again)
+    assert resumed.code == 0, resumed.err
+    assert re.search(r"verified +done", resumed.out), resumed.out
 
 
 async def test_a_signal_stops_the_waiting_not_the_promotion(live: Live) -> None:
@@ -162,8 +173,8 @@ async def test_a_signal_stops_the_waiting_not_the_promotion(live: Live) -> None:
     assert result.code == 128 + signal.SIGTERM
     assert "Traceback" not in result.err
     assert re.fullmatch(
-        rf"stopped waiting; promotion {promotion_id}: .* goes on \(`baton promotion get "
-        rf"{promotion_id}` shows it\)\n",
+        rf"stopped waiting; promotion {promotion_id}: .* goes on \(`baton promotion wait "
+        rf"{promotion_id[:8]}` follows it again\)\n",
         result.err,
     ), result.err
     async with Client(live.url, TOKENS["carol"]) as client:
