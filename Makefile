@@ -13,8 +13,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $@
 
+# most tests wait on servers they start (Postgres, baton, kubesim), not on a core: three
+# workers, each test file on one of them (its servers and fixtures stay together)
+TEST_WORKERS ?= 3
+
 test: $(VENV)/.installed
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # the domain, health, config and event-vocabulary tests: seconds, for the edit-test loop
 test-fast: $(VENV)/.installed
