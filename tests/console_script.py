@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,3 +49,39 @@ def assert_one_line_failure(
     for name in names:
         assert name in lines[0], (name, lines[0])
     return lines[0]
+
+
+def on_a_terminal(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    stdin: str | None = None,
+    stderr_only: bool = False,
+) -> tuple[int, str]:
+    """Run `command` with a pseudo-terminal as its stdout and stderr (`stderr_only`: its
+    stderr alone; stdout goes nowhere): its exit code and all it wrote to the terminal."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        list(command),
+        env={**env, "TERM": "xterm-256color"},
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL if stderr_only else terminal,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    if stdin is not None:
+        assert process.stdin is not None
+        process.stdin.write(stdin.encode())
+        process.stdin.close()
+    screen = b""
+    try:
+        # read while it writes: a terminal holds only a few kilobytes unread
+        while chunk := os.read(controller, 65536):
+            screen += chunk
+    except OSError:  # the terminal's other end is closed: all is read
+        pass
+    finally:
+        os.close(controller)
+    return process.wait(timeout=60), screen.decode(errors="replace")

@@ -15,6 +15,7 @@ import pytest
 
 from tests.console_script import BATON, ROOT, run_baton
 from tests.demo.live_server import TOKENS, Live, live
+from tests.proxy import Gate
 
 __all__ = ["live"]  # the fixture, used by name
 
@@ -142,45 +143,6 @@ async def test_follow_prints_table_lines_of_matches_only_until_ctrl_c(live: Live
     code, err = await follower.stop(signal.SIGINT)
     assert code == 0 and err == ""
     assert not any("alice" in seen for seen in follower.lines), "only bob's events"
-
-
-class Gate:
-    """A TCP proxy to the server that can be shut (every connection cut, none accepted) and
-    opened again on the same port: a server restart, as a client sees it."""
-
-    def __init__(self, upstream: str) -> None:
-        host, port = upstream.removeprefix("http://").split("/")[0].split(":")
-        self.upstream = (host, int(port))
-        self.port = 0
-        self.writers: list[asyncio.StreamWriter] = []
-
-    async def open(self) -> str:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{self.port}"
-
-    async def shut(self) -> None:
-        self.server.close()
-        for writer in self.writers:
-            writer.close()
-        self.writers.clear()
-        await self.server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
-        self.writers += [writer, up_writer]
-        await asyncio.gather(
-            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
-        )
-
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        finally:
-            writer.close()
 
 
 async def test_follow_outlives_a_server_that_stops_answering_for_a_while(live: Live) -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import subprocess
 import sys
 
-from tests.console_script import ROOT
+from tests.console_script import ROOT, on_a_terminal
 
 # a process set up as `baton serve` sets itself up, logging a failure with its traceback
 _LOGGING_PROCESS = """
@@ -50,31 +49,9 @@ def test_into_a_pipe_each_record_is_one_json_line_with_its_traceback_inside() ->
 
 
 def test_on_a_terminal_each_record_is_one_readable_line() -> None:
-    controller, terminal = pty.openpty()
-    try:
-        process = subprocess.run(
-            [sys.executable, "-c", _LOGGING_PROCESS],
-            env=_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=terminal,
-            timeout=60,
-            check=True,
-        )
-        assert process.returncode == 0
-        os.close(terminal)
-        output = b""
-        while True:
-            try:
-                chunk = os.read(controller, 4096)
-            except OSError:  # the terminal's other end is closed: all is read
-                break
-            if not chunk:
-                break
-            output += chunk
-    finally:
-        os.close(controller)
-    lines = output.decode().splitlines()
+    code, output = on_a_terminal([sys.executable, "-c", _LOGGING_PROCESS], _env(), stderr_only=True)
+    assert code == 0, output
+    lines = output.splitlines()
     assert len(lines) == 2, lines
     assert "INFO" in lines[0]
     assert "baton.test: first line second line of the same message" in lines[0]

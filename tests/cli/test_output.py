@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import pty
 import re
 import subprocess
 from collections.abc import Iterator
@@ -18,7 +17,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.console_script import BATON, ROOT, assert_one_line_failure, run_baton
+from tests.console_script import (
+    BATON,
+    ROOT,
+    assert_one_line_failure,
+    on_a_terminal,
+    run_baton,
+)
 from tests.demo.live_server import TOKENS, Live, live
 
 __all__ = ["live"]  # the fixture, used by name
@@ -166,31 +171,8 @@ def _on_a_terminal(*args: str, stdin: str = "", **env: str) -> str:
     """What `baton ARGS` writes to a terminal (stdout and stderr both on one pty)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "FORCE_COLOR"))}
     base.pop("NO_COLOR", None)
-    environment = {**base, "PYTHONPATH": str(ROOT), "TERM": "xterm-256color", **env}
-    controller, terminal = pty.openpty()
-    try:
-        subprocess.run(
-            [str(BATON), *args],
-            env=environment,
-            input=stdin.encode(),
-            stdout=terminal,
-            stderr=terminal,
-            timeout=60,
-            check=False,
-        )
-        os.close(terminal)
-        output = b""
-        while True:
-            try:
-                chunk = os.read(controller, 4096)
-            except OSError:  # the terminal's other end is closed: all is read
-                break
-            if not chunk:
-                break
-            output += chunk
-    finally:
-        os.close(controller)
-    return output.decode()
+    environment = {**base, "PYTHONPATH": str(ROOT), **env}
+    return on_a_terminal([str(BATON), *args], environment, stdin=stdin)[1]
 
 
 def test_colour_reaches_a_terminal_unless_no_color_is_set(tmp_path: Path) -> None:

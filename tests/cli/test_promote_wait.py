@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from baton.client import Client
+from tests.console_script import on_a_terminal
 from tests.demo.live_server import TOKENS, Live, live, release_verified_in_dev
+from tests.proxy import Gate
 
 __all__ = ["live"]
 pytestmark = pytest.mark.timeout(240)
@@ -220,44 +222,6 @@ def test_a_timeout_without_wait_or_a_bad_duration_is_bad_usage(
     assert said in done.stderr
 
 
-class Gate:
-    """A TCP proxy to the server that can be shut (connections refused, open ones cut) and
-    opened again on the same port, as a server restart looks to a client."""
-
-    def __init__(self, upstream: str) -> None:
-        host, port = upstream.removeprefix("http://").split("/")[0].split(":")
-        self.upstream = (host, int(port))
-        self.port = 0
-        self.writers: set[asyncio.StreamWriter] = set()
-
-    async def open(self) -> str:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{self.port}"
-
-    async def shut(self) -> None:
-        self.server.close()
-        for writer in self.writers:
-            writer.close()
-        await self.server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
-        self.writers |= {writer, up_writer}
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except ConnectionError:
-        pass
-    finally:
-        writer.close()
-
-
 async def test_a_lost_server_is_asked_again_until_it_answers(live: Live) -> None:
     gate = Gate(live.url)
     url = await gate.open()
@@ -286,37 +250,12 @@ async def test_rollback_wait_draws_the_progress_live_on_a_terminal(live: Live) -
     assert promoted.code == 0, promoted.err
 
     code, screen = await asyncio.to_thread(
-        _on_terminal, _env(live, "alice"), "rollback", "shop", "--env", "dev", "--wait"
+        on_a_terminal,
+        [sys.executable, "-m", "baton", "rollback", "shop", "--env", "dev", "--wait"],
+        _env(live, "alice"),
     )
 
     assert code == 0, screen
     assert ANSI in screen  # drawn, not printed line by line
     assert "objects applied" in screen and "Healthy" in screen
     assert f"{second[:12]} → shop/dev: verified" in screen
-
-
-def _on_terminal(env: dict[str, str], *args: str) -> tuple[int, str]:
-    """Run `baton ARGS` with a pseudo-terminal as its stdout; its exit code and screen."""
-    import pty
-    import subprocess
-
-    main, child = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "baton", *args],
-        env={**env, "TERM": "xterm-256color"},
-        stdin=subprocess.DEVNULL,
-        stdout=child,
-        stderr=child,
-    )
-    os.close(child)
-    screen = b""
-    while True:
-        try:
-            chunk = os.read(main, 65536)
-        except OSError:  # the terminal's other end closed
-            break
-        if not chunk:
-            break
-        screen += chunk
-    os.close(main)
-    return process.wait(timeout=60), screen.decode(errors="replace")

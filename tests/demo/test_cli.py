@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.demo.live_server import TOKENS, Live, release_verified_in_dev
+from tests.proxy import pipe, upstream_of
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -102,8 +103,7 @@ class CutOnce:
     before the answer comes back: the write is done, the client only sees a lost connection."""
 
     def __init__(self, upstream: str) -> None:
-        host, port = upstream.removeprefix("http://").split("/")[0].split(":")
-        self.upstream = (host, int(port))
+        self.upstream = upstream_of(upstream)
         self.connections = 0
 
     async def start(self) -> str:
@@ -126,20 +126,11 @@ class CutOnce:
             for w in (writer, up_writer):
                 w.close()
             return
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
     async def close(self) -> None:
         self.server.close()
         await self.server.wait_closed()
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    finally:
-        writer.close()
 
 
 async def test_a_write_whose_answer_is_lost_is_sent_again_and_done_once(live: Live) -> None:
