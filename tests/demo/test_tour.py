@@ -13,7 +13,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 
 from baton.demo import DEMO_DATABASE
 from engine.store.database import with_database
+from tests.service.baton_process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -34,13 +34,6 @@ def tour_lines() -> list[str]:
     block = README.read_text().split("<!-- tested: tour -->", 1)[1]
     body = block.split("```sh", 1)[1].split("```", 1)[0]
     return [line.strip() for line in body.splitlines() if line.strip()]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @contextlib.asynccontextmanager
@@ -87,7 +80,7 @@ async def demo(database_url: str, home: Path, port: int) -> AsyncIterator[tuple[
 async def test_the_five_minute_tour_works_line_by_line(pg_admin_url: str, tmp_path: Path) -> None:
     lines = tour_lines()
     assert lines[0] == ". .venv/bin/activate"
-    port = _free_port()
+    port = free_port()
     async with demo(pg_admin_url, tmp_path, port) as (url, token):
         assert url == f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
