@@ -95,7 +95,10 @@ def decide(obj: dict[str, Any], p: Progress) -> tuple[dict[str, Any], bool]:
     created, new_ready, old_alive = _pods(spec, p, want)
     ready = new_ready + old_alive
     done = new_ready == want and old_alive == 0 and created == want
-    timed_out = not done and p.elapsed > p.deadline and not spec.get("paused")
+    # the deadline counts from the last progress, not from the start: a big rollout that
+    # keeps moving is never stuck, however long it takes
+    stalled = p.elapsed if p.stalled is None else p.stalled
+    timed_out = not done and stalled > p.deadline and not spec.get("paused")
     counts = {
         "replicas": created + old_alive,
         "updatedReplicas": created,

@@ -54,6 +54,16 @@ class _Rollout:
     template: str
     template_changed: bool
     revision: int = 0
+    #: when its counts (pods created, ready, available) last changed
+    progressed: float = 0.0
+
+
+#: the status counts whose change is progress, as the deployment controller sees it
+_PROGRESS_COUNTS = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
+
+
+def _counts(status: dict[str, Any] | None) -> tuple[Any, ...]:
+    return tuple((status or {}).get(name) for name in _PROGRESS_COUNTS)
 
 
 class ControllerManager:
@@ -187,6 +197,7 @@ class ControllerManager:
             template=template,
             template_changed=previous is None or previous.template != template,
         )
+        rollout.progressed = rollout.started
         if previous is None and status.get("observedGeneration"):
             rollout.template_changed = False  # picked up after a restart: pods are current
         self._rollouts[key] = rollout
@@ -240,6 +251,7 @@ class ControllerManager:
                 generation=rollout.generation,
                 steps=steps,
                 elapsed=time.monotonic() - rollout.started,
+                stalled=time.monotonic() - rollout.progressed,
                 old_ready=rollout.old_ready,
                 template_changed=rollout.template_changed,
                 failing=any(self.cluster.image_fails(i) for i in pod_images(obj)),
@@ -248,6 +260,8 @@ class ControllerManager:
                 now=now_iso(),
             )
             status, settled = decide(obj, progress)
+            if _counts(status) != _counts(obj.get("status")):
+                rollout.progressed = time.monotonic()
             if status != obj.get("status"):
                 self._write_status(key, obj, status)
                 found = transitions(key[0], obj, obj.get("status"), status)

@@ -26,6 +26,9 @@ class Progress:
     deadline: float  # seconds the rollout may take before it counts as stuck
     nodes: int  # simulated nodes (DaemonSet pods)
     now: str  # timestamp for conditions
+    # seconds since the rollout last made progress (a pod created, ready or gone), which
+    # is what a real Deployment's progress deadline counts; None: `elapsed`
+    stalled: float | None = None
 
 
 def _typed(value: Any) -> Any:

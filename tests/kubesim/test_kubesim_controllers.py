@@ -132,6 +132,31 @@ async def test_failing_image_ends_with_progress_deadline_exceeded_but_old_pods_s
     assert _conditions(stuck)["Progressing"]["status"] == "False"
 
 
+async def test_a_rollout_that_keeps_moving_is_never_past_its_deadline(
+    http: aiohttp.ClientSession, sim: SimHandle
+) -> None:
+    # as a real Deployment's, the deadline counts from the last progress: 12 replicas
+    # take about 24 steps, several times the deadline, and each step moves
+    timing = sim.cluster("dev").timing
+    steps_needed = 24 * timing.step
+    assert timing.progress_deadline is not None and steps_needed > 2 * timing.progress_deadline
+    path = f"{APPS}/deployments/big"
+    await call(
+        http, "POST", f"{APPS}/deployments", _workload("Deployment", "big", "big:1", replicas=12)
+    )
+    done = await _until(
+        http,
+        path,
+        lambda o: (
+            _conditions(o).get("Progressing", {}).get("reason")
+            in ("NewReplicaSetAvailable", "ProgressDeadlineExceeded")
+        ),
+        seconds=30,
+    )
+    assert _conditions(done)["Progressing"]["reason"] == "NewReplicaSetAvailable", done["status"]
+    assert done["status"]["readyReplicas"] == 12
+
+
 async def test_statefulset_becomes_ready_and_current(http: aiohttp.ClientSession) -> None:
     await call(
         http,
