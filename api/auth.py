@@ -117,8 +117,13 @@ def hash_token(token: str) -> str:
 class TokenBook:
     """Token hashes → principals."""
 
-    def __init__(self, principals: Mapping[str, Principal] | None = None) -> None:
+    def __init__(
+        self, principals: Mapping[str, Principal] | None = None, *, keep_raw: bool = False
+    ) -> None:
         self._by_hash = dict(principals or {})
+        #: (subject, token) of each raw token loaded, kept only when asked for: the demo
+        #: prints its people's tokens; a server keeps nothing but their hashes
+        self.raw: list[tuple[str, str]] | None = [] if keep_raw else None
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -140,6 +145,8 @@ class TokenBook:
         self.add(
             token_hash=hash_token(token), principal=Principal(subject=subject, grants=tuple(grants))
         )
+        if self.raw is not None:
+            self.raw.append((subject, token))
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal holding `token`, or None."""
@@ -150,10 +157,10 @@ class TokenBook:
         return self._by_hash.get(token_hash)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> TokenBook:
-        """Tokens from BATON_TOKENS_FILE and BATON_TOKENS."""
+    def from_env(cls, env: Mapping[str, str] | None = None, *, keep_raw: bool = False) -> TokenBook:
+        """Tokens from BATON_TOKENS_FILE and BATON_TOKENS (`keep_raw`: see `raw`)."""
         env = os.environ if env is None else env
-        book = cls()
+        book = cls(keep_raw=keep_raw)
         if path := env.get("BATON_TOKENS_FILE"):
             book.load_file(Path(path))
         if text := env.get("BATON_TOKENS"):

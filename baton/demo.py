@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -38,7 +37,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -113,25 +111,6 @@ class Person:
     roles: tuple[str, ...]
 
 
-def _given_tokens(env: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(subject, token) of every raw token in BATON_TOKENS_FILE and BATON_TOKENS."""
-    given: list[tuple[str, str]] = []
-    if path := env.get("BATON_TOKENS_FILE"):
-        # already checked by TokenBook.load_file: only the raw tokens are taken out here
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        items = raw.get("tokens") if isinstance(raw, dict) else raw
-        given += [
-            (item["subject"], item["token"])
-            for item in items or []
-            if isinstance(item, dict) and isinstance(item.get("token"), str)
-        ]
-    for entry in re.split(r"[;\n]", env.get("BATON_TOKENS", "")):
-        subject, _, rest = entry.strip().partition(":")
-        if rest:
-            given.append((subject, rest.rpartition(":")[2]))
-    return given
-
-
 def people(env: Mapping[str, str] | None = None) -> tuple[TokenBook, dict[str, Person]]:
     """The story's people and the token book the server checks them by: the tokens of
     BATON_TOKENS/BATON_TOKENS_FILE when either is set, else tokens made for this run.
@@ -141,11 +120,11 @@ def people(env: Mapping[str, str] | None = None) -> tuple[TokenBook, dict[str, P
     env = os.environ if env is None else env
     if env.get("BATON_TOKENS") or env.get("BATON_TOKENS_FILE"):
         try:
-            book = TokenBook.from_env(env)
+            book = TokenBook.from_env(env, keep_raw=True)
         except TokenConfigError as exc:
             failure = Failure(str(exc), "fix BATON_TOKENS_FILE or BATON_TOKENS", ExitCode.USAGE)
             raise CannotTell(failure) from None
-        given = _given_tokens(env)
+        given = book.raw or []
     else:
         given = [(who, secrets.token_urlsafe(16)) for who in NEEDS]
         book = TokenBook()
