@@ -83,6 +83,12 @@ async def test_a_receiver_down_then_back_gets_every_message_in_log_order(
         await until(lambda: len(receiver.taken) == 3)
         ids = [m.headers["X-Baton-Delivery"] for m in receiver.taken]
         assert ids == [f"{p}:hooks" for p in positions]
+
+        # a delivery is recorded once the receiver has answered: a moment after it took it
+        async def recorded_all() -> bool:
+            return len(await deliveries(store)) == 3
+
+        await until(recorded_all)
         recorded = await deliveries(store)
         assert [e.data["position"] for e in recorded] == positions
         assert recorded[0].data["attempts"] > 1
