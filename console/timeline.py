@@ -18,6 +18,7 @@ from engine.domain.enums import Health, PromotionKind
 from engine.domain.ids import short_sha
 from engine.domain.policy import format_duration
 from engine.domain.vocabulary import EventType
+from projections.progress import Soak
 
 Event = Mapping[str, Any]
 
@@ -181,32 +182,6 @@ _ENTRIES: dict[str, Callable[[Event, Mapping[str, Any]], Entry]] = {
 }
 
 
-@dataclass
-class _Soak:
-    """The soak as the Target counts it: healthy since, after the promotion's release synced."""
-
-    release: str | None = None
-    synced: bool = False
-    since: datetime | None = None
-    #: where its entry goes: after the health change that began it
-    index: int | None = None
-
-    def see(self, event: Event, data: Mapping[str, Any], index: int) -> None:
-        kind = event["type"]
-        if kind == EventType.PROMOTION_REQUESTED:
-            self.release = data.get("release")
-        elif kind == EventType.SYNC_SUCCEEDED:
-            if data.get("release") != self.release:
-                self.synced, self.since, self.index = False, None, None
-            elif not self.synced:
-                self.synced, self.since, self.index = True, None, None
-        elif kind == EventType.HEALTH_CHANGED and self.synced:
-            if data.get("health") != Health.HEALTHY:
-                self.since, self.index = None, None
-            elif self.since is None:
-                self.since, self.index = event["recorded_at"], index
-
-
 def timeline(
     events: Iterable[Event], *, soak: timedelta | None = None, now: datetime | None = None
 ) -> list[Entry]:
@@ -216,7 +191,9 @@ def timeline(
     when; once verified, it says how long the release was healthy first.
     """
     entries: list[Entry] = []
-    state = _Soak()
+    state = Soak()
+    #: where the soak's entry goes: after the health change that began it
+    index: int | None = None
     ended: datetime | None = None
     verified: datetime | None = None
     for event in events:
@@ -225,12 +202,17 @@ def timeline(
         if make is None:
             continue
         entries.append(make(event, data))
-        state.see(event, data, len(entries) - 1)
+        began = state.since
+        state.see(event)
+        if state.since is None:
+            index = None
+        elif began is None:
+            index = len(entries) - 1
         if event["type"] == EventType.PROMOTION_VERIFIED:
             verified = event["recorded_at"]
         elif event["type"] in _ENDS_WITHOUT_SOAK:
             ended = event["recorded_at"]
-    if state.since is None or state.index is None or ended is not None:
+    if state.since is None or index is None or ended is not None:
         return entries
     if verified is not None:
         took = verified - state.since
@@ -247,7 +229,7 @@ def timeline(
         )
     else:
         return entries
-    entries.insert(state.index + 1, entry)
+    entries.insert(index + 1, entry)
     return entries
 
 

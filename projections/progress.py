@@ -26,53 +26,63 @@ _PRUNED = "pruned"
 
 
 @dataclass
-class _Fold:
-    """The progress seen so far, one event after another."""
+class Soak:
+    """The soak as the Target aggregate counts it: healthy since, after the promotion's
+    release synced (another release's sync, or any health but Healthy, starts it over)."""
 
     release: str | None = None
-    objects_total: int | None = None
-    objects_applied: int | None = None
-    sync_error: str | None = None
     synced: bool = False
-    health: str | None = None
-    health_reasons: list[str] = field(default_factory=list)
-    healthy_since: datetime | None = None
+    since: datetime | None = None
 
     def see(self, event: Event) -> None:
+        """Take the next of the promotion's events into account."""
         kind, data = event["type"], event.get("data") or {}
         if kind == EventType.PROMOTION_REQUESTED:
             self.release = data.get("release")
-            return
-        ours = data.get("release") == self.release
+        elif kind == EventType.SYNC_SUCCEEDED:
+            if data.get("release") != self.release:
+                self.synced, self.since = False, None
+            elif not self.synced:  # the first sync of the release: its soak starts afresh
+                self.synced, self.since = True, None
+        elif kind == EventType.HEALTH_CHANGED and self.synced:
+            if data.get("health") != Health.HEALTHY:
+                self.since = None
+            elif self.since is None:
+                self.since = event["recorded_at"]
+
+
+@dataclass
+class _Fold:
+    """The progress seen so far, one event after another."""
+
+    soak: Soak = field(default_factory=Soak)
+    objects_total: int | None = None
+    objects_applied: int | None = None
+    sync_error: str | None = None
+    health: str | None = None
+    health_reasons: list[str] = field(default_factory=list)
+
+    def see(self, event: Event) -> None:
+        self.soak.see(event)
+        kind, data = event["type"], event.get("data") or {}
+        ours = data.get("release") == self.soak.release
         if kind == EventType.SYNC_STARTED and ours:
             self.objects_total = int(data.get("object_count") or 0)
             self.objects_applied, self.sync_error = 0, None
-        elif kind == EventType.SYNC_SUCCEEDED:
-            self._synced(data, ours=ours)
+        elif kind == EventType.SYNC_SUCCEEDED and ours:
+            applied = [o for o in data.get("objects") or [] if o.get("action") != _PRUNED]
+            self.objects_applied, self.sync_error = len(applied), None
+            if self.objects_total is None:
+                self.objects_total = len(applied)
         elif kind == EventType.SYNC_FAILED and ours:
             self.sync_error = (
                 f"{data.get('object', '')}: {data.get('reason', '')}: {data.get('message', '')}"
             )
         elif kind == EventType.SYNC_ABANDONED and ours:
             self.sync_error = f"sync abandoned: {data.get('reason', '')}"
-        elif kind == EventType.HEALTH_CHANGED and self.synced:
+        elif kind == EventType.HEALTH_CHANGED and self.soak.synced:
             self.health = str(data.get("health") or Health.UNKNOWN)
             self.health_reasons = list(data.get("reasons") or [])
-            if self.health != Health.HEALTHY:
-                self.healthy_since = None
-            elif self.healthy_since is None:
-                self.healthy_since = event["recorded_at"]
-
-    def _synced(self, data: Mapping[str, Any], *, ours: bool) -> None:
-        if not ours:  # another release runs now: the soak counts from its next sync
-            self.synced, self.healthy_since = False, None
-            return
-        applied = [o for o in data.get("objects") or [] if o.get("action") != _PRUNED]
-        self.objects_applied, self.sync_error = len(applied), None
-        if self.objects_total is None:
-            self.objects_total = len(applied)
-        if not self.synced:  # the first sync of the release: its soak starts afresh
-            self.synced, self.healthy_since = True, None
 
 
 def promotion_progress(
@@ -84,16 +94,17 @@ def promotion_progress(
     fold = _Fold()
     for event in events:
         fold.see(event)
+    since = fold.soak.since
     left = None
-    if fold.healthy_since is not None and soak is not None:
-        left = max(soak - (now - fold.healthy_since), timedelta(0)).total_seconds()
+    if since is not None and soak is not None:
+        left = max(soak - (now - since), timedelta(0)).total_seconds()
     return {
         "objects_total": fold.objects_total,
         "objects_applied": fold.objects_applied,
         "sync_error": fold.sync_error,
         "health": fold.health,
         "health_reasons": fold.health_reasons,
-        "healthy_since": fold.healthy_since,
+        "healthy_since": since,
         "soak_seconds": soak.total_seconds() if soak is not None else None,
         "soak_left_seconds": left,
     }
