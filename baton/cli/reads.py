@@ -166,8 +166,10 @@ def history(
         await client.get(f"/apps/{app}")
 
     async def latest(client: Client) -> list[dict[str, Any]]:
-        await known(client)
-        return list(reversed((await client.get("/events", **query, limit=limit))["items"]))
+        items = (await client.get("/events", **query, limit=limit))["items"]
+        if not items:
+            await known(client)
+        return list(reversed(items))
 
     if follow:
 
