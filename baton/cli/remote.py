@@ -130,8 +130,11 @@ def refusal(exc: ApiError, server: Server) -> Failure:
         )
     if exc.status == 503:
         wait = f" in {exc.retry_after:.0f}s" if exc.retry_after else ""
+        # the kind (database-unavailable) says why; the detail may name a driver's error
         return Failure(
-            f"the server cannot answer now ({said})", f"try again{wait}", ExitCode.UNREACHABLE
+            f"{server.url} cannot answer now ({kind.replace('-', ' ')})",
+            f"try again{wait}",
+            ExitCode.UNREACHABLE,
         )
     if exc.status >= 500:
         return Failure(
